@@ -1,0 +1,64 @@
+"""The ``append_events`` activity: a workflow's events and their notifications, one transaction.
+
+A case's stream has two writers (the case and its recognition chain), each with its own
+deterministic event ids. The activity appends at the stream's current end and retries on a
+version race; a retry of a batch that already committed is recognised by its event ids and
+changes nothing, and the outbox rows are keyed by the batch's first event id, so notifications
+are never duplicated either. Bad input (oversize payload, unsafe number, an id reused with other
+content) is non-retryable; database trouble is retried by Temporal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.contracts import AppendRequest, AppendResult
+from activities.notify.outbox import enqueue
+from eventstore.errors import ConcurrencyError, DuplicateEventError, InvalidEventError
+from eventstore.records import NewEvent
+from eventstore.store import EventStore
+from eventstore.urls import app_url
+
+VERSION_RACE_RETRIES = 50
+
+
+class EventActivities:
+    def __init__(self, store: EventStore, channels: list[str]) -> None:
+        self.store = store
+        self.pool = store.pool
+        self.channels = channels
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, admin_url: str, channels: list[str]) -> AsyncIterator[EventActivities]:
+        """Connect as the application role (append and read only) to a migrated database."""
+        store = await EventStore.connect(app_url(admin_url))
+        try:
+            yield cls(store, channels)
+        finally:
+            await store.close()
+
+    @activity.defn(name="append_events")
+    async def append_events(self, req: AppendRequest) -> AppendResult:
+        events = [NewEvent(e.event_id, e.type, e.schema_version, e.payload) for e in req.events]
+        for _ in range(VERSION_RACE_RETRIES):
+            try:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    version = await self.store.version(req.stream)
+                    recorded = await self.store.append_in(conn, req.stream, version, events)
+                    if req.notices:
+                        await enqueue(conn, req.notices, key=req.events[0].event_id,
+                                      channels=self.channels)
+                return AppendResult(last_version=recorded[-1].version,
+                                    positions=[r.position for r in recorded])
+            except ConcurrencyError:
+                continue  # the other writer of this stream got there first: append after it
+            except (InvalidEventError, DuplicateEventError) as exc:
+                raise ApplicationError(str(exc), type=type(exc).__name__,
+                                       non_retryable=True) from None
+        raise ApplicationError(f"stream {req.stream}: too many concurrent appends, will retry",
+                               type="VersionRace")

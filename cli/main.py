@@ -1,0 +1,36 @@
+"""The `drugfree` command line: a thin adapter over the domain, the event store and Temporal."""
+
+from __future__ import annotations
+
+import typer
+
+from cli import classify, demo, plans
+
+app = typer.Typer(
+    name="drugfree",
+    help="Drug-free communes (xã, phường, thị trấn không ma túy): cases, plans, audit.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command("classify")(classify.classify_cmd)
+app.command("criteria")(classify.criteria_cmd)
+app.add_typer(plans.app, name="plans")
+app.command("demo")(demo.demo_cmd)
+
+
+def _mount_optional() -> None:
+    # Sub-apps that pull in heavier dependencies are mounted here, each in its own module.
+    from cli import db
+
+    app.add_typer(db.app, name="db", help="Event store: migrate, verify, rebuild projections.")
+
+
+_mount_optional()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,303 @@
+"""The catalogue of events: everything that can happen to a conversion case.
+
+A case (hồ sơ chuyển hóa, one commune in one plan year) is an append-only stream of these.
+Each event class has a stable ``TYPE`` name (never renamed: stored histories use it) and a
+``SCHEMA_VERSION``. When a payload's shape changes, bump the version and register an
+upcaster that lifts the old payload; stored rows are never rewritten (see ``upcast``).
+
+Payloads carry aggregates and codes only, never names of people (Decree 13/2023/NĐ-CP):
+a reviewer is identified by an opaque person id and a role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from domain.errors import DomainError
+
+Outcome = Literal["recognised", "not_recognised", "not_selected", "withdrawn"]
+
+
+class Event(BaseModel):
+    """Base of every case event: frozen, no unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    TYPE: ClassVar[str] = ""
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    @property
+    def type(self) -> str:
+        return self.TYPE
+
+    def payload(self) -> dict[str, Any]:
+        """The JSON-ready payload stored in the event store."""
+        return self.model_dump(mode="json")
+
+
+class CaseOpened(Event):
+    """Mở hồ sơ chuyển hóa: district UBND starts a commune's conversion case."""
+
+    TYPE = "case.opened"
+    plan_id: str
+    commune_code: str
+    district_code: str | None
+    province_code: str
+    opened_by: str
+    opened_by_role: str
+
+
+class MetricsRecorded(Event):
+    """Số liệu: aggregate metrics recorded (baseline, phase report, self-assessment)."""
+
+    TYPE = "metrics.recorded"
+    purpose: Literal["baseline", "report", "self_assessment"]
+    metrics: dict[str, Any]
+    classification: str | None = None
+    classification_reasons: list[str] = []
+
+
+class SelectionApproved(Event):
+    """Phê duyệt địa bàn chuyển hóa: provincial police selects the commune (001 §III.2)."""
+
+    TYPE = "selection.approved"
+    decided_by: str
+    role: str
+    reason: str = ""
+
+
+class SelectionRejected(Event):
+    """Không lựa chọn: the commune is not selected for conversion this year."""
+
+    TYPE = "selection.rejected"
+    decided_by: str
+    role: str
+    reason: str
+
+
+class PhaseStarted(Event):
+    """Bắt đầu giai đoạn (phase) n of the plan."""
+
+    TYPE = "phase.started"
+    phase: int
+    starts_on: date
+    ends_on: date
+
+
+class PhaseEnded(Event):
+    """Kết thúc giai đoạn n."""
+
+    TYPE = "phase.ended"
+    phase: int
+
+
+class ReportSubmitted(Event):
+    """Báo cáo: a report or document due under the plan (implementation plan, phase report,
+    quarterly forum record, ...). ``late`` marks a submission after its deadline.
+
+    Schema v2 added ``late``; v1 payloads are upcast with ``late = False``.
+    """
+
+    TYPE = "report.submitted"
+    SCHEMA_VERSION = 2
+    deadline_id: str
+    submitted_by: str
+    role: str
+    late: bool
+    summary: str = ""
+
+
+class DeadlineMissed(Event):
+    """Quá hạn: a deadline passed without its submission."""
+
+    TYPE = "deadline.missed"
+    deadline_id: str
+    due: date
+
+
+class ReminderSent(Event):
+    """Nhắc hạn: a reminder before a deadline (offset in days from the plan)."""
+
+    TYPE = "reminder.sent"
+    deadline_id: str
+    due: date
+    days_before: int
+    to_role: str
+
+
+class Escalated(Event):
+    """Báo cáo cấp trên: a missed deadline escalated to the level above."""
+
+    TYPE = "case.escalated"
+    deadline_id: str
+    to_role: str
+
+
+class CriteriaEvaluated(Event):
+    """Sơ kết: the plan's criteria set evaluated on the submitted metrics."""
+
+    TYPE = "criteria.evaluated"
+    criteria_set: str
+    met: bool
+    results: list[dict[str, Any]]
+
+
+class DossierSubmitted(Event):
+    """Nộp hồ sơ đề nghị công nhận: the commune submits its recognition dossier."""
+
+    TYPE = "dossier.submitted"
+    round: int
+    submitted_by: str
+    role: str
+
+
+class SignoffRecorded(Event):
+    """Ký duyệt: one role of the pending level approved in this round."""
+
+    TYPE = "level.signed"
+    round: int
+    level: str
+    reviewer: str
+    role: str
+    reason: str = ""
+    on_behalf_of: str | None = None
+
+
+class LevelApproved(Event):
+    """Thông qua cấp: every role of the level approved; the dossier moves up."""
+
+    TYPE = "level.approved"
+    round: int
+    level: str
+    next_level: str | None
+
+
+class LevelRejected(Event):
+    """Trả hồ sơ: a reviewer rejected; the dossier goes back to the commune with reasons."""
+
+    TYPE = "level.rejected"
+    round: int
+    level: str
+    reviewer: str
+    role: str
+    reason: str
+    on_behalf_of: str | None = None
+
+
+class SignoffDelegated(Event):
+    """Ủy quyền: a pending sign-off handed to another person of the same role and jurisdiction."""
+
+    TYPE = "signoff.delegated"
+    round: int
+    level: str
+    role: str
+    from_person: str
+    to_person: str
+
+
+class DossierResubmitted(Event):
+    """Nộp lại hồ sơ: a new round from the first level after a rejection."""
+
+    TYPE = "dossier.resubmitted"
+    round: int
+    submitted_by: str
+    role: str
+
+
+class RecognitionGranted(Event):
+    """Công nhận: the commune is recognised drug-free (provincial UBND decision)."""
+
+    TYPE = "recognition.granted"
+    round: int
+    decided_by: str
+
+
+class RecognitionDenied(Event):
+    """Không công nhận: the case closes without recognition, with the reasons."""
+
+    TYPE = "recognition.denied"
+    reasons: list[str]
+
+
+class CaseWithdrawn(Event):
+    """Rút hồ sơ: district UBND withdraws the case, with a reason."""
+
+    TYPE = "case.withdrawn"
+    withdrawn_by: str
+    role: str
+    reason: str
+
+
+class CaseClosed(Event):
+    """Kết thúc hồ sơ: the case's final outcome; nothing is accepted after it."""
+
+    TYPE = "case.closed"
+    outcome: Outcome
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.TYPE: cls
+    for cls in (
+        CaseOpened,
+        MetricsRecorded,
+        SelectionApproved,
+        SelectionRejected,
+        PhaseStarted,
+        PhaseEnded,
+        ReportSubmitted,
+        DeadlineMissed,
+        ReminderSent,
+        Escalated,
+        CriteriaEvaluated,
+        DossierSubmitted,
+        SignoffRecorded,
+        LevelApproved,
+        LevelRejected,
+        SignoffDelegated,
+        DossierResubmitted,
+        RecognitionGranted,
+        RecognitionDenied,
+        CaseWithdrawn,
+        CaseClosed,
+    )
+}
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+
+# (type, from_version) -> function lifting a payload to from_version + 1.
+UPCASTERS: dict[tuple[str, int], Upcaster] = {
+    ("report.submitted", 1): lambda p: {**p, "late": False},
+}
+
+
+def upcast(type_name: str, schema_version: int, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Lift a stored payload to the current schema version of its type, step by step.
+
+    Unknown types pass through unchanged (a reader may be older than the writer).
+    """
+    cls = EVENT_TYPES.get(type_name)
+    if cls is None:
+        return schema_version, payload
+    while schema_version < cls.SCHEMA_VERSION:
+        step = UPCASTERS.get((type_name, schema_version))
+        if step is None:
+            raise DomainError(
+                "events.no_upcaster",
+                f"no upcaster for {type_name} v{schema_version} -> v{schema_version + 1}",
+            )
+        payload = step(payload)
+        schema_version += 1
+    return schema_version, payload
+
+
+def parse_event(type_name: str, schema_version: int, payload: dict[str, Any]) -> Event:
+    """Rebuild a typed event from a stored row, upcasting old versions first."""
+    cls = EVENT_TYPES.get(type_name)
+    if cls is None:
+        raise DomainError("events.unknown_type", f"unknown event type: {type_name}")
+    _, current = upcast(type_name, schema_version, payload)
+    return cls.model_validate(current)

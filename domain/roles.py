@@ -1,0 +1,103 @@
+"""Actors (người thực hiện) and their jurisdictions (địa bàn quản lý).
+
+Every person acts in a role within a jurisdiction: a province code, and for district and
+commune roles also the district / commune code (DOMAIN.md, "Actors"). A case's scope is the
+commune's province / district / commune; a decision from outside it is refused.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal[
+    "commune_ubnd",  # UBND xã/phường/thị trấn: runs the conversion, submits reports and dossier
+    "district_ubnd",  # UBND huyện: proposes communes, starts cases, reviews (xét duyệt)
+    "district_police",  # Công an huyện: chairs the district appraisal (thẩm định)
+    "district_labour",  # Phòng LĐTBXH: co-appraises (003 §IV.2)
+    "district_health",  # Trung tâm Y tế: co-appraises (003 §IV.3)
+    "province_police",  # Công an tỉnh: selects communes, receives reports, chairs appraisal
+    "province_department",  # Sở, ngành tỉnh: co-appraise with the provincial police
+    "province_council",  # Hội đồng xét duyệt tỉnh (after the 2025 reform)
+    "province_ubnd",  # UBND tỉnh: approves the list of recognised communes
+    "auditor",  # thanh tra / kiểm tra: read-only
+]
+
+ROLES: tuple[Role, ...] = (
+    "commune_ubnd",
+    "district_ubnd",
+    "district_police",
+    "district_labour",
+    "district_health",
+    "province_police",
+    "province_department",
+    "province_council",
+    "province_ubnd",
+    "auditor",
+)
+
+Scope = Literal["commune", "district", "province"]
+
+ROLE_SCOPE: dict[Role, Scope] = {
+    "commune_ubnd": "commune",
+    "district_ubnd": "district",
+    "district_police": "district",
+    "district_labour": "district",
+    "district_health": "district",
+    "province_police": "province",
+    "province_department": "province",
+    "province_council": "province",
+    "province_ubnd": "province",
+    "auditor": "province",
+}
+
+ROLE_NAMES_VI: dict[Role, str] = {
+    "commune_ubnd": "UBND cấp xã",
+    "district_ubnd": "UBND cấp huyện",
+    "district_police": "Công an cấp huyện",
+    "district_labour": "Phòng Lao động - Thương binh và Xã hội",
+    "district_health": "Trung tâm Y tế cấp huyện",
+    "province_police": "Công an tỉnh",
+    "province_department": "Sở, ngành tỉnh",
+    "province_council": "Hội đồng xét duyệt tỉnh",
+    "province_ubnd": "UBND tỉnh",
+    "auditor": "Thanh tra, kiểm tra",
+}
+
+
+class Actor(BaseModel):
+    """A person acting in a role. ``person_id`` is opaque: no names travel with decisions."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    person_id: str = Field(min_length=1, max_length=64)
+    role: Role
+    province_code: str = Field(pattern=r"^\d{2}$")
+    district_code: str | None = Field(default=None, pattern=r"^\d{3}$")
+    commune_code: str | None = Field(default=None, pattern=r"^\d{5}$")
+
+
+class CaseScope(BaseModel):
+    """The territory a case belongs to: its commune, district (legacy plans) and province."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    province_code: str
+    district_code: str | None
+    commune_code: str
+
+
+def jurisdiction_error(actor: Actor, scope: CaseScope) -> str | None:
+    """Why ``actor`` may not act on a case in ``scope``, or None if they may."""
+    if actor.province_code != scope.province_code:
+        return f"actor's province {actor.province_code} is not the case's {scope.province_code}"
+    kind = ROLE_SCOPE[actor.role]
+    if kind in ("district", "commune") and scope.district_code is not None:
+        if actor.district_code != scope.district_code:
+            return (
+                f"actor's district {actor.district_code} is not the case's {scope.district_code}"
+            )
+    if kind == "commune" and actor.commune_code != scope.commune_code:
+        return f"actor's commune {actor.commune_code} is not the case's {scope.commune_code}"
+    return None

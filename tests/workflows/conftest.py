@@ -1,0 +1,61 @@
+"""Workflow tests: one time-skipping Temporal server per session, a fresh database and a
+worker per test module, against the real event store."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from eventstore.store import EventStore
+from eventstore.urls import app_url
+from runtime.temporal import temporal_environment
+from tests.workflows.support import Case
+from worker import running_worker
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def temporal() -> AsyncIterator[Any]:
+    async with temporal_environment("time-skipping") as (client, env):
+        assert env is not None, "workflow tests need the time-skipping server"
+        yield client, env
+
+
+@pytest.fixture(scope="module")
+def case_db(migrated_database: Any) -> str:
+    return str(migrated_database.admin_url)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def worker(temporal: Any, case_db: str) -> AsyncIterator[str]:
+    client, _ = temporal
+    task_queue = f"tq-{uuid.uuid4().hex[:8]}"
+    async with running_worker(client, case_db, task_queue=task_queue):
+        yield task_queue
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def store(case_db: str) -> AsyncIterator[EventStore]:
+    s = await EventStore.connect(app_url(case_db))
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+def make_case(temporal: Any, worker: str) -> Callable[..., Case]:
+    client, env = temporal
+
+    async def make(plan_id: str, commune: str) -> Case:
+        from activities.plan_catalog import get_plan
+        from domain.admin_units import registry
+
+        plan = get_plan(plan_id)
+        c = registry(plan.structure).commune(commune)
+        # The server's clock moves forward across tests: rehearse the plan after "now".
+        today = plan.local_date(await env.get_current_time())
+        return Case(client, env, plan_id, commune, c.district_code, c.province_code, worker,
+                    today=today)
+
+    return make

@@ -1,0 +1,145 @@
+"""Shared pieces of the workflow scenarios: actors, metrics, and moving the test clock."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from activities.plan_catalog import get_plan
+from domain.clock import PlanClock, rehearsal_shift
+from domain.plan import Plan
+from domain.roles import Actor, CaseScope
+from workflows.conversion import CommuneConversionWorkflow, case_id, recognition_id
+from workflows.messages import (
+    CaseInput,
+    ChainDecision,
+    ReportSubmission,
+    SelectionDecision,
+    Withdrawal,
+)
+from workflows.recognition import RecognitionWorkflow
+
+# A commune that meets every criterion of both shipped criteria sets.
+CLEAN: dict[str, Any] = {
+    "population": 9000, "on_trafficking_route": False,
+    "addicts_total": 3, "addicts_with_records": 3, "addicts_in_treatment": 3,
+    "addicts_in_community": 3, "addicts_negative_test_30d": 3,
+    "users_total": 2, "users_with_records": 2, "users_negative_test_30d": 2, "psychosis_cases": 0,
+    "suspects_total": 4, "suspects_tested": 4,
+    "post_rehab_total": 5, "post_rehab_with_records": 5, "post_rehab_tested": 5,
+    "baseline_addicts": 25, "baseline_users": 6,
+    "hotspots": 0, "drug_rings": 0, "risk_points": 0, "drug_plants": 0, "drug_plant_area_m2": 0,
+    "illicit_production_cases": 0, "drug_offenders": 0, "drug_crimes_by_residents": 0,
+    "violators_detected": 1, "violators_handled": 1, "resident_offenders": 0,
+    "resident_offenders_arrested": 0, "wanted_in_area": 0, "wanted_arrested": 0,
+    "serious_incidents_by_users": 0, "relapse_crimes": 0,
+    "households_total": 2100, "households_committed": 2100,
+    "hamlets_total": 8, "hamlets_with_hotline_board": 8, "prevention_models": 1,
+}
+# The same commune when it entered the programme: a type III key area (25 addicts).
+BASELINE: dict[str, Any] = {**CLEAN, "addicts_total": 25, "addicts_with_records": 25,
+                            "addicts_in_treatment": 20, "addicts_in_community": 25,
+                            "addicts_negative_test_30d": 10, "users_total": 6,
+                            "users_with_records": 6, "users_negative_test_30d": 3,
+                            "hotspots": 1, "households_committed": 1500}
+
+_ids = itertools.count(1)
+
+
+def rid() -> str:
+    return f"req-{next(_ids)}"
+
+
+class Case:
+    """One commune's case in a test: its plan, clock, actors and handles."""
+
+    def __init__(self, client: Client, env: WorkflowEnvironment, plan_id: str, commune: str,
+                 district: str | None, province: str, task_queue: str, today: date) -> None:
+        self.client, self.env, self.tq = client, env, task_queue
+        self.plan: Plan = get_plan(plan_id)
+        self.clock = PlanClock(shift_years=rehearsal_shift(self.plan, today))
+        self.scope = CaseScope(province_code=province, district_code=district,
+                               commune_code=commune)
+        self.id = case_id(plan_id, commune)
+        self.rid = recognition_id(plan_id, commune)
+
+    def actor(self, role: str, person: str | None = None, **over: Any) -> Actor:
+        data: dict[str, Any] = {"person_id": person or f"p-{role}", "role": role,
+                                "province_code": self.scope.province_code}
+        if role.startswith("district_") or role == "commune_ubnd":
+            data["district_code"] = self.scope.district_code
+        if role == "commune_ubnd":
+            data["commune_code"] = self.scope.commune_code
+        data.update(over)
+        return Actor(**data)
+
+    async def start(self, baseline: dict[str, Any] | None = None) -> WorkflowHandle[Any, Any]:
+        opener = "district_ubnd" if self.plan.has_districts else "province_police"
+        return await self.client.start_workflow(
+            CommuneConversionWorkflow.run,
+            CaseInput(plan=self.plan, scope=self.scope, opened_by=self.actor(opener),
+                      baseline=baseline or BASELINE, clock=self.clock),
+            id=self.id, task_queue=self.tq)
+
+    @property
+    def handle(self) -> WorkflowHandle[Any, Any]:
+        return self.client.get_workflow_handle(self.id)
+
+    @property
+    def chain(self) -> WorkflowHandle[Any, Any]:
+        return self.client.get_workflow_handle(self.rid)
+
+    async def select(self, selected: bool = True, reason: str = "", **kw: Any) -> Any:
+        actor = kw.pop("actor", None) or self.actor(self.plan.deadlines_of("selection")[0].role)
+        return await self.handle.execute_update(
+            CommuneConversionWorkflow.decide_selection,
+            SelectionDecision(request_id=kw.pop("request_id", rid()), actor=actor,
+                              selected=selected, reason=reason))
+
+    async def submit(self, deadline_id: str, metrics: dict[str, Any] | None = None,
+                     **kw: Any) -> Any:
+        return await self.handle.execute_update(
+            CommuneConversionWorkflow.submit_report,
+            ReportSubmission(request_id=kw.pop("request_id", rid()),
+                             actor=kw.pop("actor", None) or self.actor("commune_ubnd"),
+                             deadline_id=deadline_id, metrics=metrics))
+
+    async def withdraw(self, reason: str, **kw: Any) -> Any:
+        return await self.handle.execute_update(
+            CommuneConversionWorkflow.withdraw,
+            Withdrawal(request_id=rid(), actor=kw.pop("actor", None) or self.actor(
+                "district_ubnd" if self.plan.has_districts else "province_ubnd"), reason=reason))
+
+    async def decide(self, kind: str, actor: Actor, level: str | None = None, reason: str = "",
+                     to: Actor | None = None, request_id: str | None = None) -> Any:
+        return await self.chain.execute_update(
+            RecognitionWorkflow.decide,
+            ChainDecision(request_id=request_id or rid(), actor=actor, kind=kind,  # type: ignore[arg-type]
+                          level=level, reason=reason, to=to))
+
+    async def approve_level(self, level_id: str) -> None:
+        for role in self.plan.level(level_id).roles:
+            await self.decide("approve", self.actor(role), level_id)
+
+    async def approve_all(self) -> None:
+        for lv in self.plan.approval_chain:
+            await self.approve_level(lv.id)
+
+    async def advance_to(self, day: date, hours: float = 9) -> None:
+        """Skip the test server's clock to ``hours`` past the start of plan day ``day``."""
+        target: datetime = self.clock.day_start(self.plan, day) + timedelta(hours=hours)
+        now = await self.env.get_current_time()
+        if target > now:
+            await self.env.sleep(target - now)
+
+    async def on_time_reports(self, until: date) -> None:
+        """Submit every commune submission due up to ``until`` a day before it is due."""
+        for d in sorted(self.plan.deadlines, key=lambda d: d.due):
+            if d.due > until or d.kind in ("selection", "district_list", "dossier"):
+                continue
+            await self.advance_to(d.due - timedelta(days=1))
+            await self.submit(d.id, CLEAN if d.kind == "phase_report" else None)

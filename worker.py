@@ -1,0 +1,113 @@
+"""The worker: one process that runs the case workflows, their activities and the notifier.
+
+It builds the Temporal client (pydantic data converter, optional payload encryption,
+OpenTelemetry tracing: console exporter by default, OTLP when ``OTEL_EXPORTER_OTLP_ENDPOINT``
+is set), migrates the event store, registers workflows and activities, runs the outbox
+dispatcher beside them, and shuts down gracefully on SIGTERM / SIGINT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.fanout import CaseOps
+from activities.persist import EventActivities
+from workflows.campaign import ProvinceCampaignWorkflow
+from workflows.conversion import CommuneConversionWorkflow
+from workflows.recognition import RecognitionWorkflow
+
+TASK_QUEUE = os.environ.get("DRUGFREE_TASK_QUEUE", "drugfree")
+WORKFLOWS: list[type] = [CommuneConversionWorkflow, RecognitionWorkflow, ProvinceCampaignWorkflow]
+
+
+def build_worker(client: Client, persist: EventActivities, task_queue: str = TASK_QUEUE,
+                 **options: Any) -> Worker:
+    """A worker with every workflow and activity of the product registered."""
+    ops = CaseOps(client, task_queue)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=[persist.append_events, ops.fan_out],
+        **options,
+    )
+
+
+@asynccontextmanager
+async def running_worker(client: Client, database_url: str, task_queue: str = TASK_QUEUE,
+                         dispatch: bool = True, **options: Any) -> AsyncIterator[Worker]:
+    """Migrate, open the store, and run a worker (and the notifier) for the block's duration."""
+    from activities.notify.channels import NotifySettings, channels_from_settings
+    from activities.notify.dispatcher import Dispatcher
+    from eventstore.migrate import migrate
+
+    await migrate(database_url)
+    settings = NotifySettings()
+    async with EventActivities.open(database_url, channels=list(
+            channels_from_settings(settings))) as persist:
+        worker = build_worker(client, persist, task_queue, **options)
+        stop = asyncio.Event()
+        notifier = None
+        if dispatch:
+            dispatcher = Dispatcher(persist.pool, channels_from_settings(settings))
+            notifier = asyncio.create_task(dispatcher.run(stop))
+        try:
+            async with worker:
+                yield worker
+        finally:
+            stop.set()
+            if notifier is not None:
+                await notifier
+
+
+def setup_tracing() -> None:
+    """Console span exporter by default; OTLP when an endpoint is configured."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import (
+        BatchSpanProcessor,
+        ConsoleSpanExporter,
+        SpanExporter,
+    )
+
+    exporter: SpanExporter
+    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        exporter = OTLPSpanExporter()
+    else:
+        exporter = ConsoleSpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "drugfree-worker"}))
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+
+
+async def main() -> None:
+    from eventstore.embedded import database
+    from runtime import logs
+    from runtime.temporal import temporal_environment
+
+    logs.configure(os.environ.get("DRUGFREE_LOG_LEVEL", "INFO"))
+    setup_tracing()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with database() as url, temporal_environment("dev", tracing=True) as (client, _):
+        async with running_worker(client, url):
+            logs.log.info("worker.started", task_queue=TASK_QUEUE)
+            await stop.wait()
+            logs.log.info("worker.stopping")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,211 @@
+"""ProvinceCampaignWorkflow: one province's campaign under one plan (001 §III.2, §III.4).
+
+Districts propose communes (each proposal starts the communes' conversion cases, district UBND
+being the opener); the provincial police approves the list of communes selected for
+conversion in one decision, which answers every proposed case; the provincial UBND approves
+the recognition list in one decision that reaches every listed commune's approval chain. The
+campaign tracks progress toward the plan's target (e.g. at least 20% of Trà Vinh's 104
+communes, 001 §II.2.4). Fan-outs go through an activity that holds a Temporal client.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.contracts import CaseCommand, FanoutResult
+    from domain.roles import Actor, CaseScope, Role
+    from workflows.agenda import cutoff
+    from workflows.conversion import case_id, recognition_id
+    from workflows.errors import refuse
+    from workflows.messages import (
+        CampaignInput,
+        CampaignStatus,
+        CaseInput,
+        ChainDecision,
+        ListReply,
+        Proposal,
+        RecognitionList,
+        SelectionDecision,
+        SelectionList,
+    )
+
+FANOUT_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
+
+
+def campaign_id(plan_id: str) -> str:
+    return f"campaign:{plan_id}"
+
+
+@workflow.defn
+class ProvinceCampaignWorkflow:
+    @workflow.init
+    def __init__(self, inp: CampaignInput) -> None:
+        self.inp = inp
+        self.plan = inp.plan
+        self.proposed: dict[str, str | None] = {}  # commune -> district (None: two-level)
+        self.selection_done = False
+        self.selected: list[str] = []
+        self.closed: dict[str, str] = {}  # commune -> outcome
+        self.replies: dict[str, ListReply] = {}
+
+    @workflow.run
+    async def run(self, inp: CampaignInput) -> CampaignStatus:
+        end = cutoff(inp.plan, inp.clock)
+        remaining = end - workflow.now()
+        if remaining > timedelta(0):
+            await workflow.sleep(remaining)
+        # After the plan ends every selected case closes itself; wait for their word.
+        await workflow.wait_condition(
+            lambda: all(c in self.closed for c in self.selected) and
+            workflow.all_handlers_finished()
+        )
+        return self.status()
+
+    # -- proposals (đề xuất địa bàn) ----------------------------------------------------------
+    @workflow.update
+    async def propose(self, p: Proposal) -> ListReply:
+        if p.request_id in self.replies:
+            return self.replies[p.request_id]
+        starts = []
+        for code, baseline in sorted(p.communes.items()):
+            district = p.actor.district_code if self.plan.has_districts else None
+            self.proposed[code] = district
+            scope = CaseScope(province_code=self.plan.province_code, district_code=district,
+                              commune_code=code)
+            case = CaseInput(plan=self.plan, scope=scope, opened_by=p.actor, baseline=baseline,
+                             clock=self.inp.clock, campaign_id=workflow.info().workflow_id)
+            starts.append(CaseCommand(workflow_id=case_id(self.plan.id, code), update="",
+                                      payload={}, start=case.model_dump(mode="json")))
+        result = await self._fan_out(starts)
+        return self._remember(ListReply(request_id=p.request_id, results=result.results))
+
+    @propose.validator
+    def _check_propose(self, p: Proposal) -> None:
+        if p.request_id in self.replies:
+            return
+        self._check_actor(p.actor, "district_ubnd" if self.plan.has_districts
+                          else "province_police")
+        if self.selection_done:
+            refuse("campaign.selection_done", "the selection list is already approved")
+        if not p.communes:
+            refuse("campaign.empty", "a proposal must name at least one commune")
+        for code in p.communes:
+            if code in self.proposed:
+                refuse("campaign.already_proposed", f"commune {code} is already proposed")
+            if self.plan.has_districts and self.inp.commune_districts.get(code) != (
+                p.actor.district_code
+            ):
+                refuse("campaign.wrong_jurisdiction",
+                       f"commune {code} is not in district {p.actor.district_code}")
+            if not self.plan.has_districts and code not in self.inp.commune_districts:
+                refuse("campaign.wrong_jurisdiction",
+                       f"commune {code} is not in province {self.plan.province_code}")
+
+    # -- the selection list (danh sách địa bàn chuyển hóa) -----------------------------------
+    @workflow.update
+    async def approve_selection(self, s: SelectionList) -> ListReply:
+        if s.request_id in self.replies:
+            return self.replies[s.request_id]
+        self.selection_done = True
+        chosen = set(s.selected)
+        commands = []
+        for code in sorted(self.proposed):
+            d = SelectionDecision(
+                request_id=f"{s.request_id}:{code}", actor=s.actor, selected=code in chosen,
+                reason=s.reason or ("" if code in chosen else
+                                    "không nằm trong danh sách được phê duyệt / not on the list"))
+            commands.append(CaseCommand(workflow_id=case_id(self.plan.id, code),
+                                        update="decide_selection",
+                                        payload=d.model_dump(mode="json")))
+        result = await self._fan_out(commands)
+        self.selected = sorted(c for c in chosen if result.results.get(c) == "ok")
+        for code in self.proposed:
+            if code not in chosen:
+                self.closed[code] = "not_selected"
+        return self._remember(ListReply(request_id=s.request_id, results=result.results))
+
+    @approve_selection.validator
+    def _check_selection(self, s: SelectionList) -> None:
+        if s.request_id in self.replies:
+            return
+        self._check_actor(s.actor, self.plan.deadlines_of("selection")[0].role)
+        if self.selection_done:
+            refuse("campaign.selection_done", "the selection list is already approved")
+        unknown = sorted(set(s.selected) - set(self.proposed))
+        if unknown:
+            refuse("campaign.not_proposed", f"communes not proposed: {', '.join(unknown)}")
+
+    # -- the recognition list (danh sách công nhận) -----------------------------------------
+    @workflow.update
+    async def approve_recognition(self, r: RecognitionList) -> ListReply:
+        if r.request_id in self.replies:
+            return self.replies[r.request_id]
+        last = self.plan.approval_chain[-1]
+        commands = [
+            CaseCommand(
+                workflow_id=recognition_id(self.plan.id, code), update="decide",
+                payload=ChainDecision(request_id=f"{r.request_id}:{code}", actor=r.actor,
+                                      kind="approve", level=last.id,
+                                      reason=r.reason).model_dump(mode="json"))
+            for code in sorted(set(r.communes))
+        ]
+        result = await self._fan_out(commands)
+        return self._remember(ListReply(request_id=r.request_id, results=result.results))
+
+    @approve_recognition.validator
+    def _check_recognition(self, r: RecognitionList) -> None:
+        if r.request_id in self.replies:
+            return
+        last = self.plan.approval_chain[-1]
+        if r.actor.role not in last.roles:
+            refuse("campaign.wrong_role",
+                   f"the recognition list is approved by {', '.join(last.roles)}")
+        self._check_actor(r.actor, r.actor.role)
+        unknown = sorted(set(r.communes) - set(self.selected))
+        if unknown:
+            refuse("campaign.not_selected", f"communes not selected: {', '.join(unknown)}")
+
+    # -- cases report back --------------------------------------------------------------------
+    @workflow.signal
+    def case_closed(self, commune_code: str, outcome: str) -> None:
+        self.closed[commune_code] = outcome
+
+    @workflow.query
+    def status(self) -> CampaignStatus:
+        recognised = sorted(c for c, o in self.closed.items() if o == "recognised")
+        total = len(self.inp.commune_districts)
+        need = math.ceil(self.plan.target.share * total - 1e-9)
+        return CampaignStatus(
+            plan_id=self.plan.id, proposed=sorted(self.proposed), selected=self.selected,
+            recognised=recognised,
+            not_recognised=sorted(c for c, o in self.closed.items()
+                                  if o in ("not_recognised", "withdrawn")),
+            total_communes=total, target_share=self.plan.target.share,
+            target_met=len(recognised) >= need,
+        )
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _check_actor(self, actor: Actor, role: Role) -> None:
+        if actor.role != role:
+            refuse("campaign.wrong_role", f"this decision is made by {role}, not {actor.role}")
+        if actor.province_code != self.plan.province_code:
+            refuse("campaign.wrong_jurisdiction",
+                   f"actor's province {actor.province_code} is not {self.plan.province_code}")
+        if self.plan.district_code and role.startswith("district_") and (
+            actor.district_code != self.plan.district_code
+        ):
+            refuse("campaign.wrong_jurisdiction", "actor is outside the plan's district")
+
+    async def _fan_out(self, commands: list[CaseCommand]) -> FanoutResult:
+        return await workflow.execute_activity(
+            "fan_out", commands, result_type=FanoutResult,
+            start_to_close_timeout=timedelta(minutes=10), retry_policy=FANOUT_RETRY)
+
+    def _remember(self, reply: ListReply) -> ListReply:
+        self.replies[reply.request_id] = reply
+        return reply

@@ -1,0 +1,204 @@
+"""What clients send to and read from the case workflows (inputs, updates, queries).
+
+Every submission and decision carries the acting ``Actor`` and a client-chosen ``request_id``:
+a retried request with the same id is answered from memory, never applied twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.approval import ChainState
+from domain.clock import PlanClock
+from domain.plan import Plan
+from domain.roles import Actor, CaseScope
+
+
+class _Msg(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Request(_Msg):
+    request_id: str = Field(min_length=1, max_length=128)
+    actor: Actor
+
+
+# -- conversion case --------------------------------------------------------------------------
+
+
+class CaseInput(_Msg):
+    """Start of a conversion case (mở hồ sơ chuyển hóa) by district UBND."""
+
+    plan: Plan
+    scope: CaseScope
+    opened_by: Actor
+    baseline: dict[str, Any]
+    clock: PlanClock = PlanClock()
+    campaign_id: str | None = None  # the province campaign to tell when the case closes
+    carried: CaseState | None = None  # set on continue-as-new
+
+
+class SelectionDecision(Request):
+    """Provincial police selects (or not) the commune for conversion."""
+
+    selected: bool
+    reason: str = Field(default="", max_length=2000)
+
+
+class ReportSubmission(Request):
+    """A report / document due under the plan; ``metrics`` for phase reports and the dossier."""
+
+    deadline_id: str
+    metrics: dict[str, Any] | None = None
+    summary: str = Field(default="", max_length=2000)
+
+
+class Withdrawal(Request):
+    """District UBND withdraws the case (rút hồ sơ), with a reason."""
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class Reply(_Msg):
+    """What an accepted request answers: the case's stream version after it."""
+
+    request_id: str
+    accepted: bool = True
+    detail: str = ""
+    late: bool | None = None
+    criteria_met: bool | None = None
+
+
+class CaseState(_Msg):
+    """Everything a case carries across continue-as-new."""
+
+    status: str = "opened"
+    phase: int | None = None
+    selected: bool | None = None
+    submitted: dict[str, bool] = {}  # deadline id -> late
+    done_agenda: list[str] = []
+    last_metrics: dict[str, Any] | None = None
+    classification: str | None = None
+    criteria_met: bool | None = None
+    criteria_reasons: list[str] = []
+    dossier_round: int = 0
+    recognition_running: bool = False
+    outcome: str | None = None
+    reasons: list[str] = []
+    event_seq: int = 0
+    replies: dict[str, Reply] = {}
+    missed: list[str] = []
+
+
+class CaseStatus(_Msg):
+    case_id: str
+    plan_id: str
+    commune_code: str
+    status: str
+    phase: int | None
+    classification: str | None
+    submitted: dict[str, bool]
+    missed: list[str]
+    criteria_met: bool | None
+    outcome: str | None
+    reasons: list[str]
+    next_deadlines: list[dict[str, str]]
+
+
+# -- recognition chain ------------------------------------------------------------------------
+
+
+class RecognitionInput(_Msg):
+    case_id: str
+    plan: Plan
+    scope: CaseScope
+    clock: PlanClock
+    submitted_by: Actor
+    cutoff: datetime
+    carried: RecognitionCarry | None = None
+
+
+class RecognitionCarry(_Msg):
+    chain: ChainState
+    level_since: datetime | None
+    event_seq: int
+    replies: dict[str, Reply]
+    reminded: list[str]
+
+
+class ChainDecision(Request):
+    """A decision on the pending level (đồng ý / không đồng ý / ủy quyền) or a resubmission."""
+
+    kind: Literal["approve", "reject", "delegate", "resubmit"]
+    level: str | None = None
+    reason: str = Field(default="", max_length=2000)
+    to: Actor | None = None
+
+
+class RecognitionResult(_Msg):
+    outcome: Literal["recognised", "not_recognised", "closed"]
+    round: int
+    reasons: list[str] = []
+
+
+class RecognitionStatus(_Msg):
+    case_id: str
+    status: str
+    round: int
+    pending_level: str | None
+    signed: dict[str, str]
+    awaiting: list[str]
+    last_rejection: str | None
+    level_due: datetime | None
+
+
+# -- province campaign ------------------------------------------------------------------------
+
+
+class CampaignInput(_Msg):
+    plan: Plan
+    clock: PlanClock = PlanClock()
+    commune_districts: dict[str, str | None]  # the plan's communes -> district (None: 2-level)
+
+
+class Proposal(Request):
+    """District UBND proposes communes (with baseline metrics) for conversion."""
+
+    communes: dict[str, dict[str, Any]]  # commune code -> baseline metrics
+
+
+class SelectionList(Request):
+    """Provincial police approves the list of communes selected for conversion."""
+
+    selected: list[str]
+    reason: str = ""
+
+
+class RecognitionList(Request):
+    """Provincial UBND approves the list of recognised communes in one decision."""
+
+    communes: list[str]
+    reason: str = ""
+
+
+class ListReply(_Msg):
+    request_id: str
+    results: dict[str, str]  # commune code -> "ok" or an error code with message
+
+
+class CampaignStatus(_Msg):
+    plan_id: str
+    proposed: list[str]
+    selected: list[str]
+    recognised: list[str]
+    not_recognised: list[str]
+    total_communes: int
+    target_share: float
+    target_met: bool
+
+
+CaseInput.model_rebuild()
+RecognitionInput.model_rebuild()

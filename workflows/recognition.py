@@ -1,0 +1,228 @@
+"""RecognitionWorkflow: a dossier's way up the plan's approval chain (xét, công nhận).
+
+A child of the conversion case. Decisions are Temporal Updates whose validators run the
+domain's state machine (``domain.approval.decide``) on the current state, so a wrong role,
+wrong jurisdiction, a level that is not pending, a second signature or a closed case is refused
+synchronously with the domain's code, and nothing is recorded. Each level has a deadline
+(days from the plan) with reminders before it and one escalation when it passes. It writes to
+the case's own stream (event ids ``<case>/recognition/<n>``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.contracts import Notice
+    from domain.approval import (
+        Approve,
+        ChainError,
+        ChainState,
+        Close,
+        Delegate,
+        Reject,
+        Submit,
+        pending_level,
+    )
+    from domain.approval import decide as chain_decide
+    from domain.events import (
+        DeadlineMissed,
+        Escalated,
+        Event,
+        LevelApproved,
+        LevelRejected,
+        ReminderSent,
+    )
+    from workflows.errors import refuse, refuse_domain
+    from workflows.event_log import EventLog
+    from workflows.messages import (
+        ChainDecision,
+        RecognitionCarry,
+        RecognitionInput,
+        RecognitionResult,
+        RecognitionStatus,
+        Reply,
+    )
+
+MAX_REPLIES = 500
+
+
+@workflow.defn
+class RecognitionWorkflow:
+    @workflow.init
+    def __init__(self, inp: RecognitionInput) -> None:
+        self.inp = inp
+        carry = inp.carried
+        self.chain: ChainState = carry.chain if carry else ChainState()
+        self.level_since: datetime | None = carry.level_since if carry else None
+        self.replies: dict[str, Reply] = dict(carry.replies) if carry else {}
+        self.reminded: list[str] = list(carry.reminded) if carry else []
+        self.log = EventLog(inp.case_id, "recognition", carry.event_seq if carry else 0)
+        self._changes = 0  # bumped by every accepted decision: wakes the timeline loop
+
+    @workflow.run
+    async def run(self, inp: RecognitionInput) -> RecognitionResult:
+        if inp.carried is None:
+            await self._apply(Submit(actor=inp.submitted_by))
+        while self.chain.status not in ("recognised", "closed"):
+            item = self._next_item()
+            wake_at = min(item[1], inp.cutoff) if item else inp.cutoff
+            seen = self._changes
+            remaining = wake_at - workflow.now()
+            if remaining > timedelta(0):
+                try:
+                    await workflow.wait_condition(lambda: self._changes != seen, timeout=remaining)
+                    continue
+                except TimeoutError:
+                    pass
+            if self._changes != seen:
+                continue
+            if workflow.now() >= inp.cutoff:
+                return await self._expire()
+            if item is not None:
+                await self._deadline_point(item[0])
+            self._maybe_continue_as_new()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        if self.chain.status == "recognised":
+            return RecognitionResult(outcome="recognised", round=self.chain.round)
+        return RecognitionResult(outcome="closed", round=self.chain.round)
+
+    # -- level deadlines ----------------------------------------------------------------------
+    def _next_item(self) -> tuple[str, datetime] | None:
+        lv = pending_level(self.inp.plan.approval_chain, self.chain)
+        if lv is None or self.level_since is None:
+            return None
+        clock, base = self.inp.clock, f"r{self.chain.round}:{lv.id}"
+        due = self.level_since + clock.days(lv.deadline_days)
+        points = [(f"{base}:remind:{n}", due - clock.days(n))
+                  for n in self.inp.plan.reminder_days_before if n < lv.deadline_days]
+        points.append((f"{base}:due", due))
+        todo = [p for p in points if p[0] not in self.reminded]
+        return min(todo, key=lambda p: p[1]) if todo else None
+
+    async def _deadline_point(self, key: str) -> None:
+        lv = pending_level(self.inp.plan.approval_chain, self.chain)
+        assert lv is not None and self.level_since is not None
+        self.reminded.append(key)
+        due_day = self.inp.clock.plan_date(
+            self.inp.plan, self.level_since + self.inp.clock.days(lv.deadline_days))
+        unsigned = [r for r in lv.roles if r not in self.chain.signatures]
+        deadline_id = f"level:{lv.id}:r{self.chain.round}"
+        if ":remind:" in key:
+            n = int(key.rsplit(":", 1)[1])
+            await self.log.emit(
+                [ReminderSent(deadline_id=deadline_id, due=due_day, days_before=n, to_role=r)
+                 for r in unsigned],
+                [self._notice("level_reminder", r, level=lv.id, days_before=n) for r in unsigned],
+            )
+        else:
+            await self.log.emit(
+                [DeadlineMissed(deadline_id=deadline_id, due=due_day),
+                 Escalated(deadline_id=deadline_id, to_role=lv.escalate_to)],
+                [self._notice("level_overdue", lv.escalate_to, level=lv.id,
+                              unsigned=",".join(unsigned))],
+            )
+
+    async def _expire(self) -> RecognitionResult:
+        """The plan's last day passed before recognition: the chain closes unfinished."""
+        lv = pending_level(self.inp.plan.approval_chain, self.chain)
+        if self.chain.status == "returned" and self.chain.last_rejection:
+            reasons = [f"hồ sơ bị trả lại / dossier returned: {self.chain.last_rejection}"]
+        elif lv is not None:
+            reasons = [f"hết thời hạn kế hoạch khi chờ cấp {lv.id} / plan ended pending {lv.id}"]
+        else:
+            reasons = ["hết thời hạn kế hoạch / plan ended"]
+        self.chain, _ = chain_decide(self.inp.plan.approval_chain, self.inp.scope, self.chain, Close())
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return RecognitionResult(outcome="not_recognised", round=self.chain.round, reasons=reasons)
+
+    def _maybe_continue_as_new(self) -> None:
+        if workflow.info().is_continue_as_new_suggested() and workflow.all_handlers_finished():
+            carry = RecognitionCarry(chain=self.chain, level_since=self.level_since,
+                                     event_seq=self.log.seq, replies=self.replies,
+                                     reminded=self.reminded)
+            workflow.continue_as_new(self.inp.model_copy(update={"carried": carry}))
+
+    # -- decisions --------------------------------------------------------------------------
+    def _domain_decision(self, d: ChainDecision) -> Submit | Approve | Reject | Delegate:
+        if d.kind == "resubmit":
+            return Submit(actor=d.actor)
+        if d.level is None:
+            refuse("chain.level_required", f"a {d.kind} decision must name the level")
+        if d.kind == "approve":
+            return Approve(actor=d.actor, level=d.level, reason=d.reason)
+        if d.kind == "reject":
+            return Reject(actor=d.actor, level=d.level, reason=d.reason)
+        if d.to is None:
+            refuse("chain.bad_delegate", "a delegation must name the person it goes to")
+        return Delegate(actor=d.actor, level=d.level, to=d.to)
+
+    @workflow.update
+    async def decide(self, d: ChainDecision) -> Reply:
+        if d.request_id in self.replies:
+            return self.replies[d.request_id]
+        try:
+            await self._apply(self._domain_decision(d))
+        except ChainError as exc:  # the state moved between validation and now
+            refuse_domain(exc)
+        reply = Reply(request_id=d.request_id, detail=self.chain.status)
+        self.replies[d.request_id] = reply
+        while len(self.replies) > MAX_REPLIES:
+            self.replies.pop(next(iter(self.replies)))
+        return reply
+
+    @decide.validator
+    def _check(self, d: ChainDecision) -> None:
+        if d.request_id in self.replies:
+            return
+        try:
+            chain_decide(self.inp.plan.approval_chain, self.inp.scope, self.chain,
+                   self._domain_decision(d))
+        except ChainError as exc:
+            refuse_domain(exc)
+
+    async def _apply(self, decision: Submit | Approve | Reject | Delegate) -> None:
+        chain = self.inp.plan.approval_chain
+        before = self.chain
+        self.chain, events = chain_decide(chain, self.inp.scope, before, decision)
+        if self.chain.level_index != before.level_index or self.chain.round != before.round:
+            self.level_since = workflow.now()
+        self._changes += 1
+        await self.log.emit(events, self._notices(events))
+
+    def _notices(self, events: list[Event]) -> list[Notice]:
+        notices: list[Notice] = []
+        chain = self.inp.plan.approval_chain
+        for e in events:
+            if e.TYPE in ("dossier.submitted", "dossier.resubmitted"):
+                notices += [self._notice("decision_needed", r, level=chain[0].id)
+                            for r in chain[0].roles]
+            elif isinstance(e, LevelApproved) and e.next_level is not None:
+                nxt = self.inp.plan.level(e.next_level)
+                notices += [self._notice("decision_needed", r, level=nxt.id) for r in nxt.roles]
+            elif isinstance(e, LevelRejected):
+                notices.append(self._notice("dossier_returned", "commune_ubnd", level=e.level))
+            elif e.TYPE == "recognition.granted":
+                notices.append(self._notice("recognised", "commune_ubnd"))
+        return notices
+
+    def _notice(self, template: str, to_role: str, **params: str | int | None) -> Notice:
+        return Notice(template=template, to_role=to_role, case_id=self.inp.case_id,
+                      params={"commune": self.inp.scope.commune_code, "plan": self.inp.plan.id,
+                              **params})
+
+    # -- queries ----------------------------------------------------------------------------
+    @workflow.query
+    def status(self) -> RecognitionStatus:
+        lv = pending_level(self.inp.plan.approval_chain, self.chain)
+        due = None
+        if lv is not None and self.level_since is not None:
+            due = self.level_since + self.inp.clock.days(lv.deadline_days)
+        return RecognitionStatus(
+            case_id=self.inp.case_id, status=self.chain.status, round=self.chain.round,
+            pending_level=lv.id if lv else None, signed=dict(self.chain.signatures),
+            awaiting=[r for r in lv.roles if r not in self.chain.signatures] if lv else [],
+            last_rejection=self.chain.last_rejection, level_due=due,
+        )
