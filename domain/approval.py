@@ -152,7 +152,9 @@ def _submit(
     new_round = state.round + 1
     event: Event
     if state.status == "draft":
-        event = DossierSubmitted(round=new_round, submitted_by=d.actor.person_id, role="commune_ubnd")
+        event = DossierSubmitted(
+            round=new_round, submitted_by=d.actor.person_id, role="commune_ubnd"
+        )
     else:
         event = DossierResubmitted(
             round=new_round, submitted_by=d.actor.person_id, role="commune_ubnd"

@@ -21,7 +21,8 @@ from domain.plan import Plan
 class PlanClock(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    shift_years: int = Field(default=0, ge=0, le=50)
+    # The time-skipping server's clock only moves forward; rehearsals may land far ahead.
+    shift_years: int = Field(default=0, ge=0, le=5000)
     seconds_per_day: float | None = Field(default=None, gt=0)
     origin: datetime | None = None
 

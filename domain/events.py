@@ -274,7 +274,9 @@ UPCASTERS: dict[tuple[str, int], Upcaster] = {
 }
 
 
-def upcast(type_name: str, schema_version: int, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+def upcast(
+    type_name: str, schema_version: int, payload: dict[str, Any]
+) -> tuple[int, dict[str, Any]]:
     """Lift a stored payload to the current schema version of its type, step by step.
 
     Unknown types pass through unchanged (a reader may be older than the writer).

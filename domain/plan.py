@@ -9,7 +9,7 @@ message that names what is wrong.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -120,7 +120,7 @@ class Plan(_Strict):
     def local_midnight(self, day: date) -> datetime:
         """The instant (UTC) at which ``day`` begins in the plan's time zone."""
         local = datetime.combine(day, time(0, 0), tzinfo=timezone(self.utc_offset()))
-        return local.astimezone(timezone.utc)
+        return local.astimezone(UTC)
 
     def end_of_day(self, day: date) -> datetime:
         """The instant a deadline on ``day`` passes: local midnight after it."""
@@ -235,6 +235,8 @@ def parse_plan(data: Any) -> Plan:
         return Plan.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"]) or "plan"
+        loc = ".".join(str(p) for p in first["loc"])
         msg = first["msg"].removeprefix("Value error, ")
-        raise InputError("plan.invalid", f"plan {loc}: {msg}") from None
+        # a model-level problem (from plan_problems) has no location: "plan: <problems>"
+        where = f"plan {loc}" if loc else "plan"
+        raise InputError("plan.invalid", f"{where}: {msg}") from None

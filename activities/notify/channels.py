@@ -80,7 +80,7 @@ class EmailChannel:
     ) -> None:
         self.host, self.port, self.sender = host, port, sender
         self.default_to, self.role_to = default_to, dict(role_to or {})
-        self._auth = {"username": username, "password": password} if username else {}
+        self.username, self.password = username, password
         self.start_tls, self.timeout = start_tls, timeout
 
     def recipient(self, role: str) -> str:
@@ -101,7 +101,8 @@ class EmailChannel:
     async def send(self, message: Message) -> None:
         await aiosmtplib.send(
             self.build(message), hostname=self.host, port=self.port,
-            start_tls=self.start_tls, timeout=self.timeout, **self._auth,
+            username=self.username, password=self.password if self.username else None,
+            start_tls=self.start_tls, timeout=self.timeout,
         )
 
 

@@ -70,8 +70,11 @@ _NUMBERED: dict[str, list[tuple[re.Pattern[str], str]]] = {
     "en": [(re.compile(r"phase_(\d+)_report"), "phase {} report"),
            (re.compile(r"forum_q(\d)"), "public forum of quarter {}")],
 }
-_ROLE_NAMES = {"vi": dict(ROLE_NAMES_VI), "en": ROLE_NAMES_EN}
-_DATE_FORMAT = {"vi": "%d/%m/%Y", "en": "%d %B %Y"}
+_ROLE_NAMES: dict[str, dict[str, str]] = {
+    "vi": {str(k): v for k, v in ROLE_NAMES_VI.items()}, "en": ROLE_NAMES_EN}
+# Formatted by hand: strftime's %B follows the process locale.
+_MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August",
+              "September", "October", "November", "December")
 
 # name -> (subject, body). The greeting and the footer are added by render().
 CATALOGUE: dict[str, dict[str, tuple[str, str]]] = {
@@ -106,8 +109,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, str]]] = {
         "report_received": (
             "[{{ plan }}] Đã nhận {{ deadline | label }} của xã {{ commune }}",
             "Đã nhận {{ deadline | label }} của xã {{ commune }} (kế hoạch {{ plan }}). "
-            "{% if late %}Báo cáo được nộp sau thời hạn.{% else %}Báo cáo được nộp đúng hạn."
-            "{% endif %}",
+            "{% if late %}Nộp sau thời hạn.{% else %}Nộp đúng hạn.{% endif %}",
         ),
         "decision_needed": (
             "[{{ plan }}] Đề nghị {{ level | label }}: hồ sơ công nhận xã {{ commune }}",
@@ -268,9 +270,12 @@ def _label(lang: str, code: Any) -> str:
 
 def _day(lang: str, value: Any) -> str:
     try:
-        return date.fromisoformat(str(value)).strftime(_DATE_FORMAT[lang])
+        day = date.fromisoformat(str(value))
     except ValueError:
         return str(value)
+    if lang == "vi":
+        return f"{day.day:02d}/{day.month:02d}/{day.year}"
+    return f"{day.day} {_MONTHS_EN[day.month - 1]} {day.year}"
 
 
 def _roles(lang: str, value: Any) -> str:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from domain.admin_units import AdminRegistry, registry
+from domain.admin_units import AdminRegistry, Structure, registry
 from domain.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -112,7 +113,9 @@ def test_current_communes_have_a_province_and_no_district(current: AdminRegistry
         lambda r: r.district("xyz"),  # the structure is refused before the code is even read
     ],
 )
-def test_districts_do_not_exist_in_the_current_structure(current: AdminRegistry, call) -> None:
+def test_districts_do_not_exist_in_the_current_structure(
+    current: AdminRegistry, call: Callable[[AdminRegistry], object]
+) -> None:
     with pytest.raises(InputError) as exc:
         call(current)
     assert exc.value.code == "units.no_districts"
@@ -138,7 +141,7 @@ BAD_COMMUNES = ["", "1617", "161740", "1617a", "abcde", "16174\n", "１６１７
 
 @pytest.mark.parametrize("structure", ["legacy", "current"])
 @pytest.mark.parametrize("code", BAD_PROVINCES)
-def test_bad_province_code(structure, code: str) -> None:
+def test_bad_province_code(structure: Structure, code: str) -> None:
     with pytest.raises(InputError) as exc:
         registry(structure).province(code)
     assert exc.value.code == "units.bad_code"
@@ -158,7 +161,7 @@ def test_bad_district_code(legacy: AdminRegistry, code: str) -> None:
 
 @pytest.mark.parametrize("structure", ["legacy", "current"])
 @pytest.mark.parametrize("code", BAD_COMMUNES)
-def test_bad_commune_code(structure, code: str) -> None:
+def test_bad_commune_code(structure: Structure, code: str) -> None:
     with pytest.raises(InputError) as exc:
         registry(structure).commune(code)
     assert exc.value.code == "units.bad_code"
@@ -176,7 +179,7 @@ def test_bad_commune_code(structure, code: str) -> None:
         ("current", "commune", "99999"),
     ],
 )
-def test_unknown_code(structure, kind: str, code: str) -> None:
+def test_unknown_code(structure: Structure, kind: str, code: str) -> None:
     with pytest.raises(InputError) as exc:
         getattr(registry(structure), kind)(code)
     assert exc.value.code == "units.unknown"
@@ -185,7 +188,7 @@ def test_unknown_code(structure, kind: str, code: str) -> None:
 
 def test_unknown_structure() -> None:
     with pytest.raises(InputError) as exc:
-        registry("three-level")  # type: ignore[arg-type]
+        registry("three-level")  # type: ignore[arg-type,unused-ignore]
     assert exc.value.code == "units.bad_structure"
 
 

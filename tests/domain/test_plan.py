@@ -25,8 +25,8 @@ from domain.roles import ROLE_SCOPE
 SHIPPED = ("tra-vinh-2025", "nhu-xuan-2024-2025", "ninh-binh-2026")
 
 
-def _utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def _utc(y: int, m: int, d: int, hh: int = 0, mm: int = 0, ss: int = 0) -> datetime:
+    return datetime(y, m, d, hh, mm, ss, tzinfo=UTC)
 
 
 # -- shipped plans ---------------------------------------------------------------------------
@@ -92,7 +92,7 @@ def test_tra_vinh_2025_calendar_follows_001() -> None:
     assert plan.deadline("implementation_plan").role == "commune_ubnd"
     # §V.1: a report at the end of each phase
     reports = {d.phase: d for d in plan.deadlines_of("phase_report")}
-    assert sorted(reports) == [1, 2, 3]
+    assert set(reports) == {1, 2, 3}
     for phase in plan.phases:
         assert reports[phase.number].due == phase.ends_on
         assert reports[phase.number].role == "commune_ubnd"
@@ -199,7 +199,8 @@ def _refused(plan_id: str, mutate: Mutation) -> InputError:
     with pytest.raises(InputError) as exc:
         parse_plan(data)
     assert exc.value.code == "plan.invalid"
-    assert exc.value.message.startswith("plan ")
+    assert exc.value.message.startswith("plan")
+    assert "plan plan" not in exc.value.message
     return exc.value
 
 

@@ -55,6 +55,7 @@ def make_case(temporal: Any, worker: str) -> Callable[..., Case]:
         c = registry(plan.structure).commune(commune)
         # The server's clock moves forward across tests: rehearse the plan after "now".
         today = plan.local_date(await env.get_current_time())
+
         return Case(client, env, plan_id, commune, c.district_code, c.province_code, worker,
                     today=today)
 

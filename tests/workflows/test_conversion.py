@@ -7,8 +7,10 @@ from datetime import timedelta
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 
 from tests.workflows.support import CLEAN, Case
+from workflows.conversion import CommuneConversionWorkflow
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -22,6 +24,13 @@ async def refused(coro, code: str) -> ApplicationError:  # type: ignore[no-untyp
     return cause
 
 
+async def refused_after_close(coro) -> None:  # type: ignore[no-untyped-def]
+    """A finished workflow takes no update: the server refuses it before any handler runs."""
+    with pytest.raises(RPCError) as info:
+        await coro
+    assert "not found" in info.value.message
+
+
 async def types_of(store, stream: str) -> list[str]:  # type: ignore[no-untyped-def]
     return [e.type for e in await store.read(stream)]
 
@@ -29,7 +38,7 @@ async def types_of(store, stream: str) -> list[str]:  # type: ignore[no-untyped-
 async def test_happy_path_tra_vinh(make_case, store) -> None:  # type: ignore[no-untyped-def]
     case: Case = await make_case("tra-vinh-2025", "29236")
     handle = await case.start()
-    status = await handle.query("status")
+    status = await handle.query(CommuneConversionWorkflow.status)
     assert status.status == "opened" and status.classification == "type_iii"
     await case.select()
     await case.on_time_reports(case.plan.deadline("phase_2_report").due)
@@ -52,3 +61,188 @@ async def test_happy_path_tra_vinh(make_case, store) -> None:  # type: ignore[no
     assert {(e.payload["level"], e.payload["role"]) for e in signed} == {
         (lv.id, r) for lv in case.plan.approval_chain for r in lv.roles}
     assert (await store.verify(case.id)).ok
+
+
+async def to_dossier(case: Case) -> None:
+    """Selected, every report on time, dossier submitted: the chain is at its first level."""
+    await case.select()
+    await case.on_time_reports(case.plan.deadline("dossier").due)
+    await case.advance_to(case.plan.deadline("dossier").due - timedelta(days=2))
+    assert (await case.submit("dossier", CLEAN)).criteria_met is True
+
+
+async def test_rejection_at_each_level_then_resubmission(make_case, store) -> None:  # type: ignore[no-untyped-def]
+    case: Case = await make_case("tra-vinh-2025", "29239")
+    handle = await case.start()
+    await to_dossier(case)
+    for i, lv in enumerate(case.plan.approval_chain):
+        for prior in case.plan.approval_chain[:i]:
+            await case.approve_level(prior.id)
+        await case.decide("reject", case.actor(lv.roles[-1]), lv.id, f"thiếu hồ sơ {lv.id}")
+        st = await case.chain.query("status")
+        assert st["status"] == "returned" and st["last_rejection"] == f"thiếu hồ sơ {lv.id}"
+        await case.decide("resubmit", case.actor("commune_ubnd"))
+    await case.approve_all()
+    assert (await handle.result()).outcome == "recognised"
+    events = await store.read(case.id)
+    rejected = [e.payload["level"] for e in events if e.type == "level.rejected"]
+    assert rejected == [lv.id for lv in case.plan.approval_chain]
+    rounds = [e.payload["round"] for e in events if e.type == "dossier.resubmitted"]
+    assert rounds == [2, 3, 4, 5]
+    granted = next(e for e in events if e.type == "recognition.granted")
+    assert granted.payload["round"] == 5
+    assert (await store.verify(case.id)).ok
+
+
+async def test_missed_report_reminded_escalated_and_accepted_late(make_case, store) -> None:  # type: ignore[no-untyped-def]
+    case: Case = await make_case("tra-vinh-2025", "29242")
+    handle = await case.start()
+    await case.select()
+    d = case.plan.deadline("implementation_plan")
+    await case.advance_to(d.due + timedelta(days=3))
+    status = await handle.query(CommuneConversionWorkflow.status)
+    assert status.missed == ["implementation_plan"]
+    reply = await case.submit("implementation_plan")
+    assert reply.late is True
+    await refused(case.submit("implementation_plan"), "case.already_submitted")
+    events = [e for e in await store.read(case.id) if e.payload.get("deadline_id") == d.id]
+    kinds = [(e.type, e.payload.get("days_before")) for e in events]
+    assert kinds == [("reminder.sent", 7), ("reminder.sent", 1), ("deadline.missed", None),
+                     ("case.escalated", None), ("report.submitted", None)]
+    assert events[3].payload["to_role"] == "district_ubnd"
+    assert events[4].payload["late"] is True
+    await case.withdraw("thử nghiệm kết thúc / test ends")
+    assert (await handle.result()).outcome == "withdrawn"
+
+
+async def test_withdrawal_during_recognition(make_case, store) -> None:  # type: ignore[no-untyped-def]
+    case: Case = await make_case("tra-vinh-2025", "29260")
+    handle = await case.start()
+    await to_dossier(case)
+    await case.approve_level("district_appraisal")
+    await refused(case.withdraw("x", actor=case.actor("commune_ubnd")), "case.wrong_role")
+    await case.withdraw("sáp nhập đơn vị hành chính / administrative merger")
+    result = await handle.result()
+    assert result.outcome == "withdrawn" and result.reasons == [
+        "sáp nhập đơn vị hành chính / administrative merger"]
+    await refused_after_close(case.submit("phase_3_report"))
+    types = [e.type for e in await store.read(case.id)]
+    assert types[-2:] == ["case.withdrawn", "case.closed"]
+    assert "recognition.granted" not in types
+
+
+async def test_delegation(make_case, store) -> None:  # type: ignore[no-untyped-def]
+    case: Case = await make_case("tra-vinh-2025", "29248")
+    await case.start()
+    await to_dossier(case)
+    lv = case.plan.approval_chain[0]
+    chief, deputy = case.actor("district_police", "chief"), case.actor("district_police", "deputy")
+    await case.decide("delegate", chief, lv.id, to=deputy)
+    await refused(case.decide("approve", chief, lv.id), "chain.delegated")
+    await case.decide("approve", deputy, lv.id)
+    signed = [e for e in await store.read(case.id) if e.type == "level.signed"]
+    assert signed[-1].payload["reviewer"] == "deputy"
+    assert signed[-1].payload["on_behalf_of"] == "chief"
+    assert any(e.type == "signoff.delegated" for e in await store.read(case.id))
+
+
+async def test_every_refusal_records_nothing(make_case, store) -> None:  # type: ignore[no-untyped-def]
+    case: Case = await make_case("tra-vinh-2025", "29263")
+    handle = await case.start()
+    await refused(case.submit("implementation_plan"), "case.not_selected")
+    await refused(case.select(actor=case.actor("district_ubnd")), "case.wrong_role")
+    await refused(case.select(actor=case.actor("province_police", province_code="01")),
+                  "case.wrong_jurisdiction")
+    await refused(case.select(False, ""), "case.reason_required")
+    await case.select(request_id="sel-1")
+    again = await case.select(request_id="sel-1")  # a retried request is answered, not re-applied
+    assert again.accepted
+    await refused(case.select(), "case.already_decided")
+    await refused(case.submit("dossier", {"population": 0}), "metrics.invalid")
+    await refused(case.submit("selection"), "case.unknown_deadline")
+    await refused(case.submit("nope"), "plan.unknown_deadline")
+    other = case.actor("commune_ubnd", commune_code="29254")
+    await refused(case.submit("implementation_plan", actor=other), "case.wrong_jurisdiction")
+    await to_dossier_after_selection(case)
+    lv = case.plan.approval_chain
+
+    async def decisions() -> int:
+        return len([e for e in await store.read(case.id) if e.type.startswith("level.")])
+
+    await refused(case.decide("approve", case.actor("district_ubnd"), lv[0].id),
+                  "chain.wrong_role")
+    await refused(case.decide("approve", case.actor("district_police", district_code="843"),
+                              lv[0].id), "chain.wrong_jurisdiction")
+    await refused(case.decide("approve", case.actor("district_ubnd"), lv[1].id),
+                  "chain.wrong_level")
+    assert await decisions() == 0
+    await case.decide("approve", case.actor("district_police"), lv[0].id)
+    assert await decisions() == 1
+    await refused(case.decide("approve", case.actor("district_police"), lv[0].id),
+                  "chain.already_signed")
+    await refused(case.decide("reject", case.actor("district_health"), lv[0].id, "  "),
+                  "chain.reason_required")
+    assert await decisions() == 1
+    for role in ("district_labour", "district_health"):
+        await case.decide("approve", case.actor(role), lv[0].id)
+    for level in lv[1:]:
+        await case.approve_level(level.id)
+    assert (await handle.result()).outcome == "recognised"
+    await refused_after_close(case.decide("approve", case.actor("province_ubnd"), lv[-1].id))
+    await refused_after_close(case.withdraw("late"))
+    assert (await store.verify(case.id)).ok
+
+
+async def to_dossier_after_selection(case: Case) -> None:
+    await case.on_time_reports(case.plan.deadline("dossier").due)
+    await case.advance_to(case.plan.deadline("dossier").due - timedelta(days=2))
+    await case.submit("dossier", CLEAN)
+
+
+async def test_criteria_not_met_is_not_recognised(make_case, store) -> None:  # type: ignore[no-untyped-def]
+    case: Case = await make_case("tra-vinh-2025", "29257")
+    handle = await case.start()
+    await case.select()
+    await case.advance_to(case.plan.deadline("dossier").due)
+    reply = await case.submit("dossier", {**CLEAN, "hotspots": 1})
+    assert reply.criteria_met is False
+    result = await handle.result()
+    assert result.outcome == "not_recognised"
+    assert any(r.startswith("1.") for r in result.reasons), result.reasons
+    types = [e.type for e in await store.read(case.id)]
+    assert "criteria.evaluated" in types and types[-2:] == ["recognition.denied", "case.closed"]
+    assert types.count("deadline.missed") >= 4  # the reports it never sent
+
+
+async def test_two_phase_nhu_xuan(make_case, store) -> None:  # type: ignore[no-untyped-def]
+    case: Case = await make_case("nhu-xuan-2024-2025", "16177")
+    handle = await case.start()
+    await case.select()
+    await case.on_time_reports(case.plan.deadline("dossier").due)
+    await case.advance_to(case.plan.deadline("dossier").due - timedelta(days=1))
+    await case.submit("dossier", CLEAN)
+    await case.approve_all()
+    await case.advance_to(case.plan.deadline("phase_2_report").due - timedelta(days=1))
+    await case.submit("phase_2_report", CLEAN)
+    assert (await handle.result()).outcome == "recognised"
+    events = await store.read(case.id)
+    assert [e.payload["phase"] for e in events if e.type == "phase.started"] == [1, 2]
+    levels = [e.payload["level"] for e in events if e.type == "level.approved"]
+    assert levels == ["district_appraisal", "district_decision"]
+    assert not [e for e in events if e.type == "deadline.missed"]
+
+
+async def test_two_level_plan(make_case, store) -> None:  # type: ignore[no-untyped-def]
+    case: Case = await make_case("ninh-binh-2026", "13285")
+    assert case.scope.district_code is None
+    handle = await case.start()
+    await case.select()
+    await case.on_time_reports(case.plan.deadline("dossier").due)
+    await case.advance_to(case.plan.deadline("dossier").due - timedelta(days=1))
+    await case.submit("dossier", CLEAN)
+    await refused(case.decide("approve", case.actor("district_police", district_code="001"),
+                              "province_appraisal"), "chain.wrong_role")
+    await case.approve_all()
+    assert (await handle.result()).outcome == "recognised"
+    levels = [e.payload["level"] for e in await store.read(case.id) if e.type == "level.approved"]
+    assert levels == ["province_appraisal", "province_council"]
