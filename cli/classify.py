@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from cli.errors import guarded, read_json
-from cli.lang import LangOption
+from cli.lang import Lang, LangOption
 from domain.classification import DEFAULT_RULE_SET, classify
 from domain.criteria import evaluate
 from domain.metrics import parse_metrics
@@ -33,7 +33,7 @@ def classify_cmd(
         DEFAULT_RULE_SET
     ),
     as_json: JsonOpt = False,
-    lang: LangOption = "vi",
+    lang: LangOption = Lang.vi,
 ) -> None:
     """Classify a commune (phân loại xã) from its metrics."""
     result = classify(parse_metrics(read_json(metrics_file)), rules)
@@ -54,7 +54,7 @@ def criteria_cmd(
     metrics_file: MetricsArg,
     criteria: Annotated[str, typer.Option("--criteria", help="Criteria set id.")],
     as_json: JsonOpt = False,
-    lang: LangOption = "vi",
+    lang: LangOption = Lang.vi,
 ) -> None:
     """Evaluate the recognition criteria (tiêu chí công nhận) on a commune's metrics."""
     report = evaluate(parse_metrics(read_json(metrics_file)), criteria)

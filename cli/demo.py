@@ -74,6 +74,15 @@ async def _demo(plan: Plan, limit: int | None, seed: int) -> None:
     if not units:
         fail("the plan's territory has no communes")
     rng = random.Random(seed)
+    from pathlib import Path
+
+    from runtime import logs
+
+    log_path = Path("var") / "demo-notifications.log"
+    log_path.parent.mkdir(exist_ok=True)
+    log_file = log_path.open("w", encoding="utf-8")
+    # Notifications go to the log channel: into a file, so the table stays readable.
+    logs.configure("INFO", stream=log_file)
     async with database_url() as db, temporal_environment("time-skipping") as (client, env):
         if env is None:
             fail("the demo needs the time-skipping server: unset TEMPORAL_ADDRESS")
@@ -87,6 +96,8 @@ async def _demo(plan: Plan, limit: int | None, seed: int) -> None:
     typer.echo(f"\nAudit trail: {report.events} events in {report.streams} streams, hash chains "
                f"{'verified' if report.ok else 'BROKEN: ' + str(report.broken)}; in {where}. "
                "Replay a case with `drugfree db verify STREAM`.")
+    typer.echo(f"Notifications (log channel): {log_path}")
+    log_file.close()
 
 
 async def _verify(db: str) -> Any:
@@ -101,8 +112,14 @@ async def _run_year(client: Any, env: Any, plan: Plan, units: list[Any], rng: ra
                     tq: str) -> dict[str, Any]:
     from workflows.campaign import ProvinceCampaignWorkflow, campaign_id
     from workflows.conversion import recognition_id
-    from workflows.messages import CampaignInput, ChainDecision, Proposal, RecognitionList
-    from workflows.messages import ReportSubmission, SelectionList
+    from workflows.messages import (
+        CampaignInput,
+        ChainDecision,
+        Proposal,
+        RecognitionList,
+        ReportSubmission,
+        SelectionList,
+    )
 
     now = await env.get_current_time()
     clock = PlanClock(shift_years=rehearsal_shift(plan, plan.local_date(now)))

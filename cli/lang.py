@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from enum import StrEnum
+from typing import Annotated
 
-import click
 import typer
 
-Lang = Literal["vi", "en"]
 
-LangOption = Annotated[
-    str,
-    typer.Option("--lang", help="Output language: vi (default) or en.",
-                 click_type=click.Choice(["vi", "en"])),
-]
+class Lang(StrEnum):
+    vi = "vi"
+    en = "en"
+
+
+LangOption = Annotated[Lang, typer.Option("--lang", help="Output language: vi (default) or en.")]

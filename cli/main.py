@@ -18,14 +18,17 @@ app.add_typer(plans.app, name="plans")
 app.command("demo")(demo.demo_cmd)
 
 
-def _mount_optional() -> None:
-    # Sub-apps that pull in heavier dependencies are mounted here, each in its own module.
+def _mount_db() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("cli.db") is None:  # written alongside the event store
+        return
     from cli import db
 
     app.add_typer(db.app, name="db", help="Event store: migrate, verify, rebuild projections.")
 
 
-_mount_optional()
+_mount_db()
 
 
 def main() -> None:

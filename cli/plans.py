@@ -9,14 +9,14 @@ import typer
 
 from activities.plan_catalog import get_plan, plan_ids
 from cli.errors import guarded
-from cli.lang import LangOption
+from cli.lang import Lang, LangOption
 
 app = typer.Typer(help="Plans: timelines, deadlines, criteria and approval chains.")
 
 
 @app.command("list")
 @guarded
-def list_plans(lang: LangOption = "vi") -> None:
+def list_plans(lang: LangOption = Lang.vi) -> None:
     """List the shipped plans."""
     for pid in plan_ids():
         p = get_plan(pid)
@@ -29,7 +29,7 @@ def list_plans(lang: LangOption = "vi") -> None:
 def show_plan(
     plan_id: str,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
-    lang: LangOption = "vi",
+    lang: LangOption = Lang.vi,
 ) -> None:
     """Show one plan: phases, deadlines, approval chain."""
     p = get_plan(plan_id)

@@ -70,8 +70,11 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 class EventStore:
     """Append-only, hash-chained streams in PostgreSQL. Connect as the application role."""
 
-    def __init__(self, pool: asyncpg.Pool, *, upcaster: Upcaster | None = None) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, *, upcaster: Upcaster | None = None, url: str | None = None
+    ) -> None:
         self.pool = pool
+        self.url = url  # lets verify() spread a large log over processes
         self._upcast = upcaster or _default_upcaster()
 
     @classmethod
@@ -83,7 +86,7 @@ class EventStore:
             url, min_size=min_size, max_size=max_size, init=_init_connection,
             server_settings={"jit": "off", "application_name": "drugfree-eventstore"},
         )
-        store = cls(pool, upcaster=upcaster)
+        store = cls(pool, upcaster=upcaster, url=url)
         try:
             await store._check_transaction_counter()
         except BaseException:
@@ -219,8 +222,10 @@ class EventStore:
 
     async def verify(self, stream: str | None = None) -> VerifyReport:
         """Check the hash chain of one stream, or of all; report the first broken link."""
-        from eventstore.verify import verify
+        from eventstore.verify import verify, verify_url
 
+        if stream is None and self.url is not None:
+            return await verify_url(self.url)
         async with self.pool.acquire() as conn:
             return await verify(conn, stream)
 

@@ -4,27 +4,37 @@ Rows are streamed in (stream, version) pages, so memory stays constant however l
 log. Per event: the version is the next one, ``prev_hash`` is the previous event's hash,
 the hash matches SHA-256 of the stored canonical bytes, and those bytes say exactly what
 the row's columns say (compared as bytes; JSON is parsed only to describe a mismatch).
+
+The work is bound by Python (receiving and hashing ~1 KB per event), so a large log is
+split into ranges of streams verified by one process per core.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime
 
 import asyncpg
 
-from eventstore.canonical import envelope_tail
+from eventstore.canonical import TIME_FORMAT, envelope_tail
 from eventstore.errors import StreamNotFoundError
 from eventstore.records import ZERO_HASH, ChainBreak, VerifyReport
 
-PAGE = 20_000
+PAGE = 5_000
+PARALLEL_FROM = 200_000  # events; below this, starting processes costs more than it saves
 _HEAD = b'{"payload":'
-_SELECT = """SELECT stream, version, position, event_id, type, schema_version,
-                    to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-                    canonical, hash, prev_hash
+_SELECT = """SELECT stream, version, type, schema_version, recorded_at, canonical, hash,
+                    prev_hash
                FROM events"""
-_PAGE_ALL = _SELECT + " WHERE (stream, version) > ($1, $2) ORDER BY stream, version LIMIT $3"
+_PAGE_ALL = _SELECT + """ WHERE (stream, version) > ($1, $2) AND ($3::text IS NULL OR stream < $3)
+                          ORDER BY stream, version LIMIT $4"""
 _PAGE_ONE = _SELECT + " WHERE stream = $1 AND version > $2 ORDER BY version LIMIT $3"
+_ROW_IDS = "SELECT position, event_id FROM events WHERE stream = $1 AND version = $2"
 _EMPTY_STREAM = """SELECT s.stream FROM streams s
                     WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.stream = s.stream)
                     ORDER BY s.stream LIMIT 1"""
@@ -32,68 +42,142 @@ _UNREGISTERED = """SELECT e.stream FROM events e
                     WHERE e.version = 1
                       AND NOT EXISTS (SELECT 1 FROM streams s WHERE s.stream = e.stream)
                     ORDER BY e.stream LIMIT 1"""
+_SPLITS = """SELECT min(stream) AS start
+               FROM (SELECT stream, ntile($1) OVER (ORDER BY stream) AS part FROM streams) t
+              GROUP BY part ORDER BY start"""
+
+Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
 
-async def verify(
-    conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy, stream: str | None = None
+async def verify(conn: Conn, stream: str | None = None) -> VerifyReport:
+    """Verify one stream, or every stream when ``stream`` is None (in this process)."""
+    if stream is not None:
+        report = await _verify_range(conn, stream=stream)
+        if report.streams == 0:
+            raise StreamNotFoundError(stream)
+        return report
+    report = await _verify_range(conn)
+    return report if report.broken else await _check_registry(conn, report)
+
+
+async def verify_url(url: str, workers: int | None = None) -> VerifyReport:
+    """Verify every stream, one process per core when the log is large."""
+    conn = await asyncpg.connect(url, server_settings={"jit": "off"})
+    try:
+        workers = workers or min(os.cpu_count() or 1, 4)
+        total = await conn.fetchval("SELECT count(*) FROM events")
+        if workers < 2 or total < PARALLEL_FROM:
+            return await verify(conn)
+        bounds = await _split(conn, workers)
+        loop = asyncio.get_running_loop()
+        ctx = multiprocessing.get_context("spawn")  # no inherited event loop or sockets
+        with ProcessPoolExecutor(len(bounds), mp_context=ctx) as pool:
+            parts = await asyncio.gather(*(
+                loop.run_in_executor(pool, _verify_range_in_process, url, lo, hi)
+                for lo, hi in bounds
+            ))
+        events = sum(p.events for p in parts)
+        streams = sum(p.streams for p in parts)
+        for part in parts:  # ranges are in stream order: the first break is the first found
+            if part.broken:
+                return VerifyReport(events, streams, part.broken)
+        return await _check_registry(conn, VerifyReport(events, streams))
+    finally:
+        await conn.close()
+
+
+async def _split(conn: Conn, workers: int) -> list[tuple[str | None, str | None]]:
+    """Contiguous ranges of stream names, about equal in number of streams."""
+    starts = [r["start"] for r in await conn.fetch(_SPLITS, workers)][1:]
+    lows: list[str | None] = [None, *starts]
+    highs: list[str | None] = [*starts, None]
+    return list(zip(lows, highs, strict=True))
+
+
+def _verify_range_in_process(url: str, lower: str | None, upper: str | None) -> VerifyReport:
+    async def run() -> VerifyReport:
+        conn = await asyncpg.connect(url, server_settings={"jit": "off"})
+        try:
+            return await _verify_range(conn, lower=lower, upper=upper)
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+async def _verify_range(
+    conn: Conn, *, stream: str | None = None, lower: str | None = None,
+    upper: str | None = None,
 ) -> VerifyReport:
-    """Verify one stream, or every stream when ``stream`` is None."""
+    """Walk one stream, or the streams in [lower, upper), checking every link."""
     events = streams = 0
     current: str | None = None
     expect_version, expect_prev = 1, ZERO_HASH
-    after_stream, after_version = ("" if stream is None else stream), 0
-    sha256 = hashlib.sha256
+    after_stream, after_version = (stream or lower or ""), 0  # (lower, 0) precedes lower's v1
+    seeded = hashlib.sha256(b"\x00")
+    last_at: datetime | None = None
+    at_text = ""
     while True:
         if stream is None:
-            rows = await conn.fetch(_PAGE_ALL, after_stream, after_version, PAGE)
+            rows = await conn.fetch(_PAGE_ALL, after_stream, after_version, upper, PAGE)
         else:
             rows = await conn.fetch(_PAGE_ONE, stream, after_version, PAGE)
-        for name, version, position, event_id, typ, sv, at, canonical, hash_, prev in rows:
+        for name, version, typ, sv, at, canonical, hash_, prev in rows:
             if name != current:
                 current, expect_version, expect_prev = name, 1, ZERO_HASH
                 streams += 1
-            problem = ""
-            if version != expect_version:
-                problem = (f"version {expect_version} is missing (next stored is {version}): "
-                           "an event was removed")
-            elif prev != expect_prev:
-                problem = (f"prev_hash does not match the hash of version {version - 1}: "
-                           f"version {version - 1} or this link was altered" if version > 1
-                           else "prev_hash of the first event is not all zeros")
-            elif sha256(b"\x00" + canonical).digest() != hash_:
-                problem = "hash does not match the stored canonical bytes: this row was altered"
-            elif not (canonical.startswith(_HEAD) and canonical.endswith(envelope_tail(
-                    prev_hash=prev, recorded_at=at, schema_version=sv, stream=name,
-                    type=typ, version=version))):
-                problem = _describe_mismatch(canonical, name, version, typ, sv, at, prev)
-            if problem:
-                broken = ChainBreak(name, version, position, event_id, problem)
+            if at != last_at:  # events of one append share their time
+                last_at, at_text = at, at.astimezone(UTC).strftime(TIME_FORMAT)
+            digest = seeded.copy()
+            digest.update(canonical)
+            if (version != expect_version or prev != expect_prev
+                    or digest.digest() != hash_
+                    or not canonical.startswith(_HEAD)
+                    or not canonical.endswith(envelope_tail(
+                        prev_hash=prev, recorded_at=at_text, schema_version=sv, stream=name,
+                        type=typ, version=version))):
+                problem = _describe(canonical, hash_, prev, name, version, typ, sv, at_text,
+                                    expect_version, expect_prev)
+                ids = await conn.fetchrow(_ROW_IDS, name, version)
+                broken = ChainBreak(name, version, ids["position"], ids["event_id"], problem)
                 return VerifyReport(events, streams, broken)
             events += 1
             expect_version, expect_prev = version + 1, hash_
         if len(rows) < PAGE:
-            break
+            return VerifyReport(events, streams)
         after_stream, after_version = rows[-1][0], rows[-1][1]
 
-    if stream is not None:
-        if streams == 0:
-            raise StreamNotFoundError(stream)
-        return VerifyReport(events, streams)
+
+async def _check_registry(conn: Conn, report: VerifyReport) -> VerifyReport:
+    """A stream whose every event was removed leaves no link to break: use ``streams``."""
     orphan = await conn.fetchval(_EMPTY_STREAM)
     if orphan is not None:
         problem = "registered in streams but has no events: its events were removed"
-        return VerifyReport(events, streams, ChainBreak(orphan, 1, None, None, problem))
+        return VerifyReport(report.events, report.streams,
+                            ChainBreak(orphan, 1, None, None, problem))
     unregistered = await conn.fetchval(_UNREGISTERED)
     if unregistered is not None:
         problem = "has events but its streams row was removed"
-        return VerifyReport(events, streams, ChainBreak(unregistered, 1, None, None, problem))
-    return VerifyReport(events, streams)
+        return VerifyReport(report.events, report.streams,
+                            ChainBreak(unregistered, 1, None, None, problem))
+    return report
 
 
-def _describe_mismatch(
-    canonical: bytes, stream: str, version: int, typ: str, sv: int, at: str, prev: bytes
+def _describe(
+    canonical: bytes, hash_: bytes, prev: bytes, stream: str, version: int, typ: str, sv: int,
+    at: str, expect_version: int, expect_prev: bytes,
 ) -> str:
-    """Name the column that disagrees with the hashed bytes."""
+    """What is wrong with a row that failed the fast check."""
+    if version != expect_version:
+        return (f"version {expect_version} is missing (next stored is {version}): "
+                "an event was removed")
+    if prev != expect_prev:
+        if version == 1:
+            return "prev_hash of the first event is not all zeros"
+        return (f"prev_hash does not match the hash of version {version - 1}: "
+                f"version {version - 1} or this link was altered")
+    if hashlib.sha256(b"\x00" + canonical).digest() != hash_:
+        return "hash does not match the stored canonical bytes: this row was altered"
     try:
         doc = json.loads(canonical)
     except ValueError:

@@ -86,12 +86,14 @@ class CommuneConversionWorkflow:
         self._child: workflow.ChildWorkflowHandle[RecognitionWorkflow, RecognitionResult] | None
         self._child = None
         self._child_result: RecognitionResult | None = None
+        self._opened = inp.carried is not None  # handlers wait: the stream starts with case.opened
 
     # -- main timeline ----------------------------------------------------------------------
     @workflow.run
     async def run(self, inp: CaseInput) -> CaseState:
         if inp.carried is None:
             await self._open()
+            self._opened = True
         if self.s.selected is None and not self._closed():
             await self._agenda(selection_agenda(self.plan, inp.clock))
             await self._wait(lambda: self.s.selected is not None or self._closed(), self.cutoff)
@@ -245,13 +247,15 @@ class CommuneConversionWorkflow:
     async def decide_selection(self, d: SelectionDecision) -> Reply:
         if d.request_id in self.s.replies:
             return self.s.replies[d.request_id]
+        await workflow.wait_condition(lambda: self._opened)
         self.s.selected = d.selected
         if d.selected:
             self.s.status = "selected"
             await self.log.emit(
                 [SelectionApproved(decided_by=d.actor.person_id, role=d.actor.role,
                                    reason=d.reason)],
-                [self._notice("selected", "commune_ubnd"), self._notice("selected", "district_ubnd")],
+                [self._notice("selected", "commune_ubnd"),
+                 self._notice("selected", "district_ubnd")],
             )
         else:
             rejected = SelectionRejected(decided_by=d.actor.person_id, role=d.actor.role,
@@ -276,6 +280,7 @@ class CommuneConversionWorkflow:
     async def submit_report(self, r: ReportSubmission) -> Reply:
         if r.request_id in self.s.replies:
             return self.s.replies[r.request_id]
+        await workflow.wait_condition(lambda: self._opened)
         d = self.plan.deadline(r.deadline_id)
         late = workflow.now() >= self.inp.clock.deadline(self.plan, d.due)
         self.s.submitted[d.id] = late
@@ -360,6 +365,7 @@ class CommuneConversionWorkflow:
     async def withdraw(self, w: Withdrawal) -> Reply:
         if w.request_id in self.s.replies:
             return self.s.replies[w.request_id]
+        await workflow.wait_condition(lambda: self._opened)
         if self._child is not None and self._child_result is None:
             self._child.cancel()
         await self._close("withdrawn", [w.reason], [

@@ -23,7 +23,8 @@ def refuse_domain(exc: DomainError) -> NoReturn:
 def check_actor(actor: Actor, scope: CaseScope, roles: tuple[Role, ...]) -> None:
     """Refuse an actor without one of ``roles`` or outside the case's jurisdiction."""
     if actor.role not in roles:
-        refuse("case.wrong_role", f"role {actor.role} may not do this (allowed: {', '.join(roles)})")
+        allowed = ", ".join(roles)
+        refuse("case.wrong_role", f"role {actor.role} may not do this (allowed: {allowed})")
     where = jurisdiction_error(actor, scope)
     if where is not None:
         refuse("case.wrong_jurisdiction", where)

@@ -61,11 +61,21 @@ class RecognitionWorkflow:
         self.reminded: list[str] = list(carry.reminded) if carry else []
         self.log = EventLog(inp.case_id, "recognition", carry.event_seq if carry else 0)
         self._changes = 0  # bumped by every accepted decision: wakes the timeline loop
+        # The submission is applied here, synchronously, so that a reviewer's update arriving
+        # with the first task is validated against the pending chain; its events are appended
+        # first thing in run, and handlers wait for that so the stream keeps cause before effect.
+        self._opening: list[Event] = []
+        if carry is None:
+            self.chain, self._opening = chain_decide(
+                inp.plan.approval_chain, inp.scope, self.chain, Submit(actor=inp.submitted_by))
+        self._opened = carry is not None
 
     @workflow.run
     async def run(self, inp: RecognitionInput) -> RecognitionResult:
-        if inp.carried is None:
-            await self._apply(Submit(actor=inp.submitted_by))
+        if not self._opened:
+            self.level_since = workflow.now()
+            await self.log.emit(self._opening, self._notices(self._opening))
+            self._opened = True
         while self.chain.status not in ("recognised", "closed"):
             item = self._next_item()
             wake_at = min(item[1], inp.cutoff) if item else inp.cutoff
@@ -73,7 +83,8 @@ class RecognitionWorkflow:
             remaining = wake_at - workflow.now()
             if remaining > timedelta(0):
                 try:
-                    await workflow.wait_condition(lambda: self._changes != seen, timeout=remaining)
+                    await workflow.wait_condition(lambda: self._changes != seen,  # noqa: B023
+                                                  timeout=remaining)
                     continue
                 except TimeoutError:
                     pass
@@ -134,7 +145,8 @@ class RecognitionWorkflow:
             reasons = [f"hết thời hạn kế hoạch khi chờ cấp {lv.id} / plan ended pending {lv.id}"]
         else:
             reasons = ["hết thời hạn kế hoạch / plan ended"]
-        self.chain, _ = chain_decide(self.inp.plan.approval_chain, self.inp.scope, self.chain, Close())
+        self.chain, _ = chain_decide(
+            self.inp.plan.approval_chain, self.inp.scope, self.chain, Close())
         await workflow.wait_condition(workflow.all_handlers_finished)
         return RecognitionResult(outcome="not_recognised", round=self.chain.round, reasons=reasons)
 
@@ -163,6 +175,7 @@ class RecognitionWorkflow:
     async def decide(self, d: ChainDecision) -> Reply:
         if d.request_id in self.replies:
             return self.replies[d.request_id]
+        await workflow.wait_condition(lambda: self._opened)
         try:
             await self._apply(self._domain_decision(d))
         except ChainError as exc:  # the state moved between validation and now

@@ -16,6 +16,7 @@ from runtime.temporal import temporal_environment
 from tests.workflows.support import Case
 from worker import running_worker
 
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def temporal() -> AsyncIterator[Any]:
     async with temporal_environment("time-skipping") as (client, env):
@@ -60,3 +61,22 @@ def make_case(temporal: Any, worker: str) -> Callable[..., Case]:
                     today=today)
 
     return make
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def record_history(temporal: Any) -> Any:
+    """Save a finished workflow's history into tests/histories/ when asked to record."""
+    import json
+    import os
+    from pathlib import Path
+
+    client, _ = temporal
+    folder = Path(__file__).resolve().parent.parent / "histories"
+
+    async def record(workflow_id: str, name: str) -> None:
+        if os.environ.get("DRUGFREE_RECORD_HISTORIES") != "1":
+            return
+        history = await client.get_workflow_handle(workflow_id).fetch_history()
+        (folder / f"{name}.json").write_text(json.dumps(history.to_json_dict(), indent=1))
+
+    return record

@@ -35,7 +35,7 @@ async def types_of(store, stream: str) -> list[str]:  # type: ignore[no-untyped-
     return [e.type for e in await store.read(stream)]
 
 
-async def test_happy_path_tra_vinh(make_case, store) -> None:  # type: ignore[no-untyped-def]
+async def test_happy_path_tra_vinh(make_case, store, record_history) -> None:  # type: ignore[no-untyped-def]
     case: Case = await make_case("tra-vinh-2025", "29236")
     handle = await case.start()
     status = await handle.query(CommuneConversionWorkflow.status)
@@ -61,6 +61,8 @@ async def test_happy_path_tra_vinh(make_case, store) -> None:  # type: ignore[no
     assert {(e.payload["level"], e.payload["role"]) for e in signed} == {
         (lv.id, r) for lv in case.plan.approval_chain for r in lv.roles}
     assert (await store.verify(case.id)).ok
+    await record_history(case.id, "happy_path_case")
+    await record_history(case.rid, "happy_path_recognition")
 
 
 async def to_dossier(case: Case) -> None:
@@ -71,7 +73,7 @@ async def to_dossier(case: Case) -> None:
     assert (await case.submit("dossier", CLEAN)).criteria_met is True
 
 
-async def test_rejection_at_each_level_then_resubmission(make_case, store) -> None:  # type: ignore[no-untyped-def]
+async def test_rejection_at_each_level_then_resubmission(make_case, store, record_history) -> None:  # type: ignore[no-untyped-def]
     case: Case = await make_case("tra-vinh-2025", "29239")
     handle = await case.start()
     await to_dossier(case)
@@ -92,6 +94,8 @@ async def test_rejection_at_each_level_then_resubmission(make_case, store) -> No
     granted = next(e for e in events if e.type == "recognition.granted")
     assert granted.payload["round"] == 5
     assert (await store.verify(case.id)).ok
+    await record_history(case.id, "rejection_case")
+    await record_history(case.rid, "rejection_recognition")
 
 
 async def test_missed_report_reminded_escalated_and_accepted_late(make_case, store) -> None:  # type: ignore[no-untyped-def]
@@ -115,7 +119,7 @@ async def test_missed_report_reminded_escalated_and_accepted_late(make_case, sto
     assert (await handle.result()).outcome == "withdrawn"
 
 
-async def test_withdrawal_during_recognition(make_case, store) -> None:  # type: ignore[no-untyped-def]
+async def test_withdrawal_during_recognition(make_case, store, record_history) -> None:  # type: ignore[no-untyped-def]
     case: Case = await make_case("tra-vinh-2025", "29260")
     handle = await case.start()
     await to_dossier(case)
@@ -129,6 +133,7 @@ async def test_withdrawal_during_recognition(make_case, store) -> None:  # type:
     types = [e.type for e in await store.read(case.id)]
     assert types[-2:] == ["case.withdrawn", "case.closed"]
     assert "recognition.granted" not in types
+    await record_history(case.id, "withdrawal_case")
 
 
 async def test_delegation(make_case, store) -> None:  # type: ignore[no-untyped-def]

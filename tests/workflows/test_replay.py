@@ -1,0 +1,42 @@
+"""Recorded histories of representative cases replay against today's workflow code.
+
+A change to workflow code that would break running cases (non-determinism) fails here. To
+record afresh after an intended, patched change: DRUGFREE_RECORD_HISTORIES=1 make test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from runtime.temporal import data_converter
+from worker import WORKFLOWS
+
+HISTORIES = Path(__file__).resolve().parent.parent / "histories"
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+def recorded() -> list[Path]:
+    return sorted(HISTORIES.glob("*.json"))
+
+
+def test_histories_are_recorded() -> None:
+    names = {p.stem for p in recorded()}
+    assert {"happy_path_case", "happy_path_recognition", "rejection_case",
+            "withdrawal_case"} <= names, names
+
+
+@pytest.mark.parametrize("path", recorded(), ids=lambda p: p.stem)
+async def test_replay(path: Path) -> None:
+    history = WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=data_converter())
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
+    assert result.replay_failure is None
+
+
+RECORD = os.environ.get("DRUGFREE_RECORD_HISTORIES") == "1"
