@@ -7,7 +7,6 @@ record afresh after an intended, patched change: DRUGFREE_RECORD_HISTORIES=1 mak
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,6 @@ from runtime.temporal import data_converter
 from worker import WORKFLOWS
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
-pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 def recorded() -> list[Path]:
@@ -31,6 +29,7 @@ def test_histories_are_recorded() -> None:
             "withdrawal_case"} <= names, names
 
 
+@pytest.mark.asyncio(loop_scope="session")
 @pytest.mark.parametrize("path", recorded(), ids=lambda p: p.stem)
 async def test_replay(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))
@@ -38,5 +37,3 @@ async def test_replay(path: Path) -> None:
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None
 
-
-RECORD = os.environ.get("DRUGFREE_RECORD_HISTORIES") == "1"
