@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench-eventstore clean
+.PHONY: demo test lint typecheck unit bench-eventstore bench-workflows clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -28,6 +28,9 @@ test: lint typecheck unit
 
 bench-eventstore: $(STAMP)
 	$(BIN)/python -m bench.eventstore_bench
+
+bench-workflows: $(STAMP)
+	$(BIN)/python -m bench.workflows_bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
