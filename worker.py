@@ -92,7 +92,7 @@ def setup_tracing() -> None:
 
 
 async def main() -> None:
-    from eventstore.embedded import database
+    from eventstore.embedded import database_url
     from runtime import logs
     from runtime.temporal import temporal_environment
 
@@ -102,8 +102,13 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with database() as url, temporal_environment("dev", tracing=True) as (client, _):
-        async with running_worker(client, url):
+    options: dict[str, Any] = {}
+    if os.environ.get("DRUGFREE_WORKFLOW_CACHE"):
+        # 0 turns sticky execution off: the time-skipping test server never times out a dead
+        # worker's sticky queue, so crash tests run without it.
+        options["max_cached_workflows"] = int(os.environ["DRUGFREE_WORKFLOW_CACHE"])
+    async with database_url() as url, temporal_environment("dev", tracing=True) as (client, _):
+        async with running_worker(client, url, **options):
             logs.log.info("worker.started", task_queue=TASK_QUEUE)
             await stop.wait()
             logs.log.info("worker.stopping")
