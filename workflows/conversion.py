@@ -223,8 +223,11 @@ class CommuneConversionWorkflow:
         return self.s.outcome is not None
 
     async def _maybe_continue_as_new(self) -> None:
+        info = workflow.info()
+        limit = self.inp.history_limit
         if (
-            workflow.info().is_continue_as_new_suggested()
+            (info.is_continue_as_new_suggested()
+             or (limit is not None and info.get_current_history_length() > limit))
             and self._child is None
             and workflow.all_handlers_finished()
         ):

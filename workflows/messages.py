@@ -38,6 +38,9 @@ class CaseInput(_Msg):
     baseline: dict[str, Any]
     clock: PlanClock = PlanClock()
     campaign_id: str | None = None  # the province campaign to tell when the case closes
+    # Continue as new past this many history events even if the server does not suggest it
+    # (the server's own suggestion comes much later; tests use a small limit).
+    history_limit: int | None = Field(default=None, ge=50)
     carried: CaseState | None = None  # set on continue-as-new
 
 

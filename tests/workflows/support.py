@@ -77,12 +77,14 @@ class Case:
         data.update(over)
         return Actor(**data)
 
-    async def start(self, baseline: dict[str, Any] | None = None) -> WorkflowHandle[Any, Any]:
+    async def start(self, baseline: dict[str, Any] | None = None,
+                    history_limit: int | None = None) -> WorkflowHandle[Any, Any]:
         opener = "district_ubnd" if self.plan.has_districts else "province_police"
         return await self.client.start_workflow(
             CommuneConversionWorkflow.run,
             CaseInput(plan=self.plan, scope=self.scope, opened_by=self.actor(opener),
-                      baseline=baseline or BASELINE, clock=self.clock),
+                      baseline=baseline or BASELINE, clock=self.clock,
+                      history_limit=history_limit),
             id=self.id, task_queue=self.tq)
 
     @property

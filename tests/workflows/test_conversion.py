@@ -251,3 +251,25 @@ async def test_two_level_plan(make_case, store) -> None:  # type: ignore[no-unty
     assert (await handle.result()).outcome == "recognised"
     levels = [e.payload["level"] for e in await store.read(case.id) if e.type == "level.approved"]
     assert levels == ["province_appraisal", "province_council"]
+
+
+async def test_continue_as_new_carries_the_case(make_case, store) -> None:  # type: ignore[no-untyped-def]
+    case: Case = await make_case("tra-vinh-2025", "29266")
+    handle = await case.start(history_limit=60)
+    first_run = (await handle.describe()).run_id
+    await case.select(request_id="can-select")
+    await case.on_time_reports(case.plan.deadline("phase_2_report").due)
+    assert (await handle.describe()).run_id != first_run  # it continued as new
+    again = await case.select(request_id="can-select")  # remembered across runs
+    assert again.accepted
+    await case.advance_to(case.plan.deadline("dossier").due - timedelta(days=1))
+    await case.submit("dossier", CLEAN)
+    await case.approve_all()
+    assert (await handle.result()).outcome == "recognised"
+    events = await store.read(case.id)
+    ids = [e.event_id for e in events]
+    assert len(ids) == len(set(ids))
+    types = [e.type for e in events]
+    assert types.count("case.opened") == 1 and types.count("phase.started") == 3
+    assert types.count("selection.approved") == 1
+    assert (await store.verify(case.id)).ok
