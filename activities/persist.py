@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -24,6 +25,7 @@ from eventstore.store import EventStore
 from eventstore.urls import app_url
 
 VERSION_RACE_RETRIES = 50
+log = structlog.get_logger("drugfree.persist")
 
 
 class EventActivities:
@@ -44,6 +46,18 @@ class EventActivities:
 
     @activity.defn(name="append_events")
     async def append_events(self, req: AppendRequest) -> AppendResult:
+        info = activity.info()
+        with structlog.contextvars.bound_contextvars(
+            workflow_id=info.workflow_id, case=req.stream, activity=info.activity_type,
+            attempt=info.attempt,
+        ):
+            result = await self._append(req)
+            # Ids, counts and types only: payloads never reach the logs.
+            log.info("events.appended", count=len(req.events), last_version=result.last_version,
+                     types=[e.type for e in req.events])
+            return result
+
+    async def _append(self, req: AppendRequest) -> AppendResult:
         events = [NewEvent(e.event_id, e.type, e.schema_version, e.payload) for e in req.events]
         for _ in range(VERSION_RACE_RETRIES):
             try:

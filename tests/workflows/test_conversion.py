@@ -273,3 +273,26 @@ async def test_continue_as_new_carries_the_case(make_case, store) -> None:  # ty
     assert types.count("case.opened") == 1 and types.count("phase.started") == 3
     assert types.count("selection.approved") == 1
     assert (await store.verify(case.id)).ok
+
+
+async def test_level_deadline_reminds_the_unsigned_and_escalates(make_case, store) -> None:  # type: ignore[no-untyped-def]
+    case: Case = await make_case("tra-vinh-2025", "29269")
+    await case.start()
+    await to_dossier(case)
+    lv = case.plan.approval_chain[0]
+    await case.decide("approve", case.actor("district_police"), lv.id)
+    status = await case.chain.query("status")
+    assert status["awaiting"] == ["district_labour", "district_health"]
+    await case.env.sleep(timedelta(days=lv.deadline_days + 1))
+    events = [e for e in await store.read(case.id)
+              if e.payload.get("deadline_id", "").startswith(f"level:{lv.id}:")]
+    reminded = sorted(e.payload["to_role"] for e in events if e.type == "reminder.sent")
+    assert reminded == ["district_health", "district_labour"]  # only the roles not yet signed
+    kinds = [e.type for e in events if e.type != "reminder.sent"]
+    assert kinds == ["deadline.missed", "case.escalated"]
+    assert events[-1].payload["to_role"] == lv.escalate_to
+    for role in ("district_labour", "district_health"):
+        await case.decide("approve", case.actor(role), lv.id)  # late signatures still count
+    status = await case.chain.query("status")
+    assert status["pending_level"] == case.plan.approval_chain[1].id
+    await case.withdraw("kết thúc thử nghiệm / end of test")
