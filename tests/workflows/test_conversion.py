@@ -296,3 +296,19 @@ async def test_level_deadline_reminds_the_unsigned_and_escalates(make_case, stor
     status = await case.chain.query("status")
     assert status["pending_level"] == case.plan.approval_chain[1].id
     await case.withdraw("kết thúc thử nghiệm / end of test")
+
+
+async def test_chain_unfinished_at_plan_end_is_not_recognised(make_case, store) -> None:  # type: ignore[no-untyped-def]
+    case: Case = await make_case("tra-vinh-2025", "29272")
+    handle = await case.start()
+    await to_dossier(case)
+    await case.approve_level("district_appraisal")
+    result = await handle.result()  # nobody else signs before the plan's last day
+    assert result.outcome == "not_recognised"
+    assert any("district_review" in r for r in result.reasons), result.reasons
+    events = await store.read(case.id)
+    types = [e.type for e in events]
+    assert types[-2:] == ["recognition.denied", "case.closed"]
+    assert "recognition.granted" not in types
+    escalated = [e.payload["deadline_id"] for e in events if e.type == "case.escalated"]
+    assert any(d.startswith("level:district_review:") for d in escalated)
