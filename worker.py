@@ -17,6 +17,7 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.fanout import CaseOps
 from activities.persist import EventActivities
@@ -28,6 +29,15 @@ TASK_QUEUE = os.environ.get("DRUGFREE_TASK_QUEUE", "drugfree")
 WORKFLOWS: list[type] = [CommuneConversionWorkflow, RecognitionWorkflow, ProvinceCampaignWorkflow]
 
 
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox, with the libraries our pure code uses passed through: native extensions
+    (cryptography's Rust core) must be loaded once per process, and pydantic and the domain
+    are deterministic and costly to re-import for every workflow run."""
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(
+            "cryptography", "pydantic", "pydantic_core", "domain", "activities.contracts"))
+
+
 def build_worker(client: Client, persist: EventActivities, task_queue: str = TASK_QUEUE,
                  **options: Any) -> Worker:
     """A worker with every workflow and activity of the product registered."""
@@ -37,6 +47,7 @@ def build_worker(client: Client, persist: EventActivities, task_queue: str = TAS
         task_queue=task_queue,
         workflows=WORKFLOWS,
         activities=[persist.append_events, ops.fan_out],
+        workflow_runner=workflow_runner(),
         **options,
     )
 

@@ -76,6 +76,7 @@ class Actor(BaseModel):
     province_code: str = Field(pattern=r"^\d{2}$")
     district_code: str | None = Field(default=None, pattern=r"^\d{3}$")
     commune_code: str | None = Field(default=None, pattern=r"^\d{5}$")
+    token: str | None = Field(default=None, max_length=4096)  # see domain/identity.py
 
 
 class CaseScope(BaseModel):

@@ -21,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.roles import Actor, CaseScope, Role
     from workflows.agenda import cutoff
     from workflows.conversion import case_id, recognition_id
-    from workflows.errors import refuse
+    from workflows.errors import check_identity, refuse
     from workflows.messages import (
         CampaignInput,
         CampaignStatus,
@@ -78,7 +78,8 @@ class ProvinceCampaignWorkflow:
             scope = CaseScope(province_code=self.plan.province_code, district_code=district,
                               commune_code=code)
             case = CaseInput(plan=self.plan, scope=scope, opened_by=p.actor, baseline=baseline,
-                             clock=self.inp.clock, campaign_id=workflow.info().workflow_id)
+                             clock=self.inp.clock, campaign_id=workflow.info().workflow_id,
+                             identity_key=self.inp.identity_key)
             starts.append(CaseCommand(workflow_id=case_id(self.plan.id, code), update="",
                                       payload={}, start=case.model_dump(mode="json")))
         result = await self._fan_out(starts)
@@ -191,6 +192,7 @@ class ProvinceCampaignWorkflow:
 
     # -- helpers ----------------------------------------------------------------------------
     def _check_actor(self, actor: Actor, role: Role) -> None:
+        check_identity(self.inp.identity_key, actor)
         if actor.role != role:
             refuse("campaign.wrong_role", f"this decision is made by {role}, not {actor.role}")
         if actor.province_code != self.plan.province_code:

@@ -272,7 +272,7 @@ class CommuneConversionWorkflow:
             return
         self._check_open()
         selector = self.plan.deadlines_of("selection")[0].role
-        check_actor(d.actor, self.inp.scope, (selector,))
+        check_actor(d.actor, self.inp.scope, (selector,), self.inp.identity_key)
         if self.s.selected is not None:
             refuse("case.already_decided", "the selection of this commune is already decided")
         if not d.selected and not d.reason.strip():
@@ -321,7 +321,7 @@ class CommuneConversionWorkflow:
         if r.request_id in self.s.replies:
             return
         self._check_open()
-        check_actor(r.actor, self.inp.scope, ("commune_ubnd",))
+        check_actor(r.actor, self.inp.scope, ("commune_ubnd",), self.inp.identity_key)
         if not self.s.selected:
             refuse("case.not_selected", "the commune has not been selected for conversion")
         try:
@@ -349,7 +349,8 @@ class CommuneConversionWorkflow:
         self._child = await workflow.start_child_workflow(
             RecognitionWorkflow.run,
             RecognitionInput(case_id=self.id, plan=self.plan, scope=self.inp.scope,
-                             clock=self.inp.clock, submitted_by=r.actor, cutoff=self.cutoff),
+                             clock=self.inp.clock, submitted_by=r.actor, cutoff=self.cutoff,
+                             identity_key=self.inp.identity_key),
             id=recognition_id(self.plan.id, self.inp.scope.commune_code),
         )
         child = self._child
@@ -381,7 +382,7 @@ class CommuneConversionWorkflow:
             return
         self._check_open()
         check_actor(w.actor, self.inp.scope, ("district_ubnd",) if self.plan.has_districts
-                    else ("province_ubnd", "province_police"))
+                    else ("province_ubnd", "province_police"), self.inp.identity_key)
 
     def _check_open(self) -> None:
         if self._closed():

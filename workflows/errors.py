@@ -9,6 +9,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain.errors import DomainError
+    from domain.identity import verify_token
     from domain.roles import Actor, CaseScope, Role, jurisdiction_error
 
 
@@ -20,8 +21,20 @@ def refuse_domain(exc: DomainError) -> NoReturn:
     refuse(exc.code, exc.message)
 
 
-def check_actor(actor: Actor, scope: CaseScope, roles: tuple[Role, ...]) -> None:
-    """Refuse an actor without one of ``roles`` or outside the case's jurisdiction."""
+def check_identity(identity_key: str | None, actor: Actor) -> None:
+    """Refuse an actor whose token does not verify (when the deployment requires tokens)."""
+    if identity_key is None:
+        return
+    try:
+        verify_token(identity_key, actor.token, actor, workflow.now())
+    except DomainError as exc:
+        refuse_domain(exc)
+
+
+def check_actor(actor: Actor, scope: CaseScope, roles: tuple[Role, ...],
+                identity_key: str | None = None) -> None:
+    """Refuse an actor without a valid token, one of ``roles``, or the case's jurisdiction."""
+    check_identity(identity_key, actor)
     if actor.role not in roles:
         allowed = ", ".join(roles)
         refuse("case.wrong_role", f"role {actor.role} may not do this (allowed: {allowed})")

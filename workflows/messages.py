@@ -41,6 +41,7 @@ class CaseInput(_Msg):
     # Continue as new past this many history events even if the server does not suggest it
     # (the server's own suggestion comes much later; tests use a small limit).
     history_limit: int | None = Field(default=None, ge=50)
+    identity_key: str | None = None  # hex Ed25519 public key: when set, tokens are required
     carried: CaseState | None = None  # set on continue-as-new
 
 
@@ -121,6 +122,7 @@ class RecognitionInput(_Msg):
     clock: PlanClock
     submitted_by: Actor
     cutoff: datetime
+    identity_key: str | None = None
     carried: RecognitionCarry | None = None
 
 
@@ -165,6 +167,7 @@ class CampaignInput(_Msg):
     plan: Plan
     clock: PlanClock = PlanClock()
     commune_districts: dict[str, str | None]  # the plan's communes -> district (None: 2-level)
+    identity_key: str | None = None
 
 
 class Proposal(Request):

@@ -35,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
         LevelRejected,
         ReminderSent,
     )
-    from workflows.errors import refuse, refuse_domain
+    from workflows.errors import check_identity, refuse, refuse_domain
     from workflows.event_log import EventLog
     from workflows.messages import (
         ChainDecision,
@@ -190,6 +190,7 @@ class RecognitionWorkflow:
     def _check(self, d: ChainDecision) -> None:
         if d.request_id in self.replies:
             return
+        check_identity(self.inp.identity_key, d.actor)
         try:
             chain_decide(self.inp.plan.approval_chain, self.inp.scope, self.chain,
                    self._domain_decision(d))

@@ -16,6 +16,9 @@ from runtime.temporal import temporal_environment
 from tests.workflows.support import Case
 from worker import running_worker
 
+# The identity service's key for the scenarios: every case requires signed tokens.
+SIGNING_KEY = bytes(range(32))
+
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def temporal() -> AsyncIterator[Any]:
@@ -58,7 +61,7 @@ def make_case(temporal: Any, worker: str) -> Callable[..., Case]:
         today = plan.local_date(await env.get_current_time())
 
         return Case(client, env, plan_id, commune, c.district_code, c.province_code, worker,
-                    today=today)
+                    today=today, signing_key=SIGNING_KEY)
 
     return make
 

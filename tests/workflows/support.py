@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
@@ -11,6 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.plan_catalog import get_plan
 from domain.clock import PlanClock, rehearsal_shift
+from domain.identity import public_key_of, sign_token
 from domain.plan import Plan
 from domain.roles import Actor, CaseScope
 from workflows.conversion import CommuneConversionWorkflow, case_id, recognition_id
@@ -48,6 +49,9 @@ BASELINE: dict[str, Any] = {**CLEAN, "addicts_total": 25, "addicts_with_records"
                             "hotspots": 1, "households_committed": 1500}
 
 _ids = itertools.count(1)
+# The test server's clock runs years ahead across a session: test tokens expire far away;
+# test_identity.py checks expiry on its own.
+TOKEN_EXPIRY = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 def rid() -> str:
@@ -58,8 +62,12 @@ class Case:
     """One commune's case in a test: its plan, clock, actors and handles."""
 
     def __init__(self, client: Client, env: WorkflowEnvironment, plan_id: str, commune: str,
-                 district: str | None, province: str, task_queue: str, today: date) -> None:
+                 district: str | None, province: str, task_queue: str, today: date,
+                 signing_key: bytes | None = None) -> None:
         self.client, self.env, self.tq = client, env, task_queue
+        # With a signing key, every actor carries a token and the case requires one.
+        self.signing_key = signing_key
+        self.identity_key = public_key_of(signing_key) if signing_key else None
         self.plan: Plan = get_plan(plan_id)
         self.clock = PlanClock(shift_years=rehearsal_shift(self.plan, today))
         self.scope = CaseScope(province_code=province, district_code=district,
@@ -75,7 +83,11 @@ class Case:
         if role == "commune_ubnd":
             data["commune_code"] = self.scope.commune_code
         data.update(over)
-        return Actor(**data)
+        actor = Actor(**data)
+        if self.signing_key is None or "token" in over:
+            return actor
+        token = sign_token(self.signing_key, actor, TOKEN_EXPIRY)
+        return actor.model_copy(update={"token": token})
 
     async def start(self, baseline: dict[str, Any] | None = None,
                     history_limit: int | None = None) -> WorkflowHandle[Any, Any]:
@@ -84,7 +96,7 @@ class Case:
             CommuneConversionWorkflow.run,
             CaseInput(plan=self.plan, scope=self.scope, opened_by=self.actor(opener),
                       baseline=baseline or BASELINE, clock=self.clock,
-                      history_limit=history_limit),
+                      history_limit=history_limit, identity_key=self.identity_key),
             id=self.id, task_queue=self.tq)
 
     @property

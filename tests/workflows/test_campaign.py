@@ -13,6 +13,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.plan_catalog import get_plan
 from domain.admin_units import registry
+from tests.workflows.conftest import SIGNING_KEY
 from tests.workflows.support import BASELINE, CLEAN, Case, rid
 from workflows.campaign import ProvinceCampaignWorkflow
 from workflows.messages import CampaignInput, Proposal, RecognitionList, SelectionList
@@ -32,13 +33,14 @@ async def test_campaign_lists_and_target(temporal: Any, worker: str, store: Any)
     plan = get_plan("nhu-xuan-2024-2025")
     communes = registry("legacy").communes_of_district("402")
     today = plan.local_date(await env.get_current_time())
-    cases = {c.code: Case(client, env, plan.id, c.code, "402", "38", worker, today)
-             for c in communes}
+    cases = {c.code: Case(client, env, plan.id, c.code, "402", "38", worker, today,
+                          signing_key=SIGNING_KEY) for c in communes}
     first = next(iter(cases.values()))
     camp = await client.start_workflow(
         ProvinceCampaignWorkflow.run,
         CampaignInput(plan=plan, clock=first.clock,
-                      commune_districts={c.code: c.district_code for c in communes}),
+                      commune_districts={c.code: c.district_code for c in communes},
+                      identity_key=first.identity_key),
         id=f"campaign:{plan.id}:{uuid.uuid4().hex[:6]}", task_queue=worker)
 
     district = first.actor("district_ubnd")

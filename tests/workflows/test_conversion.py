@@ -312,3 +312,22 @@ async def test_chain_unfinished_at_plan_end_is_not_recognised(make_case, store) 
     assert "recognition.granted" not in types
     escalated = [e.payload["deadline_id"] for e in events if e.type == "case.escalated"]
     assert any(d.startswith("level:district_review:") for d in escalated)
+
+
+async def test_forged_or_missing_identity_is_refused(make_case, store) -> None:  # type: ignore[no-untyped-def]
+    from domain.identity import sign_token
+    from tests.workflows.support import TOKEN_EXPIRY
+
+    case: Case = await make_case("tra-vinh-2025", "29275")
+    await case.start()
+    police = case.actor("province_police")
+    forged = police.model_copy(update={"token": sign_token(bytes(32), police, TOKEN_EXPIRY)})
+    await refused(case.select(actor=forged), "identity.bad_signature")
+    await refused(case.select(actor=police.model_copy(update={"token": None})),
+                  "identity.missing_token")
+    impostor = case.actor("province_police", "someone-else").model_copy(
+        update={"token": police.token})
+    await refused(case.select(actor=impostor), "identity.mismatch")
+    assert [e.type for e in await store.read(case.id)] == ["case.opened", "metrics.recorded"]
+    await case.select()
+    await case.withdraw("kết thúc thử nghiệm / end of test")

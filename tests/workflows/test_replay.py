@@ -14,7 +14,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from runtime.temporal import data_converter
-from worker import WORKFLOWS
+from worker import WORKFLOWS, workflow_runner
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 
@@ -33,7 +33,8 @@ def test_histories_are_recorded() -> None:
 @pytest.mark.parametrize("path", recorded(), ids=lambda p: p.stem)
 async def test_replay(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=data_converter())
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=data_converter(),
+                        workflow_runner=workflow_runner())
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None
 
