@@ -1,6 +1,6 @@
 """Event store benchmark: ours vs. raw asyncpg INSERTs vs. the eventsourcing library.
 
-    python -m bench.eventstore_bench [--seconds 4] [--verify-events 1000000]
+    python -m bench.eventstore_bench [--seconds 2] [--rounds 3] [--verify-events 1000000]
 
 All runs use one PostgreSQL (``DATABASE_URL`` or a throwaway embedded server, fsync on),
 each in its own fresh database. Prints one table and writes ``bench/results/eventstore.json``.
@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import platform
+import statistics
 import threading
 import time
 import uuid
@@ -29,6 +31,7 @@ from eventstore.embedded import database
 
 RESULTS = Path(__file__).parent / "results" / "eventstore.json"
 WRITERS = 8
+WORKLOADS = ((1, 1), (WRITERS, 1), (1, 10), (1, 100))  # (writers, events per append)
 
 # A realistic event: a phase report's aggregate metrics (about 1 KB of canonical JSON).
 METRICS = {
@@ -97,7 +100,8 @@ async def timed(
     async def loop(w: int) -> None:
         op = 0
         while clock.running():
-            clock.events += await one(w, op)
+            done = await one(w, op)  # not `events += await ...`: that would lose updates
+            clock.events += done
             op += 1
 
     await asyncio.gather(*(loop(w) for w in range(writers)))
@@ -125,7 +129,8 @@ async def bench_ours(url: str, seconds: float, writers: int, batch: int) -> floa
 # -- raw limit -------------------------------------------------------------------------------
 
 async def bench_raw(url: str, seconds: float, writers: int, batch: int) -> float:
-    pool = await asyncpg.create_pool(url, min_size=writers, max_size=writers)
+    """The limit: one dedicated connection per writer, no hashing, checks or ordering."""
+    conns = [await asyncpg.connect(url) for _ in range(writers)]
     run = uuid.uuid4().hex[:8]
     blob, digest = PAYLOAD_TEXT.encode(), bytes(32)
     try:
@@ -133,17 +138,18 @@ async def bench_raw(url: str, seconds: float, writers: int, batch: int) -> float
             stream = f"raw-{run}:{batch}:{w}"
             rows = [(stream, op * batch + i + 1, f"{run}-{w}-{op}-{i}", "metrics.recorded", 1,
                      blob, PAYLOAD_TEXT, digest, digest) for i in range(batch)]
-            async with pool.acquire() as conn:
-                if batch == 1:
-                    await conn.execute(RAW_INSERT, *rows[0])
-                else:
-                    async with conn.transaction():
-                        await conn.executemany(RAW_INSERT, rows)
+            conn = conns[w]
+            if batch == 1:
+                await conn.execute(RAW_INSERT, *rows[0])
+            else:
+                async with conn.transaction():
+                    await conn.executemany(RAW_INSERT, rows)
             return batch
 
         return await timed(seconds, writers, one)
     finally:
-        await pool.close()
+        for conn in conns:
+            await conn.close()
 
 
 # -- peer: the eventsourcing library's PostgreSQL recorder -----------------------------------
@@ -227,21 +233,30 @@ async def fill(url: str, events: int, per_stream: int = 100, batch: int = 100) -
             await conn.close()
 
     await asyncio.gather(*(part(a, b) for a, b in halves))
-    return time.perf_counter() - start
+    elapsed = time.perf_counter() - start
+    # Steady state, as autovacuum leaves a live database: hint bits set, statistics fresh.
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("VACUUM (ANALYZE) events")
+    finally:
+        await conn.close()
+    return elapsed
 
 
-async def bench_verify(url: str, events: int) -> tuple[float, int, float]:
+async def bench_verify(url: str, events: int, runs: int = 3) -> tuple[list[float], int, float]:
     fill_seconds = await fill(url, events)
     store = await EventStore.connect(url, min_size=1, max_size=1)
+    rates = []
     try:
-        start = time.perf_counter()
-        report = await store.verify()
-        elapsed = time.perf_counter() - start
+        for _ in range(runs):
+            start = time.perf_counter()
+            report = await store.verify()
+            rates.append(report.events / (time.perf_counter() - start))
+            if not report.ok or report.events != events:
+                raise SystemExit(f"verify failed on generated data: {report}")
     finally:
         await store.close()
-    if not report.ok or report.events != events:
-        raise SystemExit(f"verify failed on generated data: {report}")
-    return report.events / elapsed, report.events, fill_seconds
+    return rates, events, fill_seconds
 
 
 # -- driver ----------------------------------------------------------------------------------
@@ -265,8 +280,9 @@ async def fresh(server: str, setup: str | None = None) -> tuple[str, str]:
     return admin, app_url(admin)
 
 
-async def main(seconds: float, verify_events: int) -> dict[str, Any]:
-    results: dict[str, float] = {}
+async def main(seconds: float, rounds: int, verify_events: int) -> dict[str, Any]:
+    rates: dict[str, float] = {}
+    ratios: dict[str, float] = {}
     async with database() as server:
         conn = await asyncpg.connect(server)
         settings = {r["name"]: r["setting"] for r in await conn.fetch(
@@ -275,69 +291,91 @@ async def main(seconds: float, verify_events: int) -> dict[str, Any]:
         await conn.close()
         if settings.get("fsync") != "on":
             raise SystemExit("fsync is off on this server: the numbers would mean nothing")
+        load_before = os.getloadavg()[0]
 
-        for writers, batch in ((1, 1), (WRITERS, 1), (1, 10), (1, 100)):
+        for writers, batch in WORKLOADS:
             label = f"{writers}w x {batch}"
             admin, app = await fresh(server, RAW_TABLE)
-            results[f"raw {label}"] = await bench_raw(admin, seconds, writers, batch)
-            results[f"ours {label}"] = await bench_ours(app, seconds, writers, batch)
-            results[f"peer {label}"] = await asyncio.to_thread(
-                bench_peer, admin, seconds, writers, batch)
-            print(f"  {label}: raw {results[f'raw {label}']:,.0f}  "
-                  f"ours {results[f'ours {label}']:,.0f}  "
-                  f"peer {results[f'peer {label}']:,.0f} events/s", flush=True)
+            runs: dict[str, Callable[[], Awaitable[float]]] = {
+                "raw": functools.partial(bench_raw, admin, seconds, writers, batch),
+                "ours": functools.partial(bench_ours, app, seconds, writers, batch),
+                "peer": functools.partial(asyncio.to_thread, bench_peer, admin, seconds,
+                                          writers, batch),
+            }
+            # Interleaved rounds in rotating order. Ratios are taken within a round, then
+            # the median: a shared machine's noise hits the three systems of a round alike.
+            samples: dict[str, list[float]] = {name: [] for name in runs}
+            order = list(runs)
+            for r in range(rounds):
+                for name in order[r % 3:] + order[:r % 3]:
+                    samples[name].append(await runs[name]())
+            for name, values in samples.items():
+                rates[f"{name} {label}"] = statistics.median(values)
+            for other in ("raw", "peer"):
+                ratios[f"ours/{other} {label}"] = statistics.median(
+                    o / x for o, x in zip(samples["ours"], samples[other], strict=True))
+            print(f"  {label}: " + "  ".join(
+                f"{name} {statistics.median(v):,.0f}" for name, v in samples.items())
+                + f" events/s (ours/raw {ratios[f'ours/raw {label}']:.2f})", flush=True)
 
         admin, app = await fresh(server)
-        rate, count, fill_seconds = await bench_verify(admin, verify_events)
-        results["verify"] = rate
-        print(f"  verify: {count:,} events ({fill_seconds:.1f} s to write) at {rate:,.0f}/s",
-              flush=True)
+        runs_verify, count, fill_seconds = await bench_verify(admin, verify_events)
+        rates["verify"] = statistics.median(runs_verify)
+        print(f"  verify: {count:,} events ({fill_seconds:.1f} s to write) at "
+              + ", ".join(f"{r:,.0f}" for r in runs_verify) + " events/s", flush=True)
+        load_after = os.getloadavg()[0]
 
     w8 = f"{WRITERS}w x 1"
-    ratios = {
-        "append_8_writers_vs_raw": (results[f"ours {w8}"] / results[f"raw {w8}"], 0.5),
-        "append_8_writers_vs_peer": (results[f"ours {w8}"] / results[f"peer {w8}"], 1.5),
-        "batch_100_vs_raw_executemany": (results["ours 1w x 100"] / results["raw 1w x 100"],
-                                         0.5),
-        "verify_events_per_second": (results["verify"], 200_000),
+    checks = {
+        "append_8_writers_vs_raw": (ratios[f"ours/raw {w8}"], 0.5),
+        "append_8_writers_vs_peer": (ratios[f"ours/peer {w8}"], 1.5),
+        "batch_100_vs_raw_executemany": (ratios["ours/raw 1w x 100"], 0.5),
+        "verify_events_per_second": (rates["verify"], 200_000),
     }
     targets = {name: {"value": round(v, 3), "target": t, "met": v >= t}
-               for name, (v, t) in ratios.items()}
+               for name, (v, t) in checks.items()}
     return {
         "environment": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                        "postgres": settings, "seconds_per_run": seconds,
-                        "verify_events": verify_events},
-        "events_per_second": {k: round(v, 1) for k, v in results.items()},
+                        "postgres": settings, "seconds_per_run": seconds, "rounds": rounds,
+                        "verify_events": verify_events,
+                        "load_average_1min": [round(load_before, 2), round(load_after, 2)]},
+        "events_per_second": {k: round(v, 1) for k, v in rates.items()},
+        "ratios": {k: round(v, 3) for k, v in ratios.items()},
         "targets": targets,
     }
 
 
 def table(report: dict[str, Any]) -> str:
-    rates = report["events_per_second"]
+    rates, ratios = report["events_per_second"], report["ratios"]
     lines = ["| workload | raw asyncpg | ours | eventsourcing | ours/raw | ours/peer |",
              "|---|---:|---:|---:|---:|---:|"]
-    for label, name in (("1w x 1", "1 writer, 1 event/tx"), (f"{WRITERS}w x 1",
-                        f"{WRITERS} writers, 1 event/tx"), ("1w x 10", "batch of 10"),
-                        ("1w x 100", "batch of 100")):
-        raw, ours, peer = rates[f"raw {label}"], rates[f"ours {label}"], rates[f"peer {label}"]
-        lines.append(f"| {name} | {raw:,.0f} | {ours:,.0f} | {peer:,.0f} | "
-                     f"{ours / raw:.2f} | {ours / peer:.2f} |")
+    names = {"1w x 1": "1 writer, 1 event/tx", f"{WRITERS}w x 1": f"{WRITERS} writers, "
+             "1 event/tx", "1w x 10": "1 writer, batches of 10",
+             "1w x 100": "1 writer, batches of 100"}
+    for label, name in names.items():
+        lines.append(f"| {name} | {rates[f'raw {label}']:,.0f} | {rates[f'ours {label}']:,.0f}"
+                     f" | {rates[f'peer {label}']:,.0f} | {ratios[f'ours/raw {label}']:.2f}"
+                     f" | {ratios[f'ours/peer {label}']:.2f} |")
     lines.append(f"| verify ({report['environment']['verify_events']:,} events) | | "
                  f"{rates['verify']:,.0f} | | | |")
     lines += ["", "| target | value | needed | met |", "|---|---:|---:|---|"]
     for name, t in report["targets"].items():
         lines.append(f"| {name} | {t['value']:,} | {t['target']:,} | "
                      f"{'yes' if t['met'] else 'NO'} |")
+    load = report["environment"]["load_average_1min"]
+    lines.append(f"\n(load average before/after: {load[0]} / {load[1]} on "
+                 f"{report['environment']['cpus']} CPUs)")
     return "\n".join(lines)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=4.0, help="per measured run")
+    parser.add_argument("--seconds", type=float, default=2.0, help="per measured run")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved runs per system")
     parser.add_argument("--verify-events", type=int, default=1_000_000)
     args = parser.parse_args()
     print("event store benchmark (events per second, higher is better)", flush=True)
-    report = asyncio.run(main(args.seconds, args.verify_events))
+    report = asyncio.run(main(args.seconds, args.rounds, args.verify_events))
     print(table(report))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")

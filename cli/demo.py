@@ -26,6 +26,7 @@ from cli.demo_data import after_conversion, baseline
 from cli.errors import fail, guarded
 from domain.admin_units import registry
 from domain.clock import PlanClock, rehearsal_shift
+from domain.identity import public_key_of, sign_token
 from domain.plan import Plan
 from domain.roles import Actor
 
@@ -124,16 +125,22 @@ async def _run_year(client: Any, env: Any, plan: Plan, units: list[Any], rng: ra
     now = await env.get_current_time()
     clock = PlanClock(shift_years=rehearsal_shift(plan, plan.local_date(now)))
     everyone = {u.code: u.district_code for u in units}
+    # The demo plays the identity service too: every actor's token is signed with this key,
+    # and every workflow verifies it.
+    signing_key = os.urandom(32)
+    token_expiry = clock.deadline(plan, plan.ends_on) + timedelta(days=365)
     camp = await client.start_workflow(
         ProvinceCampaignWorkflow.run,
-        CampaignInput(plan=plan, clock=clock, commune_districts=everyone),
+        CampaignInput(plan=plan, clock=clock, commune_districts=everyone,
+                      identity_key=public_key_of(signing_key)),
         id=f"{campaign_id(plan.id)}-{uuid.uuid4().hex[:6]}", task_queue=tq)
 
     def actor(role: str, commune: Any = None, district: str | None = None) -> Actor:
-        return Actor(person_id=f"demo-{role}-{commune.code if commune else district or ''}",
-                     role=role, province_code=plan.province_code,  # type: ignore[arg-type]
-                     district_code=(commune.district_code if commune else district),
-                     commune_code=commune.code if commune and role == "commune_ubnd" else None)
+        who = Actor(person_id=f"demo-{role}-{commune.code if commune else district or ''}",
+                    role=role, province_code=plan.province_code,  # type: ignore[arg-type]
+                    district_code=(commune.district_code if commune else district),
+                    commune_code=commune.code if commune and role == "commune_ubnd" else None)
+        return who.model_copy(update={"token": sign_token(signing_key, who, token_expiry)})
 
     async def skip_to(day: Any, hours: float = 9) -> None:
         target = clock.day_start(plan, day) + timedelta(hours=hours)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import classify, demo, plans
+from cli import classify, db, demo, plans
 
 app = typer.Typer(
     name="drugfree",
@@ -17,18 +17,7 @@ app.command("criteria")(classify.criteria_cmd)
 app.add_typer(plans.app, name="plans")
 app.command("demo")(demo.demo_cmd)
 
-
-def _mount_db() -> None:
-    import importlib.util
-
-    if importlib.util.find_spec("cli.db") is None:  # written alongside the event store
-        return
-    from cli import db
-
-    app.add_typer(db.app, name="db", help="Event store: migrate, verify, rebuild projections.")
-
-
-_mount_db()
+app.add_typer(db.app, name="db", help="Event store: migrate, verify, rebuild projections.")
 
 
 def main() -> None:

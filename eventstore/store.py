@@ -1,9 +1,10 @@
 """The event store: one stream per case, appended atomically, read in a gap-free global order.
 
-Writes go through the ``eventstore_append`` SQL function (one round trip per batch): it
-checks the expected version, chains the hashes and inserts. Conflicts are sorted out only
-after the fact: a unique violation or a wrong version first looks for the batch's event ids,
-so a retried batch that already committed returns its original positions.
+Writes go through the SQL functions ``eventstore_append_one`` / ``eventstore_append`` (one
+round trip, atomic): they check the expected version, chain the hashes and insert. Python
+only validates and canonicalises payloads first. Conflicts are sorted out after the fact:
+a unique violation or a wrong version first looks up the batch's event ids, so a retried
+batch that already committed returns its original positions instead of an error.
 
 Global order: an event's position is ``transaction id * 65536 + index``. ``read_all`` returns
 only positions below ``pg_snapshot_xmin * 65536``: every transaction under xmin has ended,
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 
@@ -27,16 +28,19 @@ from eventstore.errors import (
     InvalidEventError,
     StreamNotFoundError,
 )
+from eventstore.pool import Pool
 from eventstore.records import NewEvent, RecordedEvent, StreamInfo, VerifyReport
 
 Upcaster = Callable[[str, int, dict[str, Any]], tuple[int, dict[str, Any]]]
-Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+Connection: TypeAlias = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
 MAX_BATCH = 10_000
-_WRONG_VERSION = "DF001"  # raised by eventstore_append
+_WRONG_VERSION = "DF001"  # SQLSTATEs raised by the append functions (0001_events.sql)
+_NOT_FIRST_WRITE = "DF002"
 _PAYLOAD_START = len(b'{"payload":')
 
 _APPEND = "SELECT * FROM eventstore_append($1, $2, $3, $4, $5, $6, $7, $8)"
+_APPEND_ONE = "SELECT * FROM eventstore_append_one($1, $2, $3, $4, $5, $6, $7, $8)"
 _COLUMNS = "position, stream, version, event_id, type, schema_version, recorded_at, canonical, " \
            "hash, prev_hash"
 _READ = f"""SELECT {_COLUMNS} FROM events
@@ -71,7 +75,7 @@ class EventStore:
     """Append-only, hash-chained streams in PostgreSQL. Connect as the application role."""
 
     def __init__(
-        self, pool: asyncpg.Pool, *, upcaster: Upcaster | None = None, url: str | None = None
+        self, pool: Pool, *, upcaster: Upcaster | None = None, url: str | None = None
     ) -> None:
         self.pool = pool
         self.url = url  # lets verify() spread a large log over processes
@@ -82,7 +86,7 @@ class EventStore:
         cls, url: str, *, min_size: int = 1, max_size: int = 10,
         upcaster: Upcaster | None = None,
     ) -> EventStore:
-        pool = await asyncpg.create_pool(
+        pool = await Pool.create(
             url, min_size=min_size, max_size=max_size, init=_init_connection,
             server_settings={"jit": "off", "application_name": "drugfree-eventstore"},
         )
@@ -107,6 +111,7 @@ class EventStore:
         # Positions grow with transaction ids; a logical restore into a new cluster restarts
         # them lower, and new events would sort before old ones. Refuse rather than misorder.
         row = await self.pool.fetchrow(_XID_CHECK)
+        assert row is not None
         if row["stored"] >= row["next_xid"]:
             raise EventStoreError(
                 f"stored positions reach transaction id {row['stored']} but this server is at "
@@ -121,10 +126,10 @@ class EventStore:
     ) -> list[RecordedEvent]:
         """Append ``events`` after ``expected_version`` (0: the stream must not exist), all
         or nothing. A retry of a stored batch returns the stored events unchanged."""
-        args, payloads = _prepare(stream, expected_version, events)
+        query, args, payloads = _prepare(stream, expected_version, events)
         async with self.pool.acquire() as conn:
             try:
-                rows = await conn.fetch(_APPEND, *args)
+                rows = await conn.fetch(query, *args)
             except asyncpg.PostgresError as err:
                 if not _is_conflict(err):
                     raise
@@ -137,10 +142,10 @@ class EventStore:
     ) -> list[RecordedEvent]:
         """``append`` inside the caller's open transaction (it must be its first write);
         the events commit or roll back with it."""
-        args, payloads = _prepare(stream, expected_version, events)
+        query, args, payloads = _prepare(stream, expected_version, events)
         try:
             async with conn.transaction():  # a savepoint: a conflict leaves the caller usable
-                rows = await conn.fetch(_APPEND, *args)
+                rows = await conn.fetch(query, *args)
         except asyncpg.PostgresError as err:
             if not _is_conflict(err):
                 raise
@@ -242,8 +247,9 @@ class EventStore:
 
 def _prepare(
     stream: str, expected_version: int, events: Sequence[NewEvent]
-) -> tuple[tuple[Any, ...], list[bytes]]:
-    """Validate and canonicalise a batch before touching the database."""
+) -> tuple[str, tuple[Any, ...], list[bytes]]:
+    """Validate and canonicalise a batch before touching the database; return the statement
+    and its arguments."""
     check_name("stream", stream)
     if not isinstance(expected_version, int) or expected_version < 0:
         raise InvalidEventError("expected_version must be an integer >= 0")
@@ -266,19 +272,29 @@ def _prepare(
         texts.append(payload.decode())
     if len(set(ids)) != len(ids):
         raise InvalidEventError("an event id appears twice in the same batch")
-    args = (stream, json_string(stream), expected_version, ids, types, type_jsons, versions,
-            texts)
-    return args, payloads
+    if len(ids) == 1:
+        return _APPEND_ONE, (stream, json_string(stream), expected_version, ids[0], types[0],
+                             type_jsons[0], versions[0], texts[0]), payloads
+    return _APPEND, (stream, json_string(stream), expected_version, ids, types, type_jsons,
+                     versions, texts), payloads
 
 
 def _is_conflict(err: asyncpg.PostgresError) -> bool:
+    if err.sqlstate == _NOT_FIRST_WRITE:
+        raise EventStoreError(
+            "append_in must be the first write of its transaction (positions come from the "
+            "transaction id, which must be taken after the stream's head is read)"
+        ) from err
     return isinstance(err, asyncpg.UniqueViolationError) or err.sqlstate == _WRONG_VERSION
 
 
 def _appended(
     stream: str, expected_version: int, events: Sequence[NewEvent], rows: list[asyncpg.Record]
 ) -> list[RecordedEvent]:
-    by_version = {r["out_version"]: r for r in rows}
+    if len(events) == 1:
+        by_version = {expected_version + 1: rows[0]}
+    else:
+        by_version = {r["out_version"]: r for r in rows}
     out = []
     for i, event in enumerate(events, start=1):
         r = by_version[expected_version + i]

@@ -12,24 +12,25 @@ split into ranges of streams verified by one process per core.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
-from datetime import UTC, datetime
+import sys
+from typing import TypeAlias
 
 import asyncpg
 
-from eventstore.canonical import TIME_FORMAT, envelope_tail
-from eventstore.errors import StreamNotFoundError
+from eventstore.canonical import envelope_tail
+from eventstore.errors import EventStoreError, StreamNotFoundError
 from eventstore.records import ZERO_HASH, ChainBreak, VerifyReport
 
 PAGE = 5_000
 PARALLEL_FROM = 200_000  # events; below this, starting processes costs more than it saves
 _HEAD = b'{"payload":'
-_SELECT = """SELECT stream, version, type, schema_version, recorded_at, canonical, hash,
-                    prev_hash
+_SELECT = """SELECT stream, version, type, schema_version,
+                    to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                    canonical, hash, prev_hash
                FROM events"""
 _PAGE_ALL = _SELECT + """ WHERE (stream, version) > ($1, $2) AND ($3::text IS NULL OR stream < $3)
                           ORDER BY stream, version LIMIT $4"""
@@ -46,7 +47,7 @@ _SPLITS = """SELECT min(stream) AS start
                FROM (SELECT stream, ntile($1) OVER (ORDER BY stream) AS part FROM streams) t
               GROUP BY part ORDER BY start"""
 
-Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+Conn: TypeAlias = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
 
 async def verify(conn: Conn, stream: str | None = None) -> VerifyReport:
@@ -69,13 +70,7 @@ async def verify_url(url: str, workers: int | None = None) -> VerifyReport:
         if workers < 2 or total < PARALLEL_FROM:
             return await verify(conn)
         bounds = await _split(conn, workers)
-        loop = asyncio.get_running_loop()
-        ctx = multiprocessing.get_context("spawn")  # no inherited event loop or sockets
-        with ProcessPoolExecutor(len(bounds), mp_context=ctx) as pool:
-            parts = await asyncio.gather(*(
-                loop.run_in_executor(pool, _verify_range_in_process, url, lo, hi)
-                for lo, hi in bounds
-            ))
+        parts = await asyncio.gather(*(_verify_in_subprocess(url, lo, hi) for lo, hi in bounds))
         events = sum(p.events for p in parts)
         streams = sum(p.streams for p in parts)
         for part in parts:  # ranges are in stream order: the first break is the first found
@@ -94,15 +89,29 @@ async def _split(conn: Conn, workers: int) -> list[tuple[str | None, str | None]
     return list(zip(lows, highs, strict=True))
 
 
-def _verify_range_in_process(url: str, lower: str | None, upper: str | None) -> VerifyReport:
-    async def run() -> VerifyReport:
-        conn = await asyncpg.connect(url, server_settings={"jit": "off"})
-        try:
-            return await _verify_range(conn, lower=lower, upper=upper)
-        finally:
-            await conn.close()
+async def _verify_in_subprocess(url: str, lower: str | None, upper: str | None) -> VerifyReport:
+    """``python -m eventstore.verify`` on one range; the URL goes through stdin, not argv,
+    so credentials never show in a process list. (A plain subprocess, not multiprocessing:
+    that would re-import the caller's main module.)"""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "eventstore.verify",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate(json.dumps([url, lower, upper]).encode())
+    if proc.returncode != 0:
+        raise EventStoreError(f"verify worker failed: {err.decode(errors='replace').strip()}")
+    data = json.loads(out)
+    broken = ChainBreak(**data["broken"]) if data["broken"] else None
+    return VerifyReport(data["events"], data["streams"], broken)
 
-    return asyncio.run(run())
+
+async def _verify_range_of(url: str, lower: str | None, upper: str | None) -> VerifyReport:
+    conn = await asyncpg.connect(url, server_settings={"jit": "off"})
+    try:
+        return await _verify_range(conn, lower=lower, upper=upper)
+    finally:
+        await conn.close()
 
 
 async def _verify_range(
@@ -115,19 +124,15 @@ async def _verify_range(
     expect_version, expect_prev = 1, ZERO_HASH
     after_stream, after_version = (stream or lower or ""), 0  # (lower, 0) precedes lower's v1
     seeded = hashlib.sha256(b"\x00")
-    last_at: datetime | None = None
-    at_text = ""
     while True:
         if stream is None:
             rows = await conn.fetch(_PAGE_ALL, after_stream, after_version, upper, PAGE)
         else:
             rows = await conn.fetch(_PAGE_ONE, stream, after_version, PAGE)
-        for name, version, typ, sv, at, canonical, hash_, prev in rows:
+        for name, version, typ, sv, at_text, canonical, hash_, prev in rows:
             if name != current:
                 current, expect_version, expect_prev = name, 1, ZERO_HASH
                 streams += 1
-            if at != last_at:  # events of one append share their time
-                last_at, at_text = at, at.astimezone(UTC).strftime(TIME_FORMAT)
             digest = seeded.copy()
             digest.update(canonical)
             if (version != expect_version or prev != expect_prev
@@ -189,3 +194,12 @@ def _describe(
             return (f"column {key} is {value!r} but the hashed bytes say {doc.get(key)!r}: "
                     "this row was altered")
     return "stored canonical bytes are not in canonical form: this row was altered"
+
+
+if __name__ == "__main__":  # a worker of verify_url: [url, lower, upper] on stdin
+    _url, _lower, _upper = json.loads(sys.stdin.read())
+    _report = asyncio.run(_verify_range_of(_url, _lower, _upper))
+    print(json.dumps({
+        "events": _report.events, "streams": _report.streams,
+        "broken": dataclasses.asdict(_report.broken) if _report.broken else None,
+    }))
