@@ -157,6 +157,16 @@ def plan_problems(plan: Plan) -> list[str]:
         problems.append(f"timezone: unsupported {plan.timezone!r} (known: {sorted(UTC_OFFSETS)})")
     if plan.ends_on <= plan.starts_on:
         problems.append("ends_on: must be after starts_on")
+    # A plan names its criteria and classification by id: both must exist (domain data).
+    from domain.classification import RULE_SETS
+    from domain.criteria import CRITERIA_SETS
+
+    if plan.criteria_set not in CRITERIA_SETS:
+        problems.append(f"criteria_set: unknown {plan.criteria_set!r} "
+                        f"(known: {', '.join(sorted(CRITERIA_SETS))})")
+    if plan.classification_rules not in RULE_SETS:
+        problems.append(f"classification_rules: unknown {plan.classification_rules!r} "
+                        f"(known: {', '.join(sorted(RULE_SETS))})")
     if plan.structure == "current" and plan.district_code is not None:
         problems.append("district_code: a current-structure (2025) plan has no districts")
     if plan.target.scope == "district" and (

@@ -429,3 +429,16 @@ def test_unreadable_plan_file(tmp_path: Path, content: str | None) -> None:
         load_plan_file(path)
     assert exc.value.code == "plan.unreadable"
     assert "plan.yaml" in exc.value.message
+
+
+@pytest.mark.parametrize("field", ["criteria_set", "classification_rules"])
+def test_unknown_criteria_or_rules_id_is_refused(field: str) -> None:
+    from activities.plan_catalog import get_plan
+    from domain.errors import InputError
+    from domain.plan import parse_plan
+
+    data = get_plan("tra-vinh-2025").model_dump(mode="json")
+    data[field] = "no-such-set"
+    with pytest.raises(InputError) as info:
+        parse_plan(data)
+    assert field in info.value.message and "no-such-set" in info.value.message
