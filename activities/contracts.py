@@ -6,6 +6,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.notices import Notice
+
+__all__ = ["AppendRequest", "AppendResult", "CaseCommand", "EventEnvelope", "FanoutResult",
+           "Notice"]
+
 
 class EventEnvelope(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -13,20 +18,6 @@ class EventEnvelope(BaseModel):
     type: str
     schema_version: int
     payload: dict[str, Any]
-
-
-class Notice(BaseModel):
-    """A notification to the people holding ``to_role`` in the case's jurisdiction.
-
-    ``params`` hold codes, dates and counts only: templates render the words, and no metric
-    payload rides along (sensitive data stays in the event store).
-    """
-
-    model_config = ConfigDict(extra="forbid")
-    template: str
-    to_role: str
-    case_id: str
-    params: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
 
 
 class AppendRequest(BaseModel):
@@ -45,6 +36,7 @@ class CaseCommand(BaseModel):
     """A request the campaign fans out to one commune's case (see activities/fanout.py)."""
 
     model_config = ConfigDict(extra="forbid")
+    key: str  # what the result is reported under (the commune code)
     workflow_id: str
     update: str
     payload: dict[str, Any]

@@ -34,7 +34,7 @@ class CaseOps:
         gate = asyncio.Semaphore(CONCURRENCY)
 
         async def one(cmd: CaseCommand) -> tuple[str, str]:
-            code = cmd.workflow_id.rsplit(":", 1)[1]
+            code = cmd.key
             async with gate:
                 try:
                     if cmd.start is not None:

@@ -19,12 +19,21 @@ from temporalio.exceptions import ApplicationError
 
 from activities.contracts import AppendRequest, AppendResult
 from activities.notify.outbox import enqueue
-from eventstore.errors import ConcurrencyError, DuplicateEventError, InvalidEventError
+from eventstore.errors import (
+    ConcurrencyError,
+    DuplicateEventError,
+    InvalidEventError,
+    PayloadTooLargeError,
+    UnsafeNumberError,
+)
 from eventstore.records import NewEvent
 from eventstore.store import EventStore
 from eventstore.urls import app_url
 
 VERSION_RACE_RETRIES = 50
+# The failure types this activity raises that no retry can fix (reported as the class name).
+NON_RETRYABLE = frozenset(cls.__name__ for cls in (
+    InvalidEventError, PayloadTooLargeError, UnsafeNumberError, DuplicateEventError))
 log = structlog.get_logger("drugfree.persist")
 
 
@@ -62,7 +71,9 @@ class EventActivities:
         for _ in range(VERSION_RACE_RETRIES):
             try:
                 async with self.pool.acquire() as conn, conn.transaction():
-                    version = await self.store.version(req.stream)
+                    # the head is read on the transaction's own connection: a second checkout
+                    # here would wait for a free connection while holding one (deadlock)
+                    version = await self.store.version_in(conn, req.stream)
                     recorded = await self.store.append_in(conn, req.stream, version, events)
                     if req.notices:
                         await enqueue(conn, req.notices, key=req.events[0].event_id,
@@ -72,7 +83,7 @@ class EventActivities:
             except ConcurrencyError:
                 continue  # the other writer of this stream got there first: append after it
             except (InvalidEventError, DuplicateEventError) as exc:
-                raise ApplicationError(str(exc), type=type(exc).__name__,
-                                       non_retryable=True) from None
+                kind = next(c.__name__ for c in type(exc).__mro__ if c.__name__ in NON_RETRYABLE)
+                raise ApplicationError(str(exc), type=kind, non_retryable=True) from None
         raise ApplicationError(f"stream {req.stream}: too many concurrent appends, will retry",
                                type="VersionRace")

@@ -350,8 +350,8 @@ def _communes(n: int) -> list[Any]:
 
 def _span_s(plan: Any, s: Settings) -> float:
     """Wall seconds from a case's start to its last timeline point (it closes then)."""
+    from domain.agenda import case_agenda
     from domain.clock import PlanClock
-    from workflows.agenda import case_agenda
 
     origin = datetime(2000, 1, 1, tzinfo=UTC)
     clock = PlanClock(seconds_per_day=s.seconds_per_day, origin=origin)
@@ -363,12 +363,13 @@ async def run_ours(client: Any, db: str, n: int, s: Settings, work: Path,
                    server: psutil.Process | None, pg: psutil.Process | None,
                    address: str) -> dict[str, Any]:
     from activities.plan_catalog import get_plan
+    from domain.agenda import CASE_DEADLINE_KINDS
     from domain.clock import PlanClock
     from domain.identity import public_key_of, sign_token
     from domain.roles import Actor, CaseScope
     from tests.workflows.support import BASELINE, CLEAN
-    from workflows.agenda import CASE_DEADLINE_KINDS
-    from workflows.conversion import CommuneConversionWorkflow, case_id, recognition_id
+    from workflows.conversion import CommuneConversionWorkflow
+    from workflows.names import case_id, recognition_id
     from workflows.messages import CaseInput, ChainDecision, ReportSubmission, SelectionDecision
     from workflows.recognition import RecognitionWorkflow
 

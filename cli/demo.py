@@ -118,8 +118,8 @@ async def _verify(db: str) -> Any:
 async def _run_year(client: Any, env: Any, plan: Plan, units: list[Any], rng: random.Random,
                     tq: str) -> dict[str, Any]:
     from runtime.temporal import skip_until
-    from workflows.campaign import ProvinceCampaignWorkflow, campaign_id
-    from workflows.conversion import recognition_id
+    from workflows.campaign import ProvinceCampaignWorkflow
+    from workflows.names import campaign_id, recognition_id
     from workflows.messages import (
         CampaignInput,
         ChainDecision,
@@ -189,7 +189,8 @@ async def _run_year(client: Any, env: Any, plan: Plan, units: list[Any], rng: ra
     rejected_once = {u.code for u in chosen if succeeds[u.code] and rng.random() < REJECT_SHARE}
 
     async def submit(u: Any, deadline_id: str, metrics: dict[str, Any] | None) -> Any:
-        from workflows.conversion import CommuneConversionWorkflow, case_id
+        from workflows.conversion import CommuneConversionWorkflow
+        from workflows.names import case_id
         h = client.get_workflow_handle(case_id(plan.id, u.code))
         return await h.execute_update(CommuneConversionWorkflow.submit_report, ReportSubmission(
             request_id=f"{deadline_id}-{u.code}", actor=actor("commune_ubnd", u),

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from domain.errors import DomainError
 
-Outcome = Literal["recognised", "not_recognised", "not_selected", "withdrawn"]
+Outcome = Literal["recognised", "not_recognised", "not_selected", "withdrawn", "interrupted"]
 
 
 class Event(BaseModel):
@@ -223,6 +223,14 @@ class RecognitionDenied(Event):
     reasons: list[str]
 
 
+class RecognitionInterrupted(Event):
+    """Xét duyệt bị dừng: the approval chain stopped without a decision (terminated, timed out
+    or failed in the workflow service); the case closes "interrupted", never "denied"."""
+
+    TYPE = "recognition.interrupted"
+    cause: str
+
+
 class CaseWithdrawn(Event):
     """Rút hồ sơ: district UBND withdraws the case, with a reason."""
 
@@ -263,6 +271,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         RecognitionDenied,
         CaseWithdrawn,
         CaseClosed,
+        RecognitionInterrupted,
     )
 }
 

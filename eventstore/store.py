@@ -219,6 +219,11 @@ class EventStore:
         result: int = await self.pool.fetchval(_VERSION, stream)
         return result
 
+    async def version_in(self, conn: Connection, stream: str) -> int:
+        """The stream's current version, read on the caller's connection (its transaction)."""
+        result: int = await conn.fetchval(_VERSION, stream)
+        return result
+
     async def streams(self, prefix: str = "") -> list[StreamInfo]:
         """Streams whose name starts with ``prefix``, e.g. ``conversion:tra-vinh-2025:``."""
         escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -18,10 +18,13 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import CaseCommand, FanoutResult
+    from activities.fanout import CaseOps
+    from domain.agenda import cutoff
+    from domain.case import require_actor, selection_role
+    from domain.errors import DomainError
     from domain.roles import Actor, CaseScope, Role
-    from workflows.agenda import cutoff
-    from workflows.conversion import case_id, recognition_id
-    from workflows.errors import check_identity, refuse
+    from workflows import names
+    from workflows.errors import check_identity, refuse, refuse_domain
     from workflows.messages import (
         CampaignInput,
         CampaignStatus,
@@ -33,12 +36,9 @@ with workflow.unsafe.imports_passed_through():
         SelectionDecision,
         SelectionList,
     )
+    from workflows.replies import ReplyMemory
 
 FANOUT_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
-
-
-def campaign_id(plan_id: str) -> str:
-    return f"campaign:{plan_id}"
 
 
 @workflow.defn
@@ -51,7 +51,7 @@ class ProvinceCampaignWorkflow:
         self.selection_done = False
         self.selected: list[str] = []
         self.closed: dict[str, str] = {}  # commune -> outcome
-        self.replies: dict[str, ListReply] = {}
+        self.replies: ReplyMemory[ListReply] = ReplyMemory()
 
     @workflow.run
     async def run(self, inp: CampaignInput) -> CampaignStatus:
@@ -67,10 +67,10 @@ class ProvinceCampaignWorkflow:
         return self.status()
 
     # -- proposals (đề xuất địa bàn) ----------------------------------------------------------
-    @workflow.update
+    @workflow.update(name=names.PROPOSE)
     async def propose(self, p: Proposal) -> ListReply:
-        if p.request_id in self.replies:
-            return self.replies[p.request_id]
+        if (known := self.replies.get(p.request_id)) is not None:
+            return known
         starts = []
         for code, baseline in sorted(p.communes.items()):
             district = p.actor.district_code if self.plan.has_districts else None
@@ -80,8 +80,8 @@ class ProvinceCampaignWorkflow:
             case = CaseInput(plan=self.plan, scope=scope, opened_by=p.actor, baseline=baseline,
                              clock=self.inp.clock, campaign_id=workflow.info().workflow_id,
                              identity_key=self.inp.identity_key)
-            starts.append(CaseCommand(workflow_id=case_id(self.plan.id, code), update="",
-                                      payload={}, start=case.model_dump(mode="json")))
+            starts.append(CaseCommand(key=code, workflow_id=names.case_id(self.plan.id, code),
+                                      update="", payload={}, start=case.model_dump(mode="json")))
         result = await self._fan_out(starts)
         return self._remember(ListReply(request_id=p.request_id, results=result.results))
 
@@ -108,10 +108,10 @@ class ProvinceCampaignWorkflow:
                        f"commune {code} is not in province {self.plan.province_code}")
 
     # -- the selection list (danh sách địa bàn chuyển hóa) -----------------------------------
-    @workflow.update
+    @workflow.update(name=names.APPROVE_SELECTION)
     async def approve_selection(self, s: SelectionList) -> ListReply:
-        if s.request_id in self.replies:
-            return self.replies[s.request_id]
+        if (known := self.replies.get(s.request_id)) is not None:
+            return known
         self.selection_done = True
         chosen = set(s.selected)
         commands = []
@@ -120,8 +120,8 @@ class ProvinceCampaignWorkflow:
                 request_id=f"{s.request_id}:{code}", actor=s.actor, selected=code in chosen,
                 reason=s.reason or ("" if code in chosen else
                                     "không nằm trong danh sách được phê duyệt / not on the list"))
-            commands.append(CaseCommand(workflow_id=case_id(self.plan.id, code),
-                                        update="decide_selection",
+            commands.append(CaseCommand(key=code, workflow_id=names.case_id(self.plan.id, code),
+                                        update=names.DECIDE_SELECTION,
                                         payload=d.model_dump(mode="json")))
         result = await self._fan_out(commands)
         self.selected = sorted(c for c in chosen if result.results.get(c) == "ok")
@@ -134,7 +134,7 @@ class ProvinceCampaignWorkflow:
     def _check_selection(self, s: SelectionList) -> None:
         if s.request_id in self.replies:
             return
-        self._check_actor(s.actor, self.plan.deadlines_of("selection")[0].role)
+        self._check_actor(s.actor, selection_role(self.plan))
         if self.selection_done:
             refuse("campaign.selection_done", "the selection list is already approved")
         unknown = sorted(set(s.selected) - set(self.proposed))
@@ -142,14 +142,15 @@ class ProvinceCampaignWorkflow:
             refuse("campaign.not_proposed", f"communes not proposed: {', '.join(unknown)}")
 
     # -- the recognition list (danh sách công nhận) -----------------------------------------
-    @workflow.update
+    @workflow.update(name=names.APPROVE_RECOGNITION)
     async def approve_recognition(self, r: RecognitionList) -> ListReply:
-        if r.request_id in self.replies:
-            return self.replies[r.request_id]
+        if (known := self.replies.get(r.request_id)) is not None:
+            return known
         last = self.plan.approval_chain[-1]
         commands = [
             CaseCommand(
-                workflow_id=recognition_id(self.plan.id, code), update="decide",
+                key=code, workflow_id=names.recognition_id(self.plan.id, code),
+                update=names.DECIDE,
                 payload=ChainDecision(request_id=f"{r.request_id}:{code}", actor=r.actor,
                                       kind="approve", level=last.id,
                                       reason=r.reason).model_dump(mode="json"))
@@ -172,11 +173,11 @@ class ProvinceCampaignWorkflow:
             refuse("campaign.not_selected", f"communes not selected: {', '.join(unknown)}")
 
     # -- cases report back --------------------------------------------------------------------
-    @workflow.signal
+    @workflow.signal(name=names.CASE_CLOSED)
     def case_closed(self, commune_code: str, outcome: str) -> None:
         self.closed[commune_code] = outcome
 
-    @workflow.query
+    @workflow.query(name=names.STATUS)
     def status(self) -> CampaignStatus:
         recognised = sorted(c for c, o in self.closed.items() if o == "recognised")
         total = len(self.inp.commune_districts)
@@ -193,21 +194,18 @@ class ProvinceCampaignWorkflow:
     # -- helpers ----------------------------------------------------------------------------
     def _check_actor(self, actor: Actor, role: Role) -> None:
         check_identity(self.inp.identity_key, actor)
-        if actor.role != role:
-            refuse("campaign.wrong_role", f"this decision is made by {role}, not {actor.role}")
-        if actor.province_code != self.plan.province_code:
-            refuse("campaign.wrong_jurisdiction",
-                   f"actor's province {actor.province_code} is not {self.plan.province_code}")
-        if self.plan.district_code and role.startswith("district_") and (
-            actor.district_code != self.plan.district_code
-        ):
-            refuse("campaign.wrong_jurisdiction", "actor is outside the plan's district")
+        # the campaign's territory: the plan's province (and district, for a district's plan)
+        scope = CaseScope(province_code=self.plan.province_code,
+                          district_code=self.plan.district_code, commune_code="")
+        try:
+            require_actor(actor, scope, (role,), prefix="campaign")
+        except DomainError as exc:
+            refuse_domain(exc)
 
     async def _fan_out(self, commands: list[CaseCommand]) -> FanoutResult:
-        return await workflow.execute_activity(
-            "fan_out", commands, result_type=FanoutResult,
-            start_to_close_timeout=timedelta(minutes=10), retry_policy=FANOUT_RETRY)
+        return await workflow.execute_activity_method(
+            CaseOps.fan_out, commands, start_to_close_timeout=timedelta(minutes=10),
+            retry_policy=FANOUT_RETRY)
 
     def _remember(self, reply: ListReply) -> ListReply:
-        self.replies[reply.request_id] = reply
-        return reply
+        return self.replies.remember(reply.request_id, reply)

@@ -16,13 +16,16 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import AppendRequest, EventEnvelope, Notice
+    from activities.persist import NON_RETRYABLE, EventActivities
     from domain.events import Event
 
+# Bad events (oversize, unsafe numbers, an id reused with other content) never succeed on a
+# retry; the names come from the exception classes the activity reports, so they cannot drift.
 APPEND_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=1),
-    non_retryable_error_types=["InputError", "DuplicateEventError", "PayloadTooLarge"],
+    non_retryable_error_types=sorted(NON_RETRYABLE),
 )
 
 
@@ -46,8 +49,8 @@ class EventLog:
                 )
                 for i, e in enumerate(events)
             ]
-            await workflow.execute_activity(
-                "append_events",
+            await workflow.execute_activity_method(
+                EventActivities.append_events,
                 AppendRequest(stream=self.stream, events=envelopes, notices=list(notices)),
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=APPEND_RETRY,

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.approval import ChainState
+from domain.case import CaseState
 from domain.clock import PlanClock
 from domain.plan import Plan
 from domain.roles import Actor, CaseScope
@@ -42,7 +43,7 @@ class CaseInput(_Msg):
     # (the server's own suggestion comes much later; tests use a small limit).
     history_limit: int | None = Field(default=None, ge=50)
     identity_key: str | None = None  # hex Ed25519 public key: when set, tokens are required
-    carried: CaseState | None = None  # set on continue-as-new
+    carried: CaseCarry | None = None  # set on continue-as-new
 
 
 class SelectionDecision(Request):
@@ -76,25 +77,13 @@ class Reply(_Msg):
     criteria_met: bool | None = None
 
 
-class CaseState(_Msg):
-    """Everything a case carries across continue-as-new."""
+class CaseCarry(_Msg):
+    """What a case carries across continue-as-new: the decider's state and the bookkeeping."""
 
-    status: str = "opened"
-    phase: int | None = None
-    selected: bool | None = None
-    submitted: dict[str, bool] = {}  # deadline id -> late
+    case: CaseState
     done_agenda: list[str] = []
-    last_metrics: dict[str, Any] | None = None
-    classification: str | None = None
-    criteria_met: bool | None = None
-    criteria_reasons: list[str] = []
-    dossier_round: int = 0
-    recognition_running: bool = False
-    outcome: str | None = None
-    reasons: list[str] = []
     event_seq: int = 0
     replies: dict[str, Reply] = {}
-    missed: list[str] = []
 
 
 class CaseStatus(_Msg):
@@ -144,9 +133,10 @@ class ChainDecision(Request):
 
 
 class RecognitionResult(_Msg):
-    outcome: Literal["recognised", "not_recognised", "closed"]
+    outcome: Literal["recognised", "not_recognised", "closed", "interrupted"]
     round: int
     reasons: list[str] = []
+    cause: str = ""  # interrupted: terminated, timed_out or failed
 
 
 class RecognitionStatus(_Msg):

@@ -10,12 +10,12 @@ the case's own stream (event ids ``<case>/recognition/<n>``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.contracts import Notice
     from domain.approval import (
         Approve,
         ChainError,
@@ -31,10 +31,10 @@ with workflow.unsafe.imports_passed_through():
         DeadlineMissed,
         Escalated,
         Event,
-        LevelApproved,
-        LevelRejected,
         ReminderSent,
     )
+    from domain.notices import level_deadline_id, notices_for
+    from workflows import names
     from workflows.errors import check_identity, refuse, refuse_domain
     from workflows.event_log import EventLog
     from workflows.messages import (
@@ -45,8 +45,7 @@ with workflow.unsafe.imports_passed_through():
         RecognitionStatus,
         Reply,
     )
-
-MAX_REPLIES = 500
+    from workflows.replies import ReplyMemory
 
 
 @workflow.defn
@@ -57,7 +56,7 @@ class RecognitionWorkflow:
         carry = inp.carried
         self.chain: ChainState = carry.chain if carry else ChainState()
         self.level_since: datetime | None = carry.level_since if carry else None
-        self.replies: dict[str, Reply] = dict(carry.replies) if carry else {}
+        self.replies: ReplyMemory[Reply] = ReplyMemory(carry.replies if carry else None)
         self.reminded: list[str] = list(carry.reminded) if carry else []
         self.log = EventLog(inp.case_id, "recognition", carry.event_seq if carry else 0)
         self._changes = 0  # bumped by every accepted decision: wakes the timeline loop
@@ -74,7 +73,7 @@ class RecognitionWorkflow:
     async def run(self, inp: RecognitionInput) -> RecognitionResult:
         if not self._opened:
             self.level_since = workflow.now()
-            await self.log.emit(self._opening, self._notices(self._opening))
+            await self._emit(self._opening)
             self._opened = True
         while self.chain.status not in ("recognised", "closed"):
             item = self._next_item()
@@ -93,7 +92,7 @@ class RecognitionWorkflow:
             if workflow.now() >= inp.cutoff:
                 return await self._expire()
             if item is not None:
-                await self._deadline_point(item[0])
+                await self._deadline_point(item)
             self._maybe_continue_as_new()
         await workflow.wait_condition(workflow.all_handlers_finished)
         if self.chain.status == "recognised":
@@ -101,40 +100,37 @@ class RecognitionWorkflow:
         return RecognitionResult(outcome="closed", round=self.chain.round)
 
     # -- level deadlines ----------------------------------------------------------------------
-    def _next_item(self) -> tuple[str, datetime] | None:
+    def _next_item(self) -> tuple[str, datetime, int | None] | None:
+        """The next level deadline point: (key, instant, days before due or None for due)."""
         lv = pending_level(self.inp.plan.approval_chain, self.chain)
         if lv is None or self.level_since is None:
             return None
         clock, base = self.inp.clock, f"r{self.chain.round}:{lv.id}"
         due = self.level_since + clock.days(lv.deadline_days)
-        points = [(f"{base}:remind:{n}", due - clock.days(n))
-                  for n in self.inp.plan.reminder_days_before if n < lv.deadline_days]
-        points.append((f"{base}:due", due))
+        points: list[tuple[str, datetime, int | None]] = [
+            (f"{base}:remind:{n}", due - clock.days(n), n)
+            for n in self.inp.plan.reminder_days_before if n < lv.deadline_days]
+        points.append((f"{base}:due", due, None))
         todo = [p for p in points if p[0] not in self.reminded]
         return min(todo, key=lambda p: p[1]) if todo else None
 
-    async def _deadline_point(self, key: str) -> None:
+    async def _deadline_point(self, point: tuple[str, datetime, int | None]) -> None:
+        key, _, days_before = point
         lv = pending_level(self.inp.plan.approval_chain, self.chain)
         assert lv is not None and self.level_since is not None
         self.reminded.append(key)
         due_day = self.inp.clock.plan_date(
             self.inp.plan, self.level_since + self.inp.clock.days(lv.deadline_days))
         unsigned = [r for r in lv.roles if r not in self.chain.signatures]
-        deadline_id = f"level:{lv.id}:r{self.chain.round}"
-        if ":remind:" in key:
-            n = int(key.rsplit(":", 1)[1])
-            await self.log.emit(
-                [ReminderSent(deadline_id=deadline_id, due=due_day, days_before=n, to_role=r)
-                 for r in unsigned],
-                [self._notice("level_reminder", r, level=lv.id, days_before=n) for r in unsigned],
-            )
+        deadline_id = level_deadline_id(lv.id, self.chain.round)
+        if days_before is not None:
+            await self._emit([ReminderSent(deadline_id=deadline_id, due=due_day,
+                                           days_before=days_before, to_role=r)
+                              for r in unsigned])
         else:
-            await self.log.emit(
-                [DeadlineMissed(deadline_id=deadline_id, due=due_day),
-                 Escalated(deadline_id=deadline_id, to_role=lv.escalate_to)],
-                [self._notice("level_overdue", lv.escalate_to, level=lv.id,
-                              unsigned=",".join(unsigned))],
-            )
+            await self._emit([DeadlineMissed(deadline_id=deadline_id, due=due_day),
+                              Escalated(deadline_id=deadline_id, to_role=lv.escalate_to)],
+                             awaiting=unsigned)
 
     async def _expire(self) -> RecognitionResult:
         """The plan's last day passed before recognition: the chain closes unfinished."""
@@ -153,7 +149,7 @@ class RecognitionWorkflow:
     def _maybe_continue_as_new(self) -> None:
         if workflow.info().is_continue_as_new_suggested() and workflow.all_handlers_finished():
             carry = RecognitionCarry(chain=self.chain, level_since=self.level_since,
-                                     event_seq=self.log.seq, replies=self.replies,
+                                     event_seq=self.log.seq, replies=self.replies.replies,
                                      reminded=self.reminded)
             workflow.continue_as_new(self.inp.model_copy(update={"carried": carry}))
 
@@ -171,20 +167,17 @@ class RecognitionWorkflow:
             refuse("chain.bad_delegate", "a delegation must name the person it goes to")
         return Delegate(actor=d.actor, level=d.level, to=d.to)
 
-    @workflow.update
+    @workflow.update(name=names.DECIDE)
     async def decide(self, d: ChainDecision) -> Reply:
-        if d.request_id in self.replies:
-            return self.replies[d.request_id]
+        if (known := self.replies.get(d.request_id)) is not None:
+            return known
         await workflow.wait_condition(lambda: self._opened)
         try:
             await self._apply(self._domain_decision(d))
         except ChainError as exc:  # the state moved between validation and now
             refuse_domain(exc)
-        reply = Reply(request_id=d.request_id, detail=self.chain.status)
-        self.replies[d.request_id] = reply
-        while len(self.replies) > MAX_REPLIES:
-            self.replies.pop(next(iter(self.replies)))
-        return reply
+        return self.replies.remember(d.request_id,
+                                     Reply(request_id=d.request_id, detail=self.chain.status))
 
     @decide.validator
     def _check(self, d: ChainDecision) -> None:
@@ -204,31 +197,15 @@ class RecognitionWorkflow:
         if self.chain.level_index != before.level_index or self.chain.round != before.round:
             self.level_since = workflow.now()
         self._changes += 1
-        await self.log.emit(events, self._notices(events))
+        await self._emit(events)
 
-    def _notices(self, events: list[Event]) -> list[Notice]:
-        notices: list[Notice] = []
-        chain = self.inp.plan.approval_chain
-        for e in events:
-            if e.TYPE in ("dossier.submitted", "dossier.resubmitted"):
-                notices += [self._notice("decision_needed", r, level=chain[0].id)
-                            for r in chain[0].roles]
-            elif isinstance(e, LevelApproved) and e.next_level is not None:
-                nxt = self.inp.plan.level(e.next_level)
-                notices += [self._notice("decision_needed", r, level=nxt.id) for r in nxt.roles]
-            elif isinstance(e, LevelRejected):
-                notices.append(self._notice("dossier_returned", "commune_ubnd", level=e.level))
-            elif e.TYPE == "recognition.granted":
-                notices.append(self._notice("recognised", "commune_ubnd"))
-        return notices
-
-    def _notice(self, template: str, to_role: str, **params: str | int | None) -> Notice:
-        return Notice(template=template, to_role=to_role, case_id=self.inp.case_id,
-                      params={"commune": self.inp.scope.commune_code, "plan": self.inp.plan.id,
-                              **params})
+    async def _emit(self, events: list[Event], awaiting: Sequence[str] = ()) -> None:
+        notices = notices_for(self.inp.plan, self.inp.scope, self.inp.case_id, events,
+                              awaiting)
+        await self.log.emit(events, notices)
 
     # -- queries ----------------------------------------------------------------------------
-    @workflow.query
+    @workflow.query(name=names.STATUS)
     def status(self) -> RecognitionStatus:
         lv = pending_level(self.inp.plan.approval_chain, self.chain)
         due = None

@@ -15,7 +15,8 @@ from domain.identity import public_key_of, sign_token
 from domain.plan import Plan
 from domain.roles import Actor, CaseScope
 from runtime.temporal import skip_until
-from workflows.conversion import CommuneConversionWorkflow, case_id, recognition_id
+from workflows.conversion import CommuneConversionWorkflow
+from workflows.names import case_id, recognition_id
 from workflows.messages import (
     CaseInput,
     ChainDecision,

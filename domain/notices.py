@@ -1,0 +1,118 @@
+"""Who is told what (thông báo): the notices a case's events call for, as a pure function.
+
+One place maps events to notices for both writers of a case's stream (the case and its
+recognition chain), so the rule "a missed deadline goes to the late role and, escalated, to the
+level above" is written once. A ``Notice`` names a template and the role to reach in the case's
+jurisdiction; ``params`` hold codes, dates and counts only (templates render the words, and no
+metric ever rides along: sensitive data stays in the event store).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.events import (
+    CaseClosed,
+    CaseOpened,
+    DeadlineMissed,
+    DossierResubmitted,
+    DossierSubmitted,
+    Escalated,
+    Event,
+    LevelApproved,
+    LevelRejected,
+    RecognitionGranted,
+    ReminderSent,
+    ReportSubmitted,
+    SelectionApproved,
+)
+from domain.plan import Plan
+from domain.roles import CaseScope
+
+LEVEL_PREFIX = "level:"
+
+
+class Notice(BaseModel):
+    """A notification to the people holding ``to_role`` in the case's jurisdiction."""
+
+    model_config = ConfigDict(extra="forbid")
+    template: str
+    to_role: str
+    case_id: str
+    params: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+
+
+def level_deadline_id(level_id: str, round_: int) -> str:
+    """The deadline id of an approval level in one round (``level:<level>:r<round>``)."""
+    return f"{LEVEL_PREFIX}{level_id}:r{round_}"
+
+
+def parse_level_deadline_id(deadline_id: str) -> tuple[str, int] | None:
+    """Inverse of :func:`level_deadline_id`; None for a plan deadline id."""
+    if not deadline_id.startswith(LEVEL_PREFIX):
+        return None
+    level_id, _, round_ = deadline_id[len(LEVEL_PREFIX):].rpartition(":r")
+    if not level_id or not round_.isdigit():
+        return None
+    return level_id, int(round_)
+
+
+def notices_for(
+    plan: Plan, scope: CaseScope, case_id: str, events: Sequence[Event],
+    awaiting: Sequence[str] = (),
+) -> list[Notice]:
+    """The notices ``events`` call for. ``awaiting``: who a level still waits for (overdue)."""
+    base: dict[str, str | int | float | bool | None] = {
+        "commune": scope.commune_code, "plan": plan.id}
+
+    def notice(template: str, to_role: str, **params: str | int | None) -> Notice:
+        return Notice(template=template, to_role=to_role, case_id=case_id,
+                      params={**base, **params})
+
+    out: list[Notice] = []
+    for e in events:
+        if isinstance(e, CaseOpened):
+            out.append(notice("case_opened", "province_police"))
+        elif isinstance(e, SelectionApproved):
+            out += [notice("selected", "commune_ubnd"), notice("selected", "district_ubnd")]
+        elif isinstance(e, ReportSubmitted):
+            d = plan.deadline(e.deadline_id)
+            out.append(notice("report_received", d.escalate_to, deadline=d.id, late=e.late))
+        elif isinstance(e, ReminderSent):
+            level = parse_level_deadline_id(e.deadline_id)
+            if level is not None:
+                out.append(notice("level_reminder", e.to_role, level=level[0],
+                                  days_before=e.days_before))
+            else:
+                out.append(notice("reminder", e.to_role, deadline=e.deadline_id,
+                                  due=e.due.isoformat(), days_before=e.days_before))
+        elif isinstance(e, DeadlineMissed):
+            if parse_level_deadline_id(e.deadline_id) is None:
+                d = plan.deadline(e.deadline_id)
+                out.append(notice("deadline_missed", d.role, deadline=d.id,
+                                  due=e.due.isoformat()))
+        elif isinstance(e, Escalated):
+            level = parse_level_deadline_id(e.deadline_id)
+            if level is not None:
+                out.append(notice("level_overdue", e.to_role, level=level[0],
+                                  unsigned=",".join(awaiting)))
+            else:
+                d = plan.deadline(e.deadline_id)
+                out.append(notice("escalation", e.to_role, deadline=d.id,
+                                  due=d.due.isoformat()))
+        elif isinstance(e, DossierSubmitted | DossierResubmitted):
+            first = plan.approval_chain[0]
+            out += [notice("decision_needed", r, level=first.id) for r in first.roles]
+        elif isinstance(e, LevelApproved) and e.next_level is not None:
+            nxt = plan.level(e.next_level)
+            out += [notice("decision_needed", r, level=nxt.id) for r in nxt.roles]
+        elif isinstance(e, LevelRejected):
+            out.append(notice("dossier_returned", "commune_ubnd", level=e.level))
+        elif isinstance(e, RecognitionGranted):
+            out.append(notice("recognised", "commune_ubnd"))
+        elif isinstance(e, CaseClosed):
+            out += [notice(f"case_{e.outcome}", "district_ubnd"),
+                    notice(f"case_{e.outcome}", "commune_ubnd")]
+    return out

@@ -1,0 +1,57 @@
+"""Workflow ids and message names: the public addresses of the case workflows.
+
+Ids are built and parsed here only (no ``split`` on ids elsewhere), and the names of updates,
+signals and queries are constants, so a client, the fan-out activity and the workflows cannot
+drift apart. The names equal the handlers' method names that recorded histories use.
+"""
+
+from __future__ import annotations
+
+CASE = "conversion"
+RECOGNITION = "recognition"
+CAMPAIGN = "campaign"
+
+# Updates and queries of CommuneConversionWorkflow
+DECIDE_SELECTION = "decide_selection"
+SUBMIT_REPORT = "submit_report"
+WITHDRAW = "withdraw"
+# Updates of RecognitionWorkflow
+DECIDE = "decide"
+# Updates and signals of ProvinceCampaignWorkflow
+PROPOSE = "propose"
+APPROVE_SELECTION = "approve_selection"
+APPROVE_RECOGNITION = "approve_recognition"
+CASE_CLOSED = "case_closed"
+# Every workflow answers this query
+STATUS = "status"
+
+
+def case_id(plan_id: str, commune_code: str) -> str:
+    """``conversion:<plan>:<commune>``: one commune's case in one plan (also its stream)."""
+    return f"{CASE}:{plan_id}:{commune_code}"
+
+
+def recognition_id(plan_id: str, commune_code: str) -> str:
+    return f"{RECOGNITION}:{plan_id}:{commune_code}"
+
+
+def campaign_id(plan_id: str) -> str:
+    return f"{CAMPAIGN}:{plan_id}"
+
+
+def parse_case_id(workflow_id: str) -> tuple[str, str]:
+    """(plan id, commune code) of a case or recognition id; ValueError for anything else."""
+    kind, sep, rest = workflow_id.partition(":")
+    plan_id, sep2, commune = rest.partition(":")
+    if kind not in (CASE, RECOGNITION) or not sep or not sep2 or not plan_id or \
+            not commune.isdigit() or ":" in commune:
+        raise ValueError(f"not a case or recognition workflow id: {workflow_id!r}")
+    return plan_id, commune
+
+
+def parse_campaign_id(workflow_id: str) -> str:
+    """The plan id of a campaign id (``campaign:<plan>``, optionally ``-<suffix>``-free)."""
+    kind, sep, plan_id = workflow_id.partition(":")
+    if kind != CAMPAIGN or not sep or not plan_id or ":" in plan_id:
+        raise ValueError(f"not a campaign workflow id: {workflow_id!r}")
+    return plan_id
