@@ -11,7 +11,7 @@ a met dossier and the chain's approval, and a refused command changes nothing.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
