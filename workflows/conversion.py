@@ -75,7 +75,20 @@ class CommuneConversionWorkflow:
         self._child: workflow.ChildWorkflowHandle[RecognitionWorkflow, RecognitionResult] | None
         self._child = None
         self._child_result: RecognitionResult | None = None
+        self._chain_failure: str | None = None  # the chain ended without a result: why
+        self._failure_seen = False  # (old histories) a failure noticed but not acted on
         self._ready = carry is not None  # the opening events are stored
+        # The case opens here, synchronously, so an update arriving with the first workflow
+        # task is validated against an open case; the opening events are appended first thing
+        # in run, and handlers wait for that (the stream starts with case.opened).
+        self._opening: list[Event] = []
+        self._open_error: DomainError | None = None
+        if carry is None:
+            try:
+                self.s, self._opening = self._decide(
+                    case.Open(opened_by=inp.opened_by, baseline=inp.baseline))
+            except DomainError as exc:  # bad baseline: the run fails with the domain's code
+                self._open_error = exc
 
     # -- the decider, and what it returns ---------------------------------------------------
     def _decide(self, command: case.Command) -> tuple[case.CaseState, list[Event]]:
@@ -117,8 +130,10 @@ class CommuneConversionWorkflow:
     # -- main timeline ----------------------------------------------------------------------
     @workflow.run
     async def run(self, inp: CaseInput) -> case.CaseState:
+        if self._open_error is not None:
+            refuse_domain(self._open_error)
         if inp.carried is None:
-            await self._run(case.Open(opened_by=inp.opened_by, baseline=inp.baseline))
+            await self._emit(self._opening)
             self._ready = True
         if self.s.selected is None and not self.s.closed:
             await self._agenda(selection_agenda(self.plan, inp.clock))
@@ -140,8 +155,13 @@ class CommuneConversionWorkflow:
         for item in items:
             if item.key in self.done_agenda:
                 continue
-            if await self._wait(lambda: self.s.closed, item.at):
-                return
+            while await self._wait(lambda: self.s.closed or self._unhandled_failure(), item.at):
+                if self.s.closed:
+                    return
+                if workflow.patched(CHAIN_INTERRUPTED):  # a dead chain closes the case now
+                    await self._settle()
+                    return
+                self._failure_seen = True  # before the patch: waited for the plan's end
             await self._run(case.Pass(item=item))
             self.done_agenda.append(item.key)
             await self._maybe_continue_as_new()
@@ -157,14 +177,23 @@ class CommuneConversionWorkflow:
         except TimeoutError:
             return cond()
 
+    def _unhandled_failure(self) -> bool:
+        return self._chain_failure is not None and not self._failure_seen
+
     async def _settle(self) -> None:
         """Close the case from the chain's outcome, or at the plan's end without one."""
         if self.s.closed:
             return
         r = self._child_result
-        if r is not None and r.outcome in ("recognised", "not_recognised", "interrupted"):
-            await self._run(case.ChainEnded(outcome=r.outcome, reasons=r.reasons,
-                                            cause=r.cause))
+        if self._chain_failure is not None:
+            if workflow.patched(CHAIN_INTERRUPTED):
+                command = case.ChainEnded(outcome="interrupted", cause=self._chain_failure)
+            else:  # recorded before the fix: a failed chain read as criteria not met
+                command = case.ChainEnded(outcome="not_recognised", reasons=(
+                    self.s.criteria_reasons or [case.CRITERIA_NOT_MET]))
+            await self._run(command)
+        elif r is not None and r.outcome in ("recognised", "not_recognised"):
+            await self._run(case.ChainEnded(outcome=r.outcome, reasons=r.reasons))
         else:
             await self._run(case.PlanEnded())
 
@@ -237,13 +266,9 @@ class CommuneConversionWorkflow:
             try:
                 self._child_result = await child
             except ChildWorkflowError as err:
-                if self.s.closed or isinstance(err.cause, CancelledError) or \
-                        not workflow.patched(CHAIN_INTERRUPTED):
-                    # cancelled on withdrawal: the case is closed already
-                    self._child_result = RecognitionResult(outcome="closed", round=0)
-                else:
-                    self._child_result = RecognitionResult(
-                        outcome="interrupted", round=0, cause=_cause(err.cause))
+                if not self.s.closed:  # not our own cancellation on withdrawal
+                    self._chain_failure = _cause(err.cause)
+                self._child_result = RecognitionResult(outcome="closed", round=0)
 
         asyncio.ensure_future(collect())
 
@@ -289,4 +314,6 @@ def _cause(err: BaseException | None) -> str:
         return "terminated"
     if isinstance(err, WorkflowTimeoutError):
         return "timed_out"
+    if isinstance(err, CancelledError):
+        return "cancelled"
     return "failed"

@@ -133,10 +133,9 @@ class ChainDecision(Request):
 
 
 class RecognitionResult(_Msg):
-    outcome: Literal["recognised", "not_recognised", "closed", "interrupted"]
+    outcome: Literal["recognised", "not_recognised", "closed"]
     round: int
     reasons: list[str] = []
-    cause: str = ""  # interrupted: terminated, timed_out or failed
 
 
 class RecognitionStatus(_Msg):

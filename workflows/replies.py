@@ -19,6 +19,7 @@ class ReplyMemory(Generic[R]):
     def __init__(self, carried: dict[str, R] | None = None, limit: int = MAX_REPLIES) -> None:
         self.limit = limit
         self.replies: dict[str, R] = dict(carried or {})
+        self._trim()
 
     def get(self, request_id: str) -> R | None:
         return self.replies.get(request_id)
@@ -28,6 +29,9 @@ class ReplyMemory(Generic[R]):
 
     def remember(self, request_id: str, reply: R) -> R:
         self.replies[request_id] = reply
+        self._trim()
+        return reply
+
+    def _trim(self) -> None:
         while len(self.replies) > self.limit:
             self.replies.pop(next(iter(self.replies)))
-        return reply

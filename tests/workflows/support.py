@@ -10,21 +10,15 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities.plan_catalog import get_plan
+from domain.case import selection_role
 from domain.clock import PlanClock, rehearsal_shift
 from domain.identity import public_key_of, sign_token
 from domain.plan import Plan
 from domain.roles import Actor, CaseScope
 from runtime.temporal import skip_until
-from workflows.conversion import CommuneConversionWorkflow
-from workflows.names import case_id, recognition_id
-from workflows.messages import (
-    CaseInput,
-    ChainDecision,
-    ReportSubmission,
-    SelectionDecision,
-    Withdrawal,
-)
-from workflows.recognition import RecognitionWorkflow
+from service import CaseRef, CaseService
+from service.cases import ChainKind
+from workflows.messages import Reply
 
 # A commune that meets every criterion of both shipped criteria sets.
 CLEAN: dict[str, Any] = {
@@ -61,12 +55,14 @@ def rid() -> str:
 
 
 class Case:
-    """One commune's case in a test: its plan, clock, actors and handles."""
+    """One commune's case in a test: its plan, clock and actors, acting through the service
+    layer (``service.CaseService``) as every interface does."""
 
     def __init__(self, client: Client, env: WorkflowEnvironment, plan_id: str, commune: str,
                  district: str | None, province: str, task_queue: str, today: date,
                  signing_key: bytes | None = None) -> None:
         self.client, self.env, self.tq = client, env, task_queue
+        self.service = CaseService(client, task_queue)
         # With a signing key, every actor carries a token and the case requires one.
         self.signing_key = signing_key
         self.identity_key = public_key_of(signing_key) if signing_key else None
@@ -74,8 +70,9 @@ class Case:
         self.clock = PlanClock(shift_years=rehearsal_shift(self.plan, today))
         self.scope = CaseScope(province_code=province, district_code=district,
                                commune_code=commune)
-        self.id = case_id(plan_id, commune)
-        self.rid = recognition_id(plan_id, commune)
+        self.ref = CaseRef(plan_id, commune)
+        self.id = self.ref.case_id
+        self.rid = self.ref.recognition_id
 
     def actor(self, role: str, person: str | None = None, **over: Any) -> Actor:
         data: dict[str, Any] = {"person_id": person or f"p-{role}", "role": role,
@@ -94,12 +91,10 @@ class Case:
     async def start(self, baseline: dict[str, Any] | None = None,
                     history_limit: int | None = None) -> WorkflowHandle[Any, Any]:
         opener = "district_ubnd" if self.plan.has_districts else "province_police"
-        return await self.client.start_workflow(
-            CommuneConversionWorkflow.run,
-            CaseInput(plan=self.plan, scope=self.scope, opened_by=self.actor(opener),
-                      baseline=baseline or BASELINE, clock=self.clock,
-                      history_limit=history_limit, identity_key=self.identity_key),
-            id=self.id, task_queue=self.tq)
+        await self.service.start_case(
+            self.plan, self.scope, self.actor(opener), baseline or BASELINE, clock=self.clock,
+            identity_key=self.identity_key, history_limit=history_limit)
+        return await self.service.handle_for_result(self.id)
 
     @property
     def handle(self) -> WorkflowHandle[Any, Any]:
@@ -109,33 +104,27 @@ class Case:
     def chain(self) -> WorkflowHandle[Any, Any]:
         return self.client.get_workflow_handle(self.rid)
 
-    async def select(self, selected: bool = True, reason: str = "", **kw: Any) -> Any:
-        actor = kw.pop("actor", None) or self.actor(self.plan.deadlines_of("selection")[0].role)
-        return await self.handle.execute_update(
-            CommuneConversionWorkflow.decide_selection,
-            SelectionDecision(request_id=kw.pop("request_id", rid()), actor=actor,
-                              selected=selected, reason=reason))
+    async def select(self, selected: bool = True, reason: str = "", **kw: Any) -> Reply:
+        actor = kw.pop("actor", None) or self.actor(selection_role(self.plan))
+        return await self.service.select(self.ref, actor, selected, reason,
+                                         request_id=kw.pop("request_id", rid()))
 
     async def submit(self, deadline_id: str, metrics: dict[str, Any] | None = None,
-                     **kw: Any) -> Any:
-        return await self.handle.execute_update(
-            CommuneConversionWorkflow.submit_report,
-            ReportSubmission(request_id=kw.pop("request_id", rid()),
-                             actor=kw.pop("actor", None) or self.actor("commune_ubnd"),
-                             deadline_id=deadline_id, metrics=metrics))
+                     **kw: Any) -> Reply:
+        return await self.service.submit(
+            self.ref, kw.pop("actor", None) or self.actor("commune_ubnd"), deadline_id, metrics,
+            request_id=kw.pop("request_id", rid()))
 
-    async def withdraw(self, reason: str, **kw: Any) -> Any:
-        return await self.handle.execute_update(
-            CommuneConversionWorkflow.withdraw,
-            Withdrawal(request_id=rid(), actor=kw.pop("actor", None) or self.actor(
-                "district_ubnd" if self.plan.has_districts else "province_ubnd"), reason=reason))
+    async def withdraw(self, reason: str, **kw: Any) -> Reply:
+        actor = kw.pop("actor", None) or self.actor(
+            "district_ubnd" if self.plan.has_districts else "province_ubnd")
+        return await self.service.withdraw(self.ref, actor, reason, request_id=rid())
 
-    async def decide(self, kind: str, actor: Actor, level: str | None = None, reason: str = "",
-                     to: Actor | None = None, request_id: str | None = None) -> Any:
-        return await self.chain.execute_update(
-            RecognitionWorkflow.decide,
-            ChainDecision(request_id=request_id or rid(), actor=actor, kind=kind,  # type: ignore[arg-type]
-                          level=level, reason=reason, to=to))
+    async def decide(self, kind: ChainKind, actor: Actor, level: str | None = None,
+                     reason: str = "", to: Actor | None = None,
+                     request_id: str | None = None) -> Reply:
+        return await self.service.decide(self.ref, actor, kind, level, reason, to,
+                                         request_id=request_id or rid())
 
     async def approve_level(self, level_id: str) -> None:
         for role in self.plan.level(level_id).roles:

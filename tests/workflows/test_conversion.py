@@ -5,30 +5,27 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
 
+from service import ServiceError
 from tests.workflows.support import CLEAN, Case
 from workflows.conversion import CommuneConversionWorkflow
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
-async def refused(coro, code: str) -> ApplicationError:  # type: ignore[no-untyped-def]
-    with pytest.raises(WorkflowUpdateFailedError) as info:
+async def refused(coro, code: str) -> ServiceError:  # type: ignore[no-untyped-def]
+    """The service layer turns the validator's refusal into the domain's code."""
+    with pytest.raises(ServiceError) as info:
         await coro
-    cause = info.value.cause
-    assert isinstance(cause, ApplicationError), cause
-    assert cause.type == code, f"{cause.type}: {cause.message}"
-    return cause
+    assert info.value.code == code, f"{info.value.code}: {info.value.message}"
+    return info.value
 
 
 async def refused_after_close(coro) -> None:  # type: ignore[no-untyped-def]
     """A finished workflow takes no update: the server refuses it before any handler runs."""
-    with pytest.raises(RPCError) as info:
+    with pytest.raises(ServiceError) as info:
         await coro
-    assert "not found" in info.value.message
+    assert info.value.code == "case.closed", info.value
 
 
 async def types_of(store, stream: str) -> list[str]:  # type: ignore[no-untyped-def]

@@ -1,0 +1,317 @@
+"""The service layer: the one typed facade over the case workflows and the event store.
+
+Every caller goes through ``CaseService``: the command line and HTTP API of the next issues,
+the web pages, the demo, the tests and the benchmarks. An operation takes the acting person
+(``Actor``, with their signed token), sets a request id (a retry with the same id is answered
+from the workflow's memory, never applied twice), calls the workflow by its typed handler, and
+turns every Temporal failure into a ``ServiceError`` with the domain's code. Interfaces never
+hold a Temporal handle of their own.
+
+Operations, by who does them:
+- district UBND (the province after the 2025 reform): ``start_case``, ``propose``, ``withdraw``;
+- provincial police: ``select``, ``approve_selection``;
+- commune UBND: ``submit`` (reports and the dossier), ``resubmit``;
+- reviewers of each level: ``approve``, ``reject``, ``delegate``;
+- provincial UBND: ``approve_recognition`` (the list);
+- everyone (read): ``status``, ``list_cases``, ``history``, ``campaign_status``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from temporalio.client import Client, WorkflowHandle
+
+from domain.case import CaseState
+from domain.clock import PlanClock
+from domain.metrics import parse_metrics
+from domain.plan import Plan
+from domain.roles import Actor, CaseScope
+from eventstore.projection import CaseStatus as CaseRow
+from eventstore.projection import project
+from eventstore.records import RecordedEvent
+from eventstore.store import EventStore
+from service.errors import ServiceError, guarded
+from workflows import names
+from workflows.campaign import ProvinceCampaignWorkflow
+from workflows.conversion import CommuneConversionWorkflow
+from workflows.messages import (
+    CampaignInput,
+    CampaignStatus,
+    CaseInput,
+    CaseStatus,
+    ChainDecision,
+    ListReply,
+    Proposal,
+    RecognitionList,
+    RecognitionStatus,
+    Reply,
+    ReportSubmission,
+    SelectionDecision,
+    SelectionList,
+    Withdrawal,
+)
+from workflows.recognition import RecognitionWorkflow
+
+ChainKind = Literal["approve", "reject", "delegate", "resubmit"]
+
+
+@dataclass(frozen=True)
+class CaseRef:
+    """A case's address: one commune (mã xã) in one plan (kế hoạch)."""
+
+    plan_id: str
+    commune_code: str
+
+    @property
+    def case_id(self) -> str:
+        return names.case_id(self.plan_id, self.commune_code)
+
+    @property
+    def recognition_id(self) -> str:
+        return names.recognition_id(self.plan_id, self.commune_code)
+
+    @classmethod
+    def parse(cls, workflow_id: str) -> CaseRef:
+        try:
+            return cls(*names.parse_case_id(workflow_id))
+        except ValueError as exc:
+            raise ServiceError("case.bad_id", str(exc)) from None
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """A case as a reader sees it: the case's own status and, while it runs, its chain's."""
+
+    case: CaseStatus
+    chain: RecognitionStatus | None
+
+
+def new_request_id(op: str) -> str:
+    return f"{op}-{uuid.uuid4().hex}"
+
+
+class CaseService:
+    """The facade. ``store`` (the application role's event store) serves history and lists."""
+
+    def __init__(self, client: Client, task_queue: str, store: EventStore | None = None) -> None:
+        self.client = client
+        self.task_queue = task_queue
+        self.store = store
+        # Handles of the workflows this service started: awaiting their result keeps what the
+        # client does for its own starts (the time-skipping test server skips time only then).
+        self._started: dict[str, WorkflowHandle[Any, Any]] = {}
+
+    # -- handles ------------------------------------------------------------------------------
+    def _case(self, ref: CaseRef) -> WorkflowHandle[CommuneConversionWorkflow, CaseState]:
+        return self.client.get_workflow_handle_for(CommuneConversionWorkflow.run, ref.case_id)
+
+    def _chain(self, ref: CaseRef) -> WorkflowHandle[RecognitionWorkflow, Any]:
+        return self.client.get_workflow_handle_for(RecognitionWorkflow.run, ref.recognition_id)
+
+    def _campaign(self, campaign_id: str) -> WorkflowHandle[ProvinceCampaignWorkflow,
+                                                            CampaignStatus]:
+        return self.client.get_workflow_handle_for(ProvinceCampaignWorkflow.run, campaign_id)
+
+    # -- the province campaign ----------------------------------------------------------------
+    async def start_campaign(
+        self, plan: Plan, communes: Mapping[str, str | None], *, clock: PlanClock | None = None,
+        identity_key: str | None = None, campaign_id: str | None = None,
+    ) -> str:
+        """Open a province's campaign under ``plan`` (communes -> district, None after 2025)."""
+        wid = campaign_id or names.campaign_id(plan.id)
+        self._started[wid] = await guarded(self.client.start_workflow(
+            ProvinceCampaignWorkflow.run,
+            CampaignInput(plan=plan, clock=clock or PlanClock(), commune_districts=dict(communes),
+                          identity_key=identity_key),
+            id=wid, task_queue=self.task_queue), wid)
+        return wid
+
+    async def propose(self, campaign_id: str, actor: Actor,
+                      communes: Mapping[str, dict[str, Any]],
+                      request_id: str | None = None) -> ListReply:
+        """Đề xuất: propose communes with their baseline metrics; starts their cases."""
+        return await guarded(self._campaign(campaign_id).execute_update(
+            names.PROPOSE,
+            Proposal(request_id=request_id or new_request_id("propose"), actor=actor,
+                     communes=dict(communes)),
+            result_type=ListReply), campaign_id, self.client)
+
+    async def approve_selection(self, campaign_id: str, actor: Actor, selected: list[str],
+                                reason: str = "", request_id: str | None = None) -> ListReply:
+        """Phê duyệt danh sách địa bàn chuyển hóa: one decision answers every proposed case."""
+        return await guarded(self._campaign(campaign_id).execute_update(
+            names.APPROVE_SELECTION,
+            SelectionList(request_id=request_id or new_request_id("selection"), actor=actor,
+                          selected=selected, reason=reason),
+            result_type=ListReply), campaign_id, self.client)
+
+    async def approve_recognition(self, campaign_id: str, actor: Actor, communes: list[str],
+                                  reason: str = "",
+                                  request_id: str | None = None) -> ListReply:
+        """Phê duyệt danh sách công nhận: the last level signed for many communes at once."""
+        return await guarded(self._campaign(campaign_id).execute_update(
+            names.APPROVE_RECOGNITION,
+            RecognitionList(request_id=request_id or new_request_id("recognition-list"),
+                            actor=actor, communes=communes, reason=reason),
+            result_type=ListReply), campaign_id, self.client)
+
+    async def campaign_status(self, campaign_id: str) -> CampaignStatus:
+        return await guarded(self._campaign(campaign_id).query(ProvinceCampaignWorkflow.status),
+                             campaign_id)
+
+    async def campaign_result(self, campaign_id: str) -> CampaignStatus:
+        """Wait for the campaign to end (every selected case closed) and return its status."""
+        handle = await self.handle_for_result(campaign_id)
+        status: CampaignStatus = await guarded(handle.result(), campaign_id)
+        return status
+
+    async def handle_for_result(self, workflow_id: str) -> WorkflowHandle[Any, Any]:
+        """A handle to await ``workflow_id``'s result with: the one this service started it
+        with, else one bound to the current run."""
+        started = self._started.get(workflow_id)
+        if started is not None:
+            return started
+        return self.client.get_workflow_handle(workflow_id,
+                                               run_id=await self._run_id(workflow_id))
+
+    async def _run_id(self, workflow_id: str) -> str:
+        # A handle without a run id gives up on an empty long poll (the time-skipping server
+        # answers one while it skips); with the current run id the SDK keeps waiting.
+        desc = await guarded(self.client.get_workflow_handle(workflow_id).describe(),
+                             workflow_id)
+        return desc.run_id
+
+    # -- one case -----------------------------------------------------------------------------
+    async def start_case(
+        self, plan: Plan, scope: CaseScope, opened_by: Actor, baseline: dict[str, Any], *,
+        clock: PlanClock | None = None, identity_key: str | None = None,
+        history_limit: int | None = None, campaign_id: str | None = None,
+    ) -> CaseRef:
+        """Mở hồ sơ chuyển hóa: start a commune's case with its baseline metrics."""
+        ref = CaseRef(plan.id, scope.commune_code)
+        parse_metrics(baseline)  # refuse bad metrics here, before anything starts
+        self._started[ref.case_id] = await guarded(self.client.start_workflow(
+            CommuneConversionWorkflow.run,
+            CaseInput(plan=plan, scope=scope, opened_by=opened_by, baseline=baseline,
+                      clock=clock or PlanClock(), identity_key=identity_key,
+                      history_limit=history_limit, campaign_id=campaign_id),
+            id=ref.case_id, task_queue=self.task_queue), ref.case_id)
+        return ref
+
+    async def select(self, ref: CaseRef, actor: Actor, selected: bool = True, reason: str = "",
+                     request_id: str | None = None) -> Reply:
+        """Lựa chọn: the provincial police selects one commune (or not, with a reason)."""
+        return await guarded(self._case(ref).execute_update(
+            names.DECIDE_SELECTION,
+            SelectionDecision(request_id=request_id or new_request_id("select"), actor=actor,
+                              selected=selected, reason=reason),
+            result_type=Reply), ref.case_id, self.client)
+
+    async def submit(self, ref: CaseRef, actor: Actor, deadline_id: str,
+                     metrics: dict[str, Any] | None = None, summary: str = "",
+                     request_id: str | None = None) -> Reply:
+        """Nộp báo cáo / hồ sơ: a report due under the plan, or the recognition dossier."""
+        return await guarded(self._case(ref).execute_update(
+            names.SUBMIT_REPORT,
+            ReportSubmission(request_id=request_id or new_request_id(f"submit-{deadline_id}"),
+                             actor=actor, deadline_id=deadline_id, metrics=metrics,
+                             summary=summary),
+            result_type=Reply), ref.case_id, self.client)
+
+    async def withdraw(self, ref: CaseRef, actor: Actor, reason: str,
+                       request_id: str | None = None) -> Reply:
+        """Rút hồ sơ: the district (the province after 2025) withdraws the case."""
+        return await guarded(self._case(ref).execute_update(
+            names.WITHDRAW,
+            Withdrawal(request_id=request_id or new_request_id("withdraw"), actor=actor,
+                       reason=reason),
+            result_type=Reply), ref.case_id, self.client)
+
+    # -- the recognition chain ----------------------------------------------------------------
+    async def decide(self, ref: CaseRef, actor: Actor, kind: ChainKind, level: str | None = None,
+                     reason: str = "", to: Actor | None = None,
+                     request_id: str | None = None) -> Reply:
+        """A decision on the pending level. ``level`` defaults to the level pending now (the
+        workflow still refuses it if another level is pending when the decision arrives)."""
+        if level is None and kind != "resubmit":
+            chain = await self.chain_status(ref)
+            if chain is None or chain.pending_level is None:
+                raise ServiceError("chain.not_pending",
+                                   f"{ref.case_id}: no level is waiting for a decision")
+            level = chain.pending_level
+        return await guarded(self._chain(ref).execute_update(
+            names.DECIDE,
+            ChainDecision(request_id=request_id or new_request_id(kind), actor=actor, kind=kind,
+                          level=level, reason=reason, to=to),
+            result_type=Reply), ref.recognition_id, self.client)
+
+    async def approve(self, ref: CaseRef, actor: Actor, level: str | None = None,
+                      reason: str = "", request_id: str | None = None) -> Reply:
+        """Đồng ý: sign the pending level."""
+        return await self.decide(ref, actor, "approve", level, reason, request_id=request_id)
+
+    async def reject(self, ref: CaseRef, actor: Actor, reason: str, level: str | None = None,
+                     request_id: str | None = None) -> Reply:
+        """Không đồng ý: return the dossier to the commune with the reason."""
+        return await self.decide(ref, actor, "reject", level, reason, request_id=request_id)
+
+    async def delegate(self, ref: CaseRef, actor: Actor, to: Actor, level: str | None = None,
+                       request_id: str | None = None) -> Reply:
+        """Ủy quyền: hand one's pending sign-off to a colleague of the same role and unit."""
+        return await self.decide(ref, actor, "delegate", level, to=to, request_id=request_id)
+
+    async def resubmit(self, ref: CaseRef, actor: Actor, request_id: str | None = None) -> Reply:
+        """Nộp lại: the commune resubmits its returned dossier (a new round)."""
+        return await self.decide(ref, actor, "resubmit", request_id=request_id)
+
+    # -- reading ------------------------------------------------------------------------------
+    async def chain_status(self, ref: CaseRef) -> RecognitionStatus | None:
+        """The chain's status, or None when the dossier never entered it."""
+        try:
+            return await guarded(self._chain(ref).query(RecognitionWorkflow.status),
+                                 ref.recognition_id)
+        except ServiceError as exc:
+            if exc.code == "case.not_found":
+                return None
+            raise
+
+    async def status(self, ref: CaseRef) -> CaseView:
+        case = await guarded(self._case(ref).query(CommuneConversionWorkflow.status),
+                             ref.case_id)
+        chain = await self.chain_status(ref) if case.criteria_met else None
+        return CaseView(case=case, chain=chain)
+
+    async def result(self, ref: CaseRef) -> CaseState:
+        """Wait until the case closes; its final state."""
+        handle = await self.handle_for_result(ref.case_id)
+        state: CaseState = await guarded(handle.result(), ref.case_id)
+        return state
+
+    def _require_store(self) -> EventStore:
+        if self.store is None:
+            raise ServiceError("service.no_store", "this service was built without an event "
+                               "store; history and lists need one (DATABASE_URL)")
+        return self.store
+
+    async def history(self, ref: CaseRef) -> list[RecordedEvent]:
+        """The case's events in order (its stream), upcast to today's schema versions."""
+        from eventstore.errors import StreamNotFoundError
+
+        try:
+            return await self._require_store().read(ref.case_id)
+        except StreamNotFoundError:
+            raise ServiceError("case.not_found", f"no such case: {ref.case_id}") from None
+
+    async def list_cases(self, plan_id: str) -> list[CaseRow]:
+        """Every case of a plan as its read-model row, folded from the event store."""
+        store = self._require_store()
+        rows: list[CaseRow] = []
+        for info in await store.streams(names.case_id(plan_id, "")):
+            row = project(await store.read(info.stream))
+            if row is not None:
+                rows.append(row)
+        return rows

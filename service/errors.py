@@ -1,0 +1,82 @@
+"""What a caller of the service layer sees when something is refused or unavailable.
+
+Every failure from Temporal is turned into one ``ServiceError`` with a stable code: a refusal
+by a workflow validator keeps the domain's code (``case.wrong_role``, ``chain.not_pending``,
+``identity.expired``, ...), and the workflow service's own answers get codes of their own
+(``case.not_found``, ``case.already_exists``, ``service.unavailable``). Interfaces (CLI, HTTP,
+web) branch on the code and show the message; none of them sees a Temporal exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import TypeVar
+
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain.errors import DomainError
+
+T = TypeVar("T")
+
+
+class ServiceError(DomainError):
+    """A refused or failed operation, with the domain's stable code."""
+
+
+def translate(exc: BaseException, target: str = "") -> ServiceError:
+    """The ``ServiceError`` for a Temporal failure while acting on ``target`` (a workflow id)."""
+    if isinstance(exc, ServiceError):
+        return exc
+    if isinstance(exc, DomainError):
+        return ServiceError(exc.code, exc.message)
+    if isinstance(exc, WorkflowUpdateFailedError | WorkflowFailureError):
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type:
+            return ServiceError(cause.type, cause.message)
+        return ServiceError("case.refused", f"{target}: {cause}")
+    if isinstance(exc, WorkflowAlreadyStartedError):
+        return ServiceError("case.already_exists", f"{target} already exists")
+    if isinstance(exc, WorkflowQueryFailedError):
+        return ServiceError("service.query_failed", f"{target}: {exc.message}")
+    if isinstance(exc, RPCError):
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return ServiceError("case.not_found", f"no such case or campaign: {target}")
+        if exc.status == RPCStatusCode.ALREADY_EXISTS:
+            return ServiceError("case.already_exists", f"{target} already exists")
+        return ServiceError("service.unavailable",
+                            f"the workflow service did not answer ({exc.status.name}): "
+                            f"{exc.message}")
+    raise exc
+
+
+async def guarded(call: Awaitable[T], target: str = "",
+                  client: Client | None = None) -> T:
+    """Await ``call``, turning Temporal failures into ``ServiceError``. With ``client``, a
+    "not found" answer is told apart: a workflow that ended takes no update (``case.closed``)."""
+    try:
+        return await call
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND and client is not None and target:
+            if await _has_ended(client, target):
+                raise ServiceError("case.closed",
+                                   f"{target} has ended; nothing more is accepted") from None
+        raise translate(exc, target) from None
+    except (WorkflowUpdateFailedError, WorkflowFailureError, WorkflowAlreadyStartedError,
+            WorkflowQueryFailedError) as exc:
+        raise translate(exc, target) from None
+
+
+async def _has_ended(client: Client, workflow_id: str) -> bool:
+    try:
+        desc = await client.get_workflow_handle(workflow_id).describe()
+    except RPCError:
+        return False
+    return desc.status not in (None, WorkflowExecutionStatus.RUNNING)
