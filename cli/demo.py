@@ -21,7 +21,7 @@ from typing import Annotated, Any
 
 import typer
 
-from activities.plan_catalog import DEFAULT_PLAN, get_plan
+from catalog import DEFAULT_PLAN, get_plan
 from cli.demo_data import after_conversion, baseline
 from cli.errors import fail, guarded
 from domain.admin_units import registry

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from activities.plan_catalog import get_plan, plan_ids
+from catalog import get_plan, plan_ids
 from cli.errors import guarded
 from cli.lang import Lang, LangOption
 

@@ -30,6 +30,7 @@ import re
 from typing import Any, Literal
 
 import yaml
+from pydantic import ValidationError
 from yaml.events import AliasEvent, MappingStartEvent, SequenceStartEvent
 from yaml.nodes import MappingNode, Node, ScalarNode
 
@@ -140,6 +141,26 @@ def parse_document(
     if "\\u" in text or "\\U" in text:  # only escapes can make a lone surrogate
         _refuse_lone_surrogates(result, name)
     return result
+
+
+def validation_problems(exc: ValidationError) -> list[tuple[str, str]]:
+    """Every problem a model found in a parsed document, as ``(field, message)``.
+
+    The field is pydantic's location joined with dots (``criteria.0.requirements.0.limit``).
+    A model-wide validator that lists several problems in its error context (``problems``,
+    each ``"field: message"``, as ``Plan`` does) gives one entry per problem.
+    """
+    found: list[tuple[str, str]] = []
+    for err in exc.errors():
+        loc = ".".join(str(part) for part in err["loc"])
+        listed = (err.get("ctx") or {}).get("problems")
+        if isinstance(listed, list):
+            for problem in listed:
+                field, _, message = str(problem).partition(": ")
+                found.append((f"{loc}.{field}" if loc else field, message))
+            continue
+        found.append((loc, err["msg"].removeprefix("Value error, ")))
+    return found
 
 
 # --- JSON ----------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import Notice
+    from catalog import resolve
     from domain.classification import classify
     from domain.criteria import evaluate
     from domain.errors import DomainError
@@ -78,7 +79,7 @@ class CommuneConversionWorkflow:
     @workflow.init
     def __init__(self, inp: CaseInput) -> None:
         self.inp = inp
-        self.plan = inp.plan
+        self.plan = resolve(inp.plan)  # inputs recorded before plans carried their sets
         self.id = case_id(inp.plan.id, inp.scope.commune_code)
         self.s: CaseState = inp.carried or CaseState()
         self.log = EventLog(self.id, "case", self.s.event_seq)
@@ -112,7 +113,7 @@ class CommuneConversionWorkflow:
     async def _open(self) -> None:
         inp = self.inp
         metrics = parse_metrics(inp.baseline)
-        result = classify(metrics, self.plan.classification_rules)
+        result = classify(metrics, self.plan.rules)
         self.s.classification = result.classification
         self.s.last_metrics = metrics.summary()
         await self.log.emit(
@@ -294,7 +295,7 @@ class CommuneConversionWorkflow:
         reply = Reply(request_id=r.request_id, late=late)
         if r.metrics is not None:
             metrics = parse_metrics(r.metrics)
-            cls = classify(metrics, self.plan.classification_rules)
+            cls = classify(metrics, self.plan.rules)
             self.s.last_metrics, self.s.classification = metrics.summary(), cls.classification
             purpose = "self_assessment" if d.kind == "dossier" else "report"
             events.append(MetricsRecorded(purpose=purpose,
@@ -302,7 +303,7 @@ class CommuneConversionWorkflow:
                                           classification=cls.classification,
                                           classification_reasons=cls.reasons))
             if d.kind == "dossier":
-                report = evaluate(metrics, self.plan.criteria_set)
+                report = evaluate(metrics, self.plan.criteria)
                 self.s.criteria_met = report.met
                 self.s.criteria_reasons = [f"{x.id}. {x.reason_vi} / {x.reason_en}"
                                            for x in report.results if not x.met]
