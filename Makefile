@@ -19,7 +19,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy domain
+	$(BIN)/mypy domain catalog
 
 unit: $(STAMP)
 	$(BIN)/pytest -q

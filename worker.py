@@ -19,6 +19,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+import catalog
 from activities.fanout import CaseOps
 from activities.persist import EventActivities
 from workflows.campaign import ProvinceCampaignWorkflow
@@ -35,12 +36,16 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     are deterministic and costly to re-import for every workflow run."""
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(
-            "cryptography", "pydantic", "pydantic_core", "domain", "activities.contracts"))
+            "cryptography", "pydantic", "pydantic_core", "domain", "catalog", "yaml",
+            "activities.contracts"))
 
 
 def build_worker(client: Client, persist: EventActivities, task_queue: str = TASK_QUEUE,
                  **options: Any) -> Worker:
     """A worker with every workflow and activity of the product registered."""
+    # Read and check every plan and set now: a bad catalogue stops the worker here, and a
+    # workflow that resolves an old input's plan never reads a file.
+    catalog.warm()
     ops = CaseOps(client, task_queue)
     return Worker(
         client,

@@ -221,7 +221,7 @@ async def time_skipping_year(max_activities: int, work: Path) -> dict[str, Any]:
     the time-skipping server and a throwaway PostgreSQL, timed from server start to verified
     store. The same as ``_demo`` except that the worker gets ``max_activities`` (see
     MAX_ACTIVITIES: with the default the demo deadlocks as soon as ~10 cases open at once)."""
-    from activities.plan_catalog import DEFAULT_PLAN, get_plan
+    from catalog import DEFAULT_PLAN, get_plan
     from cli.demo import _run_year, _verify
     from domain.admin_units import registry
     from eventstore.embedded import database_url
@@ -362,15 +362,15 @@ def _span_s(plan: Any, s: Settings) -> float:
 async def run_ours(client: Any, db: str, n: int, s: Settings, work: Path,
                    server: psutil.Process | None, pg: psutil.Process | None,
                    address: str) -> dict[str, Any]:
-    from activities.plan_catalog import get_plan
+    from catalog import get_plan
     from domain.agenda import CASE_DEADLINE_KINDS
     from domain.clock import PlanClock
     from domain.identity import public_key_of, sign_token
     from domain.roles import Actor, CaseScope
     from tests.workflows.support import BASELINE, CLEAN
     from workflows.conversion import CommuneConversionWorkflow
-    from workflows.names import case_id, recognition_id
     from workflows.messages import CaseInput, ChainDecision, ReportSubmission, SelectionDecision
+    from workflows.names import case_id, recognition_id
     from workflows.recognition import RecognitionWorkflow
 
     run = uuid.uuid4().hex[:6]
@@ -668,7 +668,7 @@ async def dev_server_part(sizes: list[int], s: Settings, anchor: bool,
     """Every run (ours, then the anchor, per size) on a dev server of its own, all on one
     PostgreSQL: the in-memory dev server gets slower as finished workflows pile up in it, and
     runs should not pay for the ones before them. ``one_server`` keeps one for everything."""
-    from activities.plan_catalog import get_plan
+    from catalog import get_plan
     from eventstore.embedded import database_url
     from eventstore.migrate import migrate
 
@@ -807,7 +807,7 @@ def _num(x: float | None, digits: int) -> str:
 
 
 def _span_s_safe(st: dict[str, Any]) -> float:
-    from activities.plan_catalog import get_plan
+    from catalog import get_plan
 
     fields = Settings.__dataclass_fields__
     return _span_s(get_plan(PLAN_ID), Settings(**{k: v for k, v in st.items() if k in fields}))

@@ -21,7 +21,7 @@ from typing import Annotated, Any
 
 import typer
 
-from activities.plan_catalog import DEFAULT_PLAN, get_plan
+from catalog import DEFAULT_PLAN, get_plan
 from cli.demo_data import after_conversion, baseline
 from cli.errors import fail, guarded
 from domain.admin_units import registry
@@ -119,7 +119,6 @@ async def _run_year(client: Any, env: Any, plan: Plan, units: list[Any], rng: ra
                     tq: str) -> dict[str, Any]:
     from runtime.temporal import skip_until
     from workflows.campaign import ProvinceCampaignWorkflow
-    from workflows.names import campaign_id, recognition_id
     from workflows.messages import (
         CampaignInput,
         ChainDecision,
@@ -128,6 +127,7 @@ async def _run_year(client: Any, env: Any, plan: Plan, units: list[Any], rng: ra
         ReportSubmission,
         SelectionList,
     )
+    from workflows.names import campaign_id, recognition_id
 
     now = await env.get_current_time()
     clock = PlanClock(shift_years=rehearsal_shift(plan, plan.local_date(now)))

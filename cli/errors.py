@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import typer
 
+from catalog import read_document
+from domain.documents import MAX_METRICS_BYTES, syntax_for
 from domain.errors import DomainError
 
 EXIT_BAD_INPUT = 2
@@ -23,25 +24,20 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
 
 
 def guarded(fn: F) -> F:
-    """Turn domain refusals into a one-line message and exit 2."""
+    """Turn domain refusals into a one-line message (in the command's ``--lang``) and exit 2."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except DomainError as exc:
-            fail(f"{exc.message} [{exc.code}]")
+            lang = str(kwargs.get("lang", "vi"))
+            fail(f"{exc.text(lang)} [{exc.code}]")
 
     return wrapper  # type: ignore[return-value]
 
 
-def read_json(path: Path) -> Any:
-    """Read a JSON document the user named; a missing or malformed file is bad input."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        fail(f"cannot read {path}: {exc.strerror}")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        fail(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")
+def read_metrics(path: Path) -> Any:
+    """Read a metrics document the user named (JSON, or YAML by its suffix), strictly: a
+    missing, oversized, badly encoded or malformed file is bad input (``domain.documents``)."""
+    return read_document(path, max_bytes=MAX_METRICS_BYTES, syntax=syntax_for(path.name, "json"))

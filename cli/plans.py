@@ -1,14 +1,16 @@
-"""`drugfree plans list|show`: the shipped plans (kế hoạch) and what they contain."""
+"""`drugfree plans list|show|validate`: the catalogue's plans (kế hoạch) and what they contain,
+and checking a province's own plan files before they go into the catalogue."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from activities.plan_catalog import get_plan, plan_ids
-from cli.errors import guarded
+from catalog import FileReport, get_plan, plan_ids, validate_files
+from cli.errors import EXIT_BAD_INPUT, guarded
 from cli.lang import Lang, LangOption
 
 app = typer.Typer(help="Plans: timelines, deadlines, criteria and approval chains.")
@@ -17,7 +19,7 @@ app = typer.Typer(help="Plans: timelines, deadlines, criteria and approval chain
 @app.command("list")
 @guarded
 def list_plans(lang: LangOption = Lang.vi) -> None:
-    """List the shipped plans."""
+    """List the plans of the catalogue (shipped, and those in DRUGFREE_CATALOG)."""
     for pid in plan_ids():
         p = get_plan(pid)
         title = p.title_vi if lang == "vi" else p.title_en
@@ -54,3 +56,47 @@ def show_plan(
     for i, lv in enumerate(p.approval_chain, 1):
         typer.echo(f"    {i}. {lv.id:<20} [{', '.join(lv.roles)}] "
                    f"{lv.deadline_days}d  {lv.name_vi if vi else lv.name_en}")
+
+
+KIND_NAMES = {
+    "plan": ("kế hoạch", "plan"),
+    "criteria": ("bộ tiêu chí", "criteria set"),
+    "rules": ("bộ quy tắc phân loại", "classification rule set"),
+}
+
+
+@app.command("validate")
+@guarded
+def validate_plan_files(
+    files: Annotated[list[Path], typer.Argument(
+        help="A plan and the criteria / rule set files it names (YAML or JSON); sets not "
+             "given are looked up in the catalogue.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    lang: LangOption = Lang.vi,
+) -> None:
+    """Check a bundle (kiểm tra): every problem of every file, as `file: field: message`."""
+    reports = validate_files(files)
+    valid = all(r.valid for r in reports)
+    if as_json:
+        typer.echo(json.dumps({"valid": valid, "files": [_report_json(r, lang) for r in reports]},
+                              ensure_ascii=False))
+    else:
+        for r in reports:
+            for line in _report_lines(r, lang):
+                typer.echo(line)
+    if not valid:
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _report_lines(r: FileReport, lang: Lang) -> list[str]:
+    vi = lang == "vi"
+    if r.valid:
+        kind_vi, kind_en = KIND_NAMES[r.kind] if r.kind else ("", "")
+        return [f"{r.file}: {'hợp lệ' if vi else 'valid'} ({kind_vi if vi else kind_en} {r.id})"]
+    return [f"{r.file}: {p.field}: {p.text(lang)}" if p.field else f"{r.file}: {p.text(lang)}"
+            for p in r.problems]
+
+
+def _report_json(r: FileReport, lang: Lang) -> dict[str, object]:
+    return {"file": r.file, "kind": r.kind, "id": r.id, "valid": r.valid,
+            "problems": [{"field": p.field, "message": p.text(lang)} for p in r.problems]}

@@ -30,9 +30,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.agenda import CASE_DEADLINE_KINDS, AgendaItem
-from domain.classification import classify
+from domain.classification import RuleSet, classify
 from domain.clock import PlanClock
-from domain.criteria import evaluate
+from domain.criteria import CriteriaSet, evaluate
 from domain.errors import DomainError
 from domain.events import (
     CaseClosed,
@@ -157,6 +157,20 @@ class PlanEnded(_Command):
 Command = Open | Select | Submit | Withdraw | Pass | ChainEnded | PlanEnded
 
 
+def _rules(plan: Plan) -> RuleSet:
+    if plan.rules is None:
+        raise CaseError("case.plan_unresolved",
+                        f"plan {plan.id} does not carry its rule set {plan.classification_rules}")
+    return plan.rules
+
+
+def _criteria(plan: Plan) -> CriteriaSet:
+    if plan.criteria is None:
+        raise CaseError("case.plan_unresolved",
+                        f"plan {plan.id} does not carry its criteria set {plan.criteria_set}")
+    return plan.criteria
+
+
 def selection_role(plan: Plan) -> Role:
     return plan.deadlines_of("selection")[0].role
 
@@ -211,7 +225,7 @@ def decide(
 def _open(plan: Plan, scope: CaseScope, state: CaseState,
           c: Open) -> tuple[CaseState, list[Event]]:
     metrics = parse_metrics(c.baseline)
-    result = classify(metrics, plan.classification_rules)
+    result = classify(metrics, _rules(plan))
     new = state.model_copy(update={"opened": True, "classification": result.classification,
                                    "last_metrics": metrics.summary()})
     return new, [
@@ -262,14 +276,14 @@ def _submit(plan: Plan, scope: CaseScope, state: CaseState, c: Submit, now: date
     events: list[Event] = [ReportSubmitted(deadline_id=d.id, submitted_by=c.actor.person_id,
                                            role=c.actor.role, late=late, summary=c.summary)]
     if metrics is not None:
-        cls = classify(metrics, plan.classification_rules)
+        cls = classify(metrics, _rules(plan))
         update |= {"last_metrics": metrics.summary(), "classification": cls.classification}
         events.append(MetricsRecorded(
             purpose="self_assessment" if d.kind == "dossier" else "report",
             metrics=metrics.model_dump(exclude_none=True), classification=cls.classification,
             classification_reasons=cls.reasons))
         if d.kind == "dossier":
-            report = evaluate(metrics, plan.criteria_set)
+            report = evaluate(metrics, _criteria(plan))
             update |= {"criteria_met": report.met,
                        "criteria_reasons": [f"{x.id}. {x.reason_vi} / {x.reason_en}"
                                             for x in report.results if not x.met]}

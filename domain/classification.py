@@ -17,6 +17,10 @@ of the lower type while on a key trafficking route" (tuyến trọng điểm), w
 matches, the rule set's ``drug_free`` condition must hold; otherwise the rule set has a gap
 and classification refuses rather than silently calling the commune drug-free.
 
+Rule sets are data files (``domain/rule_sets/<id>.yaml``: ``tra-vinh-2025`` from the
+source above, ``decision-28-2025-example`` with illustrative thresholds), read by ``catalog``;
+this module only validates and applies them.
+
 Comparisons use exact fractions, so the offender rate (drug_offenders / population) is
 compared with 0.1%, 0.3% and 0.5% without float rounding.
 """
@@ -39,6 +43,7 @@ from pydantic import (
     model_validator,
 )
 
+from domain.criteria import SET_ID_PATTERN
 from domain.errors import DomainError, InputError
 from domain.metrics import FIELD_KINDS, FIELD_LABELS, Lang, Metrics, format_number
 
@@ -236,7 +241,7 @@ class ClassRule(_Rule):
 class RuleSet(_Rule):
     """A complete classification scheme, as data (loadable from YAML/JSON via model_validate)."""
 
-    id: str = Field(min_length=1)
+    id: str = Field(pattern=SET_ID_PATTERN)
     title_vi: str
     title_en: str
     source: str
@@ -428,158 +433,6 @@ class _Context:
         return _Outcome(len(met) >= cond.k, vi, en)
 
 
-# --- shipped rule sets ---------------------------------------------------------------------
-
-
-def _cmp(quantity: str, **bounds: int | str) -> dict[str, object]:
-    return {"kind": "compare", "quantity": quantity, **bounds}
-
-
-def _any(*conds: dict[str, object]) -> dict[str, object]:
-    return {"kind": "at_least", "k": 1, "of": list(conds)}
-
-
-def _all(*conds: dict[str, object]) -> dict[str, object]:
-    return {"kind": "at_least", "k": len(conds), "of": list(conds)}
-
-
-_ON_ROUTE: dict[str, object] = {"kind": "flag", "field": "on_trafficking_route", "value": True}
-
-# "Not drug-free" / "drug-free" per 001 PHỤ LỤC 5: no addicts, no drug offenders and no other
-# illicit drug activity (taken as: no users, no hotspots, no drug plants or planted area).
-_DRUG_FREE_FIELDS = (
-    "addicts_total",
-    "users_total",
-    "drug_offenders",
-    "hotspots",
-    "drug_plants",
-    "drug_plant_area_m2",
-)
-_SOME_DRUG_ACTIVITY = _any(*(_cmp(f, gt=0) for f in _DRUG_FREE_FIELDS))
-_NO_DRUG_ACTIVITY = _all(*(_cmp(f, le=0) for f in _DRUG_FREE_FIELDS))
-
-# 001_bb5719cd39510399.txt, PHỤ LỤC "Tiêu chí phân loại xã, phường, thị trấn có ma túy".
-# "từ X trở lên" = >= X; "từ X đến dưới Y" = >= X and < Y; "từ 03 đến 04" = 3..4 inclusive;
-# type III "dưới 500 cây" / "dưới 1.000 m2" read as > 0 (some plants) and below the bound,
-# since zero plants is not a criterion of anything.
-TRA_VINH_2025: dict[str, object] = {
-    "id": "tra-vinh-2025",
-    "title_vi": "Tiêu chí phân loại xã, phường, thị trấn có ma túy (Trà Vinh, KH 16/KH-UBND)",
-    "title_en": "Classification of communes with drug problems (Tra Vinh, plan 16/KH-UBND)",
-    "source": "001_bb5719cd39510399.txt, PHỤ LỤC (appendix to KH 16/KH-UBND, 17 Feb 2025)",
-    "description": (
-        "Any one criterion places a commune in a class (k=1). Classes are checked from type I "
-        "down; the first that matches wins. A type II (III) criterion on a key trafficking "
-        "route lifts the commune to type I (II)."
-    ),
-    "classes": [
-        {
-            # PHỤ LỤC 1: trọng điểm loại I.
-            "classification": "type_i",
-            "criteria": _any(
-                _cmp("addicts_total", ge=100),
-                _cmp("hotspots", ge=5),
-                _any(_cmp("drug_plants", ge=3000), _cmp("drug_plant_area_m2", ge=2000)),
-                _cmp("offender_rate", ge="0.5%"),
-            ),
-            "lifts": [_all({"kind": "criteria_of", "classification": "type_ii"}, _ON_ROUTE)],
-        },
-        {
-            # PHỤ LỤC 2: trọng điểm loại II.
-            "classification": "type_ii",
-            "criteria": _any(
-                _cmp("addicts_total", ge=60, lt=100),
-                _cmp("hotspots", ge=3, le=4),
-                _any(
-                    _cmp("drug_plants", ge=500, lt=3000),
-                    _cmp("drug_plant_area_m2", ge=1000, lt=2000),
-                ),
-                _cmp("offender_rate", ge="0.3%", lt="0.5%"),
-            ),
-            "lifts": [_all({"kind": "criteria_of", "classification": "type_iii"}, _ON_ROUTE)],
-        },
-        {
-            # PHỤ LỤC 3: trọng điểm loại III.
-            "classification": "type_iii",
-            "criteria": _any(
-                _cmp("addicts_total", ge=20, lt=60),
-                _cmp("hotspots", ge=1, le=2),
-                _any(
-                    _cmp("drug_plants", gt=0, lt=500),
-                    _cmp("drug_plant_area_m2", gt=0, lt=1000),
-                ),
-                _cmp("offender_rate", ge="0.1%", lt="0.3%"),
-            ),
-        },
-        {
-            # PHỤ LỤC 4: ít phức tạp = fewer than 20 addicts, below type III, not drug-free.
-            "classification": "less_complex",
-            "criteria": _all(_cmp("addicts_total", lt=20), _SOME_DRUG_ACTIVITY),
-        },
-    ],
-    "drug_free": _NO_DRUG_ACTIVITY,
-}
-
-
-def _k_of_5(
-    k: int, addicts: int, users: int, hotspots: int, plants: int, area: int, rate: str
-) -> dict[str, object]:
-    return {
-        "kind": "at_least",
-        "k": k,
-        "of": [
-            _cmp("addicts_total", ge=addicts),
-            _cmp("users_total", ge=users),
-            _cmp("hotspots", ge=hotspots),
-            _any(_cmp("drug_plants", ge=plants), _cmp("drug_plant_area_m2", ge=area)),
-            _cmp("offender_rate", ge=rate),
-        ],
-    }
-
-
-# Illustrative only: the shape of Decision 28/2025/QĐ-TTg ("at least 3 of 5" for types I and
-# II, "at least 1" for type III), which is not among the seed documents.
-DECISION_28_2025_EXAMPLE: dict[str, object] = {
-    "id": "decision-28-2025-example",
-    "title_vi": "Ví dụ minh họa: phân loại kiểu 'ít nhất k trên n tiêu chí' (QĐ 28/2025/QĐ-TTg)",
-    "title_en": "Illustrative example: 'at least k of n' classification (Decision 28/2025)",
-    "source": "Structure per DOMAIN.md (Decision 28/2025/QĐ-TTg); thresholds are illustrative",
-    "description": (
-        "ILLUSTRATIVE THRESHOLDS, NOT LAW: Decision 28/2025/QĐ-TTg is not in the seed "
-        "documents, so the numbers below only demonstrate the rule language. Type I and II "
-        "need at least 3 of 5 criteria, type III at least 1. Only lower bounds are used, so "
-        "top-down evaluation stays monotone (more of anything never lowers the class)."
-    ),
-    "classes": [
-        {"classification": "type_i", "criteria": _k_of_5(3, 100, 150, 5, 3000, 2000, "0.5%")},
-        {"classification": "type_ii", "criteria": _k_of_5(3, 60, 90, 3, 500, 1000, "0.3%")},
-        {"classification": "type_iii", "criteria": _k_of_5(1, 20, 30, 1, 1, 1, "0.1%")},
-        {"classification": "less_complex", "criteria": _SOME_DRUG_ACTIVITY},
-    ],
-    "drug_free": _NO_DRUG_ACTIVITY,
-}
-
-RULE_SETS: dict[str, RuleSet] = {
-    rs.id: rs
-    for rs in (
-        RuleSet.model_validate(TRA_VINH_2025),
-        RuleSet.model_validate(DECISION_28_2025_EXAMPLE),
-    )
-}
-DEFAULT_RULE_SET = "tra-vinh-2025"
-
-
-def get_rule_set(rule_set_id: str) -> RuleSet:
-    """The shipped rule set with this id; an unknown id is ``DomainError("rules.unknown")``."""
-    try:
-        return RULE_SETS[rule_set_id]
-    except KeyError:
-        known = ", ".join(sorted(RULE_SETS))
-        raise DomainError(
-            "rules.unknown", f"unknown classification rule set {rule_set_id!r} (known: {known})"
-        ) from None
-
-
-def classify(metrics: Metrics, rule_set_id: str = DEFAULT_RULE_SET) -> ClassificationResult:
-    """Classify one commune's metrics with a shipped rule set (default ``tra-vinh-2025``)."""
-    return get_rule_set(rule_set_id).classify(metrics)
+def classify(metrics: Metrics, rules: RuleSet) -> ClassificationResult:
+    """Classify one commune's metrics with ``rules`` (a plan's pinned rule set)."""
+    return rules.classify(metrics)

@@ -10,7 +10,7 @@ that needs a missing field is not met (see ``domain.criteria``); classification 
 without the fields its rule set needs (see ``domain.classification``).
 
 Bad input is an ``InputError``, never clamped or coerced: unknown fields, negative numbers,
-non-integer counts (3.0, "3", true), and a part larger than its whole.
+non-integer counts (3.0, "3", true), counts above 2^53-1, and a part larger than its whole.
 """
 
 from __future__ import annotations
@@ -23,9 +23,13 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 from domain.errors import InputError
 
+# The largest integer every JSON reader keeps exactly (2^53-1); the event store refuses more,
+# so the contract refuses it first, naming the field.
+MAX_COUNT = 2**53 - 1
+
 # Strict: a bool, a float such as 3.0 or a numeric string is an error, not a count.
-Count = Annotated[int, Field(strict=True, ge=0)]
-Population = Annotated[int, Field(strict=True, gt=0)]
+Count = Annotated[int, Field(strict=True, ge=0, le=MAX_COUNT)]
+Population = Annotated[int, Field(strict=True, gt=0, le=MAX_COUNT)]
 # Area may be fractional (0.5 m²); strict still refuses bools and strings, and NaN/inf.
 Area = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
 
@@ -324,6 +328,8 @@ def _describe(err: ErrorDetails) -> str:
     field = str(loc[0])
     if err["type"] == "extra_forbidden" or field not in FIELD_KINDS:
         return f"metrics.{field}: unknown field"
+    if err["type"] == "less_than_equal":
+        return f"metrics.{field}: must be at most {MAX_COUNT} (2^53-1), got {_show(err['input'])}"
     return f"metrics.{field}: {_EXPECTED[FIELD_KINDS[field]]}, got {_show(err['input'])}"
 
 

@@ -2,7 +2,10 @@
 
 A province or district writes a plan for a programme year; since 1 Jul 2025 districts no longer
 exist, so nothing here is hard-coded: a plan file (YAML or JSON) is validated into ``Plan``
-and a case carries the plan it started with. An inconsistent plan (phases overlapping or out
+and a case carries the plan it started with. A plan file names its criteria set (bộ tiêu chí)
+and classification rule set by id; the catalogue (``catalog``) embeds their content in
+``criteria`` and ``rules``, so a running case keeps exactly the sets it started with even if
+the files change later. An inconsistent plan (phases overlapping or out
 of order, a deadline outside the plan's period, a level with no role, ...) is refused with a
 message that names what is wrong.
 """
@@ -13,7 +16,10 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
+from domain.classification import RuleSet
+from domain.criteria import CriteriaSet
 from domain.errors import InputError
 from domain.roles import ROLE_SCOPE, Role
 
@@ -100,6 +106,9 @@ class Plan(_Strict):
     timezone: str = "Asia/Ho_Chi_Minh"
     criteria_set: str
     classification_rules: str
+    # The content of the two sets named above, pinned (None until the catalogue resolves them).
+    criteria: CriteriaSet | None = None
+    rules: RuleSet | None = None
     reminder_days_before: list[int] = [7, 1]
     target: Target
     phases: list[Phase]
@@ -110,7 +119,10 @@ class Plan(_Strict):
     def _consistent(self) -> Plan:
         problems = plan_problems(self)
         if problems:
-            raise ValueError("; ".join(problems))
+            # The list travels in the error's context so a validator can report each one.
+            raise PydanticCustomError(
+                "plan_problems", "{summary}", {"summary": "; ".join(problems), "problems": problems}
+            )
         return self
 
     # -- calendar -----------------------------------------------------------------------
@@ -157,16 +169,14 @@ def plan_problems(plan: Plan) -> list[str]:
         problems.append(f"timezone: unsupported {plan.timezone!r} (known: {sorted(UTC_OFFSETS)})")
     if plan.ends_on <= plan.starts_on:
         problems.append("ends_on: must be after starts_on")
-    # A plan names its criteria and classification by id: both must exist (domain data).
-    from domain.classification import RULE_SETS
-    from domain.criteria import CRITERIA_SETS
-
-    if plan.criteria_set not in CRITERIA_SETS:
-        problems.append(f"criteria_set: unknown {plan.criteria_set!r} "
-                        f"(known: {', '.join(sorted(CRITERIA_SETS))})")
-    if plan.classification_rules not in RULE_SETS:
-        problems.append(f"classification_rules: unknown {plan.classification_rules!r} "
-                        f"(known: {', '.join(sorted(RULE_SETS))})")
+    # Embedded sets must be the ones the plan names (whether the ids exist is the catalogue's
+    # business: the domain keeps no registry of sets).
+    if plan.criteria is not None and plan.criteria.id != plan.criteria_set:
+        problems.append(f"criteria.id: embedded criteria set {plan.criteria.id!r} is not "
+                        f"the plan's criteria_set {plan.criteria_set!r}")
+    if plan.rules is not None and plan.rules.id != plan.classification_rules:
+        problems.append(f"rules.id: embedded rule set {plan.rules.id!r} is not "
+                        f"the plan's classification_rules {plan.classification_rules!r}")
     if plan.structure == "current" and plan.district_code is not None:
         problems.append("district_code: a current-structure (2025) plan has no districts")
     if plan.target.scope == "district" and (

@@ -24,6 +24,7 @@ from temporalio.exceptions import (
 from temporalio.exceptions import TimeoutError as WorkflowTimeoutError
 
 with workflow.unsafe.imports_passed_through():
+    from catalog import resolve
     from domain import case
     from domain.agenda import (
         CASE_DEADLINE_KINDS,
@@ -63,7 +64,9 @@ class CommuneConversionWorkflow:
     @workflow.init
     def __init__(self, inp: CaseInput) -> None:
         self.inp = inp
-        self.plan = inp.plan
+        # Inputs recorded before plans embedded their criteria and rule sets name them by id
+        # only: those resolve against the catalogue the worker loaded at start (no file read).
+        self.plan = resolve(inp.plan)
         self.scope = inp.scope
         self.id = names.case_id(inp.plan.id, inp.scope.commune_code)
         carry = inp.carried

@@ -51,7 +51,8 @@ def test_criteria_json_not_met_still_exits_zero(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("args", "needle"), [
     (["classify", "{bad}", "--json"], "addicts_total"),
     (["classify", "{missing}"], "No such file"),
-    (["classify", "{notjson}"], "invalid JSON"),
+    (["classify", "{notjson}"], "JSON không hợp lệ tại dòng 1, cột 2"),
+    (["classify", "{notjson}", "--lang", "en"], "invalid JSON at line 1 column 2"),
     (["classify", "{ok}", "--rules", "nope"], "nope"),
     (["criteria", "{ok}", "--criteria", "nope"], "nope"),
     (["plans", "show", "nope"], "nope"),

@@ -23,7 +23,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from activities.plan_catalog import get_plan
+from catalog import get_plan
 from domain.admin_units import registry
 from domain.approval import (
     Approve,

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from activities.plan_catalog import get_plan
+from catalog import get_plan
 from domain import case
 from domain.agenda import case_agenda, selection_agenda
 from domain.case import (

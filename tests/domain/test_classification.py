@@ -9,17 +9,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from catalog import DEFAULT_RULE_SET, get_rule_set, rule_set_ids
 from domain.classification import (
-    DEFAULT_RULE_SET,
-    RULE_SETS,
     SEVERITY,
     ClassificationResult,
     RuleSet,
     classify,
-    get_rule_set,
 )
 from domain.errors import DomainError, InputError
 from domain.metrics import Metrics, parse_metrics
+
+# The shipped rule sets (domain/rule_sets/*.yaml), loaded through the catalogue.
+RULE_SETS: dict[str, RuleSet] = {rs_id: get_rule_set(rs_id) for rs_id in rule_set_ids()}
+TV = RULE_SETS["tra-vinh-2025"]
 
 # Population 10,000: 0.1% = 10 offenders, 0.3% = 30, 0.5% = 50.
 CLEAN: dict[str, Any] = {
@@ -40,7 +42,7 @@ def commune(**changes: Any) -> Metrics:
 
 
 def cls(**changes: Any) -> str:
-    return classify(commune(**changes)).classification
+    return classify(commune(**changes), TV).classification
 
 
 # --- the shipped rule set ------------------------------------------------------------------
@@ -49,7 +51,7 @@ def cls(**changes: Any) -> str:
 def test_default_rule_set_is_tra_vinh() -> None:
     assert DEFAULT_RULE_SET == "tra-vinh-2025"
     assert set(RULE_SETS) == {"tra-vinh-2025", "decision-28-2025-example"}
-    assert get_rule_set("tra-vinh-2025") is RULE_SETS["tra-vinh-2025"]
+    assert get_rule_set("tra-vinh-2025") is RULE_SETS["tra-vinh-2025"]  # loaded once, cached
 
 
 def test_tra_vinh_requires_exactly_the_appendix_fields() -> None:
@@ -256,7 +258,7 @@ def test_type_i_on_route_stays_type_i() -> None:
 
 
 def test_nothing_at_all_is_drug_free() -> None:
-    result = classify(commune())
+    result = classify(commune(), TV)
     assert result.classification == "drug_free"
     assert "không có người nghiện có hồ sơ quản lý (= 0)" in result.reasons
 
@@ -278,7 +280,7 @@ def test_many_users_but_few_addicts_is_less_complex() -> None:
 
 
 def test_reason_names_the_count_and_the_bound() -> None:
-    result = classify(commune(addicts_total=100))
+    result = classify(commune(addicts_total=100), TV)
     assert result == ClassificationResult(
         rule_set="tra-vinh-2025",
         classification="type_i",
@@ -288,7 +290,7 @@ def test_reason_names_the_count_and_the_bound() -> None:
 
 
 def test_reasons_list_every_matching_criterion() -> None:
-    result = classify(commune(addicts_total=120, hotspots=7))
+    result = classify(commune(addicts_total=120, hotspots=7), TV)
     assert result.reasons == [
         "có 120 người nghiện có hồ sơ quản lý (>= 100)",
         "có 7 tụ điểm phức tạp về ma túy (>= 5)",
@@ -297,7 +299,7 @@ def test_reasons_list_every_matching_criterion() -> None:
 
 
 def test_rate_reason_is_a_percentage() -> None:
-    result = classify(commune(drug_offenders=30))
+    result = classify(commune(drug_offenders=30), TV)
     assert result.reasons == [
         "tỷ lệ đối tượng phạm tội về ma túy trên dân số là 0,3% (30/10000) (>= 0,3% và < 0,5%)"
     ]
@@ -307,7 +309,7 @@ def test_rate_reason_is_a_percentage() -> None:
 
 
 def test_lift_reasons_mention_the_route() -> None:
-    result = classify(commune(hotspots=1, on_trafficking_route=True))
+    result = classify(commune(hotspots=1, on_trafficking_route=True), TV)
     assert result.classification == "type_ii"
     assert result.reasons == [
         "đạt tiêu chí của xã trọng điểm về ma túy loại III",
@@ -318,7 +320,7 @@ def test_lift_reasons_mention_the_route() -> None:
 
 
 def test_area_reason_uses_a_decimal_comma() -> None:
-    result = classify(commune(drug_plant_area_m2=0.5))
+    result = classify(commune(drug_plant_area_m2=0.5), TV)
     assert result.reasons == ["có 0,5 m² diện tích trồng cây có chứa chất ma túy (> 0 và < 1000)"]
 
 
@@ -329,7 +331,7 @@ def test_area_reason_uses_a_decimal_comma() -> None:
 def test_missing_required_field(field: str) -> None:
     data = {k: v for k, v in CLEAN.items() if k != field}
     with pytest.raises(InputError) as caught:
-        classify(parse_metrics(data))
+        classify(parse_metrics(data), TV)
     assert caught.value.code == "metrics.missing"
     assert f"metrics.{field}" in caught.value.message
     assert "tra-vinh-2025" in caught.value.message
@@ -337,18 +339,17 @@ def test_missing_required_field(field: str) -> None:
 
 def test_missing_fields_are_all_named() -> None:
     with pytest.raises(InputError) as caught:
-        classify(parse_metrics({"addicts_total": 150}))
+        classify(parse_metrics({"addicts_total": 150}), TV)
     missing = [f for f in REQUIRED if f != "addicts_total"]
     for field in missing:
         assert f"metrics.{field}" in caught.value.message
     assert "metrics.addicts_total" not in caught.value.message
 
 
-def test_unknown_rule_set() -> None:
-    with pytest.raises(DomainError) as caught:
-        classify(commune(), "quang-ninh-1999")
+def test_unknown_rule_set_is_an_input_error_listing_the_known_ones() -> None:
+    with pytest.raises(InputError) as caught:
+        get_rule_set("quang-ninh-1999")
     err = caught.value
-    assert not isinstance(err, InputError)
     assert err.code == "rules.unknown"
     assert "quang-ninh-1999" in err.message
     assert "tra-vinh-2025" in err.message
@@ -357,11 +358,11 @@ def test_unknown_rule_set() -> None:
 
 # --- the k-of-n example (Decision 28/2025 shape, illustrative thresholds) ---------------------
 
-D28 = "decision-28-2025-example"
+D28 = RULE_SETS["decision-28-2025-example"]
 
 
 def test_decision_28_example_is_labelled_illustrative() -> None:
-    rs = get_rule_set(D28)
+    rs = D28
     assert "illustrative" in rs.description.lower()
     assert "not in the seed" in rs.description
     assert [c.criteria.k for c in rs.classes[:3]] == [3, 3, 1]
@@ -543,7 +544,7 @@ complete_metrics: st.SearchStrategy[dict[str, Any]] = st.builds(
 @settings(max_examples=300, deadline=None)
 @given(data=complete_metrics, rule_set_id=st.sampled_from(sorted(RULE_SETS)))
 def test_classify_never_raises_on_complete_metrics(data: dict[str, Any], rule_set_id: str) -> None:
-    result = classify(parse_metrics(data), rule_set_id)
+    result = classify(parse_metrics(data), RULE_SETS[rule_set_id])
     assert result.classification in SEVERITY
     assert result.reasons and len(result.reasons) == len(result.reasons_en)
 
@@ -562,7 +563,7 @@ def test_drug_free_exactly_when_nothing_is_present(data: dict[str, Any]) -> None
             "drug_offenders",
         )
     )
-    assert (classify(parse_metrics(data)).classification == "drug_free") == nothing
+    assert (classify(parse_metrics(data), TV).classification == "drug_free") == nothing
 
 
 @settings(max_examples=300, deadline=None)
@@ -574,9 +575,9 @@ def test_drug_free_exactly_when_nothing_is_present(data: dict[str, Any]) -> None
 def test_more_addicts_never_lowers_the_class(
     data: dict[str, Any], extra: int, rule_set_id: str
 ) -> None:
-    before = classify(parse_metrics(data), rule_set_id).classification
+    before = classify(parse_metrics(data), RULE_SETS[rule_set_id]).classification
     more = {**data, "addicts_total": data["addicts_total"] + extra}
-    after = classify(parse_metrics(more), rule_set_id).classification
+    after = classify(parse_metrics(more), RULE_SETS[rule_set_id]).classification
     assert SEVERITY[after] >= SEVERITY[before]
 
 
@@ -589,15 +590,15 @@ def test_more_addicts_never_lowers_the_class(
 def test_more_of_anything_never_lowers_the_tra_vinh_class(
     data: dict[str, Any], field: str, extra: int
 ) -> None:
-    before = classify(parse_metrics(data)).classification
-    after = classify(parse_metrics({**data, field: data[field] + extra})).classification
+    before = classify(parse_metrics(data), TV).classification
+    after = classify(parse_metrics({**data, field: data[field] + extra}), TV).classification
     assert SEVERITY[after] >= SEVERITY[before]
 
 
 @settings(max_examples=200, deadline=None)
 @given(data=complete_metrics)
 def test_the_route_never_lowers_the_class(data: dict[str, Any]) -> None:
-    off = classify(parse_metrics({**data, "on_trafficking_route": False})).classification
-    on = classify(parse_metrics({**data, "on_trafficking_route": True})).classification
+    off = classify(parse_metrics({**data, "on_trafficking_route": False}), TV).classification
+    on = classify(parse_metrics({**data, "on_trafficking_route": True}), TV).classification
     assert SEVERITY[on] >= SEVERITY[off]
     assert SEVERITY[on] - SEVERITY[off] <= 1  # a lift is one step

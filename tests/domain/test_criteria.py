@@ -10,15 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from catalog import criteria_set_ids, get_criteria_set
 from domain.criteria import (
-    CRITERIA_SETS,
     CriteriaReport,
     CriteriaSet,
     CriterionResult,
     evaluate,
-    get_criteria_set,
 )
-from domain.errors import DomainError
+from domain.errors import InputError
 from domain.metrics import FIELD_KINDS, Metrics, parse_metrics
 
 TV = "tra-vinh-2025"
@@ -84,7 +83,7 @@ def result(report: CriteriaReport, criterion_id: int) -> CriterionResult:
 
 
 def test_shipped_sets() -> None:
-    assert set(CRITERIA_SETS) == {TV, TH}
+    assert set(criteria_set_ids()) == {TV, TH}
     assert [c.id for c in get_criteria_set(TV).criteria] == list(range(1, 9))
     assert [c.id for c in get_criteria_set(TH).criteria] == list(range(1, 11))
 
@@ -107,7 +106,7 @@ def test_tra_vinh_criterion_4_needs_the_baseline() -> None:
 
 @pytest.mark.parametrize("set_id", [TV, TH])
 def test_a_commune_meeting_everything(set_id: str) -> None:
-    report = evaluate(commune(), set_id)
+    report = evaluate(commune(), get_criteria_set(set_id))
     assert report.criteria_set == set_id
     assert report.met is True
     assert failing(report) == []
@@ -115,8 +114,8 @@ def test_a_commune_meeting_everything(set_id: str) -> None:
 
 
 def test_unknown_criteria_set() -> None:
-    with pytest.raises(DomainError) as caught:
-        evaluate(commune(), "ha-giang-2030")
+    with pytest.raises(InputError) as caught:
+        get_criteria_set("ha-giang-2030")
     assert caught.value.code == "criteria.unknown"
     assert "ha-giang-2030" in caught.value.message
     assert TV in caught.value.message and TH in caught.value.message
@@ -187,7 +186,7 @@ THANH_HOA_BREAKS: list[tuple[int, dict[str, Any]]] = [
 
 @pytest.mark.parametrize(("criterion_id", "change"), TRA_VINH_BREAKS)
 def test_tra_vinh_criterion_not_met(criterion_id: int, change: dict[str, Any]) -> None:
-    report = evaluate(commune(**change), TV)
+    report = evaluate(commune(**change), get_criteria_set(TV))
     assert failing(report) == [criterion_id]
     assert report.met is False
     r = result(report, criterion_id)
@@ -197,7 +196,7 @@ def test_tra_vinh_criterion_not_met(criterion_id: int, change: dict[str, Any]) -
 
 @pytest.mark.parametrize(("criterion_id", "change"), THANH_HOA_BREAKS)
 def test_thanh_hoa_criterion_not_met(criterion_id: int, change: dict[str, Any]) -> None:
-    report = evaluate(commune(**change), TH)
+    report = evaluate(commune(**change), get_criteria_set(TH))
     assert failing(report) == [criterion_id]
     assert report.met is False
 
@@ -222,7 +221,7 @@ def test_thanh_hoa_nine_addicts_in_the_community_is_fewer_than_ten() -> None:
             "addicts_negative_test_30d",
         )
     }
-    report = evaluate(commune(**nine), TH)
+    report = evaluate(commune(**nine), get_criteria_set(TH))
     assert report.met
     ten = {
         **nine,
@@ -232,7 +231,7 @@ def test_thanh_hoa_nine_addicts_in_the_community_is_fewer_than_ten() -> None:
         "addicts_negative_test_30d": 12,
         "addicts_in_community": 10,
     }
-    r = result(evaluate(commune(**ten), TH), 1)
+    r = result(evaluate(commune(**ten), get_criteria_set(TH)), 1)
     assert not r.met
     assert r.reason_vi == "có 10 người nghiện ngoài cộng đồng (yêu cầu dưới 10)"
     assert r.reason_en == "addicts living in the community: 10 (fewer than 10 required)"
@@ -248,15 +247,15 @@ def test_thanh_hoa_more_addicts_in_treatment_facilities_is_fine() -> None:
         "addicts_in_community": 9,
         "baseline_addicts": 40,
     }
-    assert evaluate(commune(**many), TH).met
+    assert evaluate(commune(**many), get_criteria_set(TH)).met
 
 
 @pytest.mark.parametrize("set_id", [TV, TH])
 def test_baseline_equal_is_met_and_one_more_is_not(set_id: str) -> None:
     # now 8 + 3 = 11
-    at = evaluate(commune(baseline_addicts=6, baseline_users=5), set_id)
+    at = evaluate(commune(baseline_addicts=6, baseline_users=5), get_criteria_set(set_id))
     assert result(at, 4).met
-    over = evaluate(commune(baseline_addicts=6, baseline_users=4), set_id)
+    over = evaluate(commune(baseline_addicts=6, baseline_users=4), get_criteria_set(set_id))
     r = result(over, 4)
     assert not r.met
     assert "hiện nay 11" in r.reason_vi and "khi đưa vào xây dựng 10" in r.reason_vi
@@ -266,7 +265,7 @@ def test_baseline_equal_is_met_and_one_more_is_not(set_id: str) -> None:
 
 
 def test_partial_coverage_reason_shows_the_fraction() -> None:
-    r = result(evaluate(commune(addicts_with_records=7), TV), 2)
+    r = result(evaluate(commune(addicts_with_records=7), get_criteria_set(TV)), 2)
     assert r.reason_vi == "7/8 người nghiện có hồ sơ quản lý (yêu cầu 100%)"
     assert r.reason_en == "addicts with a management record: 7/8 (100% required)"
 
@@ -282,34 +281,35 @@ def test_no_addicts_means_every_addict_criterion_is_met() -> None:
             "addicts_negative_test_30d",
         )
     }
-    assert evaluate(commune(**none), TV).met
-    assert evaluate(commune(**none), TH).met
+    assert evaluate(commune(**none), get_criteria_set(TV)).met
+    assert evaluate(commune(**none), get_criteria_set(TH)).met
 
 
 def test_zero_households_cannot_be_100_percent_committed() -> None:
-    r = result(evaluate(commune(households_total=0, households_committed=0), TV), 3)
+    metrics = commune(households_total=0, households_committed=0)
+    r = result(evaluate(metrics, get_criteria_set(TV)), 3)
     assert not r.met
     assert "hộ gia đình" in r.reason_vi
 
 
 def test_met_reasons_say_what_was_checked() -> None:
-    r = result(evaluate(commune(), TV), 1)
+    r = result(evaluate(commune(), get_criteria_set(TV)), 1)
     assert r.reason_vi == (
         "không có tụ điểm, điểm phức tạp về ma túy; không có ổ nhóm, đường dây tội phạm về ma "
         "túy; không có vụ phạm tội về ma túy do người cư trú trên địa bàn gây ra"
     )
-    r8 = result(evaluate(commune(prevention_models=0), TV), 8)
+    r8 = result(evaluate(commune(prevention_models=0), get_criteria_set(TV)), 8)
     assert r8.reason_en == "drug-prevention models maintained: 0 (at least 1 required)"
 
 
 def test_not_met_reasons_show_only_what_failed() -> None:
-    r = result(evaluate(commune(hotspots=2), TH), 6)
+    r = result(evaluate(commune(hotspots=2), get_criteria_set(TH)), 6)
     assert r.reason_vi == "có 2 tụ điểm, điểm phức tạp về ma túy (yêu cầu không có)"
     assert r.reason_en == "drug hotspots: 2 (must be none)"
 
 
 def test_more_prevention_models_is_fine() -> None:
-    assert evaluate(commune(prevention_models=3), TV).met
+    assert evaluate(commune(prevention_models=3), get_criteria_set(TV)).met
 
 
 # --- missing data: never assumed met -------------------------------------------------------
@@ -319,7 +319,7 @@ def test_more_prevention_models_is_fine() -> None:
 @pytest.mark.parametrize("field", sorted(GOOD))
 def test_a_missing_field_fails_exactly_the_criteria_that_need_it(set_id: str, field: str) -> None:
     data = {k: v for k, v in GOOD.items() if k != field}
-    report = evaluate(parse_metrics(data), set_id)
+    report = evaluate(parse_metrics(data), get_criteria_set(set_id))
     needing = [c.id for c in get_criteria_set(set_id).criteria if field in c.needs]
     assert failing(report) == needing
     for cid in needing:
@@ -329,7 +329,7 @@ def test_a_missing_field_fails_exactly_the_criteria_that_need_it(set_id: str, fi
 
 
 def test_missing_data_reason_lists_every_missing_field() -> None:
-    report = evaluate(parse_metrics({}), TV)
+    report = evaluate(parse_metrics({}), get_criteria_set(TV))
     assert not report.met
     assert all(not r.met for r in report.results)
     assert result(report, 7).reason_vi == "thiếu dữ liệu: suspects_total, suspects_tested"
@@ -341,16 +341,16 @@ def test_missing_data_reason_lists_every_missing_field() -> None:
 
 def test_missing_baseline_fails_tra_vinh_criterion_4() -> None:
     data = {k: v for k, v in GOOD.items() if k != "baseline_users"}
-    r = result(evaluate(parse_metrics(data), TV), 4)
+    r = result(evaluate(parse_metrics(data), get_criteria_set(TV)), 4)
     assert not r.met
     assert r.reason_vi == "thiếu dữ liệu: baseline_users"
 
 
 def test_thanh_hoa_criterion_2_needs_psychosis_cases_reported() -> None:
     data = {k: v for k, v in GOOD.items() if k != "psychosis_cases"}
-    r = result(evaluate(parse_metrics(data), TH), 2)
+    r = result(evaluate(parse_metrics(data), get_criteria_set(TH)), 2)
     assert (r.met, r.reason_en) == (False, "missing data: psychosis_cases")
-    assert result(evaluate(commune(psychosis_cases=2), TH), 2).met
+    assert result(evaluate(commune(psychosis_cases=2), get_criteria_set(TH)), 2).met
 
 
 # --- criteria sets as data -----------------------------------------------------------------
@@ -445,7 +445,7 @@ def any_valid_metrics(draw: st.DrawFn) -> Metrics:
 @settings(max_examples=300, deadline=None)
 @given(metrics=any_valid_metrics(), set_id=st.sampled_from([TV, TH]))
 def test_evaluate_never_raises_and_met_means_all_met(metrics: Metrics, set_id: str) -> None:
-    report = evaluate(metrics, set_id)
+    report = evaluate(metrics, get_criteria_set(set_id))
     assert report.met == all(r.met for r in report.results)
     for criterion, r in zip(get_criteria_set(set_id).criteria, report.results, strict=True):
         assert r.id == criterion.id

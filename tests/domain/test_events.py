@@ -43,6 +43,7 @@ PINNED: dict[str, tuple[str, int]] = {
     "recognition.denied": ("RecognitionDenied", 1),
     "case.withdrawn": ("CaseWithdrawn", 1),
     "case.closed": ("CaseClosed", 1),
+    "recognition.interrupted": ("RecognitionInterrupted", 1),
 }
 
 SAMPLES: list[Event] = [
@@ -80,6 +81,7 @@ SAMPLES: list[Event] = [
     ev.RecognitionDenied(reasons=["criterion 4: missing data"]),
     ev.CaseWithdrawn(withdrawn_by="p-du-1", role="district_ubnd", reason="sáp nhập đơn vị"),
     ev.CaseClosed(outcome="recognised"),
+    ev.RecognitionInterrupted(cause="terminated"),
 ]
 
 

@@ -12,6 +12,7 @@ from domain.errors import DomainError, InputError
 from domain.metrics import (
     FIELD_KINDS,
     FIELD_LABELS,
+    MAX_COUNT,
     PART_OF,
     SUMMARY_FIELDS,
     Metrics,
@@ -145,6 +146,17 @@ def test_area_must_be_a_finite_number(bad: object) -> None:
     assert err.message.startswith(
         "metrics.drug_plant_area_m2: must be a non-negative finite number"
     )
+
+
+@pytest.mark.parametrize("field", [*COUNT_FIELDS, "population"])
+def test_counts_above_the_safe_integer_limit_are_refused(field: str) -> None:
+    # The event store keeps integers up to 2^53-1 (every JSON reader's exact range); the
+    # contract refuses more, naming the field, before a case records anything.
+    assert parse_metrics({field: MAX_COUNT}).value(field) == 2**53 - 1
+    err = error_of({field: 2**53})
+    assert err.code == "metrics.invalid"
+    assert err.message == (f"metrics.{field}: must be at most 9007199254740991 (2^53-1), "
+                           "got 9007199254740992")
 
 
 @pytest.mark.parametrize("bad", [1, 0, "true", "yes"])

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from activities.plan_catalog import get_plan, load_plan_file, plan_ids
+from catalog import get_plan, load_plan_file, plan_ids
 from domain.admin_units import registry
 from domain.errors import InputError
 from domain.plan import Plan, parse_plan, plan_problems
@@ -420,25 +420,43 @@ def test_plan_file_with_a_bad_plan_is_invalid(tmp_path: Path) -> None:
     assert "phase 3" in exc.value.message
 
 
-@pytest.mark.parametrize("content", [None, "phases: [unclosed\n"])
-def test_unreadable_plan_file(tmp_path: Path, content: str | None) -> None:
+@pytest.mark.parametrize(("content", "code"), [(None, "document.unreadable"),
+                                               ("phases: [unclosed\n", "document.syntax")])
+def test_unreadable_plan_file(tmp_path: Path, content: str | None, code: str) -> None:
     path = tmp_path / "plan.yaml"
     if content is not None:
         path.write_text(content, encoding="utf-8")
     with pytest.raises(InputError) as exc:
         load_plan_file(path)
-    assert exc.value.code == "plan.unreadable"
+    assert exc.value.code == code
     assert "plan.yaml" in exc.value.message
 
 
-@pytest.mark.parametrize("field", ["criteria_set", "classification_rules"])
-def test_unknown_criteria_or_rules_id_is_refused(field: str) -> None:
-    from activities.plan_catalog import get_plan
-    from domain.errors import InputError
-    from domain.plan import parse_plan
+# -- pinned criteria and rule sets ------------------------------------------------------------
 
+
+@pytest.mark.parametrize("plan_id", plan_ids())
+def test_a_catalogue_plan_carries_the_sets_it_names(plan_id: str) -> None:
+    plan = get_plan(plan_id)
+    assert plan.criteria is not None and plan.criteria.id == plan.criteria_set
+    assert plan.rules is not None and plan.rules.id == plan.classification_rules
+
+
+@pytest.mark.parametrize(("field", "embedded"), [("criteria_set", "criteria"),
+                                                 ("classification_rules", "rules")])
+def test_embedded_sets_must_be_the_ones_named(field: str, embedded: str) -> None:
     data = get_plan("tra-vinh-2025").model_dump(mode="json")
     data[field] = "no-such-set"
     with pytest.raises(InputError) as info:
         parse_plan(data)
-    assert field in info.value.message and "no-such-set" in info.value.message
+    message = info.value.message
+    assert f"{embedded}.id" in message and field in message and "no-such-set" in message
+
+
+def test_the_domain_keeps_no_registry_of_sets() -> None:
+    # Whether an id exists is the catalogue's business (tests/catalog); a plan naming sets it
+    # does not embed is sound as far as the domain can tell.
+    data = get_plan("tra-vinh-2025").model_dump(mode="json", exclude={"criteria", "rules"})
+    data["criteria_set"] = "ha-giang-2030"
+    plan = parse_plan(data)
+    assert plan.criteria is None and plan.rules is None and plan_problems(plan) == []

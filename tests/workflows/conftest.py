@@ -52,7 +52,7 @@ def make_case(temporal: Any, worker: str) -> Callable[..., Case]:
     client, env = temporal
 
     async def make(plan_id: str, commune: str) -> Case:
-        from activities.plan_catalog import get_plan
+        from catalog import get_plan
         from domain.admin_units import registry
 
         plan = get_plan(plan_id)

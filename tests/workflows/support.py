@@ -9,7 +9,7 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from activities.plan_catalog import get_plan
+from catalog import get_plan
 from domain.case import selection_role
 from domain.clock import PlanClock, rehearsal_shift
 from domain.identity import public_key_of, sign_token

@@ -11,7 +11,7 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from activities.plan_catalog import get_plan
+from catalog import get_plan
 from domain.admin_units import registry
 from tests.workflows.conftest import SIGNING_KEY
 from tests.workflows.support import BASELINE, CLEAN, Case, rid

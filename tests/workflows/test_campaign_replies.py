@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from activities.plan_catalog import get_plan
+from catalog import get_plan
 from domain.admin_units import registry
 from domain.case import CaseState
 from tests.workflows.conftest import SIGNING_KEY

@@ -26,7 +26,7 @@ import pytest
 import pytest_asyncio
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 
-from activities.plan_catalog import get_plan
+from catalog import get_plan
 from domain.admin_units import registry
 from domain.clock import PlanClock
 from eventstore.errors import StreamNotFoundError

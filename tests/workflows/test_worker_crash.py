@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from activities.plan_catalog import get_plan
+from catalog import get_plan
 from runtime.temporal import temporal_environment
 from tests.workflows.support import CLEAN, Case
 
