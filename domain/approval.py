@@ -150,17 +150,21 @@ def _submit(
     if state.status == "pending":
         raise ChainError("chain.already_submitted", "the dossier is already under review")
     new_round = state.round + 1
+    # every round starts at the first level (a plan has at least one: plan_problems); the
+    # event names it so read models need not know the plan
+    first = chain[0].id
     event: Event
     if state.status == "draft":
         event = DossierSubmitted(
-            round=new_round, submitted_by=d.actor.person_id, role="commune_ubnd"
+            round=new_round, submitted_by=d.actor.person_id, role="commune_ubnd",
+            first_level=first,
         )
     else:
         event = DossierResubmitted(
-            round=new_round, submitted_by=d.actor.person_id, role="commune_ubnd"
+            round=new_round, submitted_by=d.actor.person_id, role="commune_ubnd",
+            first_level=first,
         )
     new = ChainState(status="pending", round=new_round, level_index=0)
-    del chain  # the first level is index 0 of any chain; kept for a uniform signature
     return new, [event]
 
 

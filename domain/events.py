@@ -147,12 +147,19 @@ class CriteriaEvaluated(Event):
 
 
 class DossierSubmitted(Event):
-    """Nộp hồ sơ đề nghị công nhận: the commune submits its recognition dossier."""
+    """Nộp hồ sơ đề nghị công nhận: the commune submits its recognition dossier.
+
+    ``first_level`` is the level that becomes pending (the chain's first), so a reader knows
+    it without the plan. Schema v2 added it; v1 payloads are upcast with ``first_level = None``
+    (unknown).
+    """
 
     TYPE = "dossier.submitted"
+    SCHEMA_VERSION = 2
     round: int
     submitted_by: str
     role: str
+    first_level: str | None
 
 
 class SignoffRecorded(Event):
@@ -200,12 +207,17 @@ class SignoffDelegated(Event):
 
 
 class DossierResubmitted(Event):
-    """Nộp lại hồ sơ: a new round from the first level after a rejection."""
+    """Nộp lại hồ sơ: a new round from the first level after a rejection.
+
+    Schema v2 added ``first_level`` (as ``DossierSubmitted``); v1 is upcast with ``None``.
+    """
 
     TYPE = "dossier.resubmitted"
+    SCHEMA_VERSION = 2
     round: int
     submitted_by: str
     role: str
+    first_level: str | None
 
 
 class RecognitionGranted(Event):
@@ -271,6 +283,9 @@ Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 # (type, from_version) -> function lifting a payload to from_version + 1.
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("report.submitted", 1): lambda p: {**p, "late": False},
+    # v1 never said which level became pending: unknown, not guessed from today's plan
+    ("dossier.submitted", 1): lambda p: {**p, "first_level": None},
+    ("dossier.resubmitted", 1): lambda p: {**p, "first_level": None},
 }
 
 

@@ -200,7 +200,7 @@ def test_named_states_are_where_they_claim() -> None:
 def test_happy_path_through_tra_vinh_four_levels(appraisal_order: tuple[Role, ...]) -> None:
     state, events = run([Submit(actor=COMMUNE)])
     assert events == [DossierSubmitted(round=1, submitted_by=COMMUNE.person_id,
-                                       role="commune_ubnd")]
+                                       role="commune_ubnd", first_level=LV0)]
     assert (state.status, state.round, state.level_index) == ("pending", 1, 0)
     assert pending_level(TV_CHAIN, state) == TV_CHAIN[0]
 
@@ -446,7 +446,7 @@ def test_rejection_returns_to_the_commune_with_reasons() -> None:
 def test_resubmission_starts_round_two_at_the_first_level_with_fresh_signatures() -> None:
     state, events = decide(TV_CHAIN, TV_SCOPE, _returned(), Submit(actor=COMMUNE))
     assert events == [DossierResubmitted(round=2, submitted_by=COMMUNE.person_id,
-                                         role="commune_ubnd")]
+                                         role="commune_ubnd", first_level=LV0)]
     assert state == ChainState(status="pending", round=2, level_index=0)
     # the district appraisal signs again, in round 2
     state, events = run(sign_level(TV_CHAIN[0]), state)
