@@ -175,7 +175,8 @@ class SignoffRecorded(Event):
 
 
 class LevelApproved(Event):
-    """Thông qua cấp: every role of the level approved; the dossier moves up."""
+    """Thông qua cấp: the level's rule is satisfied (every role, any one role, or k council
+    members approved); the dossier moves up."""
 
     TYPE = "level.approved"
     round: int
@@ -184,7 +185,11 @@ class LevelApproved(Event):
 
 
 class LevelRejected(Event):
-    """Trả hồ sơ: a reviewer rejected; the dossier goes back to the commune with reasons."""
+    """Trả hồ sơ: a reviewer rejected; the dossier goes back to the commune with reasons.
+
+    At a council level (rule ``quorum``) ``reviewer`` is the member whose vote made k
+    approvals unreachable and ``reason`` joins every objection of the round ("; ").
+    """
 
     TYPE = "level.rejected"
     round: int
@@ -193,6 +198,25 @@ class LevelRejected(Event):
     role: str
     reason: str
     on_behalf_of: str | None = None
+
+
+class VoteCast(Event):
+    """Biểu quyết (vote): one member of a council level (rule ``quorum``, e.g. the provincial
+    review council, Hội đồng xét duyệt) votes in this round.
+
+    ``reviewer`` is the member's person id, named by the council's founding decision; a vote
+    is personal and never cast on someone's behalf. The level's outcome follows in the same
+    batch as ``level.approved`` (the k-th approval) or ``level.rejected`` (the rejection after
+    which k approvals can no longer be reached).
+    """
+
+    TYPE = "level.voted"
+    round: int
+    level: str
+    reviewer: str
+    role: str
+    vote: Literal["approve", "reject"]
+    reason: str = ""
 
 
 class SignoffDelegated(Event):
@@ -271,6 +295,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         LevelRejected,
         SignoffDelegated,
         DossierResubmitted,
+        VoteCast,
         RecognitionGranted,
         RecognitionDenied,
         CaseWithdrawn,

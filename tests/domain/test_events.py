@@ -43,6 +43,7 @@ PINNED: dict[str, tuple[str, int]] = {
     "recognition.denied": ("RecognitionDenied", 1),
     "case.withdrawn": ("CaseWithdrawn", 1),
     "case.closed": ("CaseClosed", 1),
+    "level.voted": ("VoteCast", 1),
 }
 
 SAMPLES: list[Event] = [
@@ -76,6 +77,10 @@ SAMPLES: list[Event] = [
                      reason="thiếu hồ sơ người sau cai"),
     ev.SignoffDelegated(round=2, level="province_appraisal", role="province_police",
                         from_person="p-pp-1", to_person="p-pp-2"),
+    ev.VoteCast(round=1, level="review_council", reviewer="p-hd-3", role="province_council",
+                vote="reject", reason="tiêu chí 3: thiếu cam kết"),
+    ev.VoteCast(round=2, level="review_council", reviewer="p-hd-1", role="province_council",
+                vote="approve"),
     ev.DossierResubmitted(round=2, submitted_by="p-c-1", role="commune_ubnd",
                           first_level="province_appraisal"),
     ev.RecognitionGranted(round=2, decided_by="p-pu-1"),
