@@ -54,8 +54,19 @@ def show_plan(
         typer.echo(f"    {d.due}  {d.id:<20} {d.role:<16} {d.title_vi if vi else d.title_en}")
     typer.echo(f"  {'Quy trình xét duyệt' if vi else 'Approval chain'}:")
     for i, lv in enumerate(p.approval_chain, 1):
-        typer.echo(f"    {i}. {lv.id:<20} [{', '.join(lv.roles)}] "
+        rule = _rule_label(lv.rule, lv.quorum, len(lv.members), vi)
+        typer.echo(f"    {i}. {lv.id:<20} [{', '.join(lv.roles)}]{rule} "
                    f"{lv.deadline_days}d  {lv.name_vi if vi else lv.name_en}")
+
+
+def _rule_label(rule: str, quorum: int | None, members: int, vi: bool) -> str:
+    """How a level passes, shown only when it is not the default (every role signs)."""
+    if rule == "any_of":
+        return " (một trong các cơ quan)" if vi else " (any one of them)"
+    if rule == "quorum":
+        return (f" (biểu quyết {quorum}/{members} thành viên)" if vi
+                else f" (vote: {quorum} of {members} members)")
+    return ""
 
 
 KIND_NAMES = {

@@ -147,12 +147,19 @@ class CriteriaEvaluated(Event):
 
 
 class DossierSubmitted(Event):
-    """Nộp hồ sơ đề nghị công nhận: the commune submits its recognition dossier."""
+    """Nộp hồ sơ đề nghị công nhận: the commune submits its recognition dossier.
+
+    ``first_level`` is the level that becomes pending (the chain's first), so a reader knows
+    it without the plan. Schema v2 added it; v1 payloads are upcast with ``first_level = None``
+    (unknown).
+    """
 
     TYPE = "dossier.submitted"
+    SCHEMA_VERSION = 2
     round: int
     submitted_by: str
     role: str
+    first_level: str | None
 
 
 class SignoffRecorded(Event):
@@ -168,7 +175,8 @@ class SignoffRecorded(Event):
 
 
 class LevelApproved(Event):
-    """Thông qua cấp: every role of the level approved; the dossier moves up."""
+    """Thông qua cấp: the level's rule is satisfied (every role, any one role, or k council
+    members approved); the dossier moves up."""
 
     TYPE = "level.approved"
     round: int
@@ -177,7 +185,11 @@ class LevelApproved(Event):
 
 
 class LevelRejected(Event):
-    """Trả hồ sơ: a reviewer rejected; the dossier goes back to the commune with reasons."""
+    """Trả hồ sơ: a reviewer rejected; the dossier goes back to the commune with reasons.
+
+    At a council level (rule ``quorum``) ``reviewer`` is the member whose vote made k
+    approvals unreachable and ``reason`` joins every objection of the round ("; ").
+    """
 
     TYPE = "level.rejected"
     round: int
@@ -186,6 +198,25 @@ class LevelRejected(Event):
     role: str
     reason: str
     on_behalf_of: str | None = None
+
+
+class VoteCast(Event):
+    """Biểu quyết (vote): one member of a council level (rule ``quorum``, e.g. the provincial
+    review council, Hội đồng xét duyệt) votes in this round.
+
+    ``reviewer`` is the member's person id, named by the council's founding decision; a vote
+    is personal and never cast on someone's behalf. The level's outcome follows in the same
+    batch as ``level.approved`` (the k-th approval) or ``level.rejected`` (the rejection after
+    which k approvals can no longer be reached).
+    """
+
+    TYPE = "level.voted"
+    round: int
+    level: str
+    reviewer: str
+    role: str
+    vote: Literal["approve", "reject"]
+    reason: str = ""
 
 
 class SignoffDelegated(Event):
@@ -200,12 +231,17 @@ class SignoffDelegated(Event):
 
 
 class DossierResubmitted(Event):
-    """Nộp lại hồ sơ: a new round from the first level after a rejection."""
+    """Nộp lại hồ sơ: a new round from the first level after a rejection.
+
+    Schema v2 added ``first_level`` (as ``DossierSubmitted``); v1 is upcast with ``None``.
+    """
 
     TYPE = "dossier.resubmitted"
+    SCHEMA_VERSION = 2
     round: int
     submitted_by: str
     role: str
+    first_level: str | None
 
 
 class RecognitionGranted(Event):
@@ -267,6 +303,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         LevelRejected,
         SignoffDelegated,
         DossierResubmitted,
+        VoteCast,
         RecognitionGranted,
         RecognitionDenied,
         CaseWithdrawn,
@@ -280,6 +317,9 @@ Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 # (type, from_version) -> function lifting a payload to from_version + 1.
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("report.submitted", 1): lambda p: {**p, "late": False},
+    # v1 never said which level became pending: unknown, not guessed from today's plan
+    ("dossier.submitted", 1): lambda p: {**p, "first_level": None},
+    ("dossier.resubmitted", 1): lambda p: {**p, "first_level": None},
 }
 
 

@@ -13,7 +13,7 @@ message that names what is wrong.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta, timezone
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
@@ -73,8 +73,27 @@ class Deadline(_Strict):
     source: str = ""
 
 
+LevelRule = Literal["all_of", "any_of", "quorum"]
+
+# An opaque person id, as ``domain.roles.Actor.person_id``: never a name.
+PersonId = Annotated[str, Field(min_length=1, max_length=64)]
+
+
 class ApprovalLevel(_Strict):
-    """Cấp xét duyệt: one level of the recognition chain; all ``roles`` must approve."""
+    """Cấp xét duyệt: one level of the recognition chain and the rule by which it passes.
+
+    - ``all_of`` (default; các cơ quan cùng ký = every body signs): every role in ``roles``
+      approves, in any order; one rejection returns the dossier to the commune.
+    - ``any_of`` (một trong các = any one of): one approval by any listed role passes the
+      level; a rejection by any listed role returns the dossier.
+    - ``quorum`` (Hội đồng xét duyệt biểu quyết = the provincial review council votes):
+      ``members`` are the person ids named by the council's founding decision (quyết định
+      thành lập), acting in one of ``roles`` (e.g. ``[province_council]``); each votes once
+      and the level passes at ``quorum`` (k) approvals, e.g. a majority, 3 of 5. It returns
+      the dossier as soon as k can no longer be reached (rejections > n - k).
+
+    ``members`` and ``quorum`` belong to quorum levels only (``plan_problems``).
+    """
 
     id: str = Field(pattern=r"^[a-z0-9_]+$")
     name_vi: str
@@ -82,6 +101,9 @@ class ApprovalLevel(_Strict):
     roles: list[Role]
     deadline_days: int = Field(ge=1, le=120)
     escalate_to: Role
+    rule: LevelRule = "all_of"
+    members: list[PersonId] = []
+    quorum: int | None = None
 
 
 class Target(_Strict):
@@ -237,7 +259,32 @@ def plan_problems(plan: Plan) -> list[str]:
             problems.append(f"{where}: a role is listed twice")
         if "auditor" in lv.roles or "commune_ubnd" in lv.roles:
             problems.append(f"{where}: auditors and the commune itself do not sign a level")
+        problems.extend(_rule_problems(where, lv))
         problems.extend(_role_problems(plan, where, [*lv.roles, lv.escalate_to]))
+    return problems
+
+
+def _rule_problems(where: str, lv: ApprovalLevel) -> list[str]:
+    """A quorum level names its council and k; the other rules carry neither."""
+    problems: list[str] = []
+    if lv.rule != "quorum":
+        if lv.members:
+            problems.append(f"{where}: members: only a quorum level names members "
+                            f"(rule is {lv.rule})")
+        if lv.quorum is not None:
+            problems.append(f"{where}: quorum: only a quorum level has a quorum "
+                            f"(rule is {lv.rule})")
+        return problems
+    if not lv.members:
+        problems.append(f"{where}: members: a quorum level names its council's members")
+    if len(set(lv.members)) != len(lv.members):
+        twice = sorted({m for m in lv.members if lv.members.count(m) > 1})
+        problems.append(f"{where}: members: listed twice: {', '.join(twice)}")
+    if lv.quorum is None:
+        problems.append(f"{where}: quorum: a quorum level needs k, the approvals that pass it")
+    elif not 1 <= lv.quorum <= len(lv.members):
+        problems.append(f"{where}: quorum: {lv.quorum} is not between 1 and the "
+                        f"{len(lv.members)} members")
     return problems
 
 

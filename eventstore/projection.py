@@ -97,6 +97,7 @@ def apply(status: CaseStatus | None, event: ProjectedEvent) -> CaseStatus | None
         status = replace(status, last_metrics=p.get("metrics"),
                          last_classification=p.get("classification"))
     elif kind in ("dossier.submitted", "dossier.resubmitted"):
+        # first_level: carried since schema v2; None (unknown) when upcast from v1
         status = replace(status, state="in_recognition", round=p.get("round", status.round),
                          pending_level=p.get("first_level"))
     elif kind == "level.approved":

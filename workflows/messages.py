@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.approval import ChainState
+from domain.approval import ChainState, LevelStanding
 from domain.case import CaseState
 from domain.clock import PlanClock
 from domain.plan import Plan
@@ -147,6 +147,7 @@ class RecognitionStatus(_Msg):
     awaiting: list[str]
     last_rejection: str | None
     level_due: datetime | None
+    standing: LevelStanding | None = None  # the level's rule, approvals and what it needs
 
 
 # -- province campaign ------------------------------------------------------------------------

@@ -24,7 +24,9 @@ with workflow.unsafe.imports_passed_through():
         Delegate,
         Reject,
         Submit,
+        awaiting,
         pending_level,
+        standing,
     )
     from domain.approval import decide as chain_decide
     from domain.events import (
@@ -121,16 +123,17 @@ class RecognitionWorkflow:
         self.reminded.append(key)
         due_day = self.inp.clock.plan_date(
             self.inp.plan, self.level_since + self.inp.clock.days(lv.deadline_days))
-        unsigned = [r for r in lv.roles if r not in self.chain.signatures]
+        now = standing(self.inp.plan.approval_chain, self.chain)
+        assert now is not None
         deadline_id = level_deadline_id(lv.id, self.chain.round)
         if days_before is not None:
             await self._emit([ReminderSent(deadline_id=deadline_id, due=due_day,
                                            days_before=days_before, to_role=r)
-                              for r in unsigned])
+                              for r in now.awaiting_roles])
         else:
             await self._emit([DeadlineMissed(deadline_id=deadline_id, due=due_day),
                               Escalated(deadline_id=deadline_id, to_role=lv.escalate_to)],
-                             awaiting=unsigned)
+                             awaiting=now.awaiting)
 
     async def _expire(self) -> RecognitionResult:
         """The plan's last day passed before recognition: the chain closes unfinished."""
@@ -214,6 +217,7 @@ class RecognitionWorkflow:
         return RecognitionStatus(
             case_id=self.inp.case_id, status=self.chain.status, round=self.chain.round,
             pending_level=lv.id if lv else None, signed=dict(self.chain.signatures),
-            awaiting=[r for r in lv.roles if r not in self.chain.signatures] if lv else [],
+            awaiting=awaiting(self.inp.plan.approval_chain, self.chain),
+            standing=standing(self.inp.plan.approval_chain, self.chain),
             last_rejection=self.chain.last_rejection, level_due=due,
         )

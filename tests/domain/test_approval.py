@@ -31,10 +31,13 @@ from domain.approval import (
     ChainState,
     Close,
     Delegate,
+    LevelStanding,
     Reject,
     Submit,
+    awaiting,
     decide,
     pending_level,
+    standing,
 )
 from domain.events import (
     DossierResubmitted,
@@ -45,8 +48,9 @@ from domain.events import (
     RecognitionGranted,
     SignoffDelegated,
     SignoffRecorded,
+    VoteCast,
 )
-from domain.plan import ApprovalLevel
+from domain.plan import ApprovalLevel, parse_plan
 from domain.roles import ROLE_SCOPE, ROLES, Actor, CaseScope, Role, jurisdiction_error
 
 AnyDecision = Submit | Approve | Reject | Delegate | Close
@@ -200,7 +204,7 @@ def test_named_states_are_where_they_claim() -> None:
 def test_happy_path_through_tra_vinh_four_levels(appraisal_order: tuple[Role, ...]) -> None:
     state, events = run([Submit(actor=COMMUNE)])
     assert events == [DossierSubmitted(round=1, submitted_by=COMMUNE.person_id,
-                                       role="commune_ubnd")]
+                                       role="commune_ubnd", first_level=LV0)]
     assert (state.status, state.round, state.level_index) == ("pending", 1, 0)
     assert pending_level(TV_CHAIN, state) == TV_CHAIN[0]
 
@@ -446,7 +450,7 @@ def test_rejection_returns_to_the_commune_with_reasons() -> None:
 def test_resubmission_starts_round_two_at_the_first_level_with_fresh_signatures() -> None:
     state, events = decide(TV_CHAIN, TV_SCOPE, _returned(), Submit(actor=COMMUNE))
     assert events == [DossierResubmitted(round=2, submitted_by=COMMUNE.person_id,
-                                         role="commune_ubnd")]
+                                         role="commune_ubnd", first_level=LV0)]
     assert state == ChainState(status="pending", round=2, level_index=0)
     # the district appraisal signs again, in round 2
     state, events = run(sign_level(TV_CHAIN[0]), state)
@@ -607,6 +611,379 @@ def test_provincial_sign_off_can_be_delegated() -> None:
     assert events[-1] == LevelApproved(round=1, level=LV2, next_level=LV3)
 
 
+# -- level rules: any_of and quorum (a council's vote) ---------------------------------------
+#
+# A two-level plan after the 2025 reform, as a province might write it: the provincial police
+# OR a department appraises (any_of); the provincial review council (Hội đồng xét duyệt),
+# five members named by its founding decision, votes (biểu quyết) with a quorum of three;
+# the provincial UBND decides (all_of).
+
+MEMBERS = ["hd-1", "hd-2", "hd-3", "hd-4", "hd-5"]
+
+
+def _level(level_id: str, roles: list[Role], **rule: Any) -> dict[str, Any]:
+    return {"id": level_id, "name_vi": level_id, "name_en": level_id, "roles": roles,
+            "deadline_days": 7, "escalate_to": "province_ubnd", **rule}
+
+
+def council_chain(quorum: int = 3, *, members: Sequence[str] = MEMBERS,
+                  council_roles: Sequence[Role] = ("province_council",)) -> list[ApprovalLevel]:
+    """The chain above, validated as a plan (so it passes ``plan_problems``)."""
+    plan = parse_plan({**get_plan("ninh-binh-2026").model_dump(), "approval_chain": [
+        _level("province_appraisal", ["province_police", "province_department"], rule="any_of"),
+        _level("review_council", list(council_roles), rule="quorum", members=list(members),
+               quorum=quorum),
+        _level("province_decision", ["province_ubnd"]),
+    ]})
+    return plan.approval_chain
+
+
+CC = council_chain()
+APPRAISAL, COUNCIL, DECISION = (lv.id for lv in CC)
+
+
+def member(pid: str, role: Role = "province_council", **codes: str | None) -> Actor:
+    return person(role, pid, scope=NB_SCOPE, **codes)
+
+
+def nb(role: Role, pid: str | None = None, **codes: str | None) -> Actor:
+    return person(role, pid, scope=NB_SCOPE, **codes)
+
+
+def vote(pid: str, approve: bool = True, reason: str = REASON) -> AnyDecision:
+    if approve:
+        return Approve(actor=member(pid), level=COUNCIL)
+    return Reject(actor=member(pid), level=COUNCIL, reason=reason)
+
+
+def crun(decisions: Sequence[AnyDecision], state: ChainState | None = None,
+         chain: list[ApprovalLevel] = CC) -> tuple[ChainState, list[Event]]:
+    return run(decisions, state, chain, NB_SCOPE)
+
+
+def crefused(state: ChainState, decision: AnyDecision, code: str,
+             chain: list[ApprovalLevel] = CC) -> ChainError:
+    return refused(state, decision, code, chain, NB_SCOPE)
+
+
+def _c_submitted() -> ChainState:
+    return crun([Submit(actor=nb("commune_ubnd"))])[0]
+
+
+def _c_council() -> ChainState:
+    return crun([Approve(actor=nb("province_department"), level=APPRAISAL)], _c_submitted())[0]
+
+
+def _c_two_for() -> ChainState:
+    return crun([vote("hd-1"), vote("hd-2")], _c_council())[0]
+
+
+def _c_two_against() -> ChainState:
+    return crun([vote("hd-1", False), vote("hd-2", False)], _c_council())[0]
+
+
+def _c_split() -> ChainState:
+    return crun([vote("hd-4"), vote("hd-2", False)], _c_council())[0]
+
+
+def _c_decision() -> ChainState:
+    return crun([vote("hd-1"), vote("hd-2"), vote("hd-3")], _c_council())[0]
+
+
+def _c_returned() -> ChainState:
+    return crun([vote("hd-1", False), vote("hd-2", False), vote("hd-3", False)], _c_council())[0]
+
+
+def _c_recognised() -> ChainState:
+    return crun([Approve(actor=nb("province_ubnd"), level=DECISION)], _c_decision())[0]
+
+
+C_STATES: dict[str, Callable[[], ChainState]] = {
+    "submitted": _c_submitted, "council": _c_council, "two_for": _c_two_for,
+    "two_against": _c_two_against, "split": _c_split, "decision": _c_decision,
+    "returned": _c_returned, "recognised": _c_recognised,
+}
+
+
+def test_council_named_states_are_where_they_claim() -> None:
+    assert (_c_submitted().status, _c_submitted().level_index) == ("pending", 0)
+    assert _c_council().level_index == 1
+    assert (_c_two_for().approvals, _c_two_for().objections) == (["hd-1", "hd-2"], {})
+    assert _c_two_against().objections == {"hd-1": REASON, "hd-2": REASON}
+    assert (_c_split().approvals, list(_c_split().objections)) == (["hd-4"], ["hd-2"])
+    assert _c_decision() == ChainState(status="pending", round=1, level_index=2)
+    assert _c_returned().status == "returned"
+    assert _c_recognised().status == "recognised"
+
+
+C_REFUSALS: list[tuple[str, str, AnyDecision, str]] = [
+    # who may vote: members only, in a council role, in the province
+    ("a council-role person not named a member", "council",
+     Approve(actor=member("hd-9"), level=COUNCIL), "chain.not_member"),
+    ("a non-member rejects", "two_against",
+     Reject(actor=member("hd-9"), level=COUNCIL, reason=REASON), "chain.not_member"),
+    ("the delegator's colleague is no member either", "council",
+     Approve(actor=member("province_council-1"), level=COUNCIL), "chain.not_member"),
+    ("a member acting in a role the council does not vote in", "council",
+     Approve(actor=member("hd-1", "province_ubnd"), level=COUNCIL), "chain.wrong_role"),
+    ("the provincial police votes in the council", "council",
+     Approve(actor=nb("province_police"), level=COUNCIL), "chain.wrong_role"),
+    ("a member of another province", "council",
+     Approve(actor=member("hd-1", province_code="01"), level=COUNCIL),
+     "chain.wrong_jurisdiction"),
+    # each member votes once per round
+    ("a member approves twice", "two_for", vote("hd-1"), "chain.already_signed"),
+    ("a member who approved then rejects", "two_for", vote("hd-2", False),
+     "chain.already_signed"),
+    ("a member who rejected then approves", "two_against", vote("hd-1"),
+     "chain.already_signed"),
+    ("a member rejects twice", "split", vote("hd-2", False), "chain.already_signed"),
+    # a rejecting vote gives its reason
+    ("a rejecting vote without reason", "council", vote("hd-3", False, ""),
+     "chain.reason_required"),
+    ("a blank rejecting vote", "two_against", vote("hd-3", False, " \t"),
+     "chain.reason_required"),
+    # votes are personal
+    ("a member delegates the vote", "council",
+     Delegate(actor=member("hd-1"), level=COUNCIL, to=member("hd-9")), "chain.not_delegable"),
+    ("a member delegates to another member", "split",
+     Delegate(actor=member("hd-1"), level=COUNCIL, to=member("hd-3")), "chain.not_delegable"),
+    ("a non-member of the council role delegates", "council",
+     Delegate(actor=member("hd-9"), level=COUNCIL, to=member("hd-1")), "chain.not_delegable"),
+    ("a wrong role delegates at the council", "council",
+     Delegate(actor=nb("province_ubnd"), level=COUNCIL,
+              to=nb("province_ubnd", "province_ubnd-2")), "chain.wrong_role"),
+    # the council votes only while its level is pending
+    ("a member votes while the appraisal is pending", "submitted", vote("hd-1"),
+     "chain.wrong_level"),
+    ("a member votes after the council passed", "decision", vote("hd-4"), "chain.wrong_level"),
+    ("a member votes after the council returned it", "returned", vote("hd-4"),
+     "chain.not_pending"),
+    ("a member votes after recognition", "recognised", vote("hd-4"), "chain.closed"),
+    # any_of: only its listed roles, only while pending
+    ("the UBND approves the any_of appraisal", "submitted",
+     Approve(actor=nb("province_ubnd"), level=APPRAISAL), "chain.wrong_role"),
+    ("a council member approves the appraisal", "submitted",
+     Approve(actor=member("hd-1"), level=APPRAISAL), "chain.wrong_role"),
+    ("the police approves an appraisal already passed", "council",
+     Approve(actor=nb("province_police"), level=APPRAISAL), "chain.wrong_level"),
+    ("the any_of appraisal of another province", "submitted",
+     Reject(actor=nb("province_police", province_code="01"), level=APPRAISAL, reason=REASON),
+     "chain.wrong_jurisdiction"),
+    ("the any_of rejection without reason", "submitted",
+     Reject(actor=nb("province_department"), level=APPRAISAL, reason=""),
+     "chain.reason_required"),
+]
+
+
+@pytest.mark.parametrize(
+    ("state_name", "decision", "code"),
+    [pytest.param(s, d, c, id=name) for name, s, d, c in C_REFUSALS],
+)
+def test_council_chain_refusals_name_their_code_and_change_nothing(
+    state_name: str, decision: AnyDecision, code: str
+) -> None:
+    crefused(C_STATES[state_name](), decision, code)
+
+
+def test_refusal_messages_name_the_member_and_the_level() -> None:
+    error = crefused(_c_council(), vote("hd-9"), "chain.not_member")
+    assert "hd-9" in error.message and COUNCIL in error.message
+    error = crefused(_c_two_for(), vote("hd-2"), "chain.already_signed")
+    assert "hd-2" in error.message and COUNCIL in error.message
+    error = crefused(_c_council(), Delegate(actor=member("hd-1"), level=COUNCIL,
+                                            to=member("hd-2")), "chain.not_delegable")
+    assert COUNCIL in error.message and "personal" in error.message
+
+
+@pytest.mark.parametrize("role", ["province_police", "province_department"])
+def test_any_of_one_approval_by_any_listed_role_passes_the_level(role: Role) -> None:
+    state, events = crun([Approve(actor=nb(role), level=APPRAISAL, reason="đạt")],
+                         _c_submitted())
+    assert events == [SignoffRecorded(round=1, level=APPRAISAL, reviewer=f"{role}-1", role=role,
+                                      reason="đạt"),
+                      LevelApproved(round=1, level=APPRAISAL, next_level=COUNCIL)]
+    assert state == ChainState(status="pending", round=1, level_index=1)
+
+
+@pytest.mark.parametrize("role", ["province_police", "province_department"])
+def test_any_of_one_rejection_by_any_listed_role_returns_the_dossier(role: Role) -> None:
+    state, events = crun([Reject(actor=nb(role), level=APPRAISAL, reason=REASON)],
+                         _c_submitted())
+    assert events == [LevelRejected(round=1, level=APPRAISAL, reviewer=f"{role}-1", role=role,
+                                    reason=REASON)]
+    assert state == ChainState(status="returned", round=1, last_rejection=REASON)
+
+
+def test_any_of_delegation_is_per_role() -> None:
+    pp1, pp2 = nb("province_police", "pp-1"), nb("province_police", "pp-2")
+    state, _ = crun([Delegate(actor=pp1, level=APPRAISAL, to=pp2)], _c_submitted())
+    crefused(state, Approve(actor=pp1, level=APPRAISAL), "chain.delegated")
+    # the delegate passes the level on behalf of the delegator...
+    _, events = crun([Approve(actor=pp2, level=APPRAISAL)], state)
+    assert events[0] == SignoffRecorded(round=1, level=APPRAISAL, reviewer="pp-2",
+                                        role="province_police", on_behalf_of="pp-1")
+    assert isinstance(events[1], LevelApproved)
+    # ...and the other role may still pass it alone
+    after, events = crun([Approve(actor=nb("province_department"), level=APPRAISAL)], state)
+    assert (after.level_index, after.delegations) == (1, {})
+    assert isinstance(events[-1], LevelApproved)
+
+
+# Council votes in order: "A" approve, "R" reject; k = 3 of 5. The last vote decides.
+VOTES: list[tuple[str, str]] = [
+    ("AAA", "passed"), ("RAAA", "passed"), ("ARARA", "passed"), ("RRAAA", "passed"),
+    ("RRR", "returned"), ("ARRR", "returned"), ("AARRR", "returned"), ("RARAR", "returned"),
+]
+
+
+@pytest.mark.parametrize(("votes", "outcome"), VOTES)
+def test_quorum_passes_at_k_approvals_and_returns_once_k_is_out_of_reach(
+    votes: str, outcome: str
+) -> None:
+    state = _c_council()
+    voters = MEMBERS[::-1][:len(votes)]  # any members, in any order
+    reasons = {m: f"{REASON} ({m})" for m in voters}
+    for n, (pid, v) in enumerate(zip(voters, votes, strict=True), start=1):
+        before = state
+        state, events = crun([vote(pid, v == "A", reasons[pid])], state)
+        cast = VoteCast(round=1, level=COUNCIL, reviewer=pid, role="province_council",
+                        vote="approve" if v == "A" else "reject",
+                        reason="" if v == "A" else reasons[pid])
+        assert events[0] == cast
+        approvals, objections = votes[:n].count("A"), votes[:n].count("R")
+        if n < len(votes):  # undecided: the level records the vote and waits
+            assert events == [cast]
+            assert (state.status, state.level_index) == ("pending", 1)
+            assert len(state.approvals) == approvals and len(state.objections) == objections
+            now = standing(CC, state)
+            assert now is not None
+            assert (now.needed, len(now.approvals), len(now.rejections)) == (
+                3, approvals, objections)
+            assert now.awaiting == [m for m in MEMBERS if m not in voters[:n]]
+            assert before.approvals == state.approvals[:-1] or v == "R"
+            continue
+        if outcome == "passed":
+            assert approvals == 3
+            assert events[1:] == [LevelApproved(round=1, level=COUNCIL, next_level=DECISION)]
+            assert state == ChainState(status="pending", round=1, level_index=2)
+        else:
+            assert objections == 3  # more than n - k = 2
+            summary = "; ".join(reasons[m] for m, x in zip(voters, votes, strict=True)
+                                if x == "R")
+            assert events[1:] == [LevelRejected(round=1, level=COUNCIL, reviewer=pid,
+                                                role="province_council", reason=summary)]
+            assert state == ChainState(status="returned", round=1, last_rejection=summary)
+
+
+@pytest.mark.parametrize(("k", "votes", "outcome"), [
+    (1, "A", "passed"), (1, "RRRRA", "passed"), (1, "RRRRR", "returned"),
+    (5, "AAAAA", "passed"), (5, "R", "returned"), (5, "AAAAR", "returned"),
+    (4, "ARAAA", "passed"), (4, "AARR", "returned"),
+])
+def test_quorum_edges(k: int, votes: str, outcome: str) -> None:
+    chain = council_chain(k)
+    state = crun([Submit(actor=nb("commune_ubnd")),
+                  Approve(actor=nb("province_police"), level=APPRAISAL)], chain=chain)[0]
+    for n, (pid, v) in enumerate(zip(MEMBERS[:len(votes)], votes, strict=True), start=1):
+        state, events = crun([vote(pid, v == "A")], state, chain)
+        if n < len(votes):
+            assert len(events) == 1 and state.level_index == 1
+    expected = {"passed": ("pending", 2), "returned": ("returned", None)}[outcome]
+    assert (state.status, state.level_index) == expected
+
+
+def test_a_member_may_vote_in_any_role_the_council_lists() -> None:
+    chain = council_chain(2, council_roles=("province_council", "province_ubnd"))
+    state = crun([Submit(actor=nb("commune_ubnd")),
+                  Approve(actor=nb("province_police"), level=APPRAISAL)], chain=chain)[0]
+    state, events = crun([Approve(actor=member("hd-1", "province_ubnd"), level=COUNCIL)], state,
+                         chain)
+    assert events[0].role == "province_ubnd"  # type: ignore[attr-defined]
+    crefused(state, Approve(actor=member("hd-1"), level=COUNCIL), "chain.already_signed", chain)
+    state, events = crun([Approve(actor=member("hd-2"), level=COUNCIL)], state, chain)
+    assert events[-1] == LevelApproved(round=1, level=COUNCIL, next_level=DECISION)
+
+
+def test_a_returned_council_votes_afresh_in_the_next_round() -> None:
+    state, events = crun([Submit(actor=nb("commune_ubnd"))], _c_returned())
+    assert events == [DossierResubmitted(round=2, submitted_by="commune_ubnd-1",
+                                         role="commune_ubnd", first_level=APPRAISAL)]
+    assert state == ChainState(status="pending", round=2, level_index=0)
+    state, _ = crun([Approve(actor=nb("province_police"), level=APPRAISAL)], state)
+    assert (state.approvals, state.objections) == ([], {})
+    # the members who rejected in round 1 vote again, and may now approve
+    state, events = crun([vote("hd-1"), vote("hd-2"), vote("hd-3")], state)
+    assert [e.round for e in events] == [2, 2, 2, 2]  # type: ignore[attr-defined]
+    state, events = crun([Approve(actor=nb("province_ubnd"), level=DECISION)], state)
+    assert events[-1] == RecognitionGranted(round=2, decided_by="province_ubnd-1")
+    assert state == ChainState(status="recognised", round=2)
+
+
+def test_a_quorum_last_level_recognises_on_the_kth_vote() -> None:
+    plan = get_plan("ninh-binh-2026").model_dump()
+    plan["approval_chain"][1].update(roles=["province_council"], rule="quorum",
+                                     members=MEMBERS, quorum=3)
+    chain = parse_plan(plan).approval_chain
+    last = chain[1].id
+    state, _ = crun([Submit(actor=nb("commune_ubnd")), *sign_level(chain[0], NB_SCOPE)],
+                    chain=chain)
+    state, events = crun([Approve(actor=member(m), level=last) for m in ("hd-5", "hd-3", "hd-1")],
+                         state, chain)
+    assert events[-2:] == [LevelApproved(round=1, level=last, next_level=None),
+                           RecognitionGranted(round=1, decided_by="hd-1")]
+    assert state == ChainState(status="recognised", round=1)
+
+
+# -- how a level stands: the one place that says who is awaited ------------------------------
+
+
+@pytest.mark.parametrize(("chain_name", "state_name", "expected"), [
+    ("tv", "submitted", LevelStanding(
+        level=LV0, rule="all_of", needed=3, approvals=[], rejections=[], rejections_allowed=0,
+        awaiting=["district_police", "district_labour", "district_health"],
+        awaiting_roles=["district_police", "district_labour", "district_health"])),
+    ("tv", "partial", LevelStanding(
+        level=LV0, rule="all_of", needed=3, approvals=["district_police"], rejections=[],
+        rejections_allowed=0, awaiting=["district_labour", "district_health"],
+        awaiting_roles=["district_labour", "district_health"])),
+    ("tv", "at_review", LevelStanding(
+        level=LV1, rule="all_of", needed=1, approvals=[], rejections=[], rejections_allowed=0,
+        awaiting=["district_ubnd"], awaiting_roles=["district_ubnd"])),
+    ("cc", "submitted", LevelStanding(
+        level=APPRAISAL, rule="any_of", needed=1, approvals=[], rejections=[],
+        rejections_allowed=0, awaiting=["province_police", "province_department"],
+        awaiting_roles=["province_police", "province_department"])),
+    ("cc", "council", LevelStanding(
+        level=COUNCIL, rule="quorum", needed=3, approvals=[], rejections=[],
+        rejections_allowed=2, awaiting=MEMBERS, awaiting_roles=["province_council"])),
+    ("cc", "split", LevelStanding(
+        level=COUNCIL, rule="quorum", needed=3, approvals=["hd-4"], rejections=["hd-2"],
+        rejections_allowed=2, awaiting=["hd-1", "hd-3", "hd-5"],
+        awaiting_roles=["province_council"])),
+    ("cc", "decision", LevelStanding(
+        level=DECISION, rule="all_of", needed=1, approvals=[], rejections=[],
+        rejections_allowed=0, awaiting=["province_ubnd"], awaiting_roles=["province_ubnd"])),
+])
+def test_standing_and_awaiting_per_rule(chain_name: str, state_name: str,
+                                        expected: LevelStanding) -> None:
+    chain, state = (TV_CHAIN, STATES[state_name]()) if chain_name == "tv" else (
+        CC, C_STATES[state_name]())
+    assert standing(chain, state) == expected
+    assert awaiting(chain, state) == expected.awaiting
+
+
+@pytest.mark.parametrize("state_name", ["draft", "returned", "recognised", "closed_pending"])
+def test_nothing_is_awaited_when_nothing_is_pending(state_name: str) -> None:
+    assert standing(TV_CHAIN, STATES[state_name]()) is None
+    assert awaiting(TV_CHAIN, STATES[state_name]()) == []
+
+
+def test_a_delegated_role_is_still_awaited() -> None:
+    # the delegate acts in the role: reminders still go to the role
+    assert awaiting(TV_CHAIN, _delegated()) == TV_CHAIN[0].roles
+
+
 # ============================================================================================
 # Property-based: random sequences of decisions from a pool of right and wrong actors.
 # ============================================================================================
@@ -617,16 +994,26 @@ Choose = Callable[[Sequence[T]], T]
 KNOWN_CODES = {
     "chain.closed", "chain.wrong_jurisdiction", "chain.wrong_role", "chain.already_submitted",
     "chain.not_pending", "chain.not_submitted", "chain.wrong_level", "chain.already_signed",
-    "chain.delegated", "chain.bad_delegate", "chain.reason_required",
+    "chain.delegated", "chain.bad_delegate", "chain.reason_required", "chain.not_member",
+    "chain.not_delegable",
 }
 REASONS = ("", "   ", REASON)
 # Guided moves make progress (the right person signs the pending level); random moves come
 # from the whole pool. Both are filtered only by the chain itself.
 MODES = ("guided", "guided", "guided", "random", "random")
 GUIDED_ACTIONS = ("approve",) * 6 + ("reject", "delegate")
+# a council must often meet enough objections to return the dossier
+VOTE_ACTIONS = ("approve",) * 3 + ("reject",) * 2 + ("delegate",)
 RANDOM_KINDS = ("approve",) * 6 + ("submit",) * 3 + ("reject",) * 3 + ("delegate",) * 3 + (
     "close",
 )
+
+# The shipped plans' chains (all_of), and the council chain above (any_of, quorum, all_of).
+WORLDS: dict[str, tuple[list[ApprovalLevel], CaseScope, str]] = {
+    **{pid: (get_plan(pid).approval_chain, scope, get_plan(pid).structure)
+       for pid, scope in CASES.items()},
+    "council-3-of-5": (CC, NB_SCOPE, "current"),
+}
 
 
 @dataclass(frozen=True)
@@ -634,7 +1021,7 @@ class World:
     plan_id: str
     chain: list[ApprovalLevel]
     scope: CaseScope
-    pool: tuple[Actor, ...]  # insiders (two per role) and outsiders
+    pool: tuple[Actor, ...]  # insiders (two per role), council members and outsiders
     insiders: dict[str, tuple[Actor, Actor]]
     by_id: dict[str, Actor]
     level_ids: tuple[str, ...]
@@ -642,9 +1029,8 @@ class World:
 
 @cache
 def world(plan_id: str) -> World:
-    plan = get_plan(plan_id)
-    scope = CASES[plan_id]
-    units = registry(plan.structure)
+    chain, scope, structure = WORLDS[plan_id]
+    units = registry(structure)
     commune = units.commune(scope.commune_code)
     siblings = [c for c in units.communes_of_province(scope.province_code)
                 if c.code != commune.code and c.district_code == commune.district_code]
@@ -670,34 +1056,43 @@ def world(plan_id: str) -> World:
         if kind == "commune":
             pool.append(person(role, f"{role}-other-commune", scope=scope,
                                commune_code=siblings[0].code))
+    for level in chain:  # council members act in the level's first role
+        pool += [person(level.roles[0], m, scope=scope) for m in level.members]
     return World(
         plan_id=plan_id,
-        chain=plan.approval_chain,
+        chain=chain,
         scope=scope,
         pool=tuple(pool),
         insiders=insiders,
         by_id={a.person_id: a for a in pool},
-        level_ids=(*(lv.id for lv in plan.approval_chain), "national_review"),
+        level_ids=(*(lv.id for lv in chain), "national_review"),
     )
 
 
 def guided(w: World, state: ChainState, choose: Choose[Any]) -> AnyDecision | None:
     if state.status in ("draft", "returned"):
         return Submit(actor=choose(w.insiders["commune_ubnd"]))
-    level = pending_level(w.chain, state)
-    if level is None:
+    level, now = pending_level(w.chain, state), standing(w.chain, state)
+    if level is None or now is None:
         return None
-    unsigned = [r for r in level.roles if r not in state.signatures]
-    if not unsigned:  # cannot happen in a sound chain; let the checks report it
+    if not now.awaiting:  # cannot happen in a sound chain; let the checks report it
         return None
-    role = choose(unsigned)
+    if level.rule == "quorum":  # mostly a member still awaited; sometimes one who voted
+        action = choose(VOTE_ACTIONS)
+        voter = w.by_id[choose([*now.awaiting, *now.awaiting, *level.members])]
+        if action == "reject":
+            return Reject(actor=voter, level=level.id, reason=REASON)
+        if action == "delegate":
+            return Delegate(actor=voter, level=level.id, to=w.by_id[choose(level.members)])
+        return Approve(actor=voter, level=level.id)
+    action = choose(GUIDED_ACTIONS)
+    role = choose(now.awaiting)
     holder_id = state.delegations.get(role)
     if holder_id is None:
         holder = choose(w.insiders[role])
     else:  # mostly the delegate; sometimes the delegator or a colleague tries anyway
         delegate = w.by_id[holder_id]
         holder = choose([delegate, delegate, *w.insiders[role]])
-    action = choose(GUIDED_ACTIONS)
     if action == "reject":
         return Reject(actor=holder, level=level.id, reason=REASON)
     if action == "delegate":
@@ -751,7 +1146,7 @@ def simulate(w: World, choose: Choose[Any], n_steps: int) -> list[Step]:
     return steps
 
 
-plan_ids_st = st.sampled_from(sorted(CASES))
+plan_ids_st = st.sampled_from(sorted(WORLDS))
 
 
 def _hypothesis_run(data: st.DataObject, plan_id: str) -> tuple[World, list[Step]]:
@@ -770,8 +1165,34 @@ def _hypothesis_run(data: st.DataObject, plan_id: str) -> tuple[World, list[Step
 # -- the properties, as plain checks over a trace --------------------------------------------
 
 
+def _acts_on(level: ApprovalLevel, events: Sequence[Event]) -> list[SignoffRecorded | VoteCast]:
+    return [e for e in events
+            if isinstance(e, SignoffRecorded | VoteCast) and e.level == level.id]
+
+
+def assert_rule_satisfied(level: ApprovalLevel, acts: Sequence[Event]) -> None:
+    """The sign-offs or votes of one level in one round, up to its pass, meet its rule."""
+    signoffs = [e for e in acts if isinstance(e, SignoffRecorded)]
+    votes = [e for e in acts if isinstance(e, VoteCast)]
+    if level.rule == "quorum":
+        assert level.quorum is not None and not signoffs, level.id
+        approvals = [v.reviewer for v in votes if v.vote == "approve"]
+        rejections = [v.reviewer for v in votes if v.vote == "reject"]
+        # k approvals from named members, never fewer (nor more: the k-th passes it)
+        assert len(approvals) == level.quorum, (level.id, approvals)
+        assert set(approvals) | set(rejections) <= set(level.members)
+        assert len({v.reviewer for v in votes}) == len(votes)  # one vote per member
+        assert len(rejections) <= len(level.members) - level.quorum
+        assert votes[-1].vote == "approve"
+    elif level.rule == "any_of":
+        assert not votes and len(signoffs) == 1 and signoffs[0].role in level.roles, level.id
+    else:
+        assert not votes and sorted(e.role for e in signoffs) == sorted(level.roles), level.id
+
+
 def check_recognition_needs_every_signature(w: World, steps: list[Step]) -> None:
-    """(a) "recognised" only after every role of every level signed in that same round."""
+    """(a) "recognised" only after every level's rule was satisfied in that same round: all
+    its roles signed (all_of), one of them (any_of), k council members voted for (quorum)."""
     history: list[Event] = []
     for step in steps:
         history += step.events
@@ -785,18 +1206,18 @@ def check_recognition_needs_every_signature(w: World, steps: list[Step]) -> None
         assert isinstance(in_round[0], DossierSubmitted | DossierResubmitted)
         position = 0
         for index, level in enumerate(w.chain):
-            signed = [(i, e) for i, e in enumerate(in_round)
-                      if isinstance(e, SignoffRecorded) and e.level == level.id]
+            acts = [(i, e) for i, e in enumerate(in_round)
+                    if isinstance(e, SignoffRecorded | VoteCast) and e.level == level.id]
             approved = [i for i, e in enumerate(in_round)
                         if isinstance(e, LevelApproved) and e.level == level.id]
-            assert sorted(e.role for _, e in signed) == sorted(level.roles), level.id
             assert len(approved) == 1, level.id
+            assert_rule_satisfied(level, [e for _, e in acts])
             # the level passes after all its sign-offs and before the next level's
-            assert all(position < i < approved[0] for i, _ in signed)
+            assert all(position < i < approved[0] for i, _ in acts)
             position = approved[0]
             nxt = w.chain[index + 1].id if index + 1 < len(w.chain) else None
             assert in_round[approved[0]].next_level == nxt  # type: ignore[attr-defined]
-            for _, e in signed:  # each signer is a person of that role in the case's territory
+            for _, e in acts:  # each signer is a person of that role in the case's territory
                 signer = w.by_id[e.reviewer]
                 assert signer.role == e.role
                 assert jurisdiction_error(signer, w.scope) is None
@@ -804,18 +1225,69 @@ def check_recognition_needs_every_signature(w: World, steps: list[Step]) -> None
 
 
 def check_level_passes_only_when_complete(w: World, steps: list[Step]) -> None:
-    """Any round: LevelApproved only when all its roles signed; no role signs a level twice."""
+    """Any round: LevelApproved only when the level's rule is met; no role signs a level
+    twice and no member votes twice."""
     history: list[Event] = []
     for step in steps:
         for e in step.events:
             if isinstance(e, LevelApproved):
-                roles = [s.role for s in history if isinstance(s, SignoffRecorded)
-                         and s.round == e.round and s.level == e.level]
                 level = next(lv for lv in w.chain if lv.id == e.level)
-                assert sorted(roles) == sorted(level.roles)
+                assert_rule_satisfied(level, _acts_on(level, [
+                    s for s in history if getattr(s, "round", None) == e.round]))
             history.append(e)
     keys = [(e.round, e.level, e.role) for e in history if isinstance(e, SignoffRecorded)]
     assert len(keys) == len(set(keys))
+    voters = [(e.round, e.level, e.reviewer) for e in history if isinstance(e, VoteCast)]
+    assert len(voters) == len(set(voters))
+
+
+def check_quorum_levels(w: World, steps: list[Step]) -> None:
+    """A council level takes votes only (no sign-off, no delegation) and returns the dossier
+    exactly when k approvals became unreachable, with every objection's reason."""
+    quorum = {lv.id: lv for lv in w.chain if lv.rule == "quorum"}
+    history: list[Event] = []
+    for step in steps:
+        for e in step.events:
+            if isinstance(e, SignoffRecorded | SignoffDelegated):
+                assert e.level not in quorum
+            if isinstance(e, VoteCast):
+                assert e.level in quorum and e.reviewer in quorum[e.level].members
+            if isinstance(e, LevelRejected) and e.level in quorum:
+                level = quorum[e.level]
+                assert level.quorum is not None
+                votes = [v for v in _acts_on(level, history) if v.round == e.round]
+                against = [v for v in votes if isinstance(v, VoteCast) and v.vote == "reject"]
+                assert len(against) == len(level.members) - level.quorum + 1
+                assert len(votes) - len(against) < level.quorum
+                assert against[-1] is step.events[0]  # the vote that decided it, same step
+                assert e.reviewer == against[-1].reviewer
+                assert e.reason == "; ".join(v.reason for v in against)
+                assert step.after.last_rejection == e.reason
+            history.append(e)
+
+
+def check_standing(w: World, steps: list[Step]) -> None:
+    """``standing`` and ``awaiting`` agree with the rule: whoever acted is no longer awaited,
+    and a pending level has not yet got what it needs."""
+    for step in steps:
+        state = step.after
+        now, level = standing(w.chain, state), pending_level(w.chain, state)
+        assert awaiting(w.chain, state) == (now.awaiting if now else [])
+        if level is None or now is None:
+            assert now is None and level is None
+            continue
+        assert (now.level, now.rule) == (level.id, level.rule)
+        assert len(now.approvals) < now.needed
+        if level.rule == "quorum":
+            everyone = [*now.approvals, *now.rejections, *now.awaiting]
+            assert sorted(everyone) == sorted(level.members)  # each member exactly once
+            assert len(now.rejections) <= now.rejections_allowed
+            assert now.awaiting_roles == level.roles
+        elif level.rule == "any_of":
+            assert (now.needed, now.approvals, now.awaiting) == (1, [], level.roles)
+        else:
+            assert sorted([*now.approvals, *now.awaiting]) == sorted(level.roles)
+            assert now.needed == len(level.roles) and now.awaiting_roles == now.awaiting
 
 
 def check_refusals_change_nothing(w: World, steps: list[Step]) -> None:
@@ -838,7 +1310,8 @@ def check_refusals_change_nothing(w: World, steps: list[Step]) -> None:
 
 
 def check_rounds(w: World, steps: list[Step]) -> None:
-    """(c) rounds never decrease; each (re)submission adds exactly one."""
+    """(c) rounds never decrease; each (re)submission adds exactly one and names the level
+    that becomes pending."""
     for step in steps:
         assert step.after.round >= step.before.round
         accepted_submit = step.error is None and isinstance(step.decision, Submit)
@@ -847,6 +1320,7 @@ def check_rounds(w: World, steps: list[Step]) -> None:
             expected = DossierSubmitted if step.before.round == 0 else DossierResubmitted
             assert step.before.status == ("draft" if step.before.round == 0 else "returned")
             assert [type(e) for e in step.events] == [expected]
+            assert step.events[0].first_level == w.chain[0].id  # type: ignore[attr-defined]
         else:
             assert step.after.round == step.before.round
         for e in step.events:
@@ -871,6 +1345,24 @@ def test_property_recognition_needs_every_signature_of_the_final_round(
     w, steps = _hypothesis_run(data, plan_id)
     check_recognition_needs_every_signature(w, steps)
     check_level_passes_only_when_complete(w, steps)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data(), st.sampled_from(["council-3-of-5"]))
+def test_property_a_council_passes_only_with_k_votes_and_returns_when_k_is_out_of_reach(
+    data: st.DataObject, plan_id: str
+) -> None:
+    w, steps = _hypothesis_run(data, plan_id)
+    check_level_passes_only_when_complete(w, steps)
+    check_quorum_levels(w, steps)
+    check_standing(w, steps)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data(), plan_ids_st)
+def test_property_standing_says_who_is_awaited(data: st.DataObject, plan_id: str) -> None:
+    w, steps = _hypothesis_run(data, plan_id)
+    check_standing(w, steps)
 
 
 @settings(max_examples=300, deadline=None)
@@ -900,18 +1392,21 @@ def test_property_nothing_is_accepted_after_recognition_or_close(
 
 def test_the_generator_reaches_every_outcome() -> None:
     """Guard against vacuous properties: the same generator, driven by a seeded RNG, must
-    reach recognition (also after resubmission), closing, accepted delegations and every
-    refusal code; all properties are checked on these traces too."""
+    reach recognition in every world (also after resubmission), closing, accepted delegations,
+    a council's return and its pass despite objections, and every refusal code; all
+    properties are checked on these traces too."""
     rng = random.Random(20250217)
     seen: set[str] = set()
     codes: set[str] = set()
-    for i in range(300):
-        plan_id = sorted(CASES)[i % len(CASES)]
+    names = sorted(WORLDS)
+    for i in range(400):
+        plan_id = names[i % len(names)]
         w = world(plan_id)
         steps = simulate(w, rng.choice, 60)
         for check in (check_recognition_needs_every_signature,
-                      check_level_passes_only_when_complete, check_refusals_change_nothing,
-                      check_rounds, check_final_states_refuse_everything):
+                      check_level_passes_only_when_complete, check_quorum_levels,
+                      check_standing, check_refusals_change_nothing, check_rounds,
+                      check_final_states_refuse_everything):
             check(w, steps)
         final = steps[-1].after
         seen.add(f"{plan_id}:{final.status}")
@@ -924,8 +1419,14 @@ def test_the_generator_reaches_every_outcome() -> None:
                 seen.add("delegated")
             if any(getattr(e, "on_behalf_of", None) for e in step.events):
                 seen.add("signed on behalf")
-    for plan_id in CASES:
+            if any(isinstance(e, LevelRejected) for e in step.events) and any(
+                    isinstance(e, VoteCast) for e in step.events):
+                seen.add("council returned it")
+            if any(isinstance(e, LevelApproved) for e in step.events) and step.before.objections:
+                seen.add("council passed despite objections")
+    for plan_id in WORLDS:
         assert f"{plan_id}:recognised" in seen
-    assert {"recognised after resubmission", "delegated", "signed on behalf"} <= seen
+    assert {"recognised after resubmission", "delegated", "signed on behalf",
+            "council returned it", "council passed despite objections"} <= seen
     assert any(s.endswith(":closed") for s in seen)
     assert codes == KNOWN_CODES

@@ -33,17 +33,18 @@ PINNED: dict[str, tuple[str, int]] = {
     "reminder.sent": ("ReminderSent", 1),
     "case.escalated": ("Escalated", 1),
     "criteria.evaluated": ("CriteriaEvaluated", 1),
-    "dossier.submitted": ("DossierSubmitted", 1),
+    "dossier.submitted": ("DossierSubmitted", 2),
     "level.signed": ("SignoffRecorded", 1),
     "level.approved": ("LevelApproved", 1),
     "level.rejected": ("LevelRejected", 1),
     "signoff.delegated": ("SignoffDelegated", 1),
-    "dossier.resubmitted": ("DossierResubmitted", 1),
+    "dossier.resubmitted": ("DossierResubmitted", 2),
     "recognition.granted": ("RecognitionGranted", 1),
     "recognition.denied": ("RecognitionDenied", 1),
     "case.withdrawn": ("CaseWithdrawn", 1),
     "case.closed": ("CaseClosed", 1),
     "recognition.interrupted": ("RecognitionInterrupted", 1),
+    "level.voted": ("VoteCast", 1),
 }
 
 SAMPLES: list[Event] = [
@@ -67,7 +68,8 @@ SAMPLES: list[Event] = [
     ev.CriteriaEvaluated(criteria_set="tra-vinh-2025", met=False,
                          results=[{"id": 1, "met": True}, {"id": 4, "met": False,
                                                            "reason": "missing data"}]),
-    ev.DossierSubmitted(round=1, submitted_by="p-c-1", role="commune_ubnd"),
+    ev.DossierSubmitted(round=1, submitted_by="p-c-1", role="commune_ubnd",
+                        first_level="district_appraisal"),
     ev.SignoffRecorded(round=1, level="district_appraisal", reviewer="p-dp-2",
                        role="district_police", reason="đạt", on_behalf_of="p-dp-1"),
     ev.LevelApproved(round=1, level="district_appraisal", next_level="district_review"),
@@ -76,7 +78,12 @@ SAMPLES: list[Event] = [
                      reason="thiếu hồ sơ người sau cai"),
     ev.SignoffDelegated(round=2, level="province_appraisal", role="province_police",
                         from_person="p-pp-1", to_person="p-pp-2"),
-    ev.DossierResubmitted(round=2, submitted_by="p-c-1", role="commune_ubnd"),
+    ev.VoteCast(round=1, level="review_council", reviewer="p-hd-3", role="province_council",
+                vote="reject", reason="tiêu chí 3: thiếu cam kết"),
+    ev.VoteCast(round=2, level="review_council", reviewer="p-hd-1", role="province_council",
+                vote="approve"),
+    ev.DossierResubmitted(round=2, submitted_by="p-c-1", role="commune_ubnd",
+                          first_level="province_appraisal"),
     ev.RecognitionGranted(round=2, decided_by="p-pu-1"),
     ev.RecognitionDenied(reasons=["criterion 4: missing data"]),
     ev.CaseWithdrawn(withdrawn_by="p-du-1", role="district_ubnd", reason="sáp nhập đơn vị"),
@@ -199,6 +206,19 @@ def test_v1_report_without_upcast_is_refused_by_the_v2_model() -> None:
     # proves the upcaster is what makes old rows readable
     with pytest.raises(ValidationError):
         ev.ReportSubmitted.model_validate(V1_REPORT)
+
+
+@pytest.mark.parametrize("type_name", ["dossier.submitted", "dossier.resubmitted"])
+def test_dossier_v1_is_upcast_with_an_unknown_first_level(type_name: str) -> None:
+    # v1 did not say which level became pending; the upcaster must not guess it
+    v1 = {"round": 1, "submitted_by": "p-c-1", "role": "commune_ubnd"}
+    stored = dict(v1)
+    assert upcast(type_name, 1, stored) == (2, {**v1, "first_level": None})
+    event = parse_event(type_name, 1, stored)
+    assert event.first_level is None  # type: ignore[attr-defined]
+    assert stored == v1, "the stored payload must not be rewritten"
+    with pytest.raises(ValidationError):  # the upcaster is what makes v1 readable
+        EVENT_TYPES[type_name].model_validate(v1)
 
 
 def test_missing_upcaster_is_a_domain_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -261,6 +261,21 @@ def _drop_phase_2_report(data: dict[str, Any]) -> None:
     _drop_deadline("phase_2_report")(data)
 
 
+# The provincial review council (Hội đồng xét duyệt) of a two-level plan: five members named
+# by its founding decision, deciding by a majority of three.
+COUNCIL = ["hd-1", "hd-2", "hd-3", "hd-4", "hd-5"]
+
+
+def _council(**changes: Any) -> Mutation:
+    """Ninh Bình's second level as a quorum vote of ``COUNCIL`` (k = 3), with ``changes``."""
+    def mutate(data: dict[str, Any]) -> None:
+        data["approval_chain"][1].update(rule="quorum", roles=["province_council"],
+                                         members=list(COUNCIL), quorum=3)
+        data["approval_chain"][1].update(changes)
+
+    return mutate
+
+
 REFUSALS: list[tuple[str, str, Mutation, str]] = [
     # (case, plan, mutation, what the message must name)
     ("phases overlap", "tra-vinh-2025", _set("phases.1.starts_on", date(2025, 4, 15)),
@@ -342,8 +357,8 @@ REFUSALS: list[tuple[str, str, Mutation, str]] = [
      "plan budget_vnd: Extra inputs are not permitted"),
     ("unknown field in a phase", "tra-vinh-2025", _set("phases.0.budget", 1),
      "plan phases.0.budget: Extra inputs are not permitted"),
-    ("unknown field in a level", "tra-vinh-2025", _set("approval_chain.0.quorum", 2),
-     "plan approval_chain.0.quorum: Extra inputs are not permitted"),
+    ("unknown field in a level", "tra-vinh-2025", _set("approval_chain.0.majority", 2),
+     "plan approval_chain.0.majority: Extra inputs are not permitted"),
     ("unknown deadline kind", "tra-vinh-2025", _set("deadlines.0.kind", "party"),
      "plan deadlines.0.kind"),
     ("bad province code", "tra-vinh-2025", _set("province_code", "8"), "plan province_code"),
@@ -351,6 +366,42 @@ REFUSALS: list[tuple[str, str, Mutation, str]] = [
      "plan approval_chain.0.deadline_days"),
     ("missing field", "tra-vinh-2025", lambda d: d.pop("approval_chain"),
      "plan approval_chain: Field required"),
+    # level rules: a quorum level names its council and k; the other rules carry neither
+    ("quorum level with no members", "ninh-binh-2026", _council(members=[]),
+     "approval_chain[1] (province_council): members: a quorum level names its council's "
+     "members"),
+    ("quorum member listed twice", "ninh-binh-2026",
+     _council(members=["hd-1", "hd-2", "hd-3", "hd-2"]),
+     "approval_chain[1] (province_council): members: listed twice: hd-2"),
+    ("quorum level without k", "ninh-binh-2026", _council(quorum=None),
+     "approval_chain[1] (province_council): quorum: a quorum level needs k"),
+    ("quorum of 0", "ninh-binh-2026", _council(quorum=0),
+     "approval_chain[1] (province_council): quorum: 0 is not between 1 and the 5 members"),
+    ("negative quorum", "ninh-binh-2026", _council(quorum=-2),
+     "approval_chain[1] (province_council): quorum: -2 is not between 1 and the 5 members"),
+    ("quorum above the members", "ninh-binh-2026", _council(quorum=6),
+     "approval_chain[1] (province_council): quorum: 6 is not between 1 and the 5 members"),
+    ("quorum of an empty council", "ninh-binh-2026", _council(members=[], quorum=1),
+     "quorum: 1 is not between 1 and the 0 members"),
+    ("empty member id", "ninh-binh-2026", _council(members=["hd-1", ""]),
+     "plan approval_chain.1.members.1"),
+    ("members of an all_of level", "tra-vinh-2025", _set("approval_chain.0.members", ["hd-1"]),
+     "approval_chain[0] (district_appraisal): members: only a quorum level names members "
+     "(rule is all_of)"),
+    ("quorum of an all_of level", "tra-vinh-2025", _set("approval_chain.0.quorum", 2),
+     "approval_chain[0] (district_appraisal): quorum: only a quorum level has a quorum "
+     "(rule is all_of)"),
+    ("members of an any_of level", "ninh-binh-2026",
+     _council(rule="any_of", quorum=None),
+     "approval_chain[1] (province_council): members: only a quorum level names members "
+     "(rule is any_of)"),
+    ("quorum of an any_of level", "ninh-binh-2026", _council(rule="any_of", members=[]),
+     "approval_chain[1] (province_council): quorum: only a quorum level has a quorum "
+     "(rule is any_of)"),
+    ("unknown level rule", "tra-vinh-2025", _set("approval_chain.0.rule", "majority"),
+     "plan approval_chain.0.rule"),
+    ("quorum level with no role", "ninh-binh-2026", _council(roles=[]),
+     "approval_chain[1] (province_council): a level needs at least one role"),
 ]
 
 
@@ -363,6 +414,34 @@ def test_inconsistent_plan_is_refused_naming_the_problem(
 ) -> None:
     error = _refused(plan_id, mutate)
     assert expected in error.message, error.message
+
+
+def test_shipped_plans_keep_the_all_of_rule() -> None:
+    # recorded histories were made with every role signing every level
+    for plan_id in plan_ids():
+        for lv in get_plan(plan_id).approval_chain:
+            assert (lv.rule, lv.members, lv.quorum) == ("all_of", [], None), lv.id
+
+
+@pytest.mark.parametrize("mutate", [
+    _council(),
+    _council(quorum=1),
+    _council(quorum=5),
+    _council(roles=["province_council", "province_ubnd"]),  # members may act in either role
+    _set("approval_chain.0.rule", "any_of"),
+], ids=["3 of 5", "1 of 5", "5 of 5", "two roles", "any_of"])
+def test_sound_plans_with_other_level_rules_load_and_round_trip(mutate: Mutation) -> None:
+    data = get_plan("ninh-binh-2026").model_dump()
+    mutate(data)
+    plan = parse_plan(data)
+    assert plan_problems(plan) == []
+    assert parse_plan(json.loads(plan.model_dump_json())) == plan
+
+
+def test_every_rule_problem_of_a_level_is_reported_at_once() -> None:
+    message = _refused("ninh-binh-2026", _council(members=["hd-1", "hd-1"], quorum=3)).message
+    assert "members: listed twice: hd-1" in message
+    assert "quorum: 3 is not between 1 and the 2 members" in message
 
 
 def test_every_problem_is_reported_at_once() -> None:

@@ -12,11 +12,13 @@ from typing import Any
 import asyncpg
 import pytest
 
+from catalog import get_plan
+from domain.approval import Approve, ChainState, Reject, Submit, decide
 from domain.events import (
     CaseClosed,
     CaseOpened,
     DeadlineMissed,
-    DossierResubmitted,
+    DossierSubmitted,
     Event,
     LevelApproved,
     LevelRejected,
@@ -26,12 +28,14 @@ from domain.events import (
     ReportSubmitted,
     SelectionApproved,
 )
+from domain.roles import Actor, CaseScope, Role
 from eventstore import EventStore, NewEvent, Projector, RecordedEvent, read_status
 from eventstore.projection import CaseStatus, apply, project
 from tests.eventstore.conftest import event
 
 AT = datetime(2025, 3, 1, tzinfo=UTC)
 METRICS = {"population": 9000, "addicts_total": 21, "hotspots": 1}
+ChainDecision = Submit | Approve | Reject
 
 
 def opened(commune: str = "28750") -> CaseOpened:
@@ -53,12 +57,14 @@ def history() -> list[Event | NewEvent]:
         PhaseStarted(phase=3, starts_on=date(2025, 11, 1), ends_on=date(2025, 12, 13)),
         MetricsRecorded(purpose="self_assessment", metrics={**METRICS, "hotspots": 0},
                         classification="drug_free"),
-        NewEvent("x", "dossier.submitted", 1, {"round": 1, "submitted_by": "p-3",
-                                               "role": "commune_ubnd", "first_level": "district"}),
+        DossierSubmitted(round=1, submitted_by="p-3", role="commune_ubnd",
+                         first_level="district"),
         LevelApproved(round=1, level="district", next_level="province"),
         LevelRejected(round=1, level="province", reviewer="p-7", role="province_police",
                       reason="criterion 3: commitments missing in 2 hamlets"),
-        DossierResubmitted(round=2, submitted_by="p-3", role="commune_ubnd"),
+        # written by an old (v1) writer: no first_level
+        NewEvent("x", "dossier.resubmitted", 1, {"round": 2, "submitted_by": "p-3",
+                                                 "role": "commune_ubnd"}),
         LevelApproved(round=2, level="district", next_level="province"),
         LevelApproved(round=2, level="province", next_level=None),
         RecognitionGranted(round=2, decided_by="p-9"),
@@ -94,7 +100,7 @@ def test_a_recognised_case_folds_to_its_final_row() -> None:
     (10, "in_recognition", "district", 3),
     (11, "in_recognition", "province", 3),
     (12, "returned", None, 3),
-    (13, "in_recognition", None, 3),  # resubmitted without first_level: unknown, not an error
+    (13, "in_recognition", None, 3),  # a v1 resubmission names no level: unknown, not an error
     (14, "in_recognition", "province", 3),
     (16, "recognised", None, 3),
 ])
@@ -133,6 +139,49 @@ def test_apply_ignores_nothing_and_bumps_the_version() -> None:
     [first, second] = recorded("c", [opened(), NewEvent("x", "reminder.sent", 1, {})])
     row = apply(apply(None, first), second)
     assert row is not None and (row.version, row.last_position) == (2, 20)
+
+
+# -- the read model of what the real decider emits (defect 3) ---------------------------------
+
+
+def _decided(events: list[Event]) -> list[RecordedEvent]:
+    """Stored rows of the decider's events, at their current schema versions."""
+    return [RecordedEvent(i * 10, "c", i, f"e{i}", e.TYPE, e.SCHEMA_VERSION, AT, e.payload(),
+                          b"", b"") for i, e in enumerate(events, start=1)]
+
+
+def test_pending_level_follows_the_events_the_real_decider_emits() -> None:
+    """Regression (defect 3): after a real submission the row named no pending level, because
+    the projection read a ``first_level`` no event carried. Trà Vinh's chain (001 §III.4):
+    submit, the district appraisal passes, the district review rejects, the commune
+    resubmits; the row must name the pending level at every step."""
+    chain = get_plan("tra-vinh-2025").approval_chain
+    scope = CaseScope(province_code="84", district_code="848", commune_code="28750")
+
+    def actor(role: Role) -> Actor:
+        return Actor(person_id=f"{role}-1", role=role, province_code="84",
+                     district_code="848" if role != "province_ubnd" else None,
+                     commune_code="28750" if role == "commune_ubnd" else None)
+
+    appraisal, review = chain[0], chain[1]
+    steps: list[tuple[ChainDecision, str | None, str]] = [
+        (Submit(actor=actor("commune_ubnd")), appraisal.id, "in_recognition"),
+        *[(Approve(actor=actor(r), level=appraisal.id), appraisal.id, "in_recognition")
+          for r in appraisal.roles[:-1]],
+        (Approve(actor=actor(appraisal.roles[-1]), level=appraisal.id), review.id,
+         "in_recognition"),
+        (Reject(actor=actor("district_ubnd"), level=review.id, reason="thiếu biên bản"),
+         None, "returned"),
+        (Submit(actor=actor("commune_ubnd")), appraisal.id, "in_recognition"),
+    ]
+    state, emitted = ChainState(), [opened()]
+    for decision, pending, status in steps:
+        state, new = decide(chain, scope, state, decision)
+        emitted += new
+        row = project(_decided(emitted))
+        assert row is not None
+        assert (row.state, row.pending_level) == (status, pending), decision
+    assert row.round == 2
 
 
 async def _append_history(store: EventStore, stream: str, events: list[Event | NewEvent],
