@@ -161,6 +161,12 @@ CATALOGUE: dict[str, dict[str, tuple[str, str]]] = {
             "Hồ sơ chuyển hóa, xây dựng xã không ma túy của xã {{ commune }} (kế hoạch "
             "{{ plan }}) đã được rút và kết thúc.",
         ),
+        "case_interrupted": (
+            "[{{ plan }}] Hồ sơ xã {{ commune }} dừng do quy trình xét duyệt bị gián đoạn",
+            "Quy trình xét, công nhận hồ sơ của xã {{ commune }} (kế hoạch {{ plan }}) bị dừng "
+            "ngoài ý muốn, không có quyết định của cấp nào. Hồ sơ đã kết thúc; đề nghị bộ phận "
+            "vận hành hệ thống kiểm tra và báo cáo.",
+        ),
     },
     "en": {
         "case_opened": (
@@ -241,6 +247,12 @@ CATALOGUE: dict[str, dict[str, tuple[str, str]]] = {
             "[{{ plan }}] Case of commune {{ commune }} withdrawn",
             "The drug-free conversion case of commune {{ commune }} (plan {{ plan }}) has been "
             "withdrawn and closed.",
+        ),
+        "case_interrupted": (
+            "[{{ plan }}] Case of commune {{ commune }} stopped: approval chain interrupted",
+            "The recognition chain of commune {{ commune }} (plan {{ plan }}) stopped without a "
+            "decision by any level. The case is closed; the system's operators should check "
+            "and report.",
         ),
     },
 }
