@@ -61,9 +61,9 @@ def build_worker(client: Client, persist: EventActivities, task_queue: str = TAS
 async def running_worker(client: Client, database_url: str, task_queue: str = TASK_QUEUE,
                          dispatch: bool = True, **options: Any) -> AsyncIterator[Worker]:
     """Migrate, open the store, and run a worker (and the notifier) for the block's duration."""
-    from activities.notify.channels import NotifySettings, channels_from_settings
-    from activities.notify.dispatcher import Dispatcher
     from eventstore.migrate import migrate
+    from notify.channels import NotifySettings, channels_from_settings
+    from notify.dispatcher import Dispatcher
 
     await migrate(database_url)
     settings = NotifySettings()

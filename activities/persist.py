@@ -18,7 +18,6 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.contracts import AppendRequest, AppendResult
-from activities.notify.outbox import enqueue
 from eventstore.errors import (
     ConcurrencyError,
     DuplicateEventError,
@@ -29,6 +28,7 @@ from eventstore.errors import (
 from eventstore.records import NewEvent
 from eventstore.store import EventStore
 from eventstore.urls import app_url
+from notify.outbox import enqueue
 
 VERSION_RACE_RETRIES = 50
 # The failure types this activity raises that no retry can fix (reported as the class name).

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from activities.notify.channels import (
+from notify.channels import (
     EmailChannel,
     LogChannel,
     Message,
@@ -19,7 +19,7 @@ from activities.notify.channels import (
     WebhookError,
     channels_from_settings,
 )
-from activities.notify.templates import render
+from notify.templates import render
 from tests.notify.conftest import Mailbox, Webhook
 
 PARAMS = {"commune": "84010", "plan": "tra-vinh-2025", "deadline": "phase_1_report",

@@ -12,9 +12,9 @@ import asyncpg
 import pytest
 
 from activities.contracts import Notice
-from activities.notify.channels import EmailChannel, LogChannel, Message, WebhookChannel
-from activities.notify.dispatcher import Dispatcher
-from activities.notify.outbox import enqueue
+from notify.channels import EmailChannel, LogChannel, Message, WebhookChannel
+from notify.dispatcher import Dispatcher
+from notify.outbox import enqueue
 from tests.notify.conftest import Mailbox, Webhook
 
 SECRET = "webhook-secret"

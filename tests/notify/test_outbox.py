@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 
 from activities.contracts import Notice
-from activities.notify.outbox import enqueue
+from notify.outbox import enqueue
 
 CHANNELS = ["log", "email", "webhook"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from jinja2 import UndefinedError
 
-from activities.notify import templates
-from activities.notify.templates import CATALOGUE, render, template_names
+from notify import templates
+from notify.templates import CATALOGUE, render, template_names
 
 BASE = {"commune": "84010", "plan": "tra-vinh-2025"}
 
@@ -28,12 +28,22 @@ REALISTIC: dict[str, dict[str, str | int | bool]] = {
     "case_not_recognised": BASE,
     "case_not_selected": BASE,
     "case_withdrawn": BASE,
+    "case_interrupted": BASE,
 }
 
 
 def test_the_catalogue_covers_every_workflow_notice_in_both_languages() -> None:
     assert template_names() == set(REALISTIC)
     assert set(CATALOGUE["vi"]) == set(CATALOGUE["en"]) == set(REALISTIC)
+
+
+def test_every_outcome_has_its_closing_notice() -> None:
+    """``domain.notices`` sends ``case_<outcome>`` when a case closes: each must have a text."""
+    from typing import get_args
+
+    from domain.events import Outcome
+
+    assert {f"case_{o}" for o in get_args(Outcome)} <= template_names()
 
 
 @pytest.mark.parametrize("lang", ["vi", "en"])

@@ -5,7 +5,7 @@ the worker and sends them through ``channels`` (log, email, webhook), rendered b
 ``templates.render``. Apart from the event store, this is the system's only side effect.
 """
 
-from activities.notify.channels import (
+from notify.channels import (
     Channel,
     EmailChannel,
     LogChannel,
@@ -14,9 +14,9 @@ from activities.notify.channels import (
     WebhookChannel,
     channels_from_settings,
 )
-from activities.notify.dispatcher import Dispatcher
-from activities.notify.outbox import enqueue
-from activities.notify.templates import render
+from notify.dispatcher import Dispatcher
+from notify.outbox import enqueue
+from notify.templates import render
 
 __all__ = [
     "Channel",

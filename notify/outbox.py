@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from activities.contracts import Notice
+from domain.notices import Notice
 
 # One statement for the whole batch; ON CONFLICT makes a retried append a no-op.
 _INSERT = """

@@ -23,8 +23,8 @@ from collections.abc import Mapping
 import asyncpg
 import structlog
 
-from activities.notify.channels import Channel, Message
-from activities.notify.templates import render
+from notify.channels import Channel, Message
+from notify.templates import render
 
 log = structlog.get_logger("drugfree.notify")
 

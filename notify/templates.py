@@ -1,6 +1,6 @@
 """Notification texts (thông báo): Vietnamese first, English as the fallback.
 
-A notice carries codes, dates and counts only (``activities.contracts.Notice``); the words
+A notice carries codes, dates and counts only (``domain.notices.Notice``); the words
 live here. Templates are plain text (email bodies, webhook fields), so no HTML escaping.
 ``StrictUndefined`` makes a template that uses a parameter the workflow does not send fail
 loudly under ``strict=True`` (the tests); in production a broken or unknown template degrades
