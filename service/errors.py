@@ -36,7 +36,7 @@ def translate(exc: BaseException, target: str = "") -> ServiceError:
     if isinstance(exc, ServiceError):
         return exc
     if isinstance(exc, DomainError):
-        return ServiceError(exc.code, exc.message)
+        return ServiceError(exc.code, exc.message, exc.message_vi)
     if isinstance(exc, WorkflowUpdateFailedError | WorkflowFailureError):
         cause = exc.cause
         if isinstance(cause, ApplicationError) and cause.type:
