@@ -320,14 +320,15 @@ async def _retrying(call: Callable[[], Awaitable[Any]], seconds: float = 300) ->
     starting) or the RPC timed out under load. Safe: a request id already applied is
     answered from the workflow's memory, never applied twice."""
     from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
-    from temporalio.service import RPCError, RPCStatusCode
+
+    from service import ServiceError
 
     deadline = time.monotonic() + seconds
     while True:
         try:
             return await call()
-        except RPCError as exc:
-            if exc.status != RPCStatusCode.NOT_FOUND or time.monotonic() > deadline:
+        except ServiceError as exc:
+            if exc.code != "case.not_found" or time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.2)
         except WorkflowUpdateRPCTimeoutOrCancelledError:
@@ -367,17 +368,16 @@ async def run_ours(client: Any, db: str, n: int, s: Settings, work: Path,
     from domain.clock import PlanClock
     from domain.identity import public_key_of, sign_token
     from domain.roles import Actor, CaseScope
+    from service import CaseService
     from tests.workflows.support import BASELINE, CLEAN
-    from workflows.conversion import CommuneConversionWorkflow
-    from workflows.messages import CaseInput, ChainDecision, ReportSubmission, SelectionDecision
     from workflows.names import case_id, recognition_id
-    from workflows.recognition import RecognitionWorkflow
 
     run = uuid.uuid4().hex[:6]
     base = get_plan(PLAN_ID)
     plan_id = f"{PLAN_ID}-bench-{n}-{run}"
     plans: dict[str, Any] = {}  # province -> the plan copy of that province
     tq = f"bench-ours-{n}-{run}"
+    svc = CaseService(client, tq)
     units = _communes(n)
     submissions = sorted((d for d in base.deadlines if d.kind in CASE_DEADLINE_KINDS),
                          key=lambda d: d.due)
@@ -422,33 +422,23 @@ async def run_ours(client: Any, db: str, n: int, s: Settings, work: Path,
                     prog.started += 1
                     clock = PlanClock(seconds_per_day=s.seconds_per_day,
                                       origin=datetime.now(UTC) + timedelta(seconds=s.margin_s))
-                    h = await client.start_workflow(
-                        CommuneConversionWorkflow.run,
-                        CaseInput(plan=plan, scope=scope, opened_by=actor(opener, pc),
-                                  baseline=BASELINE, clock=clock, identity_key=identity_key),
-                        id=case_id(plan_id, u.code), task_queue=tq)
+                    ref = await svc.start_case(plan, scope, actor(opener, pc), BASELINE,
+                                               clock=clock, identity_key=identity_key)
                     await _retrying(functools.partial(
-                        h.execute_update, CommuneConversionWorkflow.decide_selection,
-                        SelectionDecision(request_id=f"select-{u.code}",
-                                          actor=actor(selector, pc), selected=True)))
+                        svc.select, ref, actor(selector, pc), request_id=f"select-{u.code}"))
                     for d in submissions:
                         await _retrying(functools.partial(
-                            h.execute_update, CommuneConversionWorkflow.submit_report,
-                            ReportSubmission(
-                                request_id=f"{d.id}-{u.code}", actor=commune, deadline_id=d.id,
-                                metrics=CLEAN if d.kind in ("phase_report", "dossier")
-                                else None)))
-                    chain = client.get_workflow_handle(recognition_id(plan_id, u.code))
+                            svc.submit, ref, commune, d.id,
+                            CLEAN if d.kind in ("phase_report", "dossier") else None,
+                            request_id=f"{d.id}-{u.code}"))
                     for lv in plan.approval_chain:
                         for role in lv.roles:
-                            decision = ChainDecision(request_id=f"{lv.id}-{role}-{u.code}",
-                                                     actor=actor(role, pc), kind="approve",
-                                                     level=lv.id)
                             await _retrying(functools.partial(
-                                chain.execute_update, RecognitionWorkflow.decide, decision))
+                                svc.approve, ref, actor(role, pc), lv.id,
+                                request_id=f"{lv.id}-{role}-{u.code}"))
                     drive_times.append(time.perf_counter() - t0)
                     prog.driven += 1
-                state = await h.result()
+                state = await svc.result(ref)
                 outcomes[state.outcome or "none"] += 1
                 latencies.append(time.perf_counter() - t0)
                 finished.append(u.code)
