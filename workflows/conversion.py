@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
         selection_agenda,
     )
     from domain.errors import DomainError
-    from domain.events import Event
+    from domain.events import CriteriaEvaluated, Event
     from domain.notices import notices_for
     from domain.roles import Actor
     from workflows import names
@@ -244,10 +244,9 @@ class CommuneConversionWorkflow:
             return known
         await self._opened()
         events = await self._run(self._submission(r))
-        submitted = next(e for e in events if e.TYPE == "report.submitted")
-        criteria = next((e for e in events if e.TYPE == "criteria.evaluated"), None)
-        reply = Reply(request_id=r.request_id, late=getattr(submitted, "late", None),
-                      criteria_met=getattr(criteria, "met", None))
+        criteria = next((e for e in events if isinstance(e, CriteriaEvaluated)), None)
+        reply = Reply(request_id=r.request_id, late=self.s.submitted[r.deadline_id],
+                      criteria_met=criteria.met if criteria is not None else None)
         return self.replies.remember(r.request_id, reply)
 
     @submit_report.validator
