@@ -1,16 +1,37 @@
-# Two commands on a fresh machine: `make demo` and `make test`. Each makes or refreshes .venv.
+# Two commands on a fresh machine: `make demo` and `make test`. Each makes or refreshes .venv
+# from requirements.lock, the exact versions (with hashes) that `make lock` resolves with uv.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+UV := $(BIN)/uv
 STAMP := $(VENV)/.installed
+# Every product package, checked by mypy --strict (tests/ and bench/ are not product).
+PACKAGES := domain catalog service workflows activities notify eventstore runtime cli worker.py
+LOCK := requirements.lock
 
-.PHONY: demo test lint typecheck unit bench-eventstore bench-workflows clean
+.PHONY: demo test lint typecheck unit lock bench-eventstore bench-workflows clean
 
-$(STAMP): pyproject.toml
+# uv itself at the locked version, hash-checked, installed by the venv's own pip.
+$(UV): $(LOCK)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	awk '/^uv==/ {p = 1} p {print} p && !/\\$$/ {exit}' $(LOCK) > $(VENV)/uv-requirement.txt
+	$(BIN)/python -m pip install -q --require-hashes --no-deps -r $(VENV)/uv-requirement.txt
+	touch $@
+
+# Exactly the lock (uv pip sync also removes what the lock does not list), then the project
+# editable without resolving anything (--no-deps; setuptools comes from the lock).
+$(STAMP): pyproject.toml $(LOCK) $(UV)
+	$(UV) pip sync -q --python $(BIN)/python --require-hashes $(LOCK)
+	$(UV) pip install -q --python $(BIN)/python --no-deps --no-build-isolation -e .
+	$(UV) pip check -q --python $(BIN)/python
 	touch $(STAMP)
+
+# Re-resolves every dependency (with the dev extras and the tools group) to the newest versions
+# pyproject.toml allows, for CPython 3.11 on Linux x86_64, and writes them with their hashes.
+lock: $(UV)
+	$(UV) pip compile -q pyproject.toml --extra dev --group tools --upgrade --generate-hashes \
+	    --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+	    --custom-compile-command 'make lock' -o $(LOCK)
 
 demo: $(STAMP)
 	$(BIN)/drugfree demo
@@ -19,7 +40,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy domain catalog
+	$(BIN)/mypy $(PACKAGES)
 
 unit: $(STAMP)
 	$(BIN)/pytest -q

