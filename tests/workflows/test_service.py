@@ -56,7 +56,7 @@ pytestmark_async = pytest.mark.asyncio(loop_scope="session")
 
 @pytestmark_async
 async def test_a_case_through_the_service(make_case: Any, store: Any) -> None:
-    case: Case = await make_case("tra-vinh-2025", "29272")
+    case: Case = await make_case("tra-vinh-2025", "29278")
     svc = CaseService(case.client, case.tq, store)
     ref = case.ref
     with pytest.raises(ServiceError) as err:  # bad metrics: refused before anything starts
@@ -102,7 +102,7 @@ async def test_a_case_through_the_service(make_case: Any, store: Any) -> None:
 
 @pytestmark_async
 async def test_without_a_store_reads_say_so(make_case: Any) -> None:
-    case: Case = await make_case("tra-vinh-2025", "29275")
+    case: Case = await make_case("tra-vinh-2025", "29281")
     with pytest.raises(ServiceError) as err:
         await CaseService(case.client, case.tq).history(case.ref)
     assert err.value.code == "service.no_store"
