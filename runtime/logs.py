@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -16,7 +17,8 @@ SENSITIVE_KEYS = frozenset({"metrics", "payload", "baseline", "reason", "summary
                             "name", "person_name", "args"})
 
 
-def mask_sensitive(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def mask_sensitive(_: Any, __: str,
+                   event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key in SENSITIVE_KEYS & event_dict.keys():
         event_dict[key] = "***"
     return event_dict
