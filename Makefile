@@ -19,7 +19,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy domain catalog
+	$(BIN)/mypy domain catalog cli
 
 unit: $(STAMP)
 	$(BIN)/pytest -q
