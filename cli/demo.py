@@ -361,8 +361,8 @@ async def _demo(scenario: Scenario, kept: DemoDir | None) -> tuple[Outcome, Veri
     from eventstore.urls import app_url
     from runtime import logs
     from runtime.temporal import temporal_environment
+    from service import CaseRef
     from worker import running_worker
-    from workflows.names import case_id
 
     plan = scenario.plan
     log_path = kept.log if kept else Path("var") / "demo-notifications.log"
@@ -379,7 +379,7 @@ async def _demo(scenario: Scenario, kept: DemoDir | None) -> tuple[Outcome, Veri
                 tq = f"demo-{uuid.uuid4().hex[:6]}"
                 async with running_worker(client, db, task_queue=tq), \
                         await EventStore.connect(app_url(db)) as store:
-                    if await store.streams(case_id(plan.id, "")):
+                    if await store.streams(CaseRef(plan.id, "").case_id):
                         fail(f"DATABASE_URL đã chứa hồ sơ của kế hoạch {plan.id} (từ một lần "
                              "demo trước?): hãy dùng một cơ sở dữ liệu trống, bỏ DATABASE_URL, "
                              "hoặc dùng --data-dir DIR")
@@ -434,7 +434,7 @@ def print_table(plan: Plan, units: list[Commune], r: Outcome) -> None:
 
 def example_stream(s: Scenario, r: Outcome) -> tuple[str, str]:
     """A case worth replaying, and why: one sent back and then recognised if there is one."""
-    from workflows.names import case_id
+    from service import CaseRef
 
     recognised = set(r.status.recognised)
     picks = ([(u, "bị trả lại một lần, nộp lại rồi được công nhận") for u in s.chosen
@@ -442,7 +442,7 @@ def example_stream(s: Scenario, r: Outcome) -> tuple[str, str]:
              + [(u, "được công nhận") for u in s.chosen if u.code in recognised]
              + [(u, "không được công nhận") for u in s.chosen])
     u, why = picks[0]
-    return case_id(s.plan.id, u.code), f"{u.name}: {why}"
+    return CaseRef(s.plan.id, u.code).case_id, f"{u.name}: {why}"
 
 
 def print_trail(report: VerifyReport, stream: tuple[str, str], kept: DemoDir | None) -> None:
