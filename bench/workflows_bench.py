@@ -217,22 +217,23 @@ async def _worker_main(task_queue: str, log_file: Any, max_activities: int) -> N
 # -- part 1: the Trà Vinh year on the time-skipping server ------------------------------------
 
 async def time_skipping_year(max_activities: int, work: Path) -> dict[str, Any]:
-    """``drugfree demo``'s year (``cli.demo._run_year``, seed 2025, every Trà Vinh commune) on
+    """``drugfree demo``'s year (``cli.demo.run_year``, seed 2025, every Trà Vinh commune) on
     the time-skipping server and a throwaway PostgreSQL, timed from server start to verified
     store. The same as ``_demo`` except that the worker gets ``max_activities`` (see
     MAX_ACTIVITIES: with the default the demo deadlocks as soon as ~10 cases open at once)."""
     from catalog import DEFAULT_PLAN, get_plan
-    from cli.demo import _run_year, _verify
-    from domain.admin_units import registry
+    from cli.demo import run_year
+    from cli.demo_data import Scenario, territory
     from eventstore.embedded import database_url
+    from eventstore.store import EventStore
+    from eventstore.urls import app_url
     from runtime import logs
     from runtime.temporal import temporal_environment
     from worker import running_worker
 
     plan = get_plan(DEFAULT_PLAN)
-    reg = registry(plan.structure)
-    units = (reg.communes_of_district(plan.district_code) if plan.district_code
-             else reg.communes_of_province(plan.province_code))
+    units = territory(plan)
+    scenario = Scenario.draw(plan, units, 2025)
     options: dict[str, Any] = ({"max_concurrent_activities": max_activities}
                                if max_activities > 0 else {})
     with (work / "demo-notifications.log").open("w", encoding="utf-8") as log_file:
@@ -242,12 +243,13 @@ async def time_skipping_year(max_activities: int, work: Path) -> dict[str, Any]:
             async with database_url() as db, \
                     temporal_environment("time-skipping") as (client, env):
                 tq = f"bench-demo-{uuid.uuid4().hex[:6]}"
-                async with running_worker(client, db, task_queue=tq, **options):
+                async with running_worker(client, db, task_queue=tq, **options), \
+                        await EventStore.connect(app_url(db)) as store:
                     t1 = time.perf_counter()
                     result = await asyncio.wait_for(
-                        _run_year(client, env, plan, units, random.Random(2025), tq), 600)
+                        run_year(client, env, scenario, store, tq), 600)
                     year = time.perf_counter() - t1
-                report = await _verify(db)
+                    report = await store.verify()
         except Exception as exc:  # noqa: BLE001 - a failure is the result then
             return {"plan": plan.id, "communes": len(units),
                     "wall_s": round(time.perf_counter() - t0, 2),
@@ -257,10 +259,9 @@ async def time_skipping_year(max_activities: int, work: Path) -> dict[str, Any]:
             logs.configure("WARNING")
         wall = time.perf_counter() - t0
         cpu = _self_cpu() + _children_cpu() - cpu0
-    sys.stderr.write("\n")
     return {
-        "plan": plan.id, "communes": len(units), "selected": len(result["chosen"]),
-        "recognised": len(result["status"].recognised), "events": report.events,
+        "plan": plan.id, "communes": len(units), "selected": len(result.status.selected),
+        "recognised": len(result.status.recognised), "events": report.events,
         "hash_chains_ok": report.ok, "wall_s": round(wall, 2), "year_s": round(year, 2),
         "cpu_s": round(cpu, 2), "max_concurrent_activities": max_activities or "SDK default",
     }

@@ -1,20 +1,26 @@
 """``drugfree db``: migrate the event store, rebuild its read model, verify its hash chains.
 
-Connects with ``DATABASE_URL`` (or ``--database-url``) as the database owner. Errors print
-one line and exit 2; ``verify`` exits 1 when a chain is broken.
+Connects with ``DATABASE_URL`` (or ``--database-url``) as the database owner, or with
+``--data-dir DIR`` starts the embedded PostgreSQL on the directory a ``drugfree demo
+--data-dir DIR`` kept (and stops it afterwards). Errors print one line and exit 2; ``verify``
+exits 1 when a chain is broken.
 """
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import asyncpg
 import typer
 
+from cli.datadir import cluster_of
 from cli.errors import fail
 from eventstore import EventStore, EventStoreError, Projector, migrate
+from eventstore.embedded import embedded_server
 
 EXIT_BROKEN = 1
 
@@ -27,13 +33,30 @@ DatabaseUrl = Annotated[
                  help="PostgreSQL URL of the database owner."),
 ]
 
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", file_okay=False,
+                 help="The directory of `drugfree demo --data-dir`: start the embedded "
+                      "PostgreSQL on it for this command (wins over DATABASE_URL)."),
+]
+
 T = TypeVar("T")
 
 
-def _run(url: str | None, work: Callable[[str], Coroutine[Any, Any, T]]) -> T:
-    """Run ``work(url)``; turn every expected failure into one line and exit 2."""
+def _run(url: str | None, work: Callable[[str], Coroutine[Any, Any, T]],
+         data_dir: Path | None = None) -> T:
+    """Run ``work(url)`` (on the embedded server of ``data_dir`` when given); turn every
+    expected failure into one line and exit 2."""
+    if data_dir is not None:
+        cluster = cluster_of(data_dir)
+        try:
+            with embedded_server(cluster) as embedded:
+                return _run(embedded, work)
+        except (subprocess.SubprocessError, OSError) as err:
+            fail(f"cannot start PostgreSQL on {cluster}: {err}")
     if not url:
-        fail("DATABASE_URL is not set (or pass --database-url)")
+        fail("DATABASE_URL is not set (or pass --database-url, or --data-dir DIR for a demo's "
+             "directory)")
     try:
         return asyncio.run(work(url))
     except EventStoreError as err:
@@ -45,21 +68,21 @@ def _run(url: str | None, work: Callable[[str], Coroutine[Any, Any, T]]) -> T:
 
 
 @app.command("migrate")
-def migrate_cmd(database_url: DatabaseUrl = None) -> None:
+def migrate_cmd(database_url: DatabaseUrl = None, data_dir: DataDir = None) -> None:
     """Apply pending migrations (safe to run from several processes at once)."""
-    applied = _run(database_url, migrate)
+    applied = _run(database_url, migrate, data_dir)
     typer.echo(f"applied {', '.join(applied)}" if applied else "up to date")
 
 
 @app.command("rebuild-projections")
-def rebuild_cmd(database_url: DatabaseUrl = None) -> None:
+def rebuild_cmd(database_url: DatabaseUrl = None, data_dir: DataDir = None) -> None:
     """Recompute the case-status read model from the events."""
 
     async def rebuild(url: str) -> int:
         async with await EventStore.connect(url, max_size=2) as store:
             return await Projector(store).rebuild()
 
-    rows = _run(database_url, rebuild)
+    rows = _run(database_url, rebuild, data_dir)
     typer.echo(f"rebuilt case_status: {rows} cases")
 
 
@@ -67,6 +90,7 @@ def rebuild_cmd(database_url: DatabaseUrl = None) -> None:
 def verify_cmd(
     stream: Annotated[str | None, typer.Argument(help="One stream; all when omitted.")] = None,
     database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
 ) -> None:
     """Re-derive every hash and link; exit 1 and name the first broken row if any."""
 
@@ -75,7 +99,7 @@ def verify_cmd(
             report = await store.verify(stream)
         return report.events, report.streams, str(report.broken) if report.broken else None
 
-    events, streams, broken = _run(database_url, verify)
+    events, streams, broken = _run(database_url, verify, data_dir)
     if broken:
         _broken(broken)
     typer.echo(f"ok: {events} events in {streams} streams, every link verified")

@@ -2,301 +2,468 @@
 
 Districts propose their communes, the provincial police approves the selection list, the
 phases run with reports (some late, so reminders and escalations fire), communes submit their
-dossiers, reviewers approve and reject (some dossiers come back and are resubmitted), and the
-provincial UBND approves the recognition list. Ends with a table per district and the target.
-Runs on the time-skipping test server and a throwaway PostgreSQL unless TEMPORAL_ADDRESS /
-DATABASE_URL point elsewhere.
+dossiers (some miss a criterion), reviewers approve and reject (some dossiers come back and are
+resubmitted), and the provincial UBND approves the recognition list. Ends with a table per
+district (per province after the 2025 reform) and the target.
+
+Every action goes through the service layer (``service.CaseService``), as every interface
+does; the command only moves the time-skipping server's clock. It runs on that server and on a
+throwaway PostgreSQL unless ``--data-dir`` keeps the database or ``DATABASE_URL`` points to one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
-import random
+import shlex
+import shutil
 import sys
 import uuid
 from collections import Counter
-from datetime import timedelta
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, TextIO, TypeVar
 
 import typer
 
 from catalog import DEFAULT_PLAN, get_plan
-from cli.demo_data import after_conversion, baseline
+from cli.datadir import DemoDir
+from cli.demo_data import Scenario, row_key, territory
 from cli.errors import fail, guarded
-from domain.admin_units import registry
+from domain.admin_units import Commune, registry
+from domain.case import selection_role
 from domain.clock import PlanClock, rehearsal_shift
 from domain.identity import public_key_of, sign_token
-from domain.plan import Plan
-from domain.roles import Actor
+from domain.plan import ApprovalLevel, Deadline, Plan
+from domain.roles import ROLE_NAMES_VI, ROLE_SCOPE, Actor, Role
 
-SELECTED_SHARE = 0.35  # the province selects about a third of its communes to convert
-LATE_SHARE = 0.15  # communes that miss a report deadline
-REJECT_SHARE = 0.2  # dossiers the district appraisal sends back once
+if TYPE_CHECKING:  # imported when the demo runs: Temporal's SDK costs a second at start-up
+    from temporalio.client import Client
+    from temporalio.testing import WorkflowEnvironment
+
+    from eventstore.records import VerifyReport
+    from eventstore.store import EventStore
+    from service import CaseRef, CaseService
+    from workflows.messages import CampaignStatus, ListReply, Reply
+
+T = TypeVar("T")
+Step = Callable[[], Awaitable[str]]
+
+IN_FLIGHT = 24  # requests in flight at once
+RETURN_REASON = "hồ sơ thiếu biên bản kiểm tra / missing inspection record"
 
 
 class Progress:
-    def __init__(self, total: int) -> None:
-        self.total, self.done = total, 0
+    """One line per step: a redrawn bar on a terminal, plain lines into a pipe or a file."""
 
-    def step(self, label: str, n: int = 1) -> None:
-        self.done += n
-        width = 30
-        filled = int(width * min(self.done, self.total) / self.total)
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {label:<40}")
-        sys.stderr.flush()
+    def __init__(self, total: int, stream: TextIO | None = None) -> None:
+        self.total, self.done = total, 0
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+
+    def step(self, label: str) -> None:
+        self.done += 1
+        if not self.tty:
+            self.stream.write(f"[{self.done}/{self.total}] {label}\n")
+        else:
+            width = 30
+            filled = width * self.done // self.total
+            head = f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} "
+            room = max(10, shutil.get_terminal_size().columns - len(head) - 1)
+            text = label if len(label) <= room else label[: room - 1] + "…"
+            self.stream.write(f"\r{head}{text:<{room}}")
+            if self.done == self.total:
+                self.stream.write("\n")
+        self.stream.flush()
 
     def close(self) -> None:
-        sys.stderr.write("\n")
+        """End a bar left midway (a step failed), so an error starts on its own line."""
+        if self.tty and 0 < self.done < self.total:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+@dataclass
+class Outcome:
+    """What the year produced, per commune: the table and the audit lines are made from it."""
+
+    status: CampaignStatus
+    late: Counter[str] = field(default_factory=Counter)  # commune -> reports recorded late
+    returned: Counter[str] = field(default_factory=Counter)  # commune -> dossiers sent back
+
+
+class Year:
+    """A province's year, step by step, through ``CaseService``. ``steps()`` lists the steps
+    before any runs, so the progress knows its total; each step returns its label."""
+
+    def __init__(self, service: CaseService, env: WorkflowEnvironment, scenario: Scenario,
+                 clock: PlanClock) -> None:
+        self.service, self.env, self.s, self.clock = service, env, scenario, clock
+        self.plan = scenario.plan
+        self.reg = registry(self.plan.structure)
+        # The demo plays the identity service too: every actor's token is signed with this key
+        # and every workflow verifies it.
+        self.key = os.urandom(32)
+        self.expiry = clock.deadline(self.plan, self.plan.ends_on) + timedelta(days=365)
+        self.gate = asyncio.Semaphore(IN_FLIGHT)
+        self.campaign = ""
+        self.in_chain: list[Commune] = []  # dossiers that met the criteria
+        self.late: Counter[str] = Counter()
+        self.returned: Counter[str] = Counter()
+        self.status: CampaignStatus | None = None
+        reports = sorted(self.plan.deadlines_of("phase_report"), key=lambda d: d.due)
+        self.late_deadline = reports[0].id if reports else None
+
+    # -- the steps ----------------------------------------------------------------------------
+    def steps(self) -> list[Step]:
+        plan = self.plan
+        out: list[Step] = [self.open]
+        groups: dict[str, list[Commune]] = {}
+        for u in self.s.communes:
+            groups.setdefault(row_key(plan, u), []).append(u)
+        out += [partial(self.propose, k, g) for k, g in sorted(groups.items())]
+        out.append(self.select)
+        for d in sorted(plan.deadlines, key=lambda d: d.due):
+            if d.kind in ("selection", "district_list"):
+                continue
+            if d.kind == "dossier":
+                out.append(partial(self.dossiers, d))
+                out += [partial(self.review, lv, first=i == 0)
+                        for i, lv in enumerate(plan.approval_chain[:-1])]
+            else:
+                out.append(partial(self.reports, d))
+        out += [self.recognition_list, self.close]
+        return out
+
+    async def open(self) -> str:
+        self.campaign = await self.service.start_campaign(
+            self.plan, {u.code: u.district_code for u in self.s.communes}, clock=self.clock,
+            identity_key=public_key_of(self.key))
+        where = self.unit_name(self.plan.district_code or self.plan.province_code)
+        return f"Mở kế hoạch {self.plan.id}: {len(self.s.communes)} xã của {where}"
+
+    async def propose(self, key: str, members: list[Commune]) -> str:
+        proposer: Role = "district_ubnd" if self.plan.has_districts else "province_police"
+        who = self.actor(proposer, district=members[0].district_code)
+        self.check(await self.service.propose(
+            self.campaign, who, {u.code: self.s.baselines[u.code] for u in members},
+            request_id=f"propose-{key}"), "propose")
+        return f"{self.unit_name(key)}: đề xuất {len(members)} xã"
+
+    async def select(self) -> str:
+        selection = self.plan.deadlines_of("selection")[0]
+        role = selection_role(self.plan)
+        await self.skip_to(selection.due - timedelta(days=2))
+        self.check(await self.service.approve_selection(
+            self.campaign, self.actor(role, district=self.plan.district_code),
+            [u.code for u in self.s.chosen], request_id="selection"), "selection")
+        return (f"{ROLE_NAMES_VI[role]} phê duyệt danh sách chuyển hóa: "
+                f"{len(self.s.chosen)}/{len(self.s.communes)} xã")
+
+    async def reports(self, d: Deadline) -> str:
+        """Every selected commune reports a day before the deadline, except the late ones'
+        first phase report, which comes a week after it passed (reminders, escalation)."""
+        late = [u for u in self.s.chosen if d.id == self.late_deadline and u.code in self.s.late]
+        on_time = [u for u in self.s.chosen if u not in late]
+        await self.skip_to(d.due - timedelta(days=1))
+        await self.each(lambda u: self.submit(u, d), on_time)
+        if late:
+            await self.skip_to(d.due + timedelta(days=7))
+            await self.each(lambda u: self.submit(u, d), late)
+        text = f"{d.title_vi} (hạn {_day(d.due)}): {len(on_time)} xã nộp đúng hạn"
+        return text + (f", {len(late)} xã nộp trễ" if late else "")
+
+    async def dossiers(self, d: Deadline) -> str:
+        await self.skip_to(d.due - timedelta(days=3))
+        replies = await self.each(lambda u: self.submit(u, d), self.s.chosen)
+        self.in_chain = [u for u, r in zip(self.s.chosen, replies, strict=True) if r.criteria_met]
+        failed = len(self.s.chosen) - len(self.in_chain)
+        return (f"{d.title_vi} (hạn {_day(d.due)}): {len(self.s.chosen)} xã nộp, "
+                f"{len(self.in_chain)} đạt tiêu chí, {failed} chưa đạt")
+
+    async def review(self, level: ApprovalLevel, first: bool) -> str:
+        """A level of the chain signs every dossier in it; the first level sends some back
+        once with a reason, and those communes resubmit."""
+        back = [u for u in self.in_chain if first and u.code in self.s.returned]
+        if back:
+            await self.each(lambda u: self.service.reject(
+                self.ref(u), self.approvers(level, u)[0], RETURN_REASON, level=level.id,
+                request_id=f"reject-{level.id}-{u.code}"), back)
+            self.returned.update(u.code for u in back)
+            await self.each(lambda u: self.service.resubmit(
+                self.ref(u), self.actor("commune_ubnd", commune=u),
+                request_id=f"resubmit-{u.code}"), back)
+        for seat in range(len(self.approvers(level, None))):
+            await self.each(partial(self.sign, level, seat), self.in_chain)
+        text = f"{level.name_vi}: đồng ý {len(self.in_chain)} hồ sơ"
+        return text + (f", trả lại {len(back)} hồ sơ (xã đã nộp lại)" if back else "")
+
+    async def recognition_list(self) -> str:
+        """The last level: its other signatories sign each dossier, then the People's
+        Committee approves the recognition list in one decision."""
+        last = self.plan.approval_chain[-1]
+        *others, by = self.approvers(last, None)
+        for seat in range(len(others)):
+            await self.each(partial(self.sign, last, seat), self.in_chain)
+        self.check(await self.service.approve_recognition(
+            self.campaign, by, [u.code for u in self.in_chain],
+            request_id="recognition-list"), "recognition list")
+        return f"{ROLE_NAMES_VI[by.role]} phê duyệt danh sách công nhận: {len(self.in_chain)} xã"
+
+    async def close(self) -> str:
+        """Wait for the plan's end: every case closes and tells the campaign."""
+        self.status = await self.service.campaign_result(self.campaign)
+        return (f"Kết thúc kế hoạch ({_day(self.plan.ends_on)}): công nhận "
+                f"{len(self.status.recognised)}/{self.status.total_communes} xã")
+
+    # -- helpers ------------------------------------------------------------------------------
+    def outcome(self) -> Outcome:
+        assert self.status is not None, "the year has not ended"
+        return Outcome(self.status, self.late, self.returned)
+
+    def ref(self, u: Commune) -> CaseRef:
+        from service import CaseRef
+
+        return CaseRef(self.plan.id, u.code)
+
+    async def submit(self, u: Commune, d: Deadline) -> Reply:
+        metrics = (self.s.dossiers[u.code] if d.kind == "dossier" else
+                   self.s.baselines[u.code] if d.kind == "phase_report" else None)
+        reply = await self.service.submit(self.ref(u), self.actor("commune_ubnd", commune=u),
+                                          d.id, metrics, request_id=f"{d.id}-{u.code}")
+        if reply.late:
+            self.late[u.code] += 1
+        return reply
+
+    async def sign(self, level: ApprovalLevel, seat: int, u: Commune) -> Reply:
+        """The ``seat``-th signatory of ``level`` approves commune ``u``'s dossier."""
+        return await self.service.approve(self.ref(u), self.approvers(level, u)[seat],
+                                          level=level.id,
+                                          request_id=f"approve-{level.id}-{seat}-{u.code}")
+
+    def actor(self, role: Role, district: str | None = None, commune: Commune | None = None,
+              person: str | None = None) -> Actor:
+        """A person acting in ``role`` (for a commune, or a district), with a signed token."""
+        scope = ROLE_SCOPE[role]
+        if commune is not None:
+            district = commune.district_code
+        where = (commune.code if commune and scope == "commune" else
+                 district if scope != "province" else None) or self.plan.province_code
+        who = Actor(person_id=person or f"demo-{role}-{where}", role=role,
+                    province_code=self.plan.province_code,
+                    district_code=district if scope != "province" else None,
+                    commune_code=commune.code if commune and scope == "commune" else None)
+        return who.model_copy(update={"token": sign_token(self.key, who, self.expiry)})
+
+    def approvers(self, level: ApprovalLevel, u: Commune | None) -> list[Actor]:
+        """Who signs ``level`` for commune ``u``, the People's Committee (if any) last: every
+        role (all_of), one (any_of), or the first ``quorum`` council members (quorum)."""
+        district = u.district_code if u else self.plan.district_code
+        if level.rule == "quorum":
+            return [self.actor(level.roles[0], district, person=m)
+                    for m in level.members[: level.quorum]]
+        roles = sorted(level.roles, key=lambda r: r.endswith("_ubnd"))
+        if level.rule == "any_of":
+            roles = roles[-1:]
+        return [self.actor(r, district) for r in roles]
+
+    def unit_name(self, key: str) -> str:
+        if key == self.plan.province_code:
+            return f"Tỉnh {self.reg.province(key).name}"
+        return self.reg.district(key).name
+
+    def check(self, reply: ListReply, what: str) -> None:
+        from service import ServiceError
+
+        refused = {c: r for c, r in reply.results.items() if r != "ok"}
+        if refused:
+            code, why = sorted(refused.items())[0]
+            raise ServiceError("demo.refused", f"{what}: commune {code}: {why}")
+
+    async def each(self, fn: Callable[[Commune], Awaitable[T]],
+                   items: Iterable[Commune]) -> list[T]:
+        async def one(u: Commune) -> T:
+            async with self.gate:
+                return await fn(u)
+        return list(await asyncio.gather(*(one(u) for u in items)))
+
+    async def skip_to(self, day: date, hours: float = 9) -> None:
+        from runtime.temporal import skip_until
+
+        await skip_until(self.env, self.clock.day_start(self.plan, day) + timedelta(hours=hours))
+
+
+def _day(d: date) -> str:
+    return f"{d:%d/%m/%Y}"
 
 
 @guarded
 def demo_cmd(
     plan_id: Annotated[str, typer.Option("--plan", help="Plan id.")] = DEFAULT_PLAN,
-    communes: Annotated[int | None, typer.Option("--communes", min=1,
-                                                 help="Limit to the first N communes.")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed for the metrics.")] = 2025,
+    communes: Annotated[int | None, typer.Option(
+        "--communes", min=1, help="Only N communes, taken in turn from each district.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed of the scenario.")] = 2025,
+    data_dir: Annotated[Path | None, typer.Option(
+        "--data-dir", file_okay=False,
+        help="Keep PostgreSQL's data and the notification log in this new (or empty) "
+             "directory, for `drugfree db verify --data-dir DIR` afterwards.")] = None,
 ) -> None:
     """Run a plan's year for a province's communes and print the results per district."""
     plan = get_plan(plan_id)
-    from temporalio.client import WorkflowUpdateFailedError
+    units = territory(plan, communes)
+    if not units:
+        fail("địa bàn của kế hoạch không có xã nào / the plan's territory has no communes")
+    scenario = Scenario.draw(plan, units, seed)
+    kept = (DemoDir.claim(data_dir, {"plan": plan.id, "seed": seed, "communes": len(units)})
+            if data_dir is not None else None)
     from temporalio.service import RPCError
 
     try:
-        asyncio.run(_demo(plan, communes, seed))
-    except (RPCError, WorkflowUpdateFailedError) as exc:
-        fail(f"the Temporal server refused or did not answer: {exc}")
+        outcome, report = asyncio.run(_demo(scenario, kept))
+    except RPCError as exc:
+        fail(f"máy chủ Temporal từ chối hoặc không trả lời: {exc}")
+    print_table(plan, units, outcome)
+    stream = example_stream(scenario, outcome)
+    if kept is not None:
+        kept.finish(stream=stream[0], events=report.events, streams=report.streams)
+    print_trail(report, stream, kept)
+    if not report.ok:
+        raise typer.Exit(1)
 
 
-async def _demo(plan: Plan, limit: int | None, seed: int) -> None:
-    from eventstore.embedded import database_url
-    from runtime.temporal import temporal_environment
-    from worker import running_worker
+async def run_year(client: Client, env: WorkflowEnvironment, scenario: Scenario,
+                   store: EventStore, task_queue: str) -> Outcome:
+    """The year of ``scenario`` on a running worker of ``task_queue``, with its progress on
+    stderr (the demo's driver; the workflow benchmark times it too)."""
+    from service import CaseService
 
-    reg = registry(plan.structure)
-    units = (reg.communes_of_district(plan.district_code) if plan.district_code
-             else reg.communes_of_province(plan.province_code))
-    if limit:
-        units = units[:limit]
-    if not units:
-        fail("the plan's territory has no communes")
-    rng = random.Random(seed)
-    from pathlib import Path
-
-    from runtime import logs
-
-    log_path = Path("var") / "demo-notifications.log"
-    log_path.parent.mkdir(exist_ok=True)
-    log_file = log_path.open("w", encoding="utf-8")
-    # Notifications go to the log channel: into a file, so the table stays readable.
-    logs.configure("INFO", stream=log_file)
-    async with database_url() as db, temporal_environment("time-skipping") as (client, env):
-        if env is None:
-            fail("the demo needs the time-skipping server: unset TEMPORAL_ADDRESS")
-        tq = f"demo-{uuid.uuid4().hex[:6]}"
-        async with running_worker(client, db, task_queue=tq):
-            result = await _run_year(client, env, plan, units, rng, tq)
-        report = await _verify(db)
-    _print_table(plan, units, result)
-    where = ("DATABASE_URL" if os.environ.get("DATABASE_URL") else
-             "a throwaway PostgreSQL, removed on exit (set DATABASE_URL to keep it)")
-    typer.echo(f"\nAudit trail: {report.events} events in {report.streams} streams, hash chains "
-               f"{'verified' if report.ok else 'BROKEN: ' + str(report.broken)}; in {where}. "
-               "Replay a case with `drugfree db verify STREAM`.")
-    typer.echo(f"Notifications (log channel): {log_path}")
-    log_file.close()
-
-
-async def _verify(db: str) -> Any:
-    from eventstore.store import EventStore
-    from eventstore.urls import app_url
-
-    async with await EventStore.connect(app_url(db)) as store:
-        return await store.verify()
-
-
-async def _run_year(client: Any, env: Any, plan: Plan, units: list[Any], rng: random.Random,
-                    tq: str) -> dict[str, Any]:
-    from runtime.temporal import skip_until
-    from workflows.campaign import ProvinceCampaignWorkflow
-    from workflows.messages import (
-        CampaignInput,
-        ChainDecision,
-        Proposal,
-        RecognitionList,
-        ReportSubmission,
-        SelectionList,
-    )
-    from workflows.names import campaign_id, recognition_id
-
+    plan = scenario.plan
     now = await env.get_current_time()
     clock = PlanClock(shift_years=rehearsal_shift(plan, plan.local_date(now)))
-    everyone = {u.code: u.district_code for u in units}
-    # The demo plays the identity service too: every actor's token is signed with this key,
-    # and every workflow verifies it.
-    signing_key = os.urandom(32)
-    token_expiry = clock.deadline(plan, plan.ends_on) + timedelta(days=365)
-    camp = await client.start_workflow(
-        ProvinceCampaignWorkflow.run,
-        CampaignInput(plan=plan, clock=clock, commune_districts=everyone,
-                      identity_key=public_key_of(signing_key)),
-        id=f"{campaign_id(plan.id)}-{uuid.uuid4().hex[:6]}", task_queue=tq)
-
-    def actor(role: str, commune: Any = None, district: str | None = None) -> Actor:
-        who = Actor(person_id=f"demo-{role}-{commune.code if commune else district or ''}",
-                    role=role, province_code=plan.province_code,  # type: ignore[arg-type]
-                    district_code=(commune.district_code if commune else district),
-                    commune_code=commune.code if commune and role == "commune_ubnd" else None)
-        return who.model_copy(update={"token": sign_token(signing_key, who, token_expiry)})
-
-    async def skip_to(day: Any, hours: float = 9) -> None:
-        await skip_until(env, clock.day_start(plan, day) + timedelta(hours=hours))
-
-    progress = Progress(total=len(units) * 8 + 4)
-    stats: dict[str, Any] = {"late": Counter(), "rejected": Counter()}
-    gate = asyncio.Semaphore(24)
-
-    async def each(fn: Any, items: list[Any]) -> list[Any]:
-        async def one(x: Any) -> Any:
-            async with gate:
-                return await fn(x)
-        return await asyncio.gather(*(one(x) for x in items))
-
-    # 1. Districts propose every commune with its baseline (before the district list date).
-    baselines = {u.code: baseline(rng) for u in units}
-    proposer = "district_ubnd" if plan.has_districts else "province_police"
-    by_district: dict[str | None, list[Any]] = {}
-    for u in units:
-        by_district.setdefault(u.district_code, []).append(u)
-    for district, members in by_district.items():
-        await camp.execute_update(ProvinceCampaignWorkflow.propose, Proposal(
-            request_id=f"propose-{district}", actor=actor(proposer, district=district),
-            communes={u.code: baselines[u.code] for u in members}))
-        progress.step(f"proposed district {district or plan.province_code}", len(members))
-
-    # 2. The province selects about a third, preferring communes with the fewest addicts.
-    ranked = sorted(units, key=lambda u: (baselines[u.code]["addicts_total"], u.code))
-    chosen = ranked[: max(1, round(len(units) * SELECTED_SHARE))]
-    selection = plan.deadlines_of("selection")[0]
-    await skip_to(selection.due - timedelta(days=2))
-    await camp.execute_update(ProvinceCampaignWorkflow.approve_selection, SelectionList(
-        request_id="selection", actor=actor(selection.role, district=plan.district_code),
-        selected=[u.code for u in chosen]))
-    progress.step("selection list approved", len(units))
-
-    late = {u.code for u in chosen if rng.random() < LATE_SHARE}
-    succeeds = {u.code: rng.random() < 0.8 for u in chosen}
-    rejected_once = {u.code for u in chosen if succeeds[u.code] and rng.random() < REJECT_SHARE}
-
-    async def submit(u: Any, deadline_id: str, metrics: dict[str, Any] | None) -> Any:
-        from workflows.conversion import CommuneConversionWorkflow
-        from workflows.names import case_id
-        h = client.get_workflow_handle(case_id(plan.id, u.code))
-        return await h.execute_update(CommuneConversionWorkflow.submit_report, ReportSubmission(
-            request_id=f"{deadline_id}-{u.code}", actor=actor("commune_ubnd", u),
-            deadline_id=deadline_id, metrics=metrics))
-
-    # 3. The year: every submission before its deadline, except the late communes' first
-    #    phase report, which comes a week after the deadline passed (reminders, escalation).
-    for d in sorted(plan.deadlines, key=lambda d: d.due):
-        if d.kind in ("selection", "district_list"):
-            continue
-        if d.kind == "dossier":
-            await skip_to(d.due - timedelta(days=3))
-            await each(lambda u: submit(u, d.id, after_conversion(rng, baselines[u.code],
-                                                                  succeeds[u.code])), chosen)
-            progress.step("dossiers submitted", len(chosen))
-            await _review(client, plan, chosen, actor, rejected_once, succeeds, each, skip_to,
-                          ChainDecision, recognition_id, progress, stats)
-            continue
-        on_time = [u for u in chosen if not (u.code in late and d.kind == "phase_report"
-                                              and d.phase == 1)]
-        await skip_to(d.due - timedelta(days=1))
-        await each(lambda u: submit(u, d.id, baselines[u.code] if d.kind == "phase_report"
-                                    else None), on_time)
-        if len(on_time) < len(chosen):
-            await skip_to(d.due + timedelta(days=7))
-            await each(lambda u: submit(u, d.id, baselines[u.code]),
-                       [u for u in chosen if u not in on_time])
-            stats["late"].update(u.district_code for u in chosen if u not in on_time)
-        progress.step(f"{d.id} ({d.due})", len(chosen) // 2)
-
-    # 4. The provincial UBND approves the recognition list in one decision.
-    ready = [u.code for u in chosen if succeeds[u.code]]
-    await camp.execute_update(ProvinceCampaignWorkflow.approve_recognition, RecognitionList(
-        request_id="recognition-list", actor=actor(list_role(plan), district=plan.district_code),
-        communes=ready))
-    progress.step("recognition list approved", 1)
-    status = await camp.result()
-    progress.close()
-    return {"status": status, "chosen": {u.code for u in chosen}, **stats}
+    year = Year(CaseService(client, task_queue, store), env, scenario, clock)
+    steps = year.steps()
+    progress = Progress(len(steps))
+    try:
+        for step in steps:
+            progress.step(await step())
+    finally:
+        progress.close()
+    return year.outcome()
 
 
-async def _review(client: Any, plan: Plan, chosen: list[Any], actor: Any, rejected_once: set[str],
-                  succeeds: dict[str, bool], each: Any, skip_to: Any, ChainDecision: Any,
-                  recognition_id: Any, progress: Progress, stats: dict[str, Any]) -> None:
-    """Reviewers sign every level but the province's list decision; some reject once."""
-    from workflows.recognition import RecognitionWorkflow
+async def _demo(scenario: Scenario, kept: DemoDir | None) -> tuple[Outcome, VerifyReport]:
+    from eventstore.embedded import database
+    from eventstore.store import EventStore
+    from eventstore.urls import app_url
+    from runtime import logs
+    from runtime.temporal import temporal_environment
+    from service import CaseRef
+    from worker import running_worker
 
-    async def decide(u: Any, kind: str, role: str, level: str, reason: str = "") -> Any:
-        h = client.get_workflow_handle(recognition_id(plan.id, u.code))
-        who = actor(role, u) if role == "commune_ubnd" else actor(role, u if role.startswith(
-            "district_") else None, None if role.startswith("district_") else plan.district_code)
-        return await h.execute_update(RecognitionWorkflow.decide, ChainDecision(
-            request_id=f"{kind}-{level}-{role}-{u.code}-{uuid.uuid4().hex[:4]}", actor=who,
-            kind=kind, level=level if kind != "resubmit" else None, reason=reason))
-
-    in_chain = [u for u in chosen if succeeds[u.code]]
-    first = plan.approval_chain[0]
-    back = [u for u in in_chain if u.code in rejected_once]
-    await each(lambda u: decide(u, "reject", first.roles[0], first.id,
-                                "hồ sơ thiếu biên bản kiểm tra / missing inspection record"), back)
-    stats["rejected"].update(u.district_code for u in back)
-    await each(lambda u: decide(u, "resubmit", "commune_ubnd", first.id), back)
-    for lv in plan.approval_chain[:-1]:
-        for role in lv.roles:
-            await each(lambda u, role=role, lv=lv: decide(u, "approve", role, lv.id), in_chain)
-        progress.step(f"level {lv.id} signed", len(chosen) // 2)
-    last = plan.approval_chain[-1]
-    for role in last.roles:
-        if role != list_role(plan):
-            await each(lambda u, role=role: decide(u, "approve", role, last.id), in_chain)
-
-
-def list_role(plan: Plan) -> str:
-    """Who approves the recognition list: the People's Committee where it signs the last level."""
-    roles = plan.approval_chain[-1].roles
-    return next((r for r in roles if r.endswith("_ubnd")), roles[0])
+    plan = scenario.plan
+    log_path = kept.log if kept else Path("var") / "demo-notifications.log"
+    log_path.parent.mkdir(exist_ok=True)
+    with log_path.open("w", encoding="utf-8") as log_file:
+        # Notifications go to the log channel: into a file, so the table stays readable.
+        logs.configure("INFO", stream=log_file)
+        try:
+            async with database(kept.pgdata if kept else None) as db, \
+                    temporal_environment("time-skipping") as (client, env):
+                if env is None:
+                    fail("demo cần máy chủ Temporal tua nhanh thời gian (time-skipping): hãy bỏ "
+                         "TEMPORAL_ADDRESS")
+                tq = f"demo-{uuid.uuid4().hex[:6]}"
+                async with running_worker(client, db, task_queue=tq), \
+                        await EventStore.connect(app_url(db)) as store:
+                    if await store.streams(CaseRef(plan.id, "").case_id):
+                        fail(f"DATABASE_URL đã chứa hồ sơ của kế hoạch {plan.id} (từ một lần "
+                             "demo trước?): hãy dùng một cơ sở dữ liệu trống, bỏ DATABASE_URL, "
+                             "hoặc dùng --data-dir DIR")
+                    outcome = await run_year(client, env, scenario, store, tq)
+                    report = await store.verify()
+        finally:  # logs back to stderr before the file closes
+            logging.getLogger().handlers.clear()
+            logs.configure("WARNING")
+    return outcome, report
 
 
-def _print_table(plan: Plan, units: list[Any], r: dict[str, Any]) -> None:
-    status = r["status"]
-    reg = registry(plan.structure)
+def print_table(plan: Plan, units: list[Commune], r: Outcome) -> None:
+    """One row per district (per province after the reform), then the totals, which are
+    counted from the outcome directly: the rows must add up to them."""
+    status = r.status
+    recognised, selected = set(status.recognised), set(status.selected)
     rows: dict[str, Counter[str]] = {}
     for u in units:
-        key = u.district_code or plan.province_code
-        c = rows.setdefault(key, Counter())
+        c = rows.setdefault(row_key(plan, u), Counter())
         c["communes"] += 1
-        c["selected"] += u.code in r["chosen"]
-        c["recognised"] += u.code in status.recognised
-        c["not_recognised"] += u.code in r["chosen"] and u.code not in status.recognised
+        c["selected"] += u.code in selected
+        c["recognised"] += u.code in recognised
+        c["not_recognised"] += u.code in selected and u.code not in recognised
+        c["late"] += r.late[u.code]
+        c["returned"] += r.returned[u.code]
+    total = Counter(communes=len(units), selected=len(selected), recognised=len(recognised),
+                    not_recognised=len(selected - recognised), late=sum(r.late.values()),
+                    returned=sum(r.returned.values()))
+    reg = registry(plan.structure)
+    unit = "Huyện / District" if plan.has_districts else "Tỉnh / Province"
     typer.echo(f"\n{plan.title_vi}")
-    header = f"{'Huyện / District':<32}{'Xã':>5}{'Chọn':>6}{'Công nhận':>11}{'Không':>7}" \
-             f"{'Nộp trễ':>9}{'Trả lại':>9}"
+    header = (f"{unit:<32}{'Xã':>5}{'Chọn':>6}{'Công nhận':>11}{'Không':>7}"
+              f"{'Nộp trễ':>9}{'Trả lại':>9}")
     typer.echo(header)
     typer.echo("-" * len(header))
-    total: Counter[str] = Counter()
+
+    def line(name: str, c: Counter[str]) -> str:
+        return (f"{name[:31]:<32}{c['communes']:>5}{c['selected']:>6}{c['recognised']:>11}"
+                f"{c['not_recognised']:>7}{c['late']:>9}{c['returned']:>9}")
+
     for key in sorted(rows):
-        c = rows[key]
-        total.update(c)
-        name = reg.district(key).name if plan.has_districts else reg.province(key).name
-        typer.echo(f"{name[:31]:<32}{c['communes']:>5}{c['selected']:>6}{c['recognised']:>11}"
-                   f"{c['not_recognised']:>7}{r['late'][key]:>9}{r['rejected'][key]:>9}")
+        name = (reg.province(key).name if key == plan.province_code
+                else reg.district(key).name)
+        typer.echo(line(name, rows[key]))
     typer.echo("-" * len(header))
-    typer.echo(f"{'Tổng / Total':<32}{total['communes']:>5}{total['selected']:>6}"
-               f"{total['recognised']:>11}{total['not_recognised']:>7}"
-               f"{sum(r['late'].values()):>9}{sum(r['rejected'].values()):>9}")
+    typer.echo(line("Tổng / Total", total))
     share = total["recognised"] / status.total_communes
     verdict = "ĐẠT / met" if status.target_met else "CHƯA ĐẠT / not met"
     typer.echo(f"\nChỉ tiêu {plan.target.share:.0%} số xã: {total['recognised']}/"
                f"{status.total_communes} = {share:.1%} -> {verdict}")
+
+
+def example_stream(s: Scenario, r: Outcome) -> tuple[str, str]:
+    """A case worth replaying, and why: one sent back and then recognised if there is one."""
+    from service import CaseRef
+
+    recognised = set(r.status.recognised)
+    picks = ([(u, "bị trả lại một lần, nộp lại rồi được công nhận") for u in s.chosen
+              if r.returned[u.code] and u.code in recognised]
+             + [(u, "được công nhận") for u in s.chosen if u.code in recognised]
+             + [(u, "không được công nhận") for u in s.chosen])
+    u, why = picks[0]
+    return CaseRef(s.plan.id, u.code).case_id, f"{u.name}: {why}"
+
+
+def print_trail(report: VerifyReport, stream: tuple[str, str], kept: DemoDir | None) -> None:
+    """Where the audit trail is and commands that work against it."""
+    chains = ("mọi chuỗi băm toàn vẹn" if report.ok
+              else f"CHUỖI BĂM BỊ HỎNG: {report.broken}")
+    typer.echo(f"\nNhật ký kiểm toán: {report.events} sự kiện trong {report.streams} luồng "
+               f"(stream), {chains}.")
+    name, why = stream
+    if kept is not None:
+        typer.echo(f"Dữ liệu được giữ trong {kept.path} (PostgreSQL đã dừng; lệnh `drugfree db "
+                   "... --data-dir` tự khởi động lại nó trên thư mục này):")
+        typer.echo(f"  drugfree db verify --data-dir {kept.shell} {name}   # {why}")
+        typer.echo(f"  drugfree db verify --data-dir {kept.shell}   # mọi luồng")
+        typer.echo(f"Thông báo (kênh log): {kept.log}")
+    elif os.environ.get("DATABASE_URL"):
+        typer.echo("Dữ liệu nằm trong cơ sở dữ liệu của DATABASE_URL:")
+        typer.echo(f"  drugfree db verify {shlex.quote(name)}   # {why}")
+        typer.echo(f"Thông báo (kênh log): {Path('var') / 'demo-notifications.log'}")
+    else:
+        typer.echo("Nhật ký nằm trong một PostgreSQL tạm thời, đã xóa khi demo kết thúc. Để giữ "
+                   "lại và kiểm tra sau: `drugfree demo --data-dir DIR`, rồi "
+                   f"`drugfree db verify --data-dir DIR {name}`.")
+        typer.echo(f"Thông báo (kênh log): {Path('var') / 'demo-notifications.log'}")

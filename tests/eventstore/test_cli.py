@@ -88,6 +88,8 @@ async def test_errors_are_one_line_with_exit_2(fresh_database: Database,
         (("migrate",), None, "DATABASE_URL is not set"),
         (("verify",), f"postgresql://nobody@/x?host={tmp_path}", "cannot connect"),
         (("verify",), "postgresql://nobody@/x?host=/nonexistent/dir", "cannot connect"),
+        # --data-dir names a directory without a demo's PostgreSQL data: refused, nothing runs
+        (("verify", "--data-dir", str(tmp_path)), None, "no PostgreSQL data here"),
     ]
     for args, url, message in cases:
         result = await db_cli(*args, url=url)
