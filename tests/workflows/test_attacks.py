@@ -1,0 +1,49 @@
+"""Attacks from a plain Temporal client (anyone who can reach the workflow service), with no
+help from the project's own client code: workflow types by name, inputs as plain JSON.
+Each is refused, and the event store is left as it was (issue 8)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from temporalio.client import WorkflowFailureError
+
+from tests.workflows.support import CLEAN, Case
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+async def versions(store: Any, stream: str) -> list[tuple[int, str]]:
+    return [(e.version, e.type) for e in await store.read(stream)]
+
+
+async def test_a_chain_started_on_its_own_against_a_case_writes_nothing(
+        make_case: Any, store: Any) -> None:
+    case: Case = await make_case("tra-vinh-2025", "29284")
+    await case.start()
+    await case.select()
+    before = await versions(store, case.id)
+    forged = {
+        "case_id": case.id, "plan": case.plan.model_dump(mode="json"),
+        "scope": case.scope.model_dump(mode="json"), "clock": case.clock.model_dump(mode="json"),
+        "submitted_by": case.actor("commune_ubnd").model_dump(mode="json"),
+        "cutoff": (await case.env.get_current_time() + timedelta(days=400)).isoformat(),
+    }
+    handle = await case.client.start_workflow(
+        "RecognitionWorkflow", forged, id=f"forged-{uuid.uuid4().hex[:6]}", task_queue=case.tq)
+    with pytest.raises(WorkflowFailureError) as err:
+        await handle.result()
+    assert getattr(err.value.cause, "type", None) == "chain.not_a_child", err.value.cause
+    assert await versions(store, case.id) == before  # no forged dossier.submitted
+
+    # the real chain is unharmed: the commune's dossier still enters it and gets decided
+    await case.on_time_reports(case.plan.deadline("phase_2_report").due)
+    await case.advance_to(case.plan.deadline("dossier").due - timedelta(days=2))
+    assert (await case.submit("dossier", CLEAN)).criteria_met is True
+    first = case.plan.approval_chain[0]
+    await case.decide("approve", case.actor(first.roles[0]), first.id)
+    types = [t for _, t in await versions(store, case.id)]
+    assert types.count("dossier.submitted") == 1 and types[-1] == "level.signed"
