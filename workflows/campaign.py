@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.agenda import cutoff
     from domain.case import require_actor, selection_role
     from domain.errors import DomainError
+    from domain.metrics import parse_metrics
     from domain.roles import Actor, CaseScope, Role
     from workflows import names
     from workflows.errors import check_identity, refuse, refuse_domain
@@ -106,6 +107,13 @@ class ProvinceCampaignWorkflow:
             if not self.plan.has_districts and code not in self.inp.commune_districts:
                 refuse("campaign.wrong_jurisdiction",
                        f"commune {code} is not in province {self.plan.province_code}")
+        # A bad baseline is refused here, naming the commune and the field, rather than
+        # answered "ok" and left to fail the case it would start.
+        for code, baseline in sorted(p.communes.items()):
+            try:
+                parse_metrics(baseline)
+            except DomainError as exc:
+                refuse(exc.code, f"commune {code}: {exc.message}")
 
     # -- the selection list (danh sách địa bàn chuyển hóa) -----------------------------------
     @workflow.update(name=names.APPROVE_SELECTION)

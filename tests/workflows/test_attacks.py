@@ -47,3 +47,27 @@ async def test_a_chain_started_on_its_own_against_a_case_writes_nothing(
     await case.decide("approve", case.actor(first.roles[0]), first.id)
     types = [t for _, t in await versions(store, case.id)]
     assert types.count("dossier.submitted") == 1 and types[-1] == "level.signed"
+
+
+async def test_a_case_started_with_a_bad_baseline_fails_at_once_and_writes_nothing(
+        make_case: Any, store: Any) -> None:
+    """Never wedged: the run fails with the field named instead of a task failing forever."""
+    from eventstore.errors import StreamNotFoundError
+    from tests.workflows.support import BASELINE
+
+    case: Case = await make_case("tra-vinh-2025", "29290")
+    start = {
+        "plan": case.plan.model_dump(mode="json"), "scope": case.scope.model_dump(mode="json"),
+        "opened_by": case.actor("district_ubnd").model_dump(mode="json"),
+        "baseline": {**BASELINE, "addicts_with_records": BASELINE["addicts_total"] + 1},
+        "clock": case.clock.model_dump(mode="json"), "identity_key": case.identity_key,
+    }
+    handle = await case.client.start_workflow("CommuneConversionWorkflow", start, id=case.id,
+                                              task_queue=case.tq)
+    with pytest.raises(WorkflowFailureError) as err:
+        await handle.result()
+    cause = err.value.cause
+    assert getattr(cause, "type", None) == "metrics.invalid"
+    assert "addicts_with_records" in str(cause)
+    with pytest.raises(StreamNotFoundError):
+        await store.read(case.id)

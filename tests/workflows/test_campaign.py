@@ -50,6 +50,12 @@ async def test_campaign_lists_and_target(temporal: Any, worker: str, store: Any)
     await refused(camp.execute_update(ProvinceCampaignWorkflow.propose, Proposal(
         request_id=rid(), actor=district, communes={"29236": BASELINE})),
         "campaign.wrong_jurisdiction")
+    # a bad baseline is refused at proposal, naming the field; no case is started
+    bad = {**BASELINE, "addicts_with_records": BASELINE["addicts_total"] + 1}
+    await refused(camp.execute_update(ProvinceCampaignWorkflow.propose, Proposal(
+        request_id=rid(), actor=district, communes={code: bad for code in cases})),
+        "metrics.invalid")
+    assert (await camp.query(ProvinceCampaignWorkflow.status)).proposed == []
     proposal = Proposal(request_id="p-1", actor=district,
                         communes={code: BASELINE for code in cases})
     reply = await camp.execute_update(ProvinceCampaignWorkflow.propose, proposal)
