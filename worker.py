@@ -55,7 +55,7 @@ def build_worker(client: Client, persist: EventActivities, task_queue: str = TAS
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=[persist.append_events, ops.fan_out],
+        activities=[persist.append_events, persist.case_outcomes, ops.fan_out],
         workflow_runner=workflow_runner(),
         **options,
     )

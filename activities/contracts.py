@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from domain.notices import Notice
 
 __all__ = ["AppendRequest", "AppendResult", "CaseCommand", "EventEnvelope", "FanoutResult",
-           "Notice"]
+           "Notice", "Outcomes", "OutcomesRequest"]
 
 
 class EventEnvelope(BaseModel):
@@ -41,6 +41,17 @@ class CaseCommand(BaseModel):
     update: str
     payload: dict[str, Any]
     start: dict[str, Any] | None = None
+
+
+class OutcomesRequest(BaseModel):
+    """The cases whose recorded outcome a campaign asks the event store for."""
+
+    model_config = ConfigDict(extra="forbid")
+    streams: list[str] = Field(max_length=20_000)
+
+
+class Outcomes(BaseModel):
+    outcomes: dict[str, str]  # stream -> outcome, for the closed ones only
 
 
 class FanoutResult(BaseModel):

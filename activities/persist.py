@@ -17,7 +17,7 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.contracts import AppendRequest, AppendResult
+from activities.contracts import AppendRequest, AppendResult, Outcomes, OutcomesRequest
 from eventstore.errors import (
     ConcurrencyError,
     DuplicateEventError,
@@ -65,6 +65,11 @@ class EventActivities:
             log.info("events.appended", count=len(req.events), last_version=result.last_version,
                      types=[e.type for e in req.events])
             return result
+
+    @activity.defn(name="case_outcomes")
+    async def case_outcomes(self, req: OutcomesRequest) -> Outcomes:
+        """Facts for the campaign: the outcomes its cases recorded (only workers write)."""
+        return Outcomes(outcomes=await self.store.outcomes(req.streams))
 
     async def _append(self, req: AppendRequest) -> AppendResult:
         events = [NewEvent(e.event_id, e.type, e.schema_version, e.payload) for e in req.events]

@@ -52,6 +52,8 @@ _READ_ALL = f"""SELECT {_COLUMNS} FROM events
                 ORDER BY position LIMIT $2"""
 _BY_IDS = f"SELECT {_COLUMNS} FROM events WHERE event_id = ANY($1::text[])"
 _VERSION = "SELECT coalesce(max(version), 0) FROM events WHERE stream = $1"
+_OUTCOMES = """SELECT stream, payload->>'outcome' AS outcome FROM events
+               WHERE stream = ANY($1::text[]) AND type = 'case.closed'"""
 _STREAMS = r"""SELECT s.stream,
                       (SELECT max(e.version) FROM events e WHERE e.stream = s.stream) AS version
                  FROM streams s WHERE s.stream LIKE $1 ORDER BY s.stream"""
@@ -218,6 +220,11 @@ class EventStore:
         """The stream's current version (0 if it has no events)."""
         result: int = await self.pool.fetchval(_VERSION, stream)
         return result
+
+    async def outcomes(self, streams: Sequence[str]) -> dict[str, str]:
+        """The recorded outcome of each closed case among ``streams`` (``case.closed``)."""
+        rows = await self.pool.fetch(_OUTCOMES, list(streams))
+        return {r["stream"]: r["outcome"] for r in rows}
 
     async def version_in(self, conn: Connection, stream: str) -> int:
         """The stream's current version, read on the caller's connection (its transaction)."""

@@ -17,8 +17,9 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.contracts import CaseCommand, FanoutResult
+    from activities.contracts import CaseCommand, FanoutResult, OutcomesRequest
     from activities.fanout import CaseOps
+    from activities.persist import EventActivities
     from domain.agenda import cutoff
     from domain.case import require_actor, selection_role
     from domain.errors import DomainError
@@ -53,19 +54,48 @@ class ProvinceCampaignWorkflow:
         self.selected: list[str] = []
         self.closed: dict[str, str] = {}  # commune -> outcome
         self.replies: ReplyMemory[ListReply] = ReplyMemory()
+        self._prompt = False  # a case said it closed: read the outcomes from the record
 
     @workflow.run
     async def run(self, inp: CampaignInput) -> CampaignStatus:
         end = cutoff(inp.plan, inp.clock)
-        remaining = end - workflow.now()
-        if remaining > timedelta(0):
-            await workflow.sleep(remaining)
-        # After the plan ends every selected case closes itself; wait for their word.
-        await workflow.wait_condition(
-            lambda: all(c in self.closed for c in self.selected) and
-            workflow.all_handlers_finished()
-        )
+        # During the year a case's word (a signal anyone could send) only prompts a look at
+        # the record: counts come from the outcomes the cases wrote to the event store.
+        while (remaining := end - workflow.now()) > timedelta(0):
+            if not await self._prompted(remaining):
+                break
+            await self._read_outcomes()
+        # After the plan ends every selected case closes itself; read until all have.
+        while not self._all_closed():
+            await self._read_outcomes()
+            if not self._all_closed():
+                await self._prompted(inp.clock.days(1))
+        await workflow.wait_condition(workflow.all_handlers_finished)
         return self.status()
+
+    async def _prompted(self, within: timedelta) -> bool:
+        try:
+            await workflow.wait_condition(lambda: self._prompt, timeout=within)
+            return True
+        except TimeoutError:
+            return False
+
+    def _all_closed(self) -> bool:
+        return all(c in self.closed for c in self.selected)
+
+    async def _read_outcomes(self) -> None:
+        self._prompt = False
+        open_cases = [c for c in self.selected if c not in self.closed]
+        if not open_cases:
+            return
+        facts = await workflow.execute_activity_method(
+            EventActivities.case_outcomes,
+            OutcomesRequest(streams=[names.case_id(self.plan.id, c) for c in open_cases]),
+            start_to_close_timeout=timedelta(minutes=1), retry_policy=FANOUT_RETRY)
+        for c in open_cases:
+            outcome = facts.outcomes.get(names.case_id(self.plan.id, c))
+            if outcome is not None:
+                self.closed[c] = outcome
 
     # -- proposals (đề xuất địa bàn) ----------------------------------------------------------
     @workflow.update(name=names.PROPOSE)
@@ -183,7 +213,10 @@ class ProvinceCampaignWorkflow:
     # -- cases report back --------------------------------------------------------------------
     @workflow.signal(name=names.CASE_CLOSED)
     def case_closed(self, commune_code: str, outcome: str) -> None:
-        self.closed[commune_code] = outcome
+        """A prompt, not a fact: signals are unauthenticated, so the campaign reads what the
+        case recorded instead of believing the sender (forged signals change no count)."""
+        del commune_code, outcome
+        self._prompt = True
 
     @workflow.query(name=names.STATUS)
     def status(self) -> CampaignStatus:

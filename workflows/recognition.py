@@ -60,25 +60,21 @@ class RecognitionWorkflow:
         self.level_since: datetime | None = carry.level_since if carry else None
         self.replies: ReplyMemory[Reply] = ReplyMemory(carry.replies if carry else None)
         self.reminded: list[str] = list(carry.reminded) if carry else []
-        # A chain runs only as the child of its own case, and writes to that case's stream
-        # only: a chain started on its own (by any client that reaches the workflow service)
-        # against an existing case would otherwise write a forged chain into its record.
-        self._orphan = _not_a_child(inp)
         self.log = EventLog(inp.case_id, "recognition", carry.event_seq if carry else 0)
         self._changes = 0  # bumped by every accepted decision: wakes the timeline loop
         # The submission is applied here, synchronously, so that a reviewer's update arriving
         # with the first task is validated against the pending chain; its events are appended
         # first thing in run, and handlers wait for that so the stream keeps cause before effect.
         self._opening: list[Event] = []
-        if carry is None and self._orphan is None:
+        if carry is None:  # pure: nothing is written before run checks the parent
             self.chain, self._opening = chain_decide(
                 inp.plan.approval_chain, inp.scope, self.chain, Submit(actor=inp.submitted_by))
         self._opened = carry is not None
 
     @workflow.run
     async def run(self, inp: RecognitionInput) -> RecognitionResult:
-        if self._orphan is not None:
-            refuse("chain.not_a_child", self._orphan)  # fails the run; nothing was written
+        if (orphan := _not_a_child(inp)) is not None:
+            refuse("chain.not_a_child", orphan)  # fails the run; nothing was written
         if not self._opened:
             self.level_since = workflow.now()
             await self._emit(self._opening)
@@ -190,8 +186,8 @@ class RecognitionWorkflow:
 
     @decide.validator
     def _check(self, d: ChainDecision) -> None:
-        if self._orphan is not None:
-            refuse("chain.not_a_child", self._orphan)
+        if (orphan := _not_a_child(self.inp)) is not None:
+            refuse("chain.not_a_child", orphan)
         if d.request_id in self.replies:
             return
         check_identity(self.inp.identity_key, d.actor)
@@ -231,6 +227,9 @@ class RecognitionWorkflow:
         )
 
 
+# A chain runs only as the child of its own case, and writes to that case's stream only: a
+# chain started on its own (by any client that reaches the workflow service) against an
+# existing case would otherwise write a forged chain into its record.
 def _not_a_child(inp: RecognitionInput) -> str | None:
     """Why this run is not the chain of its case (None when it is): it must be the child of
     the case workflow whose stream it writes (only that case's own code starts it)."""

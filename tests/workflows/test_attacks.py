@@ -43,10 +43,14 @@ async def test_a_chain_started_on_its_own_against_a_case_writes_nothing(
     await case.on_time_reports(case.plan.deadline("phase_2_report").due)
     await case.advance_to(case.plan.deadline("dossier").due - timedelta(days=2))
     assert (await case.submit("dossier", CLEAN)).criteria_met is True
-    first = case.plan.approval_chain[0]
-    await case.decide("approve", case.actor(first.roles[0]), first.id)
+    await case.approve_all()
+    # (the case runs to its end: a workflow left running stalls the shared test server's clock)
+    await case.advance_to(case.plan.deadline("phase_3_report").due - timedelta(days=1))
+    await case.submit("phase_3_report", CLEAN)
+    assert (await (await case.service.handle_for_result(case.id)).result()).outcome == \
+        "recognised"
     types = [t for _, t in await versions(store, case.id)]
-    assert types.count("dossier.submitted") == 1 and types[-1] == "level.signed"
+    assert types.count("dossier.submitted") == 1 and "recognition.granted" in types
 
 
 async def test_a_case_started_with_a_bad_baseline_fails_at_once_and_writes_nothing(
@@ -71,3 +75,33 @@ async def test_a_case_started_with_a_bad_baseline_fails_at_once_and_writes_nothi
     assert "addicts_with_records" in str(cause)
     with pytest.raises(StreamNotFoundError):
         await store.read(case.id)
+
+
+async def test_forged_case_closed_signals_change_no_count(
+        temporal: Any, worker: str, store: Any) -> None:
+    """The campaign's counts come from what cases recorded, never from a signal's word."""
+    from catalog import get_plan
+    from domain.admin_units import registry
+    from tests.workflows.conftest import SIGNING_KEY
+    from workflows.campaign import ProvinceCampaignWorkflow
+    from workflows.messages import CampaignInput
+
+    client, env = temporal
+    plan = get_plan("ninh-binh-2026")
+    communes = registry(plan.structure).communes_of_province(plan.province_code)[:30]
+    today = plan.local_date(await env.get_current_time())
+    first = Case(client, env, plan.id, communes[0].code, None, plan.province_code, worker,
+                 today, signing_key=SIGNING_KEY)
+    wid = f"campaign:{plan.id}:{uuid.uuid4().hex[:6]}"
+    await client.start_workflow(
+        ProvinceCampaignWorkflow.run,
+        CampaignInput(plan=plan, clock=first.clock,
+                      commune_districts={c.code: None for c in communes},
+                      identity_key=first.identity_key), id=wid, task_queue=worker)
+    attacker = client.get_workflow_handle(wid)  # by id and names only
+    for c in communes[:21]:
+        await attacker.signal("case_closed", args=[c.code, "recognised"])
+    status = await attacker.query("status")
+    assert status["recognised"] == [] and status["target_met"] is False, status
+    assert status["proposed"] == [] and status["selected"] == []
+    await attacker.terminate("test done")
