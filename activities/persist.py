@@ -21,13 +21,14 @@ from activities.contracts import AppendRequest, AppendResult, Outcomes, Outcomes
 from eventstore.errors import (
     ConcurrencyError,
     DuplicateEventError,
+    EventStoreError,
     InvalidEventError,
     PayloadTooLargeError,
     UnsafeNumberError,
 )
 from eventstore.records import NewEvent
 from eventstore.store import EventStore
-from eventstore.urls import app_url
+from eventstore.urls import APP_ROLE
 from notify.outbox import enqueue
 
 VERSION_RACE_RETRIES = 50
@@ -45,10 +46,12 @@ class EventActivities:
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, admin_url: str, channels: list[str]) -> AsyncIterator[EventActivities]:
-        """Connect as the application role (append and read only) to a migrated database."""
-        store = await EventStore.connect(app_url(admin_url))
+    async def open(cls, url: str, channels: list[str]) -> AsyncIterator[EventActivities]:
+        """Connect to a migrated database with ``url``, the application role's (append
+        through the functions and read only); refuse a role that can write events directly."""
+        store = await EventStore.connect(url)
         try:
+            await require_app_role(store)
             yield cls(store, channels)
         finally:
             await store.close()
@@ -92,3 +95,16 @@ class EventActivities:
                 raise ApplicationError(str(exc), type=kind, non_retryable=True) from None
         raise ApplicationError(f"stream {req.stream}: too many concurrent appends, will retry",
                                type="VersionRace")
+
+
+async def require_app_role(store: EventStore) -> None:
+    """A worker runs workflow code and sees payloads: it must not hold credentials that can
+    rewrite the log (the owner's, a superuser's), only the application role's."""
+    row = await store.pool.fetchrow(
+        "SELECT current_user AS role, has_table_privilege('events', 'INSERT') AS writes")
+    assert row is not None
+    if row["writes"]:
+        raise EventStoreError(
+            f"the worker connected as {row['role']}, which can write the events table "
+            f"directly: give it the application role's URL ({APP_ROLE}, see "
+            "eventstore.urls.app_url), and migrate as the owner with `drugfree db migrate`")

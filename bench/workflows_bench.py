@@ -225,6 +225,7 @@ async def time_skipping_year(max_activities: int, work: Path) -> dict[str, Any]:
     from cli.demo import run_year
     from cli.demo_data import Scenario, territory
     from eventstore.embedded import database_url
+    from eventstore.migrate import migrate
     from eventstore.store import EventStore
     from eventstore.urls import app_url
     from runtime import logs
@@ -243,7 +244,8 @@ async def time_skipping_year(max_activities: int, work: Path) -> dict[str, Any]:
             async with database_url() as db, \
                     temporal_environment("time-skipping") as (client, env):
                 tq = f"bench-demo-{uuid.uuid4().hex[:6]}"
-                async with running_worker(client, db, task_queue=tq, **options), \
+                await migrate(db)  # as the owner, before the worker (which is not)
+                async with running_worker(client, app_url(db), task_queue=tq, **options), \
                         await EventStore.connect(app_url(db)) as store:
                     t1 = time.perf_counter()
                     result = await asyncio.wait_for(
@@ -369,6 +371,7 @@ async def run_ours(client: Any, db: str, n: int, s: Settings, work: Path,
     from domain.clock import PlanClock
     from domain.identity import public_key_of, sign_token
     from domain.roles import Actor, CaseScope
+    from eventstore.urls import app_url
     from service import CaseService
     from tests.workflows.support import BASELINE, CLEAN
     from workflows.names import case_id, recognition_id
@@ -449,7 +452,8 @@ async def run_ours(client: Any, db: str, n: int, s: Settings, work: Path,
                 prog.failed += 1
 
     RETRIES.clear()
-    worker_env = {**os.environ, "TEMPORAL_ADDRESS": address, "DATABASE_URL": db}
+    # The product's worker connects as the application role (db is migrated already).
+    worker_env = {**os.environ, "TEMPORAL_ADDRESS": address, "DATABASE_URL": app_url(db)}
     async with WorkerProcess(["-m", "bench.workflows_bench", "--worker", "--task-queue", tq,
                               "--worker-log", str(work / f"{tq}.log"),
                               "--max-activities", str(s.max_activities)], worker_env,

@@ -357,6 +357,7 @@ async def run_year(client: Client, env: WorkflowEnvironment, scenario: Scenario,
 
 async def _demo(scenario: Scenario, kept: DemoDir | None) -> tuple[Outcome, VerifyReport]:
     from eventstore.embedded import database
+    from eventstore.migrate import migrate
     from eventstore.store import EventStore
     from eventstore.urls import app_url
     from runtime import logs
@@ -377,7 +378,8 @@ async def _demo(scenario: Scenario, kept: DemoDir | None) -> tuple[Outcome, Veri
                     fail("demo cần máy chủ Temporal tua nhanh thời gian (time-skipping): hãy bỏ "
                          "TEMPORAL_ADDRESS")
                 tq = f"demo-{uuid.uuid4().hex[:6]}"
-                async with running_worker(client, db, task_queue=tq), \
+                await migrate(db)  # as the owner, a step of its own: the worker is not the owner
+                async with running_worker(client, app_url(db), task_queue=tq), \
                         await EventStore.connect(app_url(db)) as store:
                     if await store.streams(CaseRef(plan.id, "").case_id):
                         fail(f"DATABASE_URL đã chứa hồ sơ của kế hoạch {plan.id} (từ một lần "

@@ -50,3 +50,7 @@ class StreamNotFoundError(EventStoreError, LookupError):
 
 class MigrationError(EventStoreError):
     """A migration could not be applied, or an applied one was edited afterwards."""
+
+
+class NotMigratedError(EventStoreError):
+    """The database lacks a shipped migration: the owner runs ``drugfree db migrate``."""

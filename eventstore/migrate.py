@@ -1,10 +1,14 @@
 """Versioned plain-SQL migrations (``migrations/NNNN_name.sql``), applied in order.
 
+Migrating is a step of its own, as the database owner (``drugfree db migrate``; the tests and
+the embedded dev paths call ``migrate`` first): workers connect as the application role and
+only check, with ``require_migrated``, that nothing is missing.
+
 Our own ~60-line runner rather than a tool such as dbmate: it runs in-process over asyncpg
-(the worker migrates on start with no extra binary, and socket URLs of the embedded server
-just work), holds a PostgreSQL advisory lock so two processes starting at once apply each
-migration exactly once (dbmate has no such lock), and records a checksum so an edited,
-already-applied migration is refused instead of silently skipped.
+(no extra binary, and socket URLs of the embedded server just work), holds a PostgreSQL
+advisory lock so two processes starting at once apply each migration exactly once (dbmate
+has no such lock), and records a checksum so an edited, already-applied migration is refused
+instead of silently skipped.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from importlib import resources
 
 import asyncpg
 
-from eventstore.errors import MigrationError
+from eventstore.errors import MigrationError, NotMigratedError
 
 # Fixed key for pg_advisory_lock: "drugfree migrate" as a 63-bit number.
 _LOCK_KEY = int.from_bytes(hashlib.sha256(b"drugfree migrate").digest()[:8], "big") >> 1
@@ -89,3 +93,17 @@ async def migrate(admin_url: str) -> list[str]:
             await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
     finally:
         await conn.close()
+
+
+async def require_migrated(conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy) -> None:
+    """Refuse a database that lacks any migration shipped with this code."""
+    try:
+        applied = set(await conn.fetchval("SELECT array_agg(version) FROM schema_migrations")
+                      or ())
+    except (asyncpg.UndefinedTableError, asyncpg.InsufficientPrivilegeError):
+        applied = set()  # never migrated, or only before 0051 let the app role read this
+    missing = [m.version for m in migrations() if m.version not in applied]
+    if missing:
+        raise NotMigratedError(
+            f"the database is not migrated (missing {', '.join(missing)}): "
+            "run `drugfree db migrate` first")

@@ -26,10 +26,13 @@ from eventstore.errors import (
     DuplicateEventError,
     EventStoreError,
     InvalidEventError,
+    NotMigratedError,
     StreamNotFoundError,
 )
+from eventstore.migrate import require_migrated
 from eventstore.pool import Pool
 from eventstore.records import NewEvent, RecordedEvent, StreamInfo, VerifyReport
+from eventstore.urls import APP_ROLE
 
 Upcaster = Callable[[str, int, dict[str, Any]], tuple[int, dict[str, Any]]]
 Connection: TypeAlias = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
@@ -88,12 +91,21 @@ class EventStore:
         cls, url: str, *, min_size: int = 1, max_size: int = 10,
         upcaster: Upcaster | None = None,
     ) -> EventStore:
-        pool = await Pool.create(
-            url, min_size=min_size, max_size=max_size, init=_init_connection,
-            server_settings={"jit": "off", "application_name": "drugfree-eventstore"},
-        )
+        try:
+            pool = await Pool.create(
+                url, min_size=min_size, max_size=max_size, init=_init_connection,
+                server_settings={"jit": "off", "application_name": "drugfree-eventstore"},
+            )
+        except asyncpg.InvalidAuthorizationSpecificationError as err:
+            if f'role "{APP_ROLE}" does not exist' in str(err):  # the first migration makes it
+                raise NotMigratedError(
+                    f"the database is not migrated (no role {APP_ROLE}): "
+                    "run `drugfree db migrate` first") from None
+            raise
         store = cls(pool, upcaster=upcaster, url=url)
         try:
+            async with pool.acquire() as conn:
+                await require_migrated(conn)
             await store._check_transaction_counter()
         except BaseException:
             await pool.close()

@@ -2,8 +2,10 @@
 
 Rows are streamed in (stream, version) pages, so memory stays constant however long the
 log. Per event: the version is the next one, ``prev_hash`` is the previous event's hash,
-the hash matches SHA-256 of the stored canonical bytes, and those bytes say exactly what
-the row's columns say (compared as bytes; JSON is parsed only to describe a mismatch).
+the hash matches SHA-256 of the stored canonical bytes, those bytes say exactly what the
+row's columns say (compared as bytes; JSON is parsed only to describe a mismatch), and the
+jsonb ``payload`` column, the copy that queries read, equals the payload inside the hashed
+bytes (compared by the server as jsonb: it rewrites numbers and key order, not values).
 
 The work is bound by Python (receiving and hashing ~1 KB per event), so a large log is
 split into ranges of streams verified by one process per core.
@@ -17,7 +19,7 @@ import hashlib
 import json
 import os
 import sys
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import asyncpg
 
@@ -30,11 +32,19 @@ PARALLEL_FROM = 200_000  # events; below this, starting processes costs more tha
 _HEAD = b'{"payload":'
 _SELECT = """SELECT stream, version, type, schema_version,
                     to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-                    canonical, hash, prev_hash
+                    canonical, hash, prev_hash, {copy}
                FROM events"""
-_PAGE_ALL = _SELECT + """ WHERE (stream, version) > ($1, $2) AND ($3::text IS NULL OR stream < $3)
-                          ORDER BY stream, version LIMIT $4"""
-_PAGE_ONE = _SELECT + " WHERE stream = $1 AND version > $2 ORDER BY version LIMIT $3"
+# Whether the query copy holds what was hashed. Parsing fails on bytes that are not JSON (an
+# edited row); the page is then checked row by row with _ROW_COPY to name it.
+_COPY = "payload = (convert_from(canonical, 'UTF8')::jsonb -> 'payload')"
+_ROW_COPY = f"SELECT {_COPY} FROM events WHERE stream = $1 AND version = $2"
+_WHERE_ALL = """ WHERE (stream, version) > ($1, $2) AND ($3::text IS NULL OR stream < $3)
+                ORDER BY stream, version LIMIT $4"""
+_WHERE_ONE = " WHERE stream = $1 AND version > $2 ORDER BY version LIMIT $3"
+_PAGE_ALL = _SELECT.format(copy=_COPY) + _WHERE_ALL
+_PAGE_ONE = _SELECT.format(copy=_COPY) + _WHERE_ONE
+_PAGE_ALL_UNCHECKED = _SELECT.format(copy="NULL") + _WHERE_ALL
+_PAGE_ONE_UNCHECKED = _SELECT.format(copy="NULL") + _WHERE_ONE
 _ROW_IDS = "SELECT position, event_id FROM events WHERE stream = $1 AND version = $2"
 _EMPTY_STREAM = """SELECT s.stream FROM streams s
                     WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.stream = s.stream)
@@ -125,24 +135,21 @@ async def _verify_range(
     after_stream, after_version = (stream or lower or ""), 0  # (lower, 0) precedes lower's v1
     seeded = hashlib.sha256(b"\x00")
     while True:
-        if stream is None:
-            rows = await conn.fetch(_PAGE_ALL, after_stream, after_version, upper, PAGE)
-        else:
-            rows = await conn.fetch(_PAGE_ONE, stream, after_version, PAGE)
-        for name, version, typ, sv, at_text, canonical, hash_, prev in rows:
+        rows = await _page(conn, stream, after_stream, after_version, upper)
+        for name, version, typ, sv, at_text, canonical, hash_, prev, copy_ok in rows:
             if name != current:
                 current, expect_version, expect_prev = name, 1, ZERO_HASH
                 streams += 1
             digest = seeded.copy()
             digest.update(canonical)
             if (version != expect_version or prev != expect_prev
-                    or digest.digest() != hash_
+                    or digest.digest() != hash_ or copy_ok is not True
                     or not canonical.startswith(_HEAD)
                     or not canonical.endswith(envelope_tail(
                         prev_hash=prev, recorded_at=at_text, schema_version=sv, stream=name,
                         type=typ, version=version))):
                 problem = _describe(canonical, hash_, prev, name, version, typ, sv, at_text,
-                                    expect_version, expect_prev)
+                                    expect_version, expect_prev, copy_ok is True)
                 ids = await conn.fetchrow(_ROW_IDS, name, version)
                 broken = ChainBreak(name, version, ids["position"], ids["event_id"], problem)
                 return VerifyReport(events, streams, broken)
@@ -151,6 +158,33 @@ async def _verify_range(
         if len(rows) < PAGE:
             return VerifyReport(events, streams)
         after_stream, after_version = rows[-1][0], rows[-1][1]
+
+
+async def _page(
+    conn: Conn, stream: str | None, after_stream: str, after_version: int, upper: str | None,
+) -> list[Any]:
+    """The next page of rows, the last column telling whether the query copy matches."""
+    try:
+        if stream is None:
+            page: list[Any] = await conn.fetch(_PAGE_ALL, after_stream, after_version, upper,
+                                               PAGE)
+        else:
+            page = await conn.fetch(_PAGE_ONE, stream, after_version, PAGE)
+        return page
+    except asyncpg.DataError:  # some row's canonical bytes are not JSON: find which
+        pass
+    if stream is None:
+        rows = await conn.fetch(_PAGE_ALL_UNCHECKED, after_stream, after_version, upper, PAGE)
+    else:
+        rows = await conn.fetch(_PAGE_ONE_UNCHECKED, stream, after_version, PAGE)
+    checked = []
+    for row in rows:
+        try:
+            copy_ok = await conn.fetchval(_ROW_COPY, row[0], row[1])
+        except asyncpg.DataError:
+            copy_ok = False
+        checked.append((*tuple(row)[:-1], copy_ok))
+    return checked
 
 
 async def _check_registry(conn: Conn, report: VerifyReport) -> VerifyReport:
@@ -170,7 +204,7 @@ async def _check_registry(conn: Conn, report: VerifyReport) -> VerifyReport:
 
 def _describe(
     canonical: bytes, hash_: bytes, prev: bytes, stream: str, version: int, typ: str, sv: int,
-    at: str, expect_version: int, expect_prev: bytes,
+    at: str, expect_version: int, expect_prev: bytes, copy_ok: bool,
 ) -> str:
     """What is wrong with a row that failed the fast check."""
     if version != expect_version:
@@ -193,6 +227,9 @@ def _describe(
         if doc.get(key) != value:
             return (f"column {key} is {value!r} but the hashed bytes say {doc.get(key)!r}: "
                     "this row was altered")
+    if not copy_ok:
+        return ("column payload (the query copy) differs from the payload in the hashed "
+                "bytes: this row's copy was altered")
     return "stored canonical bytes are not in canonical form: this row was altered"
 
 

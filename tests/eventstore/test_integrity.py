@@ -113,7 +113,9 @@ async def test_an_edit_with_a_recomputed_hash_breaks_the_next_link(
     canonical = await admin.fetchval("SELECT canonical FROM events WHERE position = $1",
                                      target.position)
     forged = canonical.replace(b'"step":1', b'"step":7')
-    await _tamper(admin, "UPDATE events SET canonical = $2, hash = $3 WHERE position = $1",
+    # The query copy edited to match, so only the link to version 3 is left to break.
+    await _tamper(admin, "UPDATE events SET canonical = $2, hash = $3, "
+                         "payload = jsonb_set(payload, '{step}', '7') WHERE position = $1",
                   target.position, forged, event_hash(forged))
     report = await store.verify(stream)
     assert report.broken is not None and report.broken.version == 3

@@ -36,7 +36,7 @@ def case_db(migrated_database: Any) -> str:
 async def worker(temporal: Any, case_db: str) -> AsyncIterator[str]:
     client, _ = temporal
     task_queue = f"tq-{uuid.uuid4().hex[:8]}"
-    async with running_worker(client, case_db, task_queue=task_queue):
+    async with running_worker(client, app_url(case_db), task_queue=task_queue):
         yield task_queue
 
 

@@ -32,6 +32,7 @@ from domain.clock import PlanClock
 from eventstore.errors import StreamNotFoundError
 from eventstore.records import NewEvent
 from eventstore.store import EventStore
+from eventstore.urls import app_url
 from runtime.temporal import temporal_environment
 from tests.workflows.conftest import SIGNING_KEY
 from tests.workflows.support import CLEAN, Case
@@ -150,7 +151,7 @@ async def dev_server() -> AsyncIterator[Client]:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def dev_worker(dev_server: Client, case_db: str) -> AsyncIterator[str]:
     task_queue = f"tq-dev-{uuid.uuid4().hex[:8]}"
-    async with running_worker(dev_server, case_db, task_queue=task_queue):
+    async with running_worker(dev_server, app_url(case_db), task_queue=task_queue):
         yield task_queue
 
 

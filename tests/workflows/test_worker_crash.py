@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from catalog import get_plan
+from eventstore.urls import app_url
 from runtime.temporal import temporal_environment
 from tests.workflows.support import CLEAN, Case
 
@@ -26,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 async def start_worker(address: str, db: str, task_queue: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "TEMPORAL_ADDRESS": address, "DATABASE_URL": db,
+    # The worker process gets the application role's URL: the database is migrated already.
+    env = {**os.environ, "TEMPORAL_ADDRESS": address, "DATABASE_URL": app_url(db),
            "DRUGFREE_TASK_QUEUE": task_queue, "DRUGFREE_LOG_LEVEL": "INFO",
            "DRUGFREE_WORKFLOW_CACHE": "0"}
     proc = subprocess.Popen([sys.executable, str(ROOT / "worker.py")], env=env, cwd=ROOT,
