@@ -58,7 +58,7 @@ async def test_failures_and_payloads_are_encrypted_at_rest(make_case: Any,
                                                            caplog: Any) -> None:
     assert codec_from_env() is not None, "the workflow tests run with payload encryption"
     caplog.set_level(logging.DEBUG, logger="temporalio")
-    bad: Case = await make_case("tra-vinh-2025", "29236")
+    bad: Case = await make_case("tra-vinh-2025", "29284")
     # A bad baseline sent straight to Temporal (the service would refuse it before starting):
     # the run fails with the contract's code, as in the attack.
     handle = await bad.client.start_workflow(
@@ -80,13 +80,15 @@ async def test_failures_and_payloads_are_encrypted_at_rest(make_case: Any,
     assert refused.value.code == "metrics.invalid" and PART_WHOLE in refused.value.message
 
     # A case that accepts free text, then a validator's refusal with a message.
-    good: Case = await make_case("tra-vinh-2025", "29278")
+    good: Case = await make_case("tra-vinh-2025", "29287")
     await good.start()
     await good.select(reason=SECRET_TEXT)
     with pytest.raises(ServiceError) as wrong:
         await good.withdraw(SECRET_TEXT, actor=good.actor("commune_ubnd"))
     assert wrong.value.code == "case.wrong_role" and "may not" in wrong.value.message
 
+    # The server lives for the session: a running case left behind stalls its time skipping.
+    await good.handle.terminate(reason="test over")
     raw = await plain_history(bad.client, bad.id)
     assert b"Encoded failure" in raw
     assert b"metrics.invalid" in raw  # the failure's type, our code, stays readable
@@ -107,19 +109,21 @@ async def test_failures_and_payloads_are_encrypted_at_rest(make_case: Any,
 async def test_oversize_input_is_refused_with_a_code_and_changes_nothing(
         temporal: Any, worker: str) -> None:
     client, env = temporal
-    plan = get_plan("nhu-xuan-2024-2025")
-    communes = registry("legacy").communes_of_district("402")
+    # communes (hence case ids) no other test uses: the server lives for the whole session
+    plan = get_plan("tra-vinh-2025")
+    province = registry(plan.structure).communes_of_province("84")
+    codes = ["29290", "29293", "29296"]
     today = plan.local_date(await env.get_current_time())
-    first = Case(client, env, plan.id, communes[0].code, "402", "38", worker, today,
+    first = Case(client, env, plan.id, codes[0], "844", "84", worker, today,
                  signing_key=SIGNING_KEY)
     camp = await client.start_workflow(
         ProvinceCampaignWorkflow.run,
         CampaignInput(plan=plan, clock=first.clock,
-                      commune_districts={c.code: c.district_code for c in communes},
+                      commune_districts={c.code: c.district_code for c in province},
                       identity_key=first.identity_key),
         id=f"campaign:{plan.id}:{uuid.uuid4().hex[:6]}", task_queue=worker)
     district = first.actor("district_ubnd")
-    chosen = [c.code for c in communes[:2]]
+    chosen = codes[:2]
     reply = await camp.execute_update(ProvinceCampaignWorkflow.propose, Proposal(
         request_id=rid(), actor=district, communes={code: BASELINE for code in chosen}))
     assert set(reply.results.values()) == {"ok"}
@@ -147,7 +151,7 @@ async def test_oversize_input_is_refused_with_a_code_and_changes_nothing(
     await refused(names.APPROVE_SELECTION, SelectionList.model_construct(
         request_id="r" * 120, actor=selector, selected=chosen, reason=""), "request_id")
     await refused(names.PROPOSE, Proposal.model_construct(
-        request_id=rid(), actor=district, communes={communes[3].code: {
+        request_id=rid(), actor=district, communes={codes[2]: {
             f"k{i}": 0 for i in range(MAX_METRIC_KEYS + 1)}}), "communes")
     assert await camp.query(ProvinceCampaignWorkflow.status) == before
 
@@ -164,3 +168,8 @@ async def test_oversize_input_is_refused_with_a_code_and_changes_nothing(
     # The bounds are what lets the list decision fan out: a full-size reason is accepted.
     sel = await svc.approve_selection(camp.id, selector, chosen, reason="x" * MAX_TEXT)
     assert set(sel.results.values()) == {"ok"}
+    # The server lives for the session: running workflows left behind stall time skipping.
+    await camp.terminate(reason="test over")
+    for code in chosen:
+        await client.get_workflow_handle(names.case_id(plan.id, code)).terminate(
+            reason="test over")
