@@ -11,11 +11,13 @@ without the fields its rule set needs (see ``domain.classification``).
 
 Bad input is an ``InputError``, never clamped or coerced: unknown fields, negative numbers,
 non-integer counts (3.0, "3", true), counts above 2^53-1, and a part larger than its whole.
+Its message names the field and the rule, never the submitted value: errors travel into
+workflow failures and logs, where case data must not appear (README, "No values in failures").
 """
 
 from __future__ import annotations
 
-import json
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, model_validator
@@ -93,7 +95,7 @@ class Metrics(BaseModel):
     @model_validator(mode="after")
     def _parts_within_wholes(self) -> Metrics:
         problems = [
-            f"metrics.{part}: must not exceed metrics.{whole} ({p} > {w})"
+            f"metrics.{part}: must not exceed metrics.{whole}"
             for part, whole in PART_OF
             if (p := getattr(self, part)) is not None
             and (w := getattr(self, whole)) is not None
@@ -307,8 +309,9 @@ _EXPECTED: dict[FieldKind, str] = {
 def parse_metrics(data: object) -> Metrics:
     """Validate a JSON-like mapping against the contract; any problem is an ``InputError``.
 
-    The message is one line naming every offending field, e.g.
-    ``"metrics.addicts_total: must be a non-negative integer, got -1"``.
+    The message is one line naming every offending field and its rule, never the value, e.g.
+    ``"metrics.addicts_total: must be a non-negative integer"`` or, for the wrong type,
+    ``"metrics.addicts_total: must be a non-negative integer, got a string"``.
     """
     if isinstance(data, Metrics):
         return data
@@ -319,29 +322,47 @@ def parse_metrics(data: object) -> Metrics:
         raise InputError("metrics.invalid", message) from None
 
 
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_]{1,40}")
+
+
 def _describe(err: ErrorDetails) -> str:
     loc = err["loc"]
     if not loc:
         if err["type"] == "part_exceeds_whole":
             return err["msg"]
-        return f"metrics: must be an object, got {_show(err['input'])}"
+        return f"metrics: must be an object, got {_kind(err['input']) or 'a number'}"
     field = str(loc[0])
     if err["type"] == "extra_forbidden" or field not in FIELD_KINDS:
-        return f"metrics.{field}: unknown field"
+        # a key is input too: one that is not a plain name could carry text about a person
+        shown = field if _PLAIN_NAME.fullmatch(field) else "<unnamed>"
+        return f"metrics.{shown}: unknown field"
     if err["type"] == "less_than_equal":
-        return f"metrics.{field}: must be at most {MAX_COUNT} (2^53-1), got {_show(err['input'])}"
-    return f"metrics.{field}: {_EXPECTED[FIELD_KINDS[field]]}, got {_show(err['input'])}"
+        return f"metrics.{field}: must be at most {MAX_COUNT} (2^53-1)"
+    rule = f"metrics.{field}: {_EXPECTED[FIELD_KINDS[field]]}"
+    kind = _kind(err["input"], FIELD_KINDS[field])
+    return f"{rule}, got {kind}" if kind else rule
 
 
-def _show(value: Any) -> str:
-    """The offending input as JSON (``true``, ``-1``, ``"3"``), kept short."""
-    if isinstance(value, dict | list | tuple):
-        return type(value).__name__
-    try:
-        shown = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        shown = repr(value)
-    return shown if len(shown) <= 40 else shown[:37] + "..."
+def _kind(value: Any, expected: FieldKind | None = None) -> str:
+    """What kind of JSON value was sent (``a string``, ``a boolean``), never the value itself;
+    "" for a number of the right kind that broke a bound (the rule says enough)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int) and expected != "flag":
+        return ""
+    if isinstance(value, float) and expected == "area":
+        return ""
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return "a value of another type"
 
 
 def format_number(value: int | float, lang: Lang = "vi") -> str:

@@ -1,7 +1,10 @@
 """Structured logs (structlog, JSON) that never carry case data in clear.
 
 Keys that could hold metrics or free text about people are masked before rendering: the event
-store is the place for case data, logs carry ids, codes and counts.
+store is the place for case data, logs carry ids, codes and counts. The Temporal SDK's own
+records of a failing workflow task or activity carry the exception's message and traceback,
+which can quote input: they keep their text and lose the exception's, replaced by its type and
+refusal code (README, "No values in failures").
 """
 
 from __future__ import annotations
@@ -23,8 +26,42 @@ def mask_sensitive(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDic
     return event_dict
 
 
+class WithholdFailureText(logging.Filter):
+    """Drops exception messages and tracebacks from the SDK's records (``temporalio.*``),
+    keeping each exception's type and, for an ``ApplicationError``, its code."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("temporalio"):
+            return True
+        text = record.getMessage()
+        # "Completing as failure during heartbeat with error of type X: <message>" and the like
+        for marker in ("original error:", "with error of type"):
+            if marker in text:
+                text = text[:text.index(marker) + len(marker)] + " (withheld)"
+        if record.exc_info and record.exc_info[1] is not None:
+            text = f"{text} [{failure_summary(record.exc_info[1])}; message withheld]"
+        record.msg, record.args = text, None
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        return True
+
+
+def failure_summary(exc: BaseException) -> str:
+    """``ApplicationError(metrics.invalid) <- ValidationError``: types and codes, no text."""
+    parts: list[str] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(parts) < 5:
+        code = getattr(seen, "type", None) if type(seen).__name__ == "ApplicationError" else None
+        parts.append(f"{type(seen).__name__}({code})" if isinstance(code, str) and code
+                     else type(seen).__name__)
+        seen = seen.__cause__ or seen.__context__
+    return " <- ".join(parts)
+
+
 def configure(level: str = "INFO", stream: Any = None) -> None:
     logging.basicConfig(level=level, stream=stream or sys.stderr, format="%(message)s")
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, WithholdFailureText) for f in handler.filters):
+            handler.addFilter(WithholdFailureText())
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

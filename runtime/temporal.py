@@ -16,27 +16,70 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+from pydantic import ValidationError
+from temporalio.api.common.v1 import Payload
 from temporalio.client import Client, Interceptor
 from temporalio.contrib.opentelemetry import TracingInterceptor
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter
+from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter
+from temporalio.converter import (
+    CompositePayloadConverter,
+    DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
+    DefaultPayloadConverter,
+    JSONPlainPayloadConverter,
+)
+from temporalio.exceptions import ApplicationError
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from domain.validation import describe
 from runtime.codec import codec_from_env
 
 NAMESPACE = os.environ.get("TEMPORAL_NAMESPACE", "default")
 
 
+class _ValueFreeJSON(PydanticJSONPlainPayloadConverter):
+    """Pydantic JSON whose decoding errors name fields and rules, never the values.
+
+    An input that breaks its message's contract (a 3,000-character reason, too many communes)
+    is refused with the code ``input.invalid``: raised while a workflow decodes an update, it
+    rejects the update before the validator (nothing changes); it would otherwise surface as
+    "Failed decoding arguments" wrapping pydantic's text, which quotes the input.
+    """
+
+    def from_payload(self, payload: Payload, type_hint: type | None = None) -> Any:
+        try:
+            return super().from_payload(payload, type_hint)
+        except ValidationError as exc:
+            raise ApplicationError(describe(exc), type="input.invalid",
+                                   non_retryable=True) from None
+
+
+class ValueFreePayloadConverter(CompositePayloadConverter):
+    """``PydanticPayloadConverter`` with ``_ValueFreeJSON`` in place of its JSON converter."""
+
+    def __init__(self) -> None:
+        super().__init__(*(
+            _ValueFreeJSON() if isinstance(c, JSONPlainPayloadConverter) else c
+            for c in DefaultPayloadConverter.default_encoding_payload_converters))
+
+
+PLAIN_CONVERTER = DataConverter(payload_converter_class=ValueFreePayloadConverter)
+
+
 def data_converter() -> DataConverter:
-    """Pydantic JSON payloads, encrypted when ``DRUGFREE_PAYLOAD_KEY`` is set."""
+    """Pydantic JSON payloads; with ``DRUGFREE_PAYLOAD_KEY`` set, payloads are encrypted and so
+    are failures' messages and stack traces (they can quote case data: README, "No values in
+    failures"). The failure's type, our refusal code, stays readable to the server."""
     codec = codec_from_env()
     if codec is None:
-        return pydantic_data_converter
-    return dataclasses.replace(pydantic_data_converter, payload_codec=codec)
+        return PLAIN_CONVERTER
+    return dataclasses.replace(
+        PLAIN_CONVERTER, payload_codec=codec,
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes)
 
 
 @functools.cache

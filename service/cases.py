@@ -35,7 +35,7 @@ from eventstore.projection import CaseStatus as CaseRow
 from eventstore.projection import project
 from eventstore.records import RecordedEvent
 from eventstore.store import EventStore
-from service.errors import ServiceError, guarded, translate
+from service.errors import ServiceError, guarded, refuses_bad_input, translate
 from workflows import names
 from workflows.campaign import ProvinceCampaignWorkflow
 from workflows.conversion import CommuneConversionWorkflow
@@ -118,6 +118,7 @@ class CaseService:
         return self.client.get_workflow_handle_for(ProvinceCampaignWorkflow.run, campaign_id)
 
     # -- the province campaign ----------------------------------------------------------------
+    @refuses_bad_input
     async def start_campaign(
         self, plan: Plan, communes: Mapping[str, str | None], *, clock: PlanClock | None = None,
         identity_key: str | None = None, campaign_id: str | None = None,
@@ -131,6 +132,7 @@ class CaseService:
             id=wid, task_queue=self.task_queue), wid)
         return wid
 
+    @refuses_bad_input
     async def propose(self, campaign_id: str, actor: Actor,
                       communes: Mapping[str, dict[str, Any]],
                       request_id: str | None = None) -> ListReply:
@@ -141,6 +143,7 @@ class CaseService:
                      communes=dict(communes)),
             result_type=ListReply), campaign_id, self.client)
 
+    @refuses_bad_input
     async def approve_selection(self, campaign_id: str, actor: Actor, selected: list[str],
                                 reason: str = "", request_id: str | None = None) -> ListReply:
         """Phê duyệt danh sách địa bàn chuyển hóa: one decision answers every proposed case."""
@@ -150,6 +153,7 @@ class CaseService:
                           selected=selected, reason=reason),
             result_type=ListReply), campaign_id, self.client)
 
+    @refuses_bad_input
     async def approve_recognition(self, campaign_id: str, actor: Actor, communes: list[str],
                                   reason: str = "",
                                   request_id: str | None = None) -> ListReply:
@@ -187,6 +191,7 @@ class CaseService:
         return desc.run_id
 
     # -- one case -----------------------------------------------------------------------------
+    @refuses_bad_input
     async def start_case(
         self, plan: Plan, scope: CaseScope, opened_by: Actor, baseline: dict[str, Any], *,
         clock: PlanClock | None = None, identity_key: str | None = None,
@@ -206,6 +211,7 @@ class CaseService:
             id=ref.case_id, task_queue=self.task_queue), ref.case_id)
         return ref
 
+    @refuses_bad_input
     async def select(self, ref: CaseRef, actor: Actor, selected: bool = True, reason: str = "",
                      request_id: str | None = None) -> Reply:
         """Lựa chọn: the provincial police selects one commune (or not, with a reason)."""
@@ -215,6 +221,7 @@ class CaseService:
                               selected=selected, reason=reason),
             result_type=Reply), ref.case_id, self.client)
 
+    @refuses_bad_input
     async def submit(self, ref: CaseRef, actor: Actor, deadline_id: str,
                      metrics: dict[str, Any] | None = None, summary: str = "",
                      request_id: str | None = None) -> Reply:
@@ -226,6 +233,7 @@ class CaseService:
                              summary=summary),
             result_type=Reply), ref.case_id, self.client)
 
+    @refuses_bad_input
     async def withdraw(self, ref: CaseRef, actor: Actor, reason: str,
                        request_id: str | None = None) -> Reply:
         """Rút hồ sơ: the district (the province after 2025) withdraws the case."""
@@ -236,6 +244,7 @@ class CaseService:
             result_type=Reply), ref.case_id, self.client)
 
     # -- the recognition chain ----------------------------------------------------------------
+    @refuses_bad_input
     async def decide(self, ref: CaseRef, actor: Actor, kind: ChainKind, level: str | None = None,
                      reason: str = "", to: Actor | None = None,
                      request_id: str | None = None) -> Reply:

@@ -9,9 +9,11 @@ web) branch on the code and show the message; none of them sees a Temporal excep
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from typing import TypeVar
+import functools
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
 
+from pydantic import ValidationError
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -23,8 +25,10 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.errors import DomainError
+from domain.validation import describe
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class ServiceError(DomainError):
@@ -37,6 +41,8 @@ def translate(exc: BaseException, target: str = "") -> ServiceError:
         return exc
     if isinstance(exc, DomainError):
         return ServiceError(exc.code, exc.message, exc.message_vi)
+    if isinstance(exc, ValidationError):  # a message outside its bounds: named, not quoted
+        return ServiceError("input.invalid", describe(exc))
     if isinstance(exc, WorkflowUpdateFailedError | WorkflowFailureError):
         cause = exc.cause
         if isinstance(cause, ApplicationError) and cause.type:
@@ -80,3 +86,19 @@ async def _has_ended(client: Client, workflow_id: str) -> bool:
     except RPCError:
         return False
     return desc.status not in (None, WorkflowExecutionStatus.RUNNING)
+
+
+def refuses_bad_input(
+    method: Callable[P, Coroutine[Any, Any, T]],
+) -> Callable[P, Coroutine[Any, Any, T]]:
+    """A service call whose message breaks its contract (workflows.messages: sizes, types)
+    raises ``ServiceError("input.invalid")`` naming the fields, before anything is sent."""
+
+    @functools.wraps(method)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await method(*args, **kwargs)
+        except ValidationError as exc:
+            raise translate(exc) from None
+
+    return wrapper

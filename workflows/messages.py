@@ -7,7 +7,7 @@ a retried request with the same id is answered from memory, never applied twice.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,14 +17,37 @@ from domain.clock import PlanClock
 from domain.plan import Plan
 from domain.roles import Actor, CaseScope
 
+# Size bounds on everything a caller can send. An oversize message is refused as a whole when
+# a workflow decodes it (code ``input.invalid``, runtime.temporal), before any validator runs,
+# so a handler never meets it. A list decision's text fans out into per-case decisions, so
+# both share one bound, and a list's request id leaves room for ":<commune>".
+MAX_TEXT = 2000  # reasons, summaries
+MAX_ID = 128  # request ids, deadline and level ids
+MAX_CODE = 20  # a commune code
+MAX_LIST_REQUEST_ID = MAX_ID - 1 - MAX_CODE  # "<list request id>:<commune code>" fits MAX_ID
+MAX_COMMUNES = 2000  # communes in one proposal or list (a province has a few hundred)
+MAX_METRIC_KEYS = 100  # keys of one metrics mapping (the contract has about 40 fields)
+
+Text = Annotated[str, Field(max_length=MAX_TEXT)]
+Id = Annotated[str, Field(min_length=1, max_length=MAX_ID)]
+CommuneCode = Annotated[str, Field(min_length=1, max_length=MAX_CODE)]
+MetricsMap = Annotated[dict[Annotated[str, Field(max_length=MAX_ID)], Any],
+                       Field(max_length=MAX_METRIC_KEYS)]
+
 
 class _Msg(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
 class Request(_Msg):
-    request_id: str = Field(min_length=1, max_length=128)
+    request_id: Id
     actor: Actor
+
+
+class ListRequest(Request):
+    """A list decision: its request id is suffixed per commune when it fans out."""
+
+    request_id: str = Field(min_length=1, max_length=MAX_LIST_REQUEST_ID)
 
 
 # -- conversion case --------------------------------------------------------------------------
@@ -36,7 +59,7 @@ class CaseInput(_Msg):
     plan: Plan
     scope: CaseScope
     opened_by: Actor
-    baseline: dict[str, Any]
+    baseline: MetricsMap
     clock: PlanClock = PlanClock()
     campaign_id: str | None = None  # the province campaign to tell when the case closes
     # Continue as new past this many history events even if the server does not suggest it
@@ -50,21 +73,21 @@ class SelectionDecision(Request):
     """Provincial police selects (or not) the commune for conversion."""
 
     selected: bool
-    reason: str = Field(default="", max_length=2000)
+    reason: Text = ""
 
 
 class ReportSubmission(Request):
     """A report / document due under the plan; ``metrics`` for phase reports and the dossier."""
 
-    deadline_id: str
-    metrics: dict[str, Any] | None = None
-    summary: str = Field(default="", max_length=2000)
+    deadline_id: Id
+    metrics: MetricsMap | None = None
+    summary: Text = ""
 
 
 class Withdrawal(Request):
     """District UBND withdraws the case (rút hồ sơ), with a reason."""
 
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: str = Field(min_length=1, max_length=MAX_TEXT)
 
 
 class Reply(_Msg):
@@ -127,8 +150,8 @@ class ChainDecision(Request):
     """A decision on the pending level (đồng ý / không đồng ý / ủy quyền) or a resubmission."""
 
     kind: Literal["approve", "reject", "delegate", "resubmit"]
-    level: str | None = None
-    reason: str = Field(default="", max_length=2000)
+    level: Annotated[str, Field(max_length=MAX_ID)] | None = None
+    reason: Text = ""
     to: Actor | None = None
 
 
@@ -160,24 +183,25 @@ class CampaignInput(_Msg):
     identity_key: str | None = None
 
 
-class Proposal(Request):
+class Proposal(ListRequest):
     """District UBND proposes communes (with baseline metrics) for conversion."""
 
-    communes: dict[str, dict[str, Any]]  # commune code -> baseline metrics
+    # commune code -> baseline metrics
+    communes: dict[CommuneCode, MetricsMap] = Field(max_length=MAX_COMMUNES)
 
 
-class SelectionList(Request):
+class SelectionList(ListRequest):
     """Provincial police approves the list of communes selected for conversion."""
 
-    selected: list[str]
-    reason: str = ""
+    selected: list[CommuneCode] = Field(max_length=MAX_COMMUNES)
+    reason: Text = ""  # becomes each case's SelectionDecision.reason: the same bound
 
 
-class RecognitionList(Request):
+class RecognitionList(ListRequest):
     """Provincial UBND approves the list of recognised communes in one decision."""
 
-    communes: list[str]
-    reason: str = ""
+    communes: list[CommuneCode] = Field(max_length=MAX_COMMUNES)
+    reason: Text = ""  # becomes each chain's ChainDecision.reason: the same bound
 
 
 class ListReply(_Msg):

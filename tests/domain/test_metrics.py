@@ -116,27 +116,28 @@ def test_unknown_field() -> None:
 @pytest.mark.parametrize("field", COUNT_FIELDS)
 def test_negative_count(field: str) -> None:
     err = error_of({field: -1})
-    assert err.message == f"metrics.{field}: must be a non-negative integer, got -1"
+    assert err.message == f"metrics.{field}: must be a non-negative integer"
 
 
 def test_negative_area() -> None:
     err = error_of({"drug_plant_area_m2": -0.5})
     assert (
-        err.message == "metrics.drug_plant_area_m2: must be a non-negative finite number, got -0.5"
+        err.message == "metrics.drug_plant_area_m2: must be a non-negative finite number"
     )
 
 
 @pytest.mark.parametrize("bad", [3.0, 2.5, "3", [3]])
 def test_non_integer_count(bad: object) -> None:
     err = error_of({"addicts_total": bad})
-    assert err.message.startswith("metrics.addicts_total: must be a non-negative integer, got ")
+    assert err.message.startswith("metrics.addicts_total: must be a non-negative integer, got a")
+    assert str(bad) not in err.message
 
 
 @pytest.mark.parametrize("bad", [True, False])
 def test_bool_is_not_a_count(bad: bool) -> None:
     err = error_of({"hotspots": bad})
     assert (
-        err.message == f"metrics.hotspots: must be a non-negative integer, got {str(bad).lower()}"
+        err.message == "metrics.hotspots: must be a non-negative integer, got a boolean"
     )
 
 
@@ -155,8 +156,7 @@ def test_counts_above_the_safe_integer_limit_are_refused(field: str) -> None:
     assert parse_metrics({field: MAX_COUNT}).value(field) == 2**53 - 1
     err = error_of({field: 2**53})
     assert err.code == "metrics.invalid"
-    assert err.message == (f"metrics.{field}: must be at most 9007199254740991 (2^53-1), "
-                           "got 9007199254740992")
+    assert err.message == f"metrics.{field}: must be at most 9007199254740991 (2^53-1)"
 
 
 @pytest.mark.parametrize("bad", [1, 0, "true", "yes"])
@@ -168,7 +168,7 @@ def test_route_flag_must_be_a_bool(bad: object) -> None:
 @pytest.mark.parametrize("bad", [0, -5])
 def test_population_must_be_positive(bad: int) -> None:
     err = error_of({"population": bad})
-    assert err.message == f"metrics.population: must be a positive integer, got {bad}"
+    assert err.message == "metrics.population: must be a positive integer"
 
 
 def test_population_one_is_fine() -> None:
@@ -179,7 +179,7 @@ def test_population_one_is_fine() -> None:
 def test_part_larger_than_whole(part: str, whole: str) -> None:
     err = error_of({whole: 3, part: 4})
     assert err.code == "metrics.invalid"
-    assert err.message == f"metrics.{part}: must not exceed metrics.{whole} (4 > 3)"
+    assert err.message == f"metrics.{part}: must not exceed metrics.{whole}"
 
 
 @pytest.mark.parametrize(("part", "whole"), PART_OF)
@@ -215,7 +215,8 @@ def test_required_part_whole_pairs_are_checked() -> None:
 def test_several_problems_in_one_line() -> None:
     err = error_of({"hotspots": -1, "foo": 2})
     assert "\n" not in err.message
-    assert "metrics.hotspots: must be a non-negative integer, got -1" in err.message
+    assert "metrics.hotspots: must be a non-negative integer" in err.message
+    assert "-1" not in err.message
     assert "metrics.foo: unknown field" in err.message
 
 
@@ -240,6 +241,26 @@ def test_not_an_object(bad: object) -> None:
 def test_long_bad_values_are_truncated() -> None:
     err = error_of({"hotspots": "x" * 500})
     assert len(err.message) < 120
+
+
+# Messages travel into workflow failures and logs: they name the field and the rule, never
+# what was submitted (README, "No values in failures").
+@pytest.mark.parametrize(("data", "secret"), [
+    ({"addicts_total": 25, "addicts_with_records": 5555}, "5555"),
+    ({"addicts_total": 25, "addicts_with_records": 5555}, "25"),
+    ({"hotspots": -4321}, "4321"),
+    ({"population": 2**53 + 12345}, str(2**53 + 12345)),
+    ({"drug_plant_area_m2": -12.75}, "12.75"),
+    ({"hotspots": "Nguyễn Văn A"}, "Nguyễn"),
+    ({"on_trafficking_route": "Nguyễn Văn A"}, "Nguyễn"),
+    ({"Nguyễn Văn A nghiện": 1}, "Nguyễn"),
+    ("Nguyễn Văn A", "Nguyễn"),
+    ({"hotspots": [7777]}, "7777"),
+])
+def test_messages_carry_no_submitted_value(data: object, secret: str) -> None:
+    err = error_of(data)
+    assert secret not in err.message
+    assert err.message.startswith("metrics")
 
 
 def test_value_of_an_unknown_field_is_refused() -> None:

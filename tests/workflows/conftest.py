@@ -3,6 +3,7 @@ worker per test module, against the real event store."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -18,6 +19,11 @@ from worker import running_worker
 
 # The identity service's key for the scenarios: every case requires signed tokens.
 SIGNING_KEY = bytes(range(32))
+# Payloads and failures are encrypted in every scenario, as in production (runtime.codec):
+# set before the session's server, client and worker are made (and inherited by the worker
+# processes the crash tests start).
+PAYLOAD_KEY = bytes(range(100, 132)).hex()
+os.environ.setdefault("DRUGFREE_PAYLOAD_KEY", PAYLOAD_KEY)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

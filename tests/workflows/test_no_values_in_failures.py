@@ -1,0 +1,175 @@
+"""No values in failures (README): with the payload key set, what Temporal stores of a refusal
+or failure is encrypted, errors name fields and rules only, oversize input is refused with a
+code before any handler meets it, and the worker's logs withhold failure text."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import uuid
+from typing import Any
+
+import pytest
+from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+
+from catalog import get_plan
+from domain.admin_units import registry
+from runtime.codec import codec_from_env
+from runtime.logs import WithholdFailureText
+from service import ServiceError
+from service.errors import guarded
+from tests.workflows.conftest import SIGNING_KEY
+from tests.workflows.support import BASELINE, Case, rid
+from workflows import names
+from workflows.campaign import ProvinceCampaignWorkflow
+from workflows.conversion import CommuneConversionWorkflow
+from workflows.messages import (
+    MAX_COMMUNES,
+    MAX_METRIC_KEYS,
+    MAX_TEXT,
+    CampaignInput,
+    CaseInput,
+    Proposal,
+    SelectionList,
+)
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+SECRET_TEXT = "Nguyễn Văn Bí Mật, thôn Ba"  # free text about a person
+SECRET_COUNT = 5555  # a submitted metric, more than its whole (addicts_total = 25)
+PART_WHOLE = "must not exceed"
+
+
+async def plain_history(client: Client, workflow_id: str) -> bytes:
+    """The workflow's history as the server stores it, fetched without the codec."""
+    target = client.service_client.config.target_host
+    plain = await Client.connect(target, namespace=client.namespace)
+    history = await plain.get_workflow_handle(workflow_id).fetch_history()
+    return b"".join(e.SerializeToString() for e in history.events)
+
+
+def leaks(raw: bytes, *secrets: str) -> list[str]:
+    return [s for s in secrets if s.encode() in raw]
+
+
+async def test_failures_and_payloads_are_encrypted_at_rest(make_case: Any,
+                                                           caplog: Any) -> None:
+    assert codec_from_env() is not None, "the workflow tests run with payload encryption"
+    caplog.set_level(logging.DEBUG, logger="temporalio")
+    bad: Case = await make_case("tra-vinh-2025", "29284")
+    # A bad baseline sent straight to Temporal (the service would refuse it before starting):
+    # the run fails with the contract's code, as in the attack.
+    handle = await bad.client.start_workflow(
+        CommuneConversionWorkflow.run,
+        CaseInput(plan=bad.plan, scope=bad.scope, opened_by=bad.actor("district_ubnd"),
+                  baseline={**BASELINE, "addicts_with_records": SECRET_COUNT,
+                            "population": 987654},
+                  clock=bad.clock, identity_key=bad.identity_key),
+        id=bad.id, task_queue=bad.tq)
+    with pytest.raises(WorkflowFailureError) as failed:
+        await handle.result()
+    cause = failed.value.cause
+    # The project's client decodes the failure: code and message are readable to callers.
+    assert isinstance(cause, ApplicationError) and cause.type == "metrics.invalid"
+    assert cause.message == ("metrics.addicts_with_records: must not exceed "
+                             "metrics.addicts_total")
+    with pytest.raises(ServiceError) as refused:
+        await guarded(handle.result(), bad.id)
+    assert refused.value.code == "metrics.invalid" and PART_WHOLE in refused.value.message
+
+    # A case that accepts free text, then a validator's refusal with a message.
+    good: Case = await make_case("tra-vinh-2025", "29287")
+    await good.start()
+    await good.select(reason=SECRET_TEXT)
+    with pytest.raises(ServiceError) as wrong:
+        await good.withdraw(SECRET_TEXT, actor=good.actor("commune_ubnd"))
+    assert wrong.value.code == "case.wrong_role" and "may not" in wrong.value.message
+
+    # The server lives for the session: a running case left behind stalls its time skipping.
+    await good.handle.terminate(reason="test over")
+    raw = await plain_history(bad.client, bad.id)
+    assert b"Encoded failure" in raw
+    assert b"metrics.invalid" in raw  # the failure's type, our code, stays readable
+    assert leaks(raw, PART_WHOLE, "addicts_with_records", str(SECRET_COUNT), "987654") == []
+    raw = await plain_history(good.client, good.id)
+    assert leaks(raw, SECRET_TEXT, "Nguy", "may not", str(BASELINE["households_total"])) == []
+
+    # What the SDK logged meanwhile, as the worker's configured handler prints it.
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.addFilter(WithholdFailureText())
+    for record in caplog.records:
+        if record.name.startswith("temporalio"):
+            handler.handle(record)
+    assert leaks(out.getvalue().encode(), PART_WHOLE, str(SECRET_COUNT), SECRET_TEXT) == []
+
+
+async def test_oversize_input_is_refused_with_a_code_and_changes_nothing(
+        temporal: Any, worker: str) -> None:
+    client, env = temporal
+    # communes (hence case ids) no other test uses: the server lives for the whole session
+    plan = get_plan("tra-vinh-2025")
+    province = registry(plan.structure).communes_of_province("84")
+    codes = ["29290", "29293", "29296"]
+    today = plan.local_date(await env.get_current_time())
+    first = Case(client, env, plan.id, codes[0], "844", "84", worker, today,
+                 signing_key=SIGNING_KEY)
+    camp = await client.start_workflow(
+        ProvinceCampaignWorkflow.run,
+        CampaignInput(plan=plan, clock=first.clock,
+                      commune_districts={c.code: c.district_code for c in province},
+                      identity_key=first.identity_key),
+        id=f"campaign:{plan.id}:{uuid.uuid4().hex[:6]}", task_queue=worker)
+    district = first.actor("district_ubnd")
+    chosen = codes[:2]
+    reply = await camp.execute_update(ProvinceCampaignWorkflow.propose, Proposal(
+        request_id=rid(), actor=district, communes={code: BASELINE for code in chosen}))
+    assert set(reply.results.values()) == {"ok"}
+    before = await camp.query(ProvinceCampaignWorkflow.status)
+    selector = first.actor(plan.deadlines_of("selection")[0].role)
+
+    async def refused(update: str, message: Any, *fields: str) -> None:
+        # model_construct: sent as a client that skips our models would send it
+        with pytest.raises(WorkflowUpdateFailedError) as info:
+            # before the fix the handler crashed and the update never answered
+            await asyncio.wait_for(camp.execute_update(update, message), timeout=60)
+        cause = info.value.cause
+        assert isinstance(cause, ApplicationError) and cause.type == "input.invalid"
+        for field in fields:
+            assert field in cause.message, cause.message
+        assert SECRET_TEXT not in cause.message and "input_value" not in cause.message
+
+    long_reason = (SECRET_TEXT + " ") * (3000 // len(SECRET_TEXT))
+    assert MAX_TEXT < len(long_reason)
+    await refused(names.APPROVE_SELECTION, SelectionList.model_construct(
+        request_id=rid(), actor=selector, selected=chosen, reason=long_reason), "reason")
+    await refused(names.APPROVE_SELECTION, SelectionList.model_construct(
+        request_id=rid(), actor=selector, reason="",
+        selected=[chosen[0]] * (MAX_COMMUNES + 1)), "selected")
+    await refused(names.APPROVE_SELECTION, SelectionList.model_construct(
+        request_id="r" * 120, actor=selector, selected=chosen, reason=""), "request_id")
+    await refused(names.PROPOSE, Proposal.model_construct(
+        request_id=rid(), actor=district, communes={codes[2]: {
+            f"k{i}": 0 for i in range(MAX_METRIC_KEYS + 1)}}), "communes")
+    assert await camp.query(ProvinceCampaignWorkflow.status) == before
+
+    # Through the service layer the same messages are refused before anything is sent, with
+    # the same code; a 10 MB reason too (the server would refuse its size with no code).
+    svc = first.service
+    for reason in (long_reason, "x" * 10_000_000):
+        with pytest.raises(ServiceError) as err:
+            await svc.approve_selection(camp.id, selector, chosen, reason=reason)
+        assert err.value.code == "input.invalid" and "reason" in err.value.message
+        assert SECRET_TEXT not in err.value.message and "xxxx" not in err.value.message
+    assert await camp.query(ProvinceCampaignWorkflow.status) == before
+
+    # The bounds are what lets the list decision fan out: a full-size reason is accepted.
+    sel = await svc.approve_selection(camp.id, selector, chosen, reason="x" * MAX_TEXT)
+    assert set(sel.results.values()) == {"ok"}
+    # The server lives for the session: running workflows left behind stall time skipping.
+    await camp.terminate(reason="test over")
+    for code in chosen:
+        await client.get_workflow_handle(names.case_id(plan.id, code)).terminate(
+            reason="test over")
