@@ -52,7 +52,9 @@ class EventLog:
             await workflow.execute_activity_method(
                 EventActivities.append_events,
                 AppendRequest(stream=self.stream, events=envelopes, notices=list(notices)),
-                start_to_close_timeout=timedelta(seconds=30),
+                # an append is one short transaction: a worker that died mid-append has its
+                # batch retried (idempotently) by another worker after this long
+                start_to_close_timeout=timedelta(seconds=10),
                 retry_policy=APPEND_RETRY,
             )
             self.seq += len(envelopes)

@@ -1337,7 +1337,7 @@ def check_final_states_refuse_everything(w: World, steps: list[Step]) -> None:
             assert step.after.status == "closed" and step.events == []
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.data(), plan_ids_st)
 def test_property_recognition_needs_every_signature_of_the_final_round(
     data: st.DataObject, plan_id: str
@@ -1347,7 +1347,7 @@ def test_property_recognition_needs_every_signature_of_the_final_round(
     check_level_passes_only_when_complete(w, steps)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.data(), st.sampled_from(["council-3-of-5"]))
 def test_property_a_council_passes_only_with_k_votes_and_returns_when_k_is_out_of_reach(
     data: st.DataObject, plan_id: str
@@ -1358,14 +1358,14 @@ def test_property_a_council_passes_only_with_k_votes_and_returns_when_k_is_out_o
     check_standing(w, steps)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.data(), plan_ids_st)
 def test_property_standing_says_who_is_awaited(data: st.DataObject, plan_id: str) -> None:
     w, steps = _hypothesis_run(data, plan_id)
     check_standing(w, steps)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.data(), plan_ids_st)
 def test_property_refused_decisions_leave_the_state_unchanged(
     data: st.DataObject, plan_id: str
@@ -1374,14 +1374,14 @@ def test_property_refused_decisions_leave_the_state_unchanged(
     check_refusals_change_nothing(w, steps)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.data(), plan_ids_st)
 def test_property_rounds_never_decrease_and_grow_by_one(data: st.DataObject, plan_id: str) -> None:
     w, steps = _hypothesis_run(data, plan_id)
     check_rounds(w, steps)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.data(), plan_ids_st)
 def test_property_nothing_is_accepted_after_recognition_or_close(
     data: st.DataObject, plan_id: str
