@@ -93,7 +93,7 @@ class CaseState(BaseModel):
 
 
 class _Command(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class Open(_Command):

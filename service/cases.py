@@ -27,7 +27,6 @@ from temporalio.client import Client, WorkflowHandle
 
 from domain.case import CaseState
 from domain.clock import PlanClock
-from domain.errors import DomainError
 from domain.metrics import parse_metrics
 from domain.plan import Plan
 from domain.roles import Actor, CaseScope
@@ -35,7 +34,7 @@ from eventstore.projection import CaseStatus as CaseRow
 from eventstore.projection import project
 from eventstore.records import RecordedEvent
 from eventstore.store import EventStore
-from service.errors import ServiceError, guarded, refuses_bad_input, translate
+from service.errors import ServiceError, guarded, refuses_bad_input
 from workflows import names
 from workflows.campaign import ProvinceCampaignWorkflow
 from workflows.conversion import CommuneConversionWorkflow
@@ -199,10 +198,7 @@ class CaseService:
     ) -> CaseRef:
         """Mở hồ sơ chuyển hóa: start a commune's case with its baseline metrics."""
         ref = CaseRef(plan.id, scope.commune_code)
-        try:  # refuse bad metrics here, before anything starts
-            parse_metrics(baseline)
-        except DomainError as exc:
-            raise translate(exc) from None
+        parse_metrics(baseline)  # refuse bad metrics here, before anything starts
         self._started[ref.case_id] = await guarded(self.client.start_workflow(
             CommuneConversionWorkflow.run,
             CaseInput(plan=plan, scope=scope, opened_by=opened_by, baseline=baseline,

@@ -92,13 +92,14 @@ def refuses_bad_input(
     method: Callable[P, Coroutine[Any, Any, T]],
 ) -> Callable[P, Coroutine[Any, Any, T]]:
     """A service call whose message breaks its contract (workflows.messages: sizes, types)
-    raises ``ServiceError("input.invalid")`` naming the fields, before anything is sent."""
+    raises ``ServiceError("input.invalid")`` naming the fields, and one whose content the
+    domain refuses (e.g. bad metrics) raises its code, before anything is sent."""
 
     @functools.wraps(method)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return await method(*args, **kwargs)
-        except ValidationError as exc:
+        except (ValidationError, DomainError) as exc:
             raise translate(exc) from None
 
     return wrapper

@@ -10,7 +10,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from domain.errors import DomainError
     from domain.identity import verify_token
-    from domain.roles import Actor, CaseScope, Role, jurisdiction_error
+    from domain.roles import Actor
 
 
 def refuse(code: str, message: str) -> NoReturn:
@@ -30,14 +30,3 @@ def check_identity(identity_key: str | None, actor: Actor) -> None:
     except DomainError as exc:
         refuse_domain(exc)
 
-
-def check_actor(actor: Actor, scope: CaseScope, roles: tuple[Role, ...],
-                identity_key: str | None = None) -> None:
-    """Refuse an actor without a valid token, one of ``roles``, or the case's jurisdiction."""
-    check_identity(identity_key, actor)
-    if actor.role not in roles:
-        allowed = ", ".join(roles)
-        refuse("case.wrong_role", f"role {actor.role} may not do this (allowed: {allowed})")
-    where = jurisdiction_error(actor, scope)
-    if where is not None:
-        refuse("case.wrong_jurisdiction", where)
