@@ -121,7 +121,7 @@ async def numbers_of(store: EventStore, case: Case, writer: str) -> list[int]:
 # -- the chain fails (time-skipping server) -------------------------------------------------------
 
 async def test_failed_chain_closes_interrupted_not_criteria_not_met(
-        make_case: Any, store: EventStore) -> None:
+        make_case: Any, store: EventStore, record_history: Any) -> None:
     """Defect 2: the chain fails after a dossier that met every criterion (its next append is
     refused for good: the event ids it will use are already taken with other content); the
     case closes "interrupted", never "not recognised: criteria not met"."""
@@ -138,6 +138,7 @@ async def test_failed_chain_closes_interrupted_not_criteria_not_met(
     result = await finished(handle)
     assert (await case.chain.describe()).status == WorkflowExecutionStatus.FAILED
     await assert_closed_interrupted(case, result, store, "failed")
+    await record_history(case.id, "interrupted_case")  # replayed with its patch markers
 
 
 # -- the chain is terminated (a dev server of this module's own) ----------------------------------

@@ -201,7 +201,7 @@ async def to_dossier_after_selection(case: Case) -> None:
     await case.submit("dossier", CLEAN)
 
 
-async def test_criteria_not_met_is_not_recognised(make_case, store) -> None:  # type: ignore[no-untyped-def]
+async def test_criteria_not_met_is_not_recognised(make_case, store, record_history) -> None:  # type: ignore[no-untyped-def]
     case: Case = await make_case("tra-vinh-2025", "29257")
     handle = await case.start()
     await case.select()
@@ -214,6 +214,7 @@ async def test_criteria_not_met_is_not_recognised(make_case, store) -> None:  # 
     types = [e.type for e in await store.read(case.id)]
     assert "criteria.evaluated" in types and types[-2:] == ["recognition.denied", "case.closed"]
     assert types.count("deadline.missed") >= 4  # the reports it never sent
+    await record_history(case.id, "denied_case")  # the denial and closing in one append
 
 
 async def test_two_phase_nhu_xuan(make_case, store) -> None:  # type: ignore[no-untyped-def]
