@@ -26,8 +26,11 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 import catalog
+from activities.admission import Admission
 from activities.fanout import CaseOps
 from activities.persist import EventActivities
+from runtime import trust as trusts
+from runtime.trust import Trust
 from workflows.campaign import ProvinceCampaignWorkflow
 from workflows.conversion import CommuneConversionWorkflow
 from workflows.recognition import RecognitionWorkflow
@@ -42,22 +45,25 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     are deterministic and costly to re-import for every workflow run."""
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(
-            "cryptography", "pydantic", "pydantic_core", "domain", "catalog", "yaml",
-            "activities.contracts"))
+            "cryptography", "pydantic", "pydantic_core", "domain", "catalog", "yaml", "jwt",
+            "rfc8785", "activities.contracts", "runtime.trust"))
 
 
-def build_worker(client: Client, persist: EventActivities, task_queue: str = TASK_QUEUE,
-                 **options: Any) -> Worker:
-    """A worker with every workflow and activity of the product registered."""
+def build_worker(client: Client, persist: EventActivities, trust: Trust,
+                 task_queue: str = TASK_QUEUE, **options: Any) -> Worker:
+    """A worker with every workflow and activity of the product registered, trusting what
+    ``trust`` says (its workflows' validators read it by task queue: runtime.trust)."""
     # Read and check every plan and set now: a bad catalogue stops the worker here, and a
     # workflow that resolves an old input's plan never reads a file.
     catalog.warm()
-    ops = CaseOps(client, task_queue)
+    trusts.install(task_queue, trust)
+    ops = CaseOps(client, task_queue, relay=trust.relay)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=[persist.append_events, persist.case_outcomes, ops.fan_out],
+        activities=[persist.append_events, persist.case_outcomes, ops.fan_out,
+                    Admission(trust).admit],
         workflow_runner=workflow_runner(),
         **options,
     )
@@ -65,16 +71,21 @@ def build_worker(client: Client, persist: EventActivities, task_queue: str = TAS
 
 @asynccontextmanager
 async def running_worker(client: Client, app_database_url: str, task_queue: str = TASK_QUEUE,
-                         dispatch: bool = True, **options: Any) -> AsyncIterator[Worker]:
+                         dispatch: bool = True, trust: Trust | None = None,
+                         **options: Any) -> AsyncIterator[Worker]:
     """Open the store as the application role and run a worker (and the notifier) for the
-    block's duration. The database must be migrated already (NotMigratedError otherwise)."""
+    block's duration. The database must be migrated already (NotMigratedError otherwise).
+    ``trust``: the keys and clocks it accepts; by default from the environment (TrustError
+    when none are configured)."""
     from notify.channels import NotifySettings, channels_from_settings
     from notify.dispatcher import Dispatcher
+
+    trust = trust if trust is not None else Trust.from_env()
 
     settings = NotifySettings()
     async with EventActivities.open(app_database_url, channels=list(
             channels_from_settings(settings))) as persist:
-        worker = build_worker(client, persist, task_queue, **options)
+        worker = build_worker(client, persist, trust, task_queue, **options)
         stop = asyncio.Event()
         notifier = None
         if dispatch:
@@ -84,6 +95,7 @@ async def running_worker(client: Client, app_database_url: str, task_queue: str 
             async with worker:
                 yield worker
         finally:
+            trusts.uninstall(task_queue)
             stop.set()
             if notifier is not None:
                 await notifier
@@ -155,6 +167,15 @@ biến môi trường / environment:
                           / the Temporal server; unset: a throwaway dev server
   DRUGFREE_TASK_QUEUE     như / as --task-queue
   DRUGFREE_LOG_LEVEL      như / as --log-level
+  DRUGFREE_IDENTITY_KEYS  tệp JWKS: các khóa công khai ký bằng chứng lệnh (bắt buộc) /
+                          a JWKS file: the public keys that sign command proofs (required)
+  DRUGFREE_IDENTITY_JWKS_URL  JWKS của hệ thống đăng nhập của tỉnh / a province sign-on's JWKS
+  DRUGFREE_RELAY_KEY      tệp PEM: khóa riêng chuyển tiếp quyết định danh sách (bắt buộc) /
+                          a PEM file: the private key relaying list decisions (required)
+  DRUGFREE_INSECURE_NO_IDENTITY=1  chạy không xác thực (không an toàn, chỉ để thử) /
+                          run without identity (insecure; for trials only)
+  DRUGFREE_REHEARSAL_CLOCKS=1  chấp nhận lịch diễn tập (demo, kiểm thử) / accept rehearsal
+                          clocks (demo, tests, benchmarks)
   DRUGFREE_PAYLOAD_KEY    64 ký tự hex: khóa mã hóa dữ liệu / 64 hex digits: payload encryption key
   DRUGFREE_WORKFLOW_CACHE số quy trình giữ trong bộ nhớ (0: tắt) / cached workflows (0: off)
   DRUGFREE_CATALOG        thư mục kế hoạch, bộ tiêu chí, bộ quy tắc / plan and set directories
@@ -207,6 +228,13 @@ async def serve(task_queue: str = TASK_QUEUE, log_level: str = "INFO") -> None:
     from runtime.temporal import temporal_environment
 
     logs.configure(log_level)
+    trust = Trust.from_env()  # before anything starts: no keys, no worker (TrustError)
+    if trust.insecure:
+        logs.log.warning("worker.insecure", detail=f"{trusts.ENV_INSECURE} is set: no identity "
+                         "is checked; anyone who reaches Temporal may act as anyone")
+    if trust.rehearsals:
+        logs.log.warning("worker.rehearsal_clocks", detail=f"{trusts.ENV_REHEARSALS} is set: "
+                         "cases may run on a shifted or compressed calendar")
     setup_tracing()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -220,7 +248,7 @@ async def serve(task_queue: str = TASK_QUEUE, log_level: str = "INFO") -> None:
     async with worker_database() as url:
         await check_database(url)  # before Temporal: a wrong database fails fast, in one line
         async with temporal_environment("dev", tracing=True) as (client, _), \
-                running_worker(client, url, task_queue, **options):
+                running_worker(client, url, task_queue, trust=trust, **options):
             logs.log.info("worker.started", task_queue=task_queue)
             await stop.wait()
             logs.log.info("worker.stopping")
@@ -234,6 +262,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(serve(args.task_queue, args.log_level))
     except EventStoreError as err:  # not migrated, or the owner's URL: one line, exit 2
         print(f"worker.py: lỗi / error: {err}", file=sys.stderr)
+        return 2
+    except trusts.TrustError as err:  # no keys: one line in both languages, exit 2
+        print(f"worker.py: lỗi / error: {err.text('vi')} / {err.message}", file=sys.stderr)
         return 2
     return 0
 

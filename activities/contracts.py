@@ -41,6 +41,9 @@ class CaseCommand(BaseModel):
     update: str
     payload: dict[str, Any]
     start: dict[str, Any] | None = None
+    # The campaign that decided it: the fan-out relays the command with a proof of its own
+    # (the worker's relay key), which the case accepts only from its own campaign.
+    via: str | None = None
 
 
 class OutcomesRequest(BaseModel):

@@ -19,19 +19,42 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
+from activities.admission import OPEN_REQUEST
 from activities.contracts import CaseCommand, FanoutResult
+from domain.identity import Signer, command_digest, prove
+from domain.roles import Actor
 
 CONCURRENCY = 32
 
 
 class CaseOps:
-    def __init__(self, client: Client, task_queue: str) -> None:
+    def __init__(self, client: Client, task_queue: str, relay: Signer | None = None) -> None:
         self.client = client
         self.task_queue = task_queue
+        self.relay = relay  # None: an insecure deployment, no proofs (runtime.trust)
+
+    def _relayed(self, cmd: CaseCommand) -> CaseCommand:
+        """``cmd`` with a proof signed by the relay key for the same actor, marked ``via``
+        the campaign that decided it (the case accepts it from its own campaign only)."""
+        if self.relay is None:
+            return cmd
+        body = cmd.start if cmd.start is not None else cmd.payload
+        actor = Actor.model_validate(body["opened_by"] if cmd.start is not None
+                                     else body["actor"])
+        request_id = OPEN_REQUEST if cmd.start is not None else str(body["request_id"])
+        # the server's time of this attempt, the clock the workflows check proofs against
+        now = activity.info().current_attempt_scheduled_time
+        proof = prove(self.relay, actor, target=cmd.workflow_id, request_id=request_id,
+                      digest=command_digest(body), now=now, via=cmd.via)
+        signed = {**body, "proof": proof}
+        if cmd.start is not None:
+            return cmd.model_copy(update={"start": signed})
+        return cmd.model_copy(update={"payload": signed})
 
     @activity.defn(name="fan_out")
     async def fan_out(self, commands: list[CaseCommand]) -> FanoutResult:
         gate = asyncio.Semaphore(CONCURRENCY)
+        commands = [self._relayed(c) for c in commands]
 
         async def one(cmd: CaseCommand) -> tuple[str, str]:
             code = cmd.key

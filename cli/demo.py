@@ -37,7 +37,7 @@ from cli.errors import fail, guarded
 from domain.admin_units import Commune, registry
 from domain.case import selection_role
 from domain.clock import PlanClock, rehearsal_shift
-from domain.identity import public_key_of, sign_token
+from domain.identity import Signer
 from domain.plan import ApprovalLevel, Deadline, Plan
 from domain.roles import ROLE_NAMES_VI, ROLE_SCOPE, Actor, Role
 
@@ -105,10 +105,6 @@ class Year:
         self.service, self.env, self.s, self.clock = service, env, scenario, clock
         self.plan = scenario.plan
         self.reg = registry(self.plan.structure)
-        # The demo plays the identity service too: every actor's token is signed with this key
-        # and every workflow verifies it.
-        self.key = os.urandom(32)
-        self.expiry = clock.deadline(self.plan, self.plan.ends_on) + timedelta(days=365)
         self.gate = asyncio.Semaphore(IN_FLIGHT)
         self.campaign = ""
         self.in_chain: list[Commune] = []  # dossiers that met the criteria
@@ -141,8 +137,7 @@ class Year:
 
     async def open(self) -> str:
         self.campaign = await self.service.start_campaign(
-            self.plan, {u.code: u.district_code for u in self.s.communes}, clock=self.clock,
-            identity_key=public_key_of(self.key))
+            self.plan, self.actor("province_ubnd"), clock=self.clock)
         where = self.unit_name(self.plan.district_code or self.plan.province_code)
         return f"Mở kế hoạch {self.plan.id}: {len(self.s.communes)} xã của {where}"
 
@@ -247,17 +242,17 @@ class Year:
 
     def actor(self, role: Role, district: str | None = None, commune: Commune | None = None,
               person: str | None = None) -> Actor:
-        """A person acting in ``role`` (for a commune, or a district), with a signed token."""
+        """A person acting in ``role`` (for a commune, or a district); the service signs each
+        of their commands with the demo's front-door key."""
         scope = ROLE_SCOPE[role]
         if commune is not None:
             district = commune.district_code
         where = (commune.code if commune and scope == "commune" else
                  district if scope != "province" else None) or self.plan.province_code
-        who = Actor(person_id=person or f"demo-{role}-{where}", role=role,
-                    province_code=self.plan.province_code,
-                    district_code=district if scope != "province" else None,
-                    commune_code=commune.code if commune and scope == "commune" else None)
-        return who.model_copy(update={"token": sign_token(self.key, who, self.expiry)})
+        return Actor(person_id=person or f"demo-{role}-{where}", role=role,
+                     province_code=self.plan.province_code,
+                     district_code=district if scope != "province" else None,
+                     commune_code=commune.code if commune and scope == "commune" else None)
 
     def approvers(self, level: ApprovalLevel, u: Commune | None) -> list[Actor]:
         """Who signs ``level`` for commune ``u``, the People's Committee (if any) last: every
@@ -336,15 +331,17 @@ def demo_cmd(
 
 
 async def run_year(client: Client, env: WorkflowEnvironment, scenario: Scenario,
-                   store: EventStore, task_queue: str) -> Outcome:
-    """The year of ``scenario`` on a running worker of ``task_queue``, with its progress on
-    stderr (the demo's driver; the workflow benchmark times it too)."""
+                   store: EventStore, task_queue: str, signer: Signer) -> Outcome:
+    """The year of ``scenario`` on a running worker of ``task_queue`` that trusts ``signer``
+    (the demo plays the front door), with its progress on stderr (the demo's driver; the
+    workflow benchmark times it too)."""
     from service import CaseService
 
     plan = scenario.plan
     now = await env.get_current_time()
     clock = PlanClock(shift_years=rehearsal_shift(plan, plan.local_date(now)))
-    year = Year(CaseService(client, task_queue, store), env, scenario, clock)
+    year = Year(CaseService(client, task_queue, store, signer=signer,
+                            clock=env.get_current_time), env, scenario, clock)
     steps = year.steps()
     progress = Progress(len(steps))
     try:
@@ -362,6 +359,7 @@ async def _demo(scenario: Scenario, kept: DemoDir | None) -> tuple[Outcome, Veri
     from eventstore.urls import app_url
     from runtime import logs
     from runtime.temporal import temporal_environment
+    from runtime.trust import Trust
     from service import CaseRef
     from worker import running_worker
 
@@ -379,13 +377,17 @@ async def _demo(scenario: Scenario, kept: DemoDir | None) -> tuple[Outcome, Veri
                          "TEMPORAL_ADDRESS")
                 tq = f"demo-{uuid.uuid4().hex[:6]}"
                 await migrate(db)  # as the owner, a step of its own: the worker is not the owner
-                async with running_worker(client, app_url(db), task_queue=tq), \
+                # The demo plays the front door: its key signs every command, and its worker
+                # trusts that key (and its own relay key), on a rehearsal calendar.
+                signer = Signer.generate()
+                trust = Trust.of(signer, relay=Signer.generate(), rehearsals=True)
+                async with running_worker(client, app_url(db), task_queue=tq, trust=trust), \
                         await EventStore.connect(app_url(db)) as store:
                     if await store.streams(CaseRef(plan.id, "").case_id):
                         fail(f"DATABASE_URL đã chứa hồ sơ của kế hoạch {plan.id} (từ một lần "
                              "demo trước?): hãy dùng một cơ sở dữ liệu trống, bỏ DATABASE_URL, "
                              "hoặc dùng --data-dir DIR")
-                    outcome = await run_year(client, env, scenario, store, tq)
+                    outcome = await run_year(client, env, scenario, store, tq, signer)
                     report = await store.verify()
         finally:  # logs back to stderr before the file closes
             logging.getLogger().handlers.clear()

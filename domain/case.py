@@ -36,6 +36,7 @@ from domain.criteria import CriteriaSet, evaluate
 from domain.errors import DomainError
 from domain.events import (
     CaseClosed,
+    CaseHalted,
     CaseOpened,
     CaseWithdrawn,
     CriteriaEvaluated,
@@ -148,13 +149,20 @@ class ChainEnded(_Command):
     cause: str = ""
 
 
+class Halt(_Command):
+    """A rule of the plan could not be applied inside the run (``code``): close, interrupted."""
+
+    kind: Literal["halt"] = "halt"
+    code: str = Field(min_length=1, max_length=128)
+
+
 class PlanEnded(_Command):
     """The plan's last day passed with no chain outcome: the case closes."""
 
     kind: Literal["plan_ended"] = "plan_ended"
 
 
-Command = Open | Select | Submit | Withdraw | Pass | ChainEnded | PlanEnded
+Command = Open | Select | Submit | Withdraw | Pass | ChainEnded | Halt | PlanEnded
 
 
 def _rules(plan: Plan) -> RuleSet:
@@ -219,6 +227,11 @@ def decide(
         return _pass(plan, state, command.item)
     if isinstance(command, ChainEnded):
         return _chain_ended(state, command)
+    if isinstance(command, Halt):
+        reason = (f"quy tắc của kế hoạch không áp dụng được ({command.code}), hồ sơ dừng / "
+                  f"a rule of the plan could not be applied ({command.code}); the case stops")
+        return _close(state.model_copy(update={"recognition_running": False}), "interrupted",
+                      [reason], [CaseHalted(code=command.code)])
     return _plan_ended(state)
 
 

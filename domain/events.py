@@ -276,6 +276,15 @@ class CaseWithdrawn(Event):
     reason: str
 
 
+class CaseHalted(Event):
+    """Dừng hồ sơ: a rule of the plan could not be applied during the run (a data error that
+    no decision can fix); the case closes "interrupted" with the rule's code, instead of its
+    workflow failing forever."""
+
+    TYPE = "case.halted"
+    code: str
+
+
 class CaseClosed(Event):
     """Kết thúc hồ sơ: the case's final outcome; nothing is accepted after it."""
 
@@ -287,6 +296,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     cls.TYPE: cls
     for cls in (
         CaseOpened,
+        CaseHalted,
         MetricsRecorded,
         SelectionApproved,
         SelectionRejected,

@@ -1,83 +1,297 @@
-"""Signed identity tokens (thẻ định danh): who an actor is, vouched for by the identity service.
+"""Identity (định danh): who may act, as signed statements the server checks, never the caller.
 
-Every submission and decision carries its ``Actor`` and the token it came from. The token is
-``base64url(claims JSON) "." base64url(Ed25519 signature)``; the claims repeat the actor's
-person id, role and unit codes and carry an expiry. Workflows verify the signature with the
-public key from configuration, using the workflow clock for expiry, so a client that reaches
-Temporal directly, bypassing the API, is still refused. Verification is pure (no I/O, no
-clock of its own) and therefore deterministic inside a workflow.
+Two kinds of statement, both JWTs signed with Ed25519 (``EdDSA``, PyJWT):
+
+- an **identity token** (thẻ định danh) says who a person is: role and units, for a few hours
+  (audience ``drugfree``). ``drugfree auth issue`` makes one, or a province's own sign-on
+  does. It is shown to the front door (the service layer) and never sent to the workflows.
+- a **command proof** (bằng chứng lệnh) is what the front door mints for one command after it
+  checked the person: audience ``drugfree:workflow``, five minutes' life, and bound to the
+  workflow it addresses, the request id and the SHA-256 of the command's canonical content
+  (RFC 8785). A validator accepts the command only if all of that matches, so a proof lifted
+  from one case's history authorises nothing else: not another case, not another question of
+  the same case, and not a changed command. A worker's fan-out of a list decision relays it
+  with proofs of its own, marked ``via`` the campaign that decided it.
+
+Keys come from configuration (``KeyRing``: several public keys by ``kid``, for rotation; a
+JWKS document or a province's JWKS URL); verification is pure: the caller gives the clock
+(the workflow's, inside a workflow), so it is deterministic and testable.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
-from datetime import datetime
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+import jwt
+import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+    load_pem_private_key,
+)
 
 from domain.errors import DomainError
 from domain.roles import Actor
 
-_CLAIMS = ("person_id", "role", "province_code", "district_code", "commune_code")
+TOKEN_AUDIENCE = "drugfree"
+PROOF_AUDIENCE = "drugfree:workflow"
+ISSUER = "drugfree"
+TOKEN_TTL = timedelta(hours=8)
+PROOF_TTL = timedelta(minutes=5)
+MAX_TOKEN_TTL = timedelta(hours=24)  # a verifier refuses longer-lived statements outright
+MAX_PROOF_TTL = timedelta(minutes=10)
+SKEW = timedelta(seconds=60)  # clocks of the front door and the workflow service may differ
+MAX_JWT = 4096
+
+# claim -> Actor field: the person and their jurisdiction
+_ACTOR_CLAIMS = {"sub": "person_id", "role": "role", "prov": "province_code",
+                 "dist": "district_code", "comm": "commune_code"}
 
 
 class IdentityError(DomainError):
-    """A missing, malformed, forged, expired or mismatching identity token."""
+    """A missing, malformed, forged, expired, misdirected or mismatching signed statement."""
 
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+def key_id(public: Ed25519PublicKey) -> str:
+    """A key's id: its RFC 7638 thumbprint, so two parties name one key alike."""
+    raw = public.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    canonical = json.dumps({"crv": "Ed25519", "kty": "OKP", "x": _b64(raw)},
+                           separators=(",", ":"), sort_keys=True)
+    return _b64(hashlib.sha256(canonical.encode()).digest())
 
 
-def claims_of(actor: Actor) -> dict[str, str | None]:
-    return {k: getattr(actor, k) for k in _CLAIMS}
+def public_jwk(public: Ed25519PublicKey, kid: str | None = None) -> dict[str, str]:
+    raw = public.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return {"kty": "OKP", "crv": "Ed25519", "x": _b64(raw), "kid": kid or key_id(public),
+            "alg": "EdDSA", "use": "sig"}
 
 
-def sign_token(private_key: bytes, actor: Actor, expires_at: datetime) -> str:
-    """Issue a token for ``actor`` (the identity service's side; 32-byte Ed25519 seed)."""
-    claims = {**claims_of(actor), "exp": int(expires_at.timestamp())}
-    body = json.dumps(claims, sort_keys=True, separators=(",", ":")).encode()
-    signature = Ed25519PrivateKey.from_private_bytes(private_key).sign(body)
-    return f"{_b64(body)}.{_b64(signature)}"
+@dataclass(frozen=True)
+class Signer:
+    """A private signing key and its id (the identity service's, the front door's, a relay's)."""
+
+    key: Ed25519PrivateKey
+    kid: str
+
+    @classmethod
+    def generate(cls) -> Signer:
+        key = Ed25519PrivateKey.generate()
+        return cls(key, key_id(key.public_key()))
+
+    @classmethod
+    def from_seed(cls, seed: bytes) -> Signer:
+        key = Ed25519PrivateKey.from_private_bytes(seed)
+        return cls(key, key_id(key.public_key()))
+
+    @classmethod
+    def from_pem(cls, pem: bytes) -> Signer:
+        try:
+            key = load_pem_private_key(pem, password=None)
+        except (ValueError, TypeError):
+            raise IdentityError("identity.bad_key",
+                                "the signing key is not a PEM private key") from None
+        if not isinstance(key, Ed25519PrivateKey):
+            raise IdentityError("identity.bad_key", "the signing key is not an Ed25519 key")
+        return cls(key, key_id(key.public_key()))
+
+    def pem(self) -> bytes:
+        return self.key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+
+    def jwk(self) -> dict[str, str]:
+        return public_jwk(self.key.public_key(), self.kid)
+
+    def ring(self) -> KeyRing:
+        return KeyRing({self.kid: self.key.public_key()})
+
+    def sign(self, claims: Mapping[str, Any]) -> str:
+        return jwt.encode(dict(claims), self.key, algorithm="EdDSA", headers={"kid": self.kid})
 
 
-def public_key_of(private_key: bytes) -> str:
-    """The hex public key that verifies tokens signed with ``private_key``."""
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+@dataclass(frozen=True)
+class KeyRing:
+    """The public keys a verifier trusts, by key id (several during a rotation)."""
 
-    raw = Ed25519PrivateKey.from_private_bytes(private_key).public_key().public_bytes(
-        Encoding.Raw, PublicFormat.Raw)
-    return raw.hex()
+    keys: Mapping[str, Ed25519PublicKey] = field(default_factory=dict)
+
+    @classmethod
+    def from_jwks(cls, document: Mapping[str, Any]) -> KeyRing:
+        """Keys from a JWKS document (RFC 7517): only Ed25519 signing keys are taken."""
+        entries = document.get("keys") if isinstance(document, Mapping) else None
+        if not isinstance(entries, list) or not entries:
+            raise IdentityError("identity.bad_keys", "the key set has no \"keys\" list")
+        keys: dict[str, Ed25519PublicKey] = {}
+        for i, entry in enumerate(entries):
+            if not isinstance(entry, Mapping) or entry.get("kty") != "OKP" or \
+                    entry.get("crv") != "Ed25519":
+                continue
+            try:
+                public = jwt.PyJWK(dict(entry), algorithm="EdDSA").key
+            except jwt.PyJWTError:
+                raise IdentityError("identity.bad_keys", f"keys[{i}] is not a valid key") from None
+            if not isinstance(public, Ed25519PublicKey):
+                continue
+            keys[str(entry.get("kid") or key_id(public))] = public
+        if not keys:
+            raise IdentityError("identity.bad_keys", "the key set holds no Ed25519 key")
+        return cls(keys)
+
+    def jwks(self) -> dict[str, list[dict[str, str]]]:
+        return {"keys": [public_jwk(k, kid) for kid, k in sorted(self.keys.items())]}
+
+    def __add__(self, other: KeyRing) -> KeyRing:
+        return KeyRing({**self.keys, **other.keys})
+
+    def __bool__(self) -> bool:
+        return bool(self.keys)
 
 
-def verify_token(public_key_hex: str, token: str | None, actor: Actor, now: datetime) -> None:
-    """Raise ``IdentityError`` unless ``token`` is a valid, unexpired token for ``actor``."""
-    if not token:
-        raise IdentityError("identity.missing_token", "the request carries no identity token")
+def _decode(ring: KeyRing, statement: str | None, audience: str, now: datetime,
+            max_ttl: timedelta, what: str) -> dict[str, Any]:
+    """The claims of a statement signed by a key of ``ring``, for ``audience``, valid at
+    ``now``. Times are checked here, against the caller's clock, not the machine's."""
+    if not statement:
+        raise IdentityError("identity.missing_token", f"the request carries no {what}")
+    if len(statement) > MAX_JWT:
+        raise IdentityError("identity.bad_token", f"the {what} is too long")
     try:
-        body_part, sig_part = token.split(".")
-        body, signature = _unb64(body_part), _unb64(sig_part)
-        claims = json.loads(body)
-    except (ValueError, json.JSONDecodeError):
-        raise IdentityError("identity.bad_token", "the identity token is malformed") from None
+        header = jwt.get_unverified_header(statement)
+    except jwt.PyJWTError:
+        raise IdentityError("identity.bad_token", f"the {what} is malformed") from None
+    kid = header.get("kid")
+    if header.get("alg") != "EdDSA" or not isinstance(kid, str):
+        raise IdentityError("identity.bad_token", f"the {what} is not signed with EdDSA")
+    key = ring.keys.get(kid)
+    if key is None:
+        raise IdentityError("identity.unknown_key", f"the {what} is signed by an unknown key")
     try:
-        Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key_hex)).verify(signature, body)
-    except (InvalidSignature, ValueError):
-        raise IdentityError(
-            "identity.bad_signature", "the identity token's signature does not verify"
-        ) from None
-    if not isinstance(claims, dict) or not isinstance(claims.get("exp"), int):
-        raise IdentityError("identity.bad_token", "the identity token has no expiry")
-    if claims["exp"] <= now.timestamp():
-        raise IdentityError("identity.expired", "the identity token has expired")
-    for key, value in claims_of(actor).items():
-        if claims.get(key) != value:
-            raise IdentityError(
-                "identity.mismatch", f"the identity token does not vouch for the actor's {key}"
-            )
+        claims: dict[str, Any] = jwt.decode(
+            statement, key, algorithms=["EdDSA"], audience=audience,
+            options={"verify_exp": False, "verify_iat": False, "verify_nbf": False,
+                     "require": ["exp", "iat", "aud", "sub"]})
+    except jwt.InvalidAudienceError:
+        raise IdentityError("identity.wrong_audience", f"the {what} is meant for another "
+                            "audience") from None
+    except jwt.InvalidSignatureError:
+        raise IdentityError("identity.bad_signature",
+                            f"the {what}'s signature does not verify") from None
+    except jwt.PyJWTError:
+        raise IdentityError("identity.bad_token", f"the {what} is malformed") from None
+    exp, iat = claims.get("exp"), claims.get("iat")
+    if not isinstance(exp, int) or not isinstance(iat, int):
+        raise IdentityError("identity.bad_token", f"the {what} has no valid times")
+    stamp = now.timestamp()
+    if exp <= stamp:
+        raise IdentityError("identity.expired", f"the {what} has expired")
+    if iat > stamp + SKEW.total_seconds() or exp - iat > max_ttl.total_seconds():
+        raise IdentityError("identity.bad_lifetime",
+                            f"the {what} is issued in the future or lives too long")
+    return claims
+
+
+def _actor_claims(actor: Actor) -> dict[str, str | None]:
+    return {claim: getattr(actor, name) for claim, name in _ACTOR_CLAIMS.items()}
+
+
+def actor_of(claims: Mapping[str, Any]) -> Actor:
+    try:
+        return Actor(**{name: claims.get(claim) for claim, name in _ACTOR_CLAIMS.items()})
+    except ValueError:
+        raise IdentityError("identity.bad_token", "the token's person or units are invalid") \
+            from None
+
+
+def _same_actor(claims: Mapping[str, Any], actor: Actor, what: str) -> None:
+    for claim, value in _actor_claims(actor).items():
+        if claims.get(claim) != value:
+            raise IdentityError("identity.mismatch",
+                                f"the {what} does not vouch for the actor's {_ACTOR_CLAIMS[claim]}")
+
+
+# -- identity tokens (the person) ------------------------------------------------------------
+
+
+def issue_token(signer: Signer, actor: Actor, now: datetime, ttl: timedelta = TOKEN_TTL,
+                name: str | None = None, issuer: str = ISSUER) -> str:
+    """An identity token for ``actor`` (``drugfree auth issue``; a sign-on service's job)."""
+    if not timedelta(0) < ttl <= MAX_TOKEN_TTL:
+        raise IdentityError("identity.bad_lifetime",
+                            f"a token lives more than 0 and at most {MAX_TOKEN_TTL}")
+    iat = int(now.timestamp())
+    claims: dict[str, Any] = {**{k: v for k, v in _actor_claims(actor).items() if v is not None},
+                              "iss": issuer, "aud": TOKEN_AUDIENCE, "iat": iat,
+                              "exp": iat + int(ttl.total_seconds()), "jti": uuid.uuid4().hex}
+    if name:
+        claims["name"] = name
+    return signer.sign(claims)
+
+
+def verify_token(ring: KeyRing, token: str | None, now: datetime) -> Actor:
+    """The person an identity token vouches for; ``IdentityError`` unless it is valid now."""
+    return actor_of(_decode(ring, token, TOKEN_AUDIENCE, now, MAX_TOKEN_TTL, "identity token"))
+
+
+def token_hash(token: str) -> str:
+    """What the record keeps of a token: enough to match it later, useless to replay."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# -- command proofs (one command) ------------------------------------------------------------
+
+
+def command_digest(content: Mapping[str, Any]) -> str:
+    """SHA-256 of a command's canonical JSON (RFC 8785), its proof left out."""
+    body = {k: v for k, v in content.items() if k != "proof"}
+    return hashlib.sha256(rfc8785.dumps(body)).hexdigest()
+
+
+def prove(signer: Signer, actor: Actor, *, target: str, request_id: str, digest: str,
+          now: datetime, via: str | None = None, token: str | None = None,
+          ttl: timedelta = PROOF_TTL) -> str:
+    """A proof that ``actor`` sends this command (``digest``) to workflow ``target``."""
+    iat = int(now.timestamp())
+    claims: dict[str, Any] = {**{k: v for k, v in _actor_claims(actor).items() if v is not None},
+                              "iss": ISSUER, "aud": PROOF_AUDIENCE, "iat": iat,
+                              "exp": iat + int(ttl.total_seconds()), "wf": target,
+                              "req": request_id, "cmd": digest}
+    if via is not None:
+        claims["via"] = via
+    if token is not None:
+        claims["tok"] = token_hash(token)
+    return signer.sign(claims)
+
+
+def verify_proof(ring: KeyRing, proof: str | None, actor: Actor, *, target: str,
+                 request_id: str, digest: str, now: datetime,
+                 via: str | None = None) -> None:
+    """Raise ``IdentityError`` unless ``proof`` authorises exactly this command, now.
+
+    ``via``: the campaign whose relayed decisions this workflow accepts (None: direct only).
+    """
+    claims = _decode(ring, proof, PROOF_AUDIENCE, now, MAX_PROOF_TTL, "command proof")
+    _same_actor(claims, actor, "command proof")
+    if claims.get("wf") != target:
+        raise IdentityError("identity.wrong_target", "the command proof is for another case")
+    if claims.get("req") != request_id:
+        raise IdentityError("identity.wrong_request",
+                            "the command proof is for another request")
+    if claims.get("cmd") != digest:
+        raise IdentityError("identity.wrong_content",
+                            "the command proof is for a different command")
+    relayed = claims.get("via")
+    if relayed is not None and relayed != via:
+        raise IdentityError("identity.wrong_relay",
+                            "the command proof is relayed by another campaign")

@@ -2,10 +2,12 @@
 
 Every caller goes through ``CaseService``: the command line and HTTP API of the next issues,
 the web pages, the demo, the tests and the benchmarks. An operation takes the acting person
-(``Actor``, with their signed token), sets a request id (a retry with the same id is answered
-from the workflow's memory, never applied twice), calls the workflow by its typed handler, and
-turns every Temporal failure into a ``ServiceError`` with the domain's code. Interfaces never
-hold a Temporal handle of their own.
+(``Actor``, whom the interface has authenticated), sets a request id (a retry with the same id
+is answered from the workflow's memory, never applied twice), signs a command proof bound to
+the workflow, the request id and the command's content (``domain.identity``; the person's own
+token never reaches the workflow service), calls the workflow by its typed handler, and turns
+every Temporal failure into a ``ServiceError`` with the domain's code. Interfaces never hold a
+Temporal handle of their own.
 
 Operations, by who does them:
 - district UBND (the province after the 2025 reform): ``start_case``, ``propose``, ``withdraw``;
@@ -19,14 +21,18 @@ Operations, by who does them:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Any, Literal, TypeVar
 
+from pydantic import BaseModel
 from temporalio.client import Client, WorkflowHandle
 
+from activities.admission import OPEN_REQUEST, territory
 from domain.case import CaseState
 from domain.clock import PlanClock
+from domain.identity import Signer, command_digest, prove
 from domain.metrics import parse_metrics
 from domain.plan import Plan
 from domain.roles import Actor, CaseScope
@@ -50,6 +56,7 @@ from workflows.messages import (
     RecognitionStatus,
     Reply,
     ReportSubmission,
+    Request,
     SelectionDecision,
     SelectionList,
     Withdrawal,
@@ -57,6 +64,11 @@ from workflows.messages import (
 from workflows.recognition import RecognitionWorkflow
 
 ChainKind = Literal["approve", "reject", "delegate", "resubmit"]
+M = TypeVar("M", bound=BaseModel)
+
+
+async def wall_clock() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -97,10 +109,17 @@ def new_request_id(op: str) -> str:
 class CaseService:
     """The facade. ``store`` (the application role's event store) serves history and lists."""
 
-    def __init__(self, client: Client, task_queue: str, store: EventStore | None = None) -> None:
+    def __init__(self, client: Client, task_queue: str, store: EventStore | None = None, *,
+                 signer: Signer | None = None,
+                 clock: Callable[[], Awaitable[datetime]] = wall_clock) -> None:
+        """``signer``: the front door's key for command proofs (None: an insecure deployment,
+        whose workers check no identity); ``clock``: the workflow service's time (a test
+        server's skipped clock; the wall clock otherwise)."""
         self.client = client
         self.task_queue = task_queue
         self.store = store
+        self.signer = signer
+        self.clock = clock
         # Handles of the workflows this service started: awaiting their result keeps what the
         # client does for its own starts (the time-skipping test server skips time only then).
         self._started: dict[str, WorkflowHandle[Any, Any]] = {}
@@ -116,19 +135,37 @@ class CaseService:
                                                             CampaignStatus]:
         return self.client.get_workflow_handle_for(ProvinceCampaignWorkflow.run, campaign_id)
 
+    # -- proofs -----------------------------------------------------------------------------
+    async def signed(self, target: str, message: M, actor_field: str = "actor",
+                      request_id: str | None = None) -> M:
+        """``message`` as sent: the actor without any token of theirs, and a proof signed for
+        ``target``, its request id and its content."""
+        actor = getattr(message, actor_field)
+        message = message.model_copy(update={actor_field: actor.model_copy(
+            update={"token": None})})
+        if self.signer is None:
+            return message
+        rid = request_id if request_id is not None else (
+            message.request_id if isinstance(message, Request) else OPEN_REQUEST)
+        proof = prove(self.signer, getattr(message, actor_field), target=target,
+                      request_id=rid, digest=command_digest(message.model_dump(mode="json")),
+                      now=await self.clock())
+        return message.model_copy(update={"proof": proof})
+
     # -- the province campaign ----------------------------------------------------------------
     @refuses_bad_input
     async def start_campaign(
-        self, plan: Plan, communes: Mapping[str, str | None], *, clock: PlanClock | None = None,
-        identity_key: str | None = None, campaign_id: str | None = None,
+        self, plan: Plan, opened_by: Actor, *, clock: PlanClock | None = None,
+        campaign_id: str | None = None, history_limit: int | None = None,
     ) -> str:
-        """Open a province's campaign under ``plan`` (communes -> district, None after 2025)."""
+        """Open a province's campaign under ``plan``, over the catalogue's communes of its
+        territory (the worker refuses any other list)."""
         wid = campaign_id or names.campaign_id(plan.id)
+        inp = await self.signed(wid, CampaignInput(
+            plan=plan, clock=clock or PlanClock(), commune_districts=territory(plan),
+            opened_by=opened_by, history_limit=history_limit), "opened_by", OPEN_REQUEST)
         self._started[wid] = await guarded(self.client.start_workflow(
-            ProvinceCampaignWorkflow.run,
-            CampaignInput(plan=plan, clock=clock or PlanClock(), commune_districts=dict(communes),
-                          identity_key=identity_key),
-            id=wid, task_queue=self.task_queue), wid)
+            ProvinceCampaignWorkflow.run, inp, id=wid, task_queue=self.task_queue), wid)
         return wid
 
     @refuses_bad_input
@@ -137,9 +174,9 @@ class CaseService:
                       request_id: str | None = None) -> ListReply:
         """Đề xuất: propose communes with their baseline metrics; starts their cases."""
         return await guarded(self._campaign(campaign_id).execute_update(
-            names.PROPOSE,
-            Proposal(request_id=request_id or new_request_id("propose"), actor=actor,
-                     communes=dict(communes)),
+            names.PROPOSE, await self.signed(campaign_id, Proposal(
+                request_id=request_id or new_request_id("propose"), actor=actor,
+                communes=dict(communes))),
             result_type=ListReply), campaign_id, self.client)
 
     @refuses_bad_input
@@ -147,9 +184,9 @@ class CaseService:
                                 reason: str = "", request_id: str | None = None) -> ListReply:
         """Phê duyệt danh sách địa bàn chuyển hóa: one decision answers every proposed case."""
         return await guarded(self._campaign(campaign_id).execute_update(
-            names.APPROVE_SELECTION,
-            SelectionList(request_id=request_id or new_request_id("selection"), actor=actor,
-                          selected=selected, reason=reason),
+            names.APPROVE_SELECTION, await self.signed(campaign_id, SelectionList(
+                request_id=request_id or new_request_id("selection"), actor=actor,
+                selected=selected, reason=reason)),
             result_type=ListReply), campaign_id, self.client)
 
     @refuses_bad_input
@@ -158,9 +195,9 @@ class CaseService:
                                   request_id: str | None = None) -> ListReply:
         """Phê duyệt danh sách công nhận: the last level signed for many communes at once."""
         return await guarded(self._campaign(campaign_id).execute_update(
-            names.APPROVE_RECOGNITION,
-            RecognitionList(request_id=request_id or new_request_id("recognition-list"),
-                            actor=actor, communes=communes, reason=reason),
+            names.APPROVE_RECOGNITION, await self.signed(campaign_id, RecognitionList(
+                request_id=request_id or new_request_id("recognition-list"), actor=actor,
+                communes=communes, reason=reason)),
             result_type=ListReply), campaign_id, self.client)
 
     async def campaign_status(self, campaign_id: str) -> CampaignStatus:
@@ -193,18 +230,17 @@ class CaseService:
     @refuses_bad_input
     async def start_case(
         self, plan: Plan, scope: CaseScope, opened_by: Actor, baseline: dict[str, Any], *,
-        clock: PlanClock | None = None, identity_key: str | None = None,
-        history_limit: int | None = None, campaign_id: str | None = None,
+        clock: PlanClock | None = None, history_limit: int | None = None,
     ) -> CaseRef:
         """Mở hồ sơ chuyển hóa: start a commune's case with its baseline metrics."""
         ref = CaseRef(plan.id, scope.commune_code)
         parse_metrics(baseline)  # refuse bad metrics here, before anything starts
+        inp = await self.signed(ref.case_id, CaseInput(
+            plan=plan, scope=scope, opened_by=opened_by, baseline=baseline,
+            clock=clock or PlanClock(), history_limit=history_limit), "opened_by", OPEN_REQUEST)
         self._started[ref.case_id] = await guarded(self.client.start_workflow(
-            CommuneConversionWorkflow.run,
-            CaseInput(plan=plan, scope=scope, opened_by=opened_by, baseline=baseline,
-                      clock=clock or PlanClock(), identity_key=identity_key,
-                      history_limit=history_limit, campaign_id=campaign_id),
-            id=ref.case_id, task_queue=self.task_queue), ref.case_id)
+            CommuneConversionWorkflow.run, inp, id=ref.case_id, task_queue=self.task_queue),
+            ref.case_id)
         return ref
 
     @refuses_bad_input
@@ -212,9 +248,9 @@ class CaseService:
                      request_id: str | None = None) -> Reply:
         """Lựa chọn: the provincial police selects one commune (or not, with a reason)."""
         return await guarded(self._case(ref).execute_update(
-            names.DECIDE_SELECTION,
-            SelectionDecision(request_id=request_id or new_request_id("select"), actor=actor,
-                              selected=selected, reason=reason),
+            names.DECIDE_SELECTION, await self.signed(ref.case_id, SelectionDecision(
+                request_id=request_id or new_request_id("select"), actor=actor,
+                selected=selected, reason=reason)),
             result_type=Reply), ref.case_id, self.client)
 
     @refuses_bad_input
@@ -223,10 +259,9 @@ class CaseService:
                      request_id: str | None = None) -> Reply:
         """Nộp báo cáo / hồ sơ: a report due under the plan, or the recognition dossier."""
         return await guarded(self._case(ref).execute_update(
-            names.SUBMIT_REPORT,
-            ReportSubmission(request_id=request_id or new_request_id(f"submit-{deadline_id}"),
-                             actor=actor, deadline_id=deadline_id, metrics=metrics,
-                             summary=summary),
+            names.SUBMIT_REPORT, await self.signed(ref.case_id, ReportSubmission(
+                request_id=request_id or new_request_id(f"submit-{deadline_id}"),
+                actor=actor, deadline_id=deadline_id, metrics=metrics, summary=summary)),
             result_type=Reply), ref.case_id, self.client)
 
     @refuses_bad_input
@@ -234,9 +269,9 @@ class CaseService:
                        request_id: str | None = None) -> Reply:
         """Rút hồ sơ: the district (the province after 2025) withdraws the case."""
         return await guarded(self._case(ref).execute_update(
-            names.WITHDRAW,
-            Withdrawal(request_id=request_id or new_request_id("withdraw"), actor=actor,
-                       reason=reason),
+            names.WITHDRAW, await self.signed(ref.case_id, Withdrawal(
+                request_id=request_id or new_request_id("withdraw"), actor=actor,
+                reason=reason)),
             result_type=Reply), ref.case_id, self.client)
 
     # -- the recognition chain ----------------------------------------------------------------
@@ -253,9 +288,9 @@ class CaseService:
                                    f"{ref.case_id}: no level is waiting for a decision")
             level = chain.pending_level
         return await guarded(self._chain(ref).execute_update(
-            names.DECIDE,
-            ChainDecision(request_id=request_id or new_request_id(kind), actor=actor, kind=kind,
-                          level=level, reason=reason, to=to),
+            names.DECIDE, await self.signed(ref.recognition_id, ChainDecision(
+                request_id=request_id or new_request_id(kind), actor=actor, kind=kind,
+                level=level, reason=reason, to=to)),
             result_type=Reply), ref.recognition_id, self.client)
 
     async def approve(self, ref: CaseRef, actor: Actor, level: str | None = None,

@@ -24,10 +24,12 @@ with workflow.unsafe.imports_passed_through():
     from domain.case import require_actor, selection_role
     from domain.errors import DomainError
     from domain.metrics import parse_metrics
-    from domain.roles import Actor, CaseScope, Role
+    from domain.roles import CaseScope, Role
     from workflows import names
-    from workflows.errors import check_identity, refuse, refuse_domain
+    from workflows.admit import admit
+    from workflows.errors import check_proof, refuse, refuse_domain
     from workflows.messages import (
+        CampaignCarry,
         CampaignInput,
         CampaignStatus,
         CaseInput,
@@ -35,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         ListReply,
         Proposal,
         RecognitionList,
+        Request,
         SelectionDecision,
         SelectionList,
     )
@@ -49,15 +52,23 @@ class ProvinceCampaignWorkflow:
     def __init__(self, inp: CampaignInput) -> None:
         self.inp = inp
         self.plan = inp.plan
-        self.proposed: dict[str, str | None] = {}  # commune -> district (None: two-level)
-        self.selection_done = False
-        self.selected: list[str] = []
-        self.closed: dict[str, str] = {}  # commune -> outcome
-        self.replies: ReplyMemory[ListReply] = ReplyMemory()
+        carry = inp.carried
+        # commune -> district (None: two-level)
+        self.proposed: dict[str, str | None] = dict(carry.proposed) if carry else {}
+        self.selection_done = carry.selection_done if carry else False
+        self.selected: list[str] = list(carry.selected) if carry else []
+        self.closed: dict[str, str] = dict(carry.closed) if carry else {}  # commune -> outcome
+        self.replies: ReplyMemory[ListReply] = ReplyMemory(carry.replies if carry else None)
         self._prompt = False  # a case said it closed: read the outcomes from the record
+        self._admitted = carry is not None  # the worker admitted the start (handlers wait)
 
     @workflow.run
     async def run(self, inp: CampaignInput) -> CampaignStatus:
+        if inp.carried is not None and workflow.info().continued_run_id is None:
+            refuse("campaign.forged_carry", "a campaign cannot be started with carried state")
+        if inp.carried is None and workflow.patched(names.ADMISSION):
+            await admit(workflow.info().workflow_id, "campaign", inp)
+        self._admitted = True
         end = cutoff(inp.plan, inp.clock)
         # During the year a case's word (a signal anyone could send) only prompts a look at
         # the record: counts come from the outcomes the cases wrote to the event store.
@@ -65,13 +76,28 @@ class ProvinceCampaignWorkflow:
             if not await self._prompted(remaining):
                 break
             await self._read_outcomes()
+            self._maybe_continue_as_new()
         # After the plan ends every selected case closes itself; read until all have.
         while not self._all_closed():
             await self._read_outcomes()
             if not self._all_closed():
                 await self._prompted(inp.clock.days(1))
+            self._maybe_continue_as_new()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.status()
+
+    def _maybe_continue_as_new(self) -> None:
+        """Start afresh when the history grows long (a year of prompts, or a flood of forged
+        ones): what the campaign keeps is bounded by the plan's communes and ReplyMemory."""
+        info = workflow.info()
+        limit = self.inp.history_limit
+        if (info.is_continue_as_new_suggested()
+                or (limit is not None and info.get_current_history_length() > limit)) \
+                and workflow.all_handlers_finished():
+            carry = CampaignCarry(proposed=self.proposed, selection_done=self.selection_done,
+                                  selected=self.selected, closed=self.closed,
+                                  replies=self.replies.replies)
+            workflow.continue_as_new(self.inp.model_copy(update={"carried": carry}))
 
     async def _prompted(self, within: timedelta) -> bool:
         try:
@@ -102,6 +128,7 @@ class ProvinceCampaignWorkflow:
     async def propose(self, p: Proposal) -> ListReply:
         if (known := self.replies.get(p.request_id)) is not None:
             return known
+        await workflow.wait_condition(lambda: self._admitted)
         starts = []
         for code, baseline in sorted(p.communes.items()):
             district = p.actor.district_code if self.plan.has_districts else None
@@ -109,10 +136,10 @@ class ProvinceCampaignWorkflow:
             scope = CaseScope(province_code=self.plan.province_code, district_code=district,
                               commune_code=code)
             case = CaseInput(plan=self.plan, scope=scope, opened_by=p.actor, baseline=baseline,
-                             clock=self.inp.clock, campaign_id=workflow.info().workflow_id,
-                             identity_key=self.inp.identity_key)
+                             clock=self.inp.clock, campaign_id=workflow.info().workflow_id)
             starts.append(CaseCommand(key=code, workflow_id=names.case_id(self.plan.id, code),
-                                      update="", payload={}, start=case.model_dump(mode="json")))
+                                      update="", payload={}, start=case.model_dump(mode="json"),
+                                      via=workflow.info().workflow_id))
         result = await self._fan_out(starts)
         return self._remember(ListReply(request_id=p.request_id, results=result.results))
 
@@ -120,8 +147,8 @@ class ProvinceCampaignWorkflow:
     def _check_propose(self, p: Proposal) -> None:
         if p.request_id in self.replies:
             return
-        self._check_actor(p.actor, "district_ubnd" if self.plan.has_districts
-                          else "province_police")
+        self._check_request(p, "district_ubnd" if self.plan.has_districts
+                            else "province_police")
         if self.selection_done:
             refuse("campaign.selection_done", "the selection list is already approved")
         if not p.communes:
@@ -150,6 +177,7 @@ class ProvinceCampaignWorkflow:
     async def approve_selection(self, s: SelectionList) -> ListReply:
         if (known := self.replies.get(s.request_id)) is not None:
             return known
+        await workflow.wait_condition(lambda: self._admitted)
         self.selection_done = True
         chosen = set(s.selected)
         commands = []
@@ -160,7 +188,8 @@ class ProvinceCampaignWorkflow:
                                     "không nằm trong danh sách được phê duyệt / not on the list"))
             commands.append(CaseCommand(key=code, workflow_id=names.case_id(self.plan.id, code),
                                         update=names.DECIDE_SELECTION,
-                                        payload=d.model_dump(mode="json")))
+                                        payload=d.model_dump(mode="json"),
+                                        via=workflow.info().workflow_id))
         result = await self._fan_out(commands)
         self.selected = sorted(c for c in chosen if result.results.get(c) == "ok")
         for code in self.proposed:
@@ -172,7 +201,7 @@ class ProvinceCampaignWorkflow:
     def _check_selection(self, s: SelectionList) -> None:
         if s.request_id in self.replies:
             return
-        self._check_actor(s.actor, selection_role(self.plan))
+        self._check_request(s, selection_role(self.plan))
         if self.selection_done:
             refuse("campaign.selection_done", "the selection list is already approved")
         unknown = sorted(set(s.selected) - set(self.proposed))
@@ -184,6 +213,7 @@ class ProvinceCampaignWorkflow:
     async def approve_recognition(self, r: RecognitionList) -> ListReply:
         if (known := self.replies.get(r.request_id)) is not None:
             return known
+        await workflow.wait_condition(lambda: self._admitted)
         last = self.plan.approval_chain[-1]
         commands = [
             CaseCommand(
@@ -191,7 +221,8 @@ class ProvinceCampaignWorkflow:
                 update=names.DECIDE,
                 payload=ChainDecision(request_id=f"{r.request_id}:{code}", actor=r.actor,
                                       kind="approve", level=last.id,
-                                      reason=r.reason).model_dump(mode="json"))
+                                      reason=r.reason).model_dump(mode="json"),
+                via=workflow.info().workflow_id)
             for code in sorted(set(r.communes))
         ]
         result = await self._fan_out(commands)
@@ -205,7 +236,7 @@ class ProvinceCampaignWorkflow:
         if r.actor.role not in last.roles:
             refuse("campaign.wrong_role",
                    f"the recognition list is approved by {', '.join(last.roles)}")
-        self._check_actor(r.actor, r.actor.role)
+        self._check_request(r, r.actor.role)
         unknown = sorted(set(r.communes) - set(self.selected))
         if unknown:
             refuse("campaign.not_selected", f"communes not selected: {', '.join(unknown)}")
@@ -233,8 +264,9 @@ class ProvinceCampaignWorkflow:
         )
 
     # -- helpers ----------------------------------------------------------------------------
-    def _check_actor(self, actor: Actor, role: Role) -> None:
-        check_identity(self.inp.identity_key, actor)
+    def _check_request(self, request: Request, role: Role) -> None:
+        check_proof(request)
+        actor = request.actor
         # the campaign's territory: the plan's province (and district, for a district's plan)
         scope = CaseScope(province_code=self.plan.province_code,
                           district_code=self.plan.district_code, commune_code="")

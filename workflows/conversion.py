@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import (
+    ApplicationError,
     CancelledError,
     ChildWorkflowError,
     TerminatedError,
@@ -38,7 +39,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.notices import notices_for
     from domain.roles import Actor
     from workflows import names
-    from workflows.errors import check_identity, refuse_domain
+    from workflows.admit import admit
+    from workflows.errors import check_proof, refuse, refuse_domain
     from workflows.event_log import EventLog
     from workflows.messages import (
         CaseCarry,
@@ -48,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         RecognitionResult,
         Reply,
         ReportSubmission,
+        Request,
         SelectionDecision,
         Withdrawal,
     )
@@ -57,6 +60,7 @@ with workflow.unsafe.imports_passed_through():
 # Behaviour changes since the recorded histories (tests/histories/), kept replayable:
 ONE_BATCH_CLOSE = "case-decider-one-batch-close"  # a denial and the closing in one append
 CHAIN_INTERRUPTED = "chain-failure-is-interrupted"  # a failed child is not "criteria not met"
+HALT = "domain-error-halts"  # a rule that cannot apply closes the case, not a failing task
 
 
 @workflow.defn
@@ -98,9 +102,9 @@ class CommuneConversionWorkflow:
         return case.decide(self.plan, self.scope, self.s, command, workflow.now(),
                            self.inp.clock)
 
-    def _dry_run(self, actor: Actor, command: case.Command) -> None:
+    def _dry_run(self, request: Request, command: case.Command) -> None:
         """A validator: refuse (recording nothing) what the handler would refuse."""
-        check_identity(self.inp.identity_key, actor)
+        check_proof(request, via=self.inp.campaign_id)
         try:
             self._decide(command)
         except DomainError as exc:
@@ -135,9 +139,24 @@ class CommuneConversionWorkflow:
     async def run(self, inp: CaseInput) -> case.CaseState:
         if self._open_error is not None:
             refuse_domain(self._open_error)
+        if inp.carried is not None and workflow.info().continued_run_id is None:
+            # only this workflow's own continue-as-new carries state: a start with it is forged
+            refuse("case.forged_carry", "a case cannot be started with carried state")
         if inp.carried is None:
+            if workflow.patched(names.ADMISSION):
+                await admit(self.id, "case", inp)
             await self._emit(self._opening)
             self._ready = True
+        try:
+            await self._timeline(inp)
+        except ApplicationError as exc:  # a rule of the plan could not be applied
+            if self.s.closed or not workflow.patched(HALT):
+                raise
+            await self._run(case.Halt(code=exc.type or "unknown"))
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.s
+
+    async def _timeline(self, inp: CaseInput) -> None:
         if self.s.selected is None and not self.s.closed:
             await self._agenda(selection_agenda(self.plan, inp.clock))
             await self._wait(lambda: self.s.selected is not None or self.s.closed, self.cutoff)
@@ -151,8 +170,6 @@ class CommuneConversionWorkflow:
             if self._child is not None and self._child_result is None and not self.s.closed:
                 await workflow.wait_condition(lambda: self._child_result is not None)
             await self._settle()
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return self.s
 
     async def _agenda(self, items: list[AgendaItem]) -> None:
         for item in items:
@@ -229,8 +246,8 @@ class CommuneConversionWorkflow:
     @decide_selection.validator
     def _check_selection(self, d: SelectionDecision) -> None:
         if d.request_id not in self.replies:
-            self._dry_run(d.actor, case.Select(actor=d.actor, selected=d.selected,
-                                               reason=d.reason))
+            self._dry_run(d, case.Select(actor=d.actor, selected=d.selected,
+                                         reason=d.reason))
 
     # -- reports and the dossier (báo cáo, hồ sơ) ---------------------------------------------
     @staticmethod
@@ -252,14 +269,14 @@ class CommuneConversionWorkflow:
     @submit_report.validator
     def _check_report(self, r: ReportSubmission) -> None:
         if r.request_id not in self.replies:
-            self._dry_run(r.actor, self._submission(r))
+            self._dry_run(r, self._submission(r))
 
     async def _start_recognition(self, submitted_by: Actor) -> None:
         self._child = await workflow.start_child_workflow(
             RecognitionWorkflow.run,
             RecognitionInput(case_id=self.id, plan=self.plan, scope=self.scope,
                              clock=self.inp.clock, submitted_by=submitted_by,
-                             cutoff=self.cutoff, identity_key=self.inp.identity_key),
+                             cutoff=self.cutoff, campaign_id=self.inp.campaign_id),
             id=names.recognition_id(self.plan.id, self.scope.commune_code),
         )
         child = self._child
@@ -290,7 +307,7 @@ class CommuneConversionWorkflow:
     @withdraw.validator
     def _check_withdraw(self, w: Withdrawal) -> None:
         if w.request_id not in self.replies:
-            self._dry_run(w.actor, case.Withdraw(actor=w.actor, reason=w.reason))
+            self._dry_run(w, case.Withdraw(actor=w.actor, reason=w.reason))
 
     # -- queries ----------------------------------------------------------------------------
     @workflow.query(name=names.STATUS)

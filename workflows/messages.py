@@ -39,9 +39,15 @@ class _Msg(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+Proof = Annotated[str, Field(max_length=4096)]
+
+
 class Request(_Msg):
     request_id: Id
     actor: Actor
+    # The command proof (domain.identity): signed for this workflow, this request id and this
+    # content. Left out of the digest it signs.
+    proof: Proof | None = None
 
 
 class ListRequest(Request):
@@ -65,8 +71,9 @@ class CaseInput(_Msg):
     # Continue as new past this many history events even if the server does not suggest it
     # (the server's own suggestion comes much later; tests use a small limit).
     history_limit: int | None = Field(default=None, ge=50)
-    identity_key: str | None = None  # hex Ed25519 public key: when set, tokens are required
-    carried: CaseCarry | None = None  # set on continue-as-new
+    identity_key: str | None = None  # recorded histories only: keys come from the worker now
+    proof: Proof | None = None  # the opener's command proof, for request id "open"
+    carried: CaseCarry | None = None  # set on continue-as-new (only the workflow itself may)
 
 
 class SelectionDecision(Request):
@@ -134,7 +141,8 @@ class RecognitionInput(_Msg):
     clock: PlanClock
     submitted_by: Actor
     cutoff: datetime
-    identity_key: str | None = None
+    identity_key: str | None = None  # recorded histories only
+    campaign_id: str | None = None  # whose relayed list decision the chain accepts
     carried: RecognitionCarry | None = None
 
 
@@ -180,7 +188,21 @@ class CampaignInput(_Msg):
     plan: Plan
     clock: PlanClock = PlanClock()
     commune_districts: dict[str, str | None]  # the plan's communes -> district (None: 2-level)
-    identity_key: str | None = None
+    identity_key: str | None = None  # recorded histories only
+    opened_by: Actor | None = None  # who opens the campaign (its proof's actor)
+    proof: Proof | None = None
+    history_limit: int | None = Field(default=None, ge=50)  # as CaseInput's
+    carried: CampaignCarry | None = None  # set on continue-as-new (only the workflow itself may)
+
+
+class CampaignCarry(_Msg):
+    """What a campaign carries across continue-as-new (bounded by the plan's communes)."""
+
+    proposed: dict[str, str | None]
+    selection_done: bool
+    selected: list[str]
+    closed: dict[str, str]
+    replies: dict[str, ListReply]
 
 
 class Proposal(ListRequest):
@@ -222,3 +244,4 @@ class CampaignStatus(_Msg):
 
 CaseInput.model_rebuild()
 RecognitionInput.model_rebuild()
+CampaignInput.model_rebuild()

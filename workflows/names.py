@@ -24,6 +24,8 @@ APPROVE_RECOGNITION = "approve_recognition"
 CASE_CLOSED = "case_closed"
 # Every workflow answers this query
 STATUS = "status"
+# Patches shared by the workflows (behaviour changes since the recorded histories)
+ADMISSION = "trust-admission"  # a start is admitted by the worker's trust before it writes
 
 
 def case_id(plan_id: str, commune_code: str) -> str:

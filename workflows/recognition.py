@@ -37,7 +37,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.notices import level_deadline_id, notices_for
     from workflows import names
-    from workflows.errors import check_identity, refuse, refuse_domain
+    from workflows.errors import check_proof, refuse, refuse_domain
     from workflows.event_log import EventLog
     from workflows.messages import (
         ChainDecision,
@@ -75,6 +75,8 @@ class RecognitionWorkflow:
     async def run(self, inp: RecognitionInput) -> RecognitionResult:
         if (orphan := _not_a_child(inp)) is not None:
             refuse("chain.not_a_child", orphan)  # fails the run; nothing was written
+        if inp.carried is not None and workflow.info().continued_run_id is None:
+            refuse("chain.forged_carry", "a chain cannot be started with carried state")
         if not self._opened:
             self.level_since = workflow.now()
             await self._emit(self._opening)
@@ -190,7 +192,7 @@ class RecognitionWorkflow:
             refuse("chain.not_a_child", orphan)
         if d.request_id in self.replies:
             return
-        check_identity(self.inp.identity_key, d.actor)
+        check_proof(d, via=self.inp.campaign_id)
         try:
             chain_decide(self.inp.plan.approval_chain, self.inp.scope, self.chain,
                    self._domain_decision(d))

@@ -42,6 +42,7 @@ PINNED: dict[str, tuple[str, int]] = {
     "recognition.granted": ("RecognitionGranted", 1),
     "recognition.denied": ("RecognitionDenied", 1),
     "case.withdrawn": ("CaseWithdrawn", 1),
+    "case.halted": ("CaseHalted", 1),
     "case.closed": ("CaseClosed", 1),
     "recognition.interrupted": ("RecognitionInterrupted", 1),
     "level.voted": ("VoteCast", 1),
@@ -87,6 +88,7 @@ SAMPLES: list[Event] = [
     ev.RecognitionGranted(round=2, decided_by="p-pu-1"),
     ev.RecognitionDenied(reasons=["criterion 4: missing data"]),
     ev.CaseWithdrawn(withdrawn_by="p-du-1", role="district_ubnd", reason="sáp nhập đơn vị"),
+    ev.CaseHalted(code="plan.bad_rule"),
     ev.CaseClosed(outcome="recognised"),
     ev.RecognitionInterrupted(cause="terminated"),
 ]

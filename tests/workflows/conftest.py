@@ -14,11 +14,13 @@ import pytest_asyncio
 from eventstore.store import EventStore
 from eventstore.urls import app_url
 from runtime.temporal import temporal_environment
-from tests.workflows.support import Case
+from runtime.trust import Trust
+from tests.workflows.support import RELAY, SIGNER, Case
 from worker import running_worker
 
-# The identity service's key for the scenarios: every case requires signed tokens.
-SIGNING_KEY = bytes(range(32))
+# What the scenarios' workers trust: the front door's key and their relay key; rehearsal
+# clocks, since the time-skipping server starts today and plans are of 2025.
+TRUST = Trust.of(SIGNER, relay=RELAY, rehearsals=True)
 # Payloads and failures are encrypted in every scenario, as in production (runtime.codec):
 # set before the session's server, client and worker are made (and inherited by the worker
 # processes the crash tests start).
@@ -42,7 +44,7 @@ def case_db(migrated_database: Any) -> str:
 async def worker(temporal: Any, case_db: str) -> AsyncIterator[str]:
     client, _ = temporal
     task_queue = f"tq-{uuid.uuid4().hex[:8]}"
-    async with running_worker(client, app_url(case_db), task_queue=task_queue):
+    async with running_worker(client, app_url(case_db), task_queue=task_queue, trust=TRUST):
         yield task_queue
 
 
@@ -67,7 +69,7 @@ def make_case(temporal: Any, worker: str) -> Callable[..., Case]:
         today = plan.local_date(await env.get_current_time())
 
         return Case(client, env, plan_id, commune, c.district_code, c.province_code, worker,
-                    today=today, signing_key=SIGNING_KEY)
+                    today=today)
 
     return make
 

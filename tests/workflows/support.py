@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, date, datetime, timedelta
+import json
+from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
@@ -12,12 +14,12 @@ from temporalio.testing import WorkflowEnvironment
 from catalog import get_plan
 from domain.case import selection_role
 from domain.clock import PlanClock, rehearsal_shift
-from domain.identity import public_key_of, sign_token
+from domain.identity import Signer
 from domain.plan import Plan
 from domain.roles import Actor, CaseScope
 from runtime.temporal import skip_until
 from service import CaseRef, CaseService
-from service.cases import ChainKind
+from service.cases import ChainKind, wall_clock
 from workflows.messages import Reply
 
 # A commune that meets every criterion of both shipped criteria sets.
@@ -45,9 +47,20 @@ BASELINE: dict[str, Any] = {**CLEAN, "addicts_total": 25, "addicts_with_records"
                             "hotspots": 1, "households_committed": 1500}
 
 _ids = itertools.count(1)
-# The test server's clock runs years ahead across a session: test tokens expire far away;
-# test_identity.py checks expiry on its own.
-TOKEN_EXPIRY = datetime(9000, 1, 1, tzinfo=UTC)
+# The front door's key in the scenarios (the worker trusts it: conftest.py), and the worker's
+# relay key for the campaign's list decisions.
+SIGNER = Signer.from_seed(bytes(range(32)))
+RELAY = Signer.from_seed(bytes(range(32, 64)))
+
+
+def trust_env(folder: Path, rehearsals: bool = True) -> dict[str, str]:
+    """The environment that gives a worker process the scenarios' trust: the key set (JWKS)
+    with the front door's key, the relay key (PEM), rehearsal clocks."""
+    keys, relay = folder / "identity-keys.json", folder / "relay-key.pem"
+    keys.write_text(json.dumps((SIGNER.ring() + RELAY.ring()).jwks()))
+    relay.write_bytes(RELAY.pem())
+    return {"DRUGFREE_IDENTITY_KEYS": str(keys), "DRUGFREE_RELAY_KEY": str(relay),
+            "DRUGFREE_REHEARSAL_CLOCKS": "1" if rehearsals else "0"}
 
 
 def rid() -> str:
@@ -60,12 +73,12 @@ class Case:
 
     def __init__(self, client: Client, env: WorkflowEnvironment, plan_id: str, commune: str,
                  district: str | None, province: str, task_queue: str, today: date,
-                 signing_key: bytes | None = None) -> None:
+                 signer: Signer | None = SIGNER) -> None:
         self.client, self.env, self.tq = client, env, task_queue
-        self.service = CaseService(client, task_queue)
-        # With a signing key, every actor carries a token and the case requires one.
-        self.signing_key = signing_key
-        self.identity_key = public_key_of(signing_key) if signing_key else None
+        # Commands carry proofs signed with the front door's key, at the test server's time.
+        self.signer = signer
+        self.service = CaseService(client, task_queue, signer=signer,
+                                   clock=env.get_current_time if env else wall_clock)
         self.plan: Plan = get_plan(plan_id)
         self.clock = PlanClock(shift_years=rehearsal_shift(self.plan, today))
         self.scope = CaseScope(province_code=province, district_code=district,
@@ -82,19 +95,20 @@ class Case:
         if role == "commune_ubnd":
             data["commune_code"] = self.scope.commune_code
         data.update(over)
-        actor = Actor(**data)
-        if self.signing_key is None or "token" in over:
-            return actor
-        token = sign_token(self.signing_key, actor, TOKEN_EXPIRY)
-        return actor.model_copy(update={"token": token})
+        return Actor(**data)
 
     async def start(self, baseline: dict[str, Any] | None = None,
                     history_limit: int | None = None) -> WorkflowHandle[Any, Any]:
         opener = "district_ubnd" if self.plan.has_districts else "province_police"
         await self.service.start_case(
             self.plan, self.scope, self.actor(opener), baseline or BASELINE, clock=self.clock,
-            identity_key=self.identity_key, history_limit=history_limit)
+            history_limit=history_limit)
         return await self.service.handle_for_result(self.id)
+
+    async def update(self, handle: WorkflowHandle[Any, Any], method: Any, message: Any) -> Any:
+        """``handle.execute_update`` with ``message`` signed by the front door, as the service
+        sends it (for tests that address a workflow directly)."""
+        return await handle.execute_update(method, await self.service.signed(handle.id, message))
 
     @property
     def handle(self) -> WorkflowHandle[Any, Any]:

@@ -64,7 +64,7 @@ async def test_a_case_started_with_a_bad_baseline_fails_at_once_and_writes_nothi
         "plan": case.plan.model_dump(mode="json"), "scope": case.scope.model_dump(mode="json"),
         "opened_by": case.actor("district_ubnd").model_dump(mode="json"),
         "baseline": {**BASELINE, "addicts_with_records": BASELINE["addicts_total"] + 1},
-        "clock": case.clock.model_dump(mode="json"), "identity_key": case.identity_key,
+        "clock": case.clock.model_dump(mode="json"),
     }
     handle = await case.client.start_workflow("CommuneConversionWorkflow", start, id=case.id,
                                               task_queue=case.tq)
@@ -82,22 +82,15 @@ async def test_forged_case_closed_signals_change_no_count(
     """The campaign's counts come from what cases recorded, never from a signal's word."""
     from catalog import get_plan
     from domain.admin_units import registry
-    from tests.workflows.conftest import SIGNING_KEY
-    from workflows.campaign import ProvinceCampaignWorkflow
-    from workflows.messages import CampaignInput
-
     client, env = temporal
     plan = get_plan("ninh-binh-2026")
     communes = registry(plan.structure).communes_of_province(plan.province_code)[:30]
     today = plan.local_date(await env.get_current_time())
     first = Case(client, env, plan.id, communes[0].code, None, plan.province_code, worker,
-                 today, signing_key=SIGNING_KEY)
-    wid = f"campaign:{plan.id}:{uuid.uuid4().hex[:6]}"
-    await client.start_workflow(
-        ProvinceCampaignWorkflow.run,
-        CampaignInput(plan=plan, clock=first.clock,
-                      commune_districts={c.code: None for c in communes},
-                      identity_key=first.identity_key), id=wid, task_queue=worker)
+                 today)
+    wid = await first.service.start_campaign(plan, first.actor("province_ubnd"),
+                                             clock=first.clock,
+                                             campaign_id=f"campaign:{plan.id}:{uuid.uuid4().hex[:6]}")
     attacker = client.get_workflow_handle(wid)  # by id and names only
     for c in communes[:21]:
         await attacker.signal("case_closed", args=[c.code, "recognised"])

@@ -13,10 +13,9 @@ from temporalio.exceptions import ApplicationError
 
 from catalog import get_plan
 from domain.admin_units import registry
-from tests.workflows.conftest import SIGNING_KEY
 from tests.workflows.support import BASELINE, CLEAN, Case, rid
 from workflows.campaign import ProvinceCampaignWorkflow
-from workflows.messages import CampaignInput, Proposal, RecognitionList, SelectionList
+from workflows.messages import Proposal, RecognitionList, SelectionList
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -33,42 +32,40 @@ async def test_campaign_lists_and_target(temporal: Any, worker: str, store: Any)
     plan = get_plan("nhu-xuan-2024-2025")
     communes = registry("legacy").communes_of_district("402")
     today = plan.local_date(await env.get_current_time())
-    cases = {c.code: Case(client, env, plan.id, c.code, "402", "38", worker, today,
-                          signing_key=SIGNING_KEY) for c in communes}
+    cases = {c.code: Case(client, env, plan.id, c.code, "402", "38", worker, today)
+             for c in communes}
     first = next(iter(cases.values()))
-    camp = await client.start_workflow(
-        ProvinceCampaignWorkflow.run,
-        CampaignInput(plan=plan, clock=first.clock,
-                      commune_districts={c.code: c.district_code for c in communes},
-                      identity_key=first.identity_key),
-        id=f"campaign:{plan.id}:{uuid.uuid4().hex[:6]}", task_queue=worker)
+    wid = await first.service.start_campaign(
+        plan, first.actor("district_ubnd"), clock=first.clock,
+        campaign_id=f"campaign:{plan.id}:{uuid.uuid4().hex[:6]}")
+    camp = await first.service.handle_for_result(wid)
 
     district = first.actor("district_ubnd")
-    await refused(camp.execute_update(ProvinceCampaignWorkflow.propose, Proposal(
+    await refused(first.update(camp, ProvinceCampaignWorkflow.propose, Proposal(
         request_id=rid(), actor=first.actor("commune_ubnd"), communes={"16174": BASELINE})),
         "campaign.wrong_role")
-    await refused(camp.execute_update(ProvinceCampaignWorkflow.propose, Proposal(
+    await refused(first.update(camp, ProvinceCampaignWorkflow.propose, Proposal(
         request_id=rid(), actor=district, communes={"29236": BASELINE})),
         "campaign.wrong_jurisdiction")
     # a bad baseline is refused at proposal, naming the field; no case is started
     bad = {**BASELINE, "addicts_with_records": BASELINE["addicts_total"] + 1}
-    await refused(camp.execute_update(ProvinceCampaignWorkflow.propose, Proposal(
+    await refused(first.update(camp, ProvinceCampaignWorkflow.propose, Proposal(
         request_id=rid(), actor=district, communes={code: bad for code in cases})),
         "metrics.invalid")
     assert (await camp.query(ProvinceCampaignWorkflow.status)).proposed == []
     proposal = Proposal(request_id="p-1", actor=district,
                         communes={code: BASELINE for code in cases})
-    reply = await camp.execute_update(ProvinceCampaignWorkflow.propose, proposal)
+    reply = await first.update(camp, ProvinceCampaignWorkflow.propose, proposal)
     assert set(reply.results.values()) == {"ok"} and len(reply.results) == 16
-    again = await camp.execute_update(ProvinceCampaignWorkflow.propose, proposal)
+    again = await first.update(camp, ProvinceCampaignWorkflow.propose, proposal)
     assert again == reply  # a retried request is answered from memory
 
     chosen = sorted(cases)[:4]
     selector = first.actor(plan.deadlines_of("selection")[0].role)
-    await refused(camp.execute_update(ProvinceCampaignWorkflow.approve_selection, SelectionList(
+    await refused(first.update(camp, ProvinceCampaignWorkflow.approve_selection, SelectionList(
         request_id=rid(), actor=selector, selected=["29236"])), "campaign.not_proposed")
     await first.advance_to(plan.deadlines_of("selection")[0].due - timedelta(days=1))
-    sel = await camp.execute_update(ProvinceCampaignWorkflow.approve_selection, SelectionList(
+    sel = await first.update(camp, ProvinceCampaignWorkflow.approve_selection, SelectionList(
         request_id="s-1", actor=selector, selected=chosen))
     assert set(sel.results.values()) == {"ok"}
 
@@ -81,11 +78,11 @@ async def test_campaign_lists_and_target(temporal: Any, worker: str, store: Any)
         if code != chosen[-1]:
             await cases[code].approve_level("district_appraisal")
     ubnd = first.actor("district_ubnd")
-    await refused(camp.execute_update(ProvinceCampaignWorkflow.approve_recognition,
+    await refused(first.update(camp, ProvinceCampaignWorkflow.approve_recognition,
                                       RecognitionList(request_id=rid(), actor=selector,
                                                       communes=chosen[:3])),
                   "campaign.wrong_role")
-    rec = await camp.execute_update(ProvinceCampaignWorkflow.approve_recognition,
+    rec = await first.update(camp, ProvinceCampaignWorkflow.approve_recognition,
                                     RecognitionList(request_id="r-1", actor=ubnd,
                                                     communes=chosen))
     assert [rec.results[c] for c in chosen[:3]] == ["ok"] * 3

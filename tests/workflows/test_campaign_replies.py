@@ -21,7 +21,6 @@ from temporalio.exceptions import ApplicationError
 from catalog import get_plan
 from domain.admin_units import registry
 from domain.case import CaseState
-from tests.workflows.conftest import SIGNING_KEY
 from tests.workflows.support import BASELINE, Case
 from workflows.campaign import ProvinceCampaignWorkflow
 from workflows.conversion import CommuneConversionWorkflow
@@ -133,21 +132,16 @@ async def test_campaign_forgets_its_oldest_reply_beyond_the_bound(
     requests have been remembered. An unbounded memory answers it forever."""
     client, env = temporal
     plan = get_plan(PLAN)
-    communes = registry(plan.structure).communes_of_province(plan.province_code)
     district = registry(plan.structure).commune(COMMUNE).district_code
     today = plan.local_date(await env.get_current_time())
-    people = Case(client, env, plan.id, COMMUNE, district, plan.province_code, worker, today,
-                  signing_key=SIGNING_KEY)
-    camp = await client.start_workflow(
-        ProvinceCampaignWorkflow.run,
-        CampaignInput(plan=plan, clock=people.clock,
-                      commune_districts={c.code: c.district_code for c in communes},
-                      identity_key=people.identity_key),
-        id=f"campaign:{plan.id}:replies-{uuid.uuid4().hex[:6]}", task_queue=worker)
+    people = Case(client, env, plan.id, COMMUNE, district, plan.province_code, worker, today)
+    camp = await people.service.handle_for_result(await people.service.start_campaign(
+        plan, people.actor("province_ubnd"), clock=people.clock,
+        campaign_id=f"campaign:{plan.id}:replies-{uuid.uuid4().hex[:6]}"))
     try:
         proposal = Proposal(request_id="p-first", actor=people.actor("district_ubnd"),
                             communes={COMMUNE: BASELINE})
-        first = await camp.execute_update(ProvinceCampaignWorkflow.propose, proposal)
+        first = await people.update(camp, ProvinceCampaignWorkflow.propose, proposal)
         assert first.results == {COMMUNE: "ok"}
 
         ubnd = people.actor("province_ubnd")
@@ -158,7 +152,7 @@ async def test_campaign_forgets_its_oldest_reply_beyond_the_bound(
             replies: list[ListReply] = []
             for lo in range(start, start + count, BATCH):
                 ids = range(lo, min(lo + BATCH, start + count))
-                replies += await asyncio.gather(*(camp.execute_update(
+                replies += await asyncio.gather(*(people.update(camp,
                     ProvinceCampaignWorkflow.approve_recognition,
                     RecognitionList(request_id=f"r-{n}", actor=ubnd, communes=[]))
                     for n in ids))
@@ -166,14 +160,14 @@ async def test_campaign_forgets_its_oldest_reply_beyond_the_bound(
 
         # The proposal and MAX_REPLIES - 1 later requests: all remembered.
         await decisions(1, MAX_REPLIES - 1)
-        again = await camp.execute_update(ProvinceCampaignWorkflow.propose, proposal)
+        again = await people.update(camp, ProvinceCampaignWorkflow.propose, proposal)
         assert again == first, "a retry within the bound is answered from memory"
 
         # One more request: the memory is full, the oldest (the proposal) is forgotten.
         (last,) = await decisions(MAX_REPLIES, 1)
-        await refused(camp.execute_update(ProvinceCampaignWorkflow.propose, proposal),
+        await refused(people.update(camp, ProvinceCampaignWorkflow.propose, proposal),
                       "campaign.already_proposed")
-        recent = await camp.execute_update(
+        recent = await people.update(camp,
             ProvinceCampaignWorkflow.approve_recognition,
             RecognitionList(request_id=f"r-{MAX_REPLIES}", actor=ubnd, communes=[]))
         assert recent == last, "the newest requests are still remembered"

@@ -34,7 +34,7 @@ from eventstore.records import NewEvent
 from eventstore.store import EventStore
 from eventstore.urls import app_url
 from runtime.temporal import temporal_environment
-from tests.workflows.conftest import SIGNING_KEY
+from tests.workflows.conftest import TRUST
 from tests.workflows.support import CLEAN, Case
 from worker import running_worker
 
@@ -152,7 +152,7 @@ async def dev_server() -> AsyncIterator[Client]:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def dev_worker(dev_server: Client, case_db: str) -> AsyncIterator[str]:
     task_queue = f"tq-dev-{uuid.uuid4().hex[:8]}"
-    async with running_worker(dev_server, app_url(case_db), task_queue=task_queue):
+    async with running_worker(dev_server, app_url(case_db), task_queue=task_queue, trust=TRUST):
         yield task_queue
 
 
@@ -164,8 +164,7 @@ async def test_terminated_chain_closes_interrupted_not_criteria_not_met(
     plan = get_plan(PLAN)
     commune = registry(plan.structure).commune(TERMINATED_COMMUNE)
     case = Case(dev_server, None, PLAN, commune.code, commune.district_code,  # type: ignore[arg-type]
-                commune.province_code, dev_worker, today=plan.local_date(datetime.now(UTC)),
-                signing_key=SIGNING_KEY)
+                commune.province_code, dev_worker, today=plan.local_date(datetime.now(UTC)))
     # No time skipping here: the plan's year runs compressed (a case settles at its end).
     case.clock = PlanClock(seconds_per_day=SECONDS_PER_DAY,
                            origin=datetime.now(UTC) + timedelta(seconds=1))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -312,20 +313,34 @@ async def test_chain_unfinished_at_plan_end_is_not_recognised(make_case, store) 
     assert any(d.startswith("level:district_review:") for d in escalated)
 
 
-async def test_forged_or_missing_identity_is_refused(make_case, store) -> None:  # type: ignore[no-untyped-def]
-    from domain.identity import sign_token
-    from tests.workflows.support import TOKEN_EXPIRY
+async def test_forged_or_missing_proof_is_refused(make_case, store) -> None:  # type: ignore[no-untyped-def]
+    from domain.identity import Signer, command_digest, prove
+    from service.errors import guarded
+    from workflows import names
+    from workflows.messages import SelectionDecision
 
     case: Case = await make_case("tra-vinh-2025", "29275")
     await case.start()
     police = case.actor("province_police")
-    forged = police.model_copy(update={"token": sign_token(bytes(32), police, TOKEN_EXPIRY)})
-    await refused(case.select(actor=forged), "identity.bad_signature")
-    await refused(case.select(actor=police.model_copy(update={"token": None})),
-                  "identity.missing_token")
-    impostor = case.actor("province_police", "someone-else").model_copy(
-        update={"token": police.token})
-    await refused(case.select(actor=impostor), "identity.mismatch")
+    now = await case.env.get_current_time()
+
+    def decision(actor: Any, proof: str | None) -> SelectionDecision:
+        return SelectionDecision(request_id="sel-1", actor=actor, selected=True, proof=proof)
+
+    def proof_by(signer: Signer, actor: Any) -> str:
+        return prove(signer, actor, target=case.id, request_id="sel-1",
+                     digest=command_digest(decision(actor, None).model_dump(mode="json")),
+                     now=now)
+
+    async def send(message: SelectionDecision) -> Any:
+        return await guarded(case.handle.execute_update(names.DECIDE_SELECTION, message),
+                             case.id)
+
+    await refused(send(decision(police, proof_by(Signer.generate(), police))),
+                  "identity.unknown_key")
+    await refused(send(decision(police, None)), "identity.missing_token")
+    impostor = case.actor("province_police", "someone-else")
+    await refused(send(decision(impostor, proof_by(case.signer, police))), "identity.mismatch")
     assert [e.type for e in await store.read(case.id)] == ["case.opened", "metrics.recorded"]
     await case.select()
     await case.withdraw("kết thúc thử nghiệm / end of test")

@@ -20,7 +20,6 @@ from runtime.codec import codec_from_env
 from runtime.logs import WithholdFailureText
 from service import ServiceError
 from service.errors import guarded
-from tests.workflows.conftest import SIGNING_KEY
 from tests.workflows.support import BASELINE, Case, rid
 from workflows import names
 from workflows.campaign import ProvinceCampaignWorkflow
@@ -29,7 +28,6 @@ from workflows.messages import (
     MAX_COMMUNES,
     MAX_METRIC_KEYS,
     MAX_TEXT,
-    CampaignInput,
     CaseInput,
     Proposal,
     SelectionList,
@@ -66,7 +64,7 @@ async def test_failures_and_payloads_are_encrypted_at_rest(make_case: Any,
         CaseInput(plan=bad.plan, scope=bad.scope, opened_by=bad.actor("district_ubnd"),
                   baseline={**BASELINE, "addicts_with_records": SECRET_COUNT,
                             "population": 987654},
-                  clock=bad.clock, identity_key=bad.identity_key),
+                  clock=bad.clock),
         id=bad.id, task_queue=bad.tq)
     with pytest.raises(WorkflowFailureError) as failed:
         await handle.result()
@@ -114,17 +112,14 @@ async def test_oversize_input_is_refused_with_a_code_and_changes_nothing(
     province = registry(plan.structure).communes_of_province("84")
     codes = ["29290", "29293", "29296"]
     today = plan.local_date(await env.get_current_time())
-    first = Case(client, env, plan.id, codes[0], "844", "84", worker, today,
-                 signing_key=SIGNING_KEY)
-    camp = await client.start_workflow(
-        ProvinceCampaignWorkflow.run,
-        CampaignInput(plan=plan, clock=first.clock,
-                      commune_districts={c.code: c.district_code for c in province},
-                      identity_key=first.identity_key),
-        id=f"campaign:{plan.id}:{uuid.uuid4().hex[:6]}", task_queue=worker)
+    first = Case(client, env, plan.id, codes[0], "844", "84", worker, today)
+    del province
+    camp = await first.service.handle_for_result(await first.service.start_campaign(
+        plan, first.actor("province_ubnd"), clock=first.clock,
+        campaign_id=f"campaign:{plan.id}:{uuid.uuid4().hex[:6]}"))
     district = first.actor("district_ubnd")
     chosen = codes[:2]
-    reply = await camp.execute_update(ProvinceCampaignWorkflow.propose, Proposal(
+    reply = await first.update(camp, ProvinceCampaignWorkflow.propose, Proposal(
         request_id=rid(), actor=district, communes={code: BASELINE for code in chosen}))
     assert set(reply.results.values()) == {"ok"}
     before = await camp.query(ProvinceCampaignWorkflow.status)

@@ -17,7 +17,6 @@ import pytest
 import catalog
 from domain.admin_units import registry
 from service import ServiceError
-from tests.workflows.conftest import SIGNING_KEY
 from tests.workflows.support import CLEAN, Case
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -113,7 +112,7 @@ async def test_a_province_bundle_runs_a_case_end_to_end(
     unit = registry(plan.structure).commune(COMMUNE)
     today = plan.local_date(await env.get_current_time())
     case = Case(client, env, "tinh-thu-2026", COMMUNE, None, unit.province_code, worker,
-                today=today, signing_key=SIGNING_KEY)
+                today=today)
     case.plan = plan  # the catalogue of this test, not the shipped one
     baseline = {**CLEAN, "addicts_total": 60, "addicts_with_records": 60,
                 "addicts_in_treatment": 60, "addicts_in_community": 60,

@@ -57,7 +57,8 @@ pytestmark_async = pytest.mark.asyncio(loop_scope="session")
 @pytestmark_async
 async def test_a_case_through_the_service(make_case: Any, store: Any) -> None:
     case: Case = await make_case("tra-vinh-2025", "29278")
-    svc = CaseService(case.client, case.tq, store)
+    svc = CaseService(case.client, case.tq, store, signer=case.signer,
+                      clock=case.env.get_current_time)
     ref = case.ref
     with pytest.raises(ServiceError) as err:  # bad metrics: refused before anything starts
         await svc.start_case(case.plan, case.scope, case.actor("district_ubnd"),
@@ -70,7 +71,7 @@ async def test_a_case_through_the_service(make_case: Any, store: Any) -> None:
     await case.start()
     with pytest.raises(ServiceError) as err:
         await svc.start_case(case.plan, case.scope, case.actor("district_ubnd"), BASELINE,
-                             clock=case.clock, identity_key=case.identity_key)
+                             clock=case.clock)
     assert err.value.code == "case.already_exists"
     view = await svc.status(ref)
     assert view.case.status == "opened" and view.chain is None

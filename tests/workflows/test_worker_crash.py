@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import uuid
 from collections import Counter
@@ -20,7 +21,7 @@ import pytest
 from catalog import get_plan
 from eventstore.urls import app_url
 from runtime.temporal import temporal_environment
-from tests.workflows.support import CLEAN, Case
+from tests.workflows.support import CLEAN, Case, trust_env
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +31,7 @@ async def start_worker(address: str, db: str, task_queue: str) -> subprocess.Pop
     # The worker process gets the application role's URL: the database is migrated already.
     env = {**os.environ, "TEMPORAL_ADDRESS": address, "DATABASE_URL": app_url(db),
            "DRUGFREE_TASK_QUEUE": task_queue, "DRUGFREE_LOG_LEVEL": "INFO",
-           "DRUGFREE_WORKFLOW_CACHE": "0"}
+           "DRUGFREE_WORKFLOW_CACHE": "0", **trust_env(Path(tempfile.mkdtemp()))}
     proc = subprocess.Popen([sys.executable, str(ROOT / "worker.py")], env=env, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     started = threading.Event()

@@ -1,0 +1,133 @@
+"""Admission (tiếp nhận): a case or campaign starts only on terms the worker vouches for.
+
+Anyone who reaches the workflow service can start a workflow with any input. Before a case or
+campaign writes anything, this activity checks its start against the worker's trust and the
+published catalogue: the opener's command proof (signed by a trusted key, for this workflow,
+for exactly this input, still valid when the workflow started), the plan (the catalogue's
+plan of that id, byte for byte: its content hash), the clock (the plan's own dates, unless the
+worker accepts rehearsals), the commune (in the plan's territory, in its own district) and a
+campaign's commune list (the catalogue's communes of the plan's territory, exactly).
+
+It is an activity, not a check in the workflow, so that its answer is recorded in the history:
+a replay next year, with rotated keys, follows the same path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any, Literal
+
+import rfc8785
+from pydantic import BaseModel, ConfigDict
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from domain.case import require_actor
+from domain.clock import PlanClock
+from domain.errors import DomainError
+from domain.identity import command_digest, verify_proof
+from domain.plan import Plan
+from domain.roles import CaseScope, Role
+from runtime.trust import Trust
+
+OPEN_REQUEST = "open"  # the request id an opening proof is bound to
+
+
+class AdmissionRequest(BaseModel):
+    """A workflow's start, as it was given: its id, when it started, and its input."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["case", "campaign"]
+    workflow_id: str
+    started_at: datetime
+    start: dict[str, Any]
+
+
+def plan_hash(plan: Plan) -> str:
+    """A plan's content hash: SHA-256 of its canonical JSON (RFC 8785), sets embedded."""
+    return hashlib.sha256(rfc8785.dumps(plan.model_dump(mode="json"))).hexdigest()
+
+
+def _refuse(code: str, message: str) -> ApplicationError:
+    return ApplicationError(message, type=code, non_retryable=True)
+
+
+class Admission:
+    def __init__(self, trust: Trust) -> None:
+        self.trust = trust
+
+    @activity.defn(name="admit")
+    async def admit(self, req: AdmissionRequest) -> None:
+        """Return if the start may proceed; raise a non-retryable refusal (its code) if not."""
+        try:
+            self._admit(req)
+        except DomainError as exc:
+            raise _refuse(exc.code, exc.message) from None
+
+    def _admit(self, req: AdmissionRequest) -> None:
+        from workflows.messages import CampaignInput, CaseInput
+
+        inp: CaseInput | CampaignInput
+        if req.kind == "case":
+            inp = CaseInput.model_validate(req.start)
+            opener, via = inp.opened_by, inp.campaign_id
+        else:
+            inp = CampaignInput.model_validate(req.start)
+            if inp.opened_by is None:
+                raise _refuse("identity.missing_token", "the campaign names no opener")
+            opener, via = inp.opened_by, None
+            # the plan's own People's Committee or police opens its campaign
+            roles: tuple[Role, ...] = ("province_ubnd", "province_police") + (
+                ("district_ubnd",) if inp.plan.district_code else ())
+            require_actor(opener, CaseScope(province_code=inp.plan.province_code,
+                                            district_code=inp.plan.district_code,
+                                            commune_code=""), roles, prefix="campaign")
+        if not self.trust.insecure:
+            verify_proof(self.trust.ring, inp.proof, opener, target=req.workflow_id,
+                         request_id=OPEN_REQUEST, digest=command_digest(req.start),
+                         now=req.started_at, via=via)
+        published = self._published(inp.plan)
+        if inp.clock != PlanClock() and not self.trust.rehearsals:
+            raise _refuse("clock.not_allowed", "this deployment runs plans on their own dates "
+                          "only (rehearsal clocks are for the demo, tests and benchmarks)")
+        if isinstance(inp, CaseInput):
+            self._check_scope(published, inp.scope.commune_code, inp.scope.district_code,
+                              inp.scope.province_code)
+        else:
+            expected = territory(published)
+            if inp.commune_districts != expected:
+                raise _refuse("campaign.communes_mismatch",
+                              f"the commune list is not the catalogue's {len(expected)} "
+                              f"communes of plan {published.id}")
+
+    def _published(self, plan: Plan) -> Plan:
+        import catalog
+
+        try:
+            published = catalog.get_plan(plan.id)
+        except DomainError:
+            raise _refuse("plan.not_published",
+                          f"plan {plan.id} is not in this worker's catalogue") from None
+        if plan_hash(catalog.resolve(plan)) != plan_hash(published):
+            raise _refuse("plan.mismatch", f"plan {plan.id} differs from the published plan "
+                          f"(content hash {plan_hash(published)[:16]})")
+        return published
+
+    @staticmethod
+    def _check_scope(plan: Plan, commune: str, district: str | None, province: str) -> None:
+        where = territory(plan)
+        if commune not in where or where[commune] != district or \
+                province != plan.province_code:
+            raise _refuse("scope.mismatch", f"commune {commune} with district {district} is "
+                          f"not a commune of plan {plan.id}'s territory in the catalogue")
+
+
+def territory(plan: Plan) -> dict[str, str | None]:
+    """The catalogue's communes of a plan's territory -> their district (None after 2025)."""
+    from domain.admin_units import registry
+
+    units = registry(plan.structure)
+    communes = units.communes_of_province(plan.province_code)
+    return {c.code: c.district_code for c in communes
+            if plan.district_code is None or c.district_code == plan.district_code}

@@ -1,0 +1,38 @@
+"""Starting on trusted terms: a case or campaign is admitted by the worker before it writes.
+
+The check itself is the activity ``activities.admission`` (the worker's keys and catalogue);
+its answer is recorded in the history, so a replay with other keys follows the same path.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.admission import Admission, AdmissionRequest
+    from workflows.errors import refuse
+    from workflows.messages import CampaignInput, CaseInput
+
+ADMIT_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
+
+
+async def admit(workflow_id: str, kind: Literal["case", "campaign"],
+                inp: CaseInput | CampaignInput) -> None:
+    """Return once the worker admits this start; refuse it with the admission's code if not."""
+    try:
+        await workflow.execute_activity_method(
+            Admission.admit,
+            AdmissionRequest(kind=kind, workflow_id=workflow_id,
+                             started_at=workflow.info().start_time,
+                             start=inp.model_dump(mode="json")),
+            start_to_close_timeout=timedelta(seconds=30), retry_policy=ADMIT_RETRY)
+    except ActivityError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.non_retryable:
+            refuse(cause.type or "admission.refused", cause.message)
+        raise
