@@ -165,6 +165,19 @@ def test_chain_outcomes() -> None:
     assert not any("tiêu chí" in r or "criteria" in r for r in s.reasons)
 
 
+def test_a_rule_that_cannot_apply_halts_the_case_with_its_code() -> None:
+    """Never wedged: a domain error inside the run closes the case, recording why."""
+    running = run(selected(), dossier())[0]
+    s, ev = run(running, case.Halt(code="rules.no_match"))
+    assert types(ev) == ["case.halted", "case.closed"]
+    assert ev[0].code == "rules.no_match"  # type: ignore[attr-defined]
+    assert s.outcome == "interrupted" and not s.recognition_running
+    assert "rules.no_match" in s.reasons[0]
+    with pytest.raises(DomainError) as info:
+        run(s, case.Halt(code="again"))
+    assert info.value.code == "case.closed"
+
+
 def test_agenda_points_phase_reminders_and_missed_deadlines() -> None:
     s = selected()
     items = {i.key: i for i in case_agenda(PLAN, CLOCK)}
