@@ -8,6 +8,7 @@ import asyncio
 import io
 import logging
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -20,7 +21,7 @@ from runtime.codec import codec_from_env
 from runtime.logs import WithholdFailureText
 from service import ServiceError
 from service.errors import guarded
-from tests.workflows.support import BASELINE, Case, rid
+from tests.workflows.support import BASELINE, CLEAN, Case, rid
 from workflows import names
 from workflows.campaign import ProvinceCampaignWorkflow
 from workflows.conversion import CommuneConversionWorkflow
@@ -168,3 +169,54 @@ async def test_oversize_input_is_refused_with_a_code_and_changes_nothing(
     for code in chosen:
         await client.get_workflow_handle(names.case_id(plan.id, code)).terminate(
             reason="test over")
+
+
+async def test_a_full_case_leaves_no_submitted_value_or_text_in_history_or_logs(
+        make_case: Any, store: Any, capfd: Any, caplog: Any) -> None:
+    """Issue 8: after a whole case with encryption on, the raw history (read through
+    Temporal's API without the codec) and what the worker printed hold none of the metric
+    values or free text that were submitted; the event store has them (it is the record)."""
+    caplog.set_level(logging.DEBUG)
+    case: Case = await make_case("ninh-binh-2026", "14746")
+    secret_reason = "Lý do riêng tư: hộ ông Trần Văn Kín"
+    secret_summary = "Báo cáo của thôn Kín Đáo"
+    # distinctive numbers no timestamp or id would contain by chance
+    marked = {**CLEAN, "population": 987651, "households_total": 876541,
+              "households_committed": 876541}
+    handle = await case.start({**BASELINE, "population": 987651, "households_total": 876541,
+                               "households_committed": 765431})
+    await case.select(reason=secret_reason)
+    for d in sorted(case.plan.deadlines, key=lambda d: d.due):
+        if d.kind in ("selection", "district_list", "dossier"):
+            continue
+        if d.due > case.plan.deadline("dossier").due:
+            continue
+        await case.advance_to(d.due - timedelta(days=1))
+        await case.service.submit(case.ref, case.actor("commune_ubnd"), d.id,
+                                  marked if d.kind == "phase_report" else None,
+                                  summary=secret_summary, request_id=rid())
+    await case.advance_to(case.plan.deadline("dossier").due - timedelta(days=1))
+    await case.submit("dossier", marked)
+    await case.decide("reject", case.actor(case.plan.approval_chain[0].roles[0]),
+                      case.plan.approval_chain[0].id, reason=secret_reason)
+    await case.decide("resubmit", case.actor("commune_ubnd"))
+    await case.approve_all()
+    assert (await handle.result()).outcome == "recognised"
+
+    secrets = [secret_reason, secret_summary, "987651", "876541", "765431", "Kín"]
+    recorded = json_text([e.payload for e in await store.read(case.id)])
+    assert "987651" in recorded and secret_reason in recorded  # the record keeps them
+    for wid in (case.id, case.rid):
+        raw = await plain_history(case.client, wid)
+        assert len(raw) > 10_000, wid  # a real history was read
+        assert leaks(raw, *secrets) == [], wid
+    out, err = capfd.readouterr()
+    printed = out + err + "\n".join(r.getMessage() for r in caplog.records)
+    assert "events.appended" in printed  # the worker did log while the case ran
+    assert leaks(printed.encode(), *secrets) == []
+
+
+def json_text(data: Any) -> str:
+    import json
+
+    return json.dumps(data, ensure_ascii=False)
