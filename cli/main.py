@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import classify, db, demo, plans
+from cli import auth, classify, db, demo, plans
 
 app = typer.Typer(
     name="drugfree",
@@ -18,6 +18,7 @@ app.add_typer(plans.app, name="plans")
 app.command("demo")(demo.demo_cmd)
 
 app.add_typer(db.app, name="db", help="Event store: migrate, verify, rebuild projections.")
+app.add_typer(auth.app, name="auth")
 
 
 def main() -> None:
