@@ -59,7 +59,7 @@ def person(role: str, province: str, district: str | None, commune: str | None,
     if role not in ROLES:
         raise InputError("auth.bad_role", f"--role {role}: not one of {', '.join(ROLES)}",
                          f"--role {role}: không thuộc {', '.join(ROLES)}")
-    scope = ROLE_SCOPE[role]  # type: ignore[index]
+    scope = ROLE_SCOPE[role]
     if scope == "commune" and commune is None:
         raise InputError("auth.missing_unit", f"--role {role} needs --commune",
                          f"vai trò {role} cần --commune")
@@ -78,7 +78,7 @@ def person(role: str, province: str, district: str | None, commune: str | None,
                                           c.district_code != district):
             raise InputError("auth.bad_unit", f"commune {commune} is not in the given "
                              "province/district", f"xã {commune} không thuộc tỉnh/huyện đã nêu")
-    role_: Role = role  # type: ignore[assignment]
+    role_: Role = role
     return Actor(person_id=person_id, role=role_, province_code=province,
                  district_code=district if scope != "province" else None,
                  commune_code=commune if scope == "commune" else None)
