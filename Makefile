@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 UV := $(BIN)/uv
 STAMP := $(VENV)/.installed
 # Every product package, checked by mypy --strict (tests/ and bench/ are not product).
-PACKAGES := domain catalog service workflows activities notify eventstore runtime cli worker.py
+PACKAGES := domain catalog service workflows activities notify eventstore runtime cli api worker.py
 LOCK := requirements.lock
 
 .PHONY: demo test lint typecheck unit lock bench-eventstore bench-workflows clean

@@ -1,0 +1,331 @@
+"""The HTTP API (FastAPI): the service layer's operations as resources, for every user group.
+
+Every route but ``/healthz`` and ``/readyz`` needs ``Authorization: Bearer <identity token>``
+(401 otherwise); the person's role and jurisdiction are checked here (403 with the reason)
+and again by the workflows, which receive a command proof, never the token. ``Idempotency-Key``
+on a POST becomes the command's request id, so a retried request is answered from the
+workflow's memory and changes nothing. Bodies are bounded (413 past ``max_body`` bytes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+import catalog
+from api import errors
+from api.schemas import (
+    CaseCreated,
+    Decision,
+    Page,
+    ProposalBody,
+    RecognitionBody,
+    SelectionBody,
+    StartCase,
+    Submission,
+    WithdrawalBody,
+)
+from domain.admin_units import registry
+from domain.clock import PlanClock
+from domain.errors import DomainError
+from domain.plan import Plan
+from domain.roles import CaseScope, jurisdiction_error
+from service import CaseRef, CaseService, ServiceError
+from service.access import Authenticator, Operation, Principal, check, territory_scope
+from service.cases import new_request_id
+from workflows import names
+from workflows.messages import CampaignStatus, Reply
+
+MAX_BODY = 1 << 20  # 1 MiB: a proposal of a few hundred communes with metrics fits easily
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "thiếu, sai hoặc hết hạn thẻ định danh / no valid identity token"},
+    403: {"description": "ngoài vai trò hoặc địa bàn / outside role or jurisdiction"},
+    404: {"description": "không tìm thấy / not found"},
+    409: {"description": "xung đột trạng thái / not pending, closed or already decided"},
+    413: {"description": "nội dung quá lớn / body too large"},
+    422: {"description": "dữ liệu không hợp lệ / invalid input, the field named"},
+}
+
+
+class BodyLimit:
+    """Refuse bodies over ``limit`` bytes (declared or streamed) before any route reads them."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await _too_large(scope, receive, send, self.limit)
+            return
+        seen = 0
+
+        async def bounded() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, bounded, send)
+        except _TooLarge:
+            await _too_large(scope, receive, send, self.limit)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    response = JSONResponse(errors.body("input.too_large", f"the body exceeds {limit} bytes",
+                                        f"nội dung vượt quá {limit} byte"), status_code=413)
+    await response(scope, receive, send)
+
+
+def principal(request: Request,
+              authorization: Annotated[str | None, Header()] = None) -> Principal:
+    """The caller, from ``Authorization: Bearer <identity token>`` (401 without a valid one)."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ServiceError("identity.missing_token",
+                           "send Authorization: Bearer <identity token>",
+                           "cần tiêu đề Authorization: Bearer <thẻ định danh>")
+    authenticator: Authenticator = request.app.state.authenticator
+    return authenticator.authenticate(token.strip())
+
+
+# (module level: FastAPI resolves these annotations by name in this module)
+Who = Annotated[Principal, Depends(principal)]
+IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+
+
+def create_app(service: CaseService, authenticator: Authenticator,
+               ready: Callable[[], Awaitable[None]] | None = None,
+               max_body: int = MAX_BODY,
+               clock_for: Callable[[Plan], PlanClock] = lambda _: PlanClock()) -> FastAPI:
+    """The API over ``service``; ``ready`` raises when a dependency is down (``/readyz``);
+    ``clock_for``: the calendar a plan's new cases and campaigns run on (the plan's own dates;
+    a rehearsal clock only where the workers accept one, as in tests)."""
+    app = FastAPI(
+        title="drugfree",
+        version="1",
+        description="Xã, phường, thị trấn không ma túy: hồ sơ chuyển hóa, phê duyệt, kiểm tra. "
+                    "Drug-free communes: conversion cases, approvals, audit.",
+        responses=ERRORS,
+    )
+    app.add_exception_handler(DomainError, errors.on_domain_error)
+    app.add_exception_handler(RequestValidationError, errors.on_validation_error)
+    app.add_middleware(BodyLimit, limit=max_body)
+
+    app.state.authenticator = authenticator
+
+    def request_id(op: str, who: Principal, key: str | None) -> str:
+        if key is None:
+            return new_request_id(op)
+        digest = hashlib.sha256(f"{who.actor.person_id}\x00{key}".encode()).hexdigest()
+        return f"{op}-{digest[:40]}"
+
+    def plan_of(plan_id: str) -> Plan:
+        try:
+            return catalog.get_plan(plan_id)
+        except DomainError:
+            raise ServiceError("plan.not_found", f"no such plan: {plan_id}",
+                               f"không có kế hoạch {plan_id}") from None
+
+    def case_of(case_id: str) -> tuple[CaseRef, Plan, CaseScope]:
+        ref = CaseRef.parse(case_id)
+        plan = plan_of(ref.plan_id)
+        try:
+            unit = registry(plan.structure).commune(ref.commune_code)
+        except DomainError:
+            raise ServiceError("case.not_found", f"no such case: {case_id}",
+                               f"không có hồ sơ {case_id}") from None
+        return ref, plan, CaseScope(province_code=unit.province_code,
+                                    district_code=unit.district_code,
+                                    commune_code=unit.code)
+
+    def allowed(who: Principal, op: Operation, case_id: str) -> tuple[CaseRef, Plan]:
+        ref, plan, scope = case_of(case_id)
+        check(who.actor, op, plan, scope)
+        return ref, plan
+
+    # -- health -----------------------------------------------------------------------------
+    @app.get("/healthz", tags=["vận hành / operations"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["vận hành / operations"])
+    async def readyz() -> JSONResponse:
+        if ready is not None:
+            try:
+                await ready()
+            except Exception as exc:  # noqa: BLE001 - any failure means not ready
+                return JSONResponse(errors.body("service.unavailable",
+                                                f"not ready: {type(exc).__name__}",
+                                                "chưa sẵn sàng"), status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    # -- plans ------------------------------------------------------------------------------
+    @app.get("/plans", tags=["kế hoạch / plans"])
+    async def plans(who: Who) -> list[dict[str, Any]]:
+        del who
+        out = []
+        for plan_id in catalog.plan_ids():
+            p = catalog.get_plan(plan_id)
+            out.append({"id": p.id, "title_vi": p.title_vi, "title_en": p.title_en,
+                        "province_code": p.province_code, "district_code": p.district_code,
+                        "starts_on": p.starts_on.isoformat(), "ends_on": p.ends_on.isoformat()})
+        return out
+
+    # -- cases ------------------------------------------------------------------------------
+    @app.post("/cases", status_code=201, tags=["hồ sơ / cases"])
+    async def start_case(body: StartCase, who: Who) -> CaseCreated:
+        ref, plan = allowed(who, "start", names.case_id(body.plan_id, body.commune_code))
+        _, _, scope = case_of(ref.case_id)
+        await service.start_case(plan, scope, who.actor, body.baseline, clock=clock_for(plan))
+        return CaseCreated(case_id=ref.case_id)
+
+    @app.get("/cases", tags=["hồ sơ / cases"])
+    async def list_cases(who: Who, plan: str | None = None, state: str | None = None,
+                         limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> Page:
+        plan_ids = [plan_of(plan).id] if plan else list(catalog.plan_ids())
+        rows = []
+        for plan_id in plan_ids:
+            for row in await service.list_cases(plan_id):
+                if state and row.state != state:
+                    continue
+                if row.province_code is None or row.commune_code is None:
+                    continue
+                where = CaseScope(province_code=row.province_code,
+                                  district_code=row.district_code,
+                                  commune_code=row.commune_code)
+                if jurisdiction_error(who.actor, where) is None:
+                    rows.append(asdict(row))
+        rows.sort(key=lambda r: str(r["stream"]))
+        return Page(items=_jsonable(rows[offset:offset + limit]), total=len(rows), limit=limit,
+                    offset=offset)
+
+    @app.get("/cases/{case_id}", tags=["hồ sơ / cases"])
+    async def case_status(case_id: str, who: Who) -> dict[str, Any]:
+        ref, _ = allowed(who, "read", case_id)
+        view = await service.status(ref)
+        return {"case": view.case.model_dump(mode="json"),
+                "chain": view.chain.model_dump(mode="json") if view.chain else None}
+
+    @app.get("/cases/{case_id}/history", tags=["hồ sơ / cases"])
+    async def case_history(case_id: str, who: Who) -> list[dict[str, Any]]:
+        ref, _ = allowed(who, "read", case_id)
+        return [{"version": e.version, "type": e.type, "recorded_at": e.recorded_at.isoformat(),
+                 "payload": e.payload, "hash": e.hash.hex()}
+                for e in await service.history(ref)]
+
+    @app.post("/cases/{case_id}/submissions", tags=["hồ sơ / cases"])
+    async def submit(case_id: str, body: Submission, who: Who,
+                     idempotency_key: IdemKey = None) -> Reply:
+        ref, _ = allowed(who, "submit", case_id)
+        return await service.submit(ref, who.actor, body.deadline_id, body.metrics,
+                                    body.summary, request_id=request_id(
+                                        f"submit-{body.deadline_id}", who, idempotency_key))
+
+    @app.post("/cases/{case_id}/decisions", tags=["hồ sơ / cases"])
+    async def decide(case_id: str, body: Decision, who: Who,
+                     idempotency_key: IdemKey = None) -> Reply:
+        rid = request_id(body.kind, who, idempotency_key)
+        if body.kind in ("select", "not_select"):
+            ref, _ = allowed(who, "select", case_id)
+            return await service.select(ref, who.actor, body.kind == "select", body.reason,
+                                        request_id=rid)
+        if body.kind == "resubmit":
+            ref, _ = allowed(who, "resubmit", case_id)
+            return await service.resubmit(ref, who.actor, request_id=rid)
+        ref, _ = allowed(who, "decide", case_id)
+        assert body.kind in ("approve", "reject", "delegate")
+        if body.kind == "reject" and not body.reason.strip():
+            raise ServiceError("decision.reason_required", "a rejection needs a reason",
+                               "trả lại hồ sơ phải nêu lý do")
+        to = None
+        if body.kind == "delegate":
+            if body.to_person_id is None:
+                raise ServiceError("decision.delegate_to_required",
+                                   "a delegation names to_person_id",
+                                   "ủy quyền phải nêu người được ủy quyền (to_person_id)")
+            to = who.actor.model_copy(update={"person_id": body.to_person_id})
+        return await service.decide(ref, who.actor, body.kind, body.level, body.reason, to,
+                                    request_id=rid)
+
+    @app.post("/cases/{case_id}/withdrawal", tags=["hồ sơ / cases"])
+    async def withdraw(case_id: str, body: WithdrawalBody, who: Who,
+                       idempotency_key: IdemKey = None) -> Reply:
+        ref, _ = allowed(who, "withdraw", case_id)
+        return await service.withdraw(ref, who.actor, body.reason,
+                                      request_id=request_id("withdraw", who, idempotency_key))
+
+    # -- campaigns --------------------------------------------------------------------------
+    def campaign_allowed(who: Principal, op: Operation, plan_id: str) -> Plan:
+        plan = plan_of(plan_id)
+        check(who.actor, op, plan, territory_scope(plan))
+        return plan
+
+    @app.post("/campaigns/{plan_id}", status_code=201, tags=["chiến dịch / campaigns"])
+    async def open_campaign(plan_id: str, who: Who) -> dict[str, str]:
+        plan = campaign_allowed(who, "open_campaign", plan_id)
+        return {"campaign_id": await service.start_campaign(plan, who.actor,
+                                                            clock=clock_for(plan))}
+
+    @app.get("/campaigns/{plan_id}", tags=["chiến dịch / campaigns"])
+    async def campaign_status(plan_id: str, who: Who) -> CampaignStatus:
+        campaign_allowed(who, "read", plan_id)
+        return await service.campaign_status(names.campaign_id(plan_id))
+
+    @app.post("/campaigns/{plan_id}/proposals", tags=["chiến dịch / campaigns"])
+    async def propose(plan_id: str, body: ProposalBody, who: Who,
+                      idempotency_key: IdemKey = None) -> dict[str, Any]:
+        campaign_allowed(who, "propose", plan_id)
+        reply = await service.propose(names.campaign_id(plan_id), who.actor, body.communes,
+                                      request_id=request_id("propose", who, idempotency_key))
+        return reply.model_dump(mode="json")
+
+    @app.post("/campaigns/{plan_id}/selection", tags=["chiến dịch / campaigns"])
+    async def approve_selection(plan_id: str, body: SelectionBody, who: Who,
+                                idempotency_key: IdemKey = None) -> dict[str, Any]:
+        campaign_allowed(who, "approve_selection", plan_id)
+        wid = names.campaign_id(plan_id)
+        chosen = body.communes
+        if body.all_proposed:
+            chosen = (await service.campaign_status(wid)).proposed
+        reply = await service.approve_selection(
+            wid, who.actor, chosen, body.reason,
+            request_id=request_id("selection", who, idempotency_key))
+        return reply.model_dump(mode="json")
+
+    @app.post("/campaigns/{plan_id}/recognition", tags=["chiến dịch / campaigns"])
+    async def approve_recognition(plan_id: str, body: RecognitionBody, who: Who,
+                                  idempotency_key: IdemKey = None) -> dict[str, Any]:
+        campaign_allowed(who, "approve_recognition", plan_id)
+        reply = await service.approve_recognition(
+            names.campaign_id(plan_id), who.actor, body.communes, body.reason,
+            request_id=request_id("recognition", who, idempotency_key))
+        return reply.model_dump(mode="json")
+
+    return app
+
+
+def _jsonable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from fastapi.encoders import jsonable_encoder
+
+    encoded: list[dict[str, Any]] = jsonable_encoder(rows)
+    return encoded

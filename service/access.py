@@ -1,0 +1,112 @@
+"""Access at the front door (kiểm soát truy cập): who is calling, and may they do this here.
+
+``Authenticator`` turns a person's identity token into a ``Principal`` (refusing a missing,
+malformed, forged or expired token: ``identity.*``, HTTP 401). ``check`` says whether that
+person may perform an operation on a case or a campaign: their role must be one the plan
+gives the operation, and the case must lie in their jurisdiction (``*.wrong_role``,
+``*.wrong_jurisdiction``, HTTP 403 with the reason); auditors read everything in their
+province and change nothing (``access.read_only``). The workflows check all of it again
+(issue 8): this is where a person gets a clear answer before anything is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from domain.case import require_actor, selection_role, withdrawal_roles
+from domain.errors import DomainError
+from domain.identity import KeyRing, token_hash, verify_token
+from domain.plan import Plan
+from domain.roles import ROLES, Actor, CaseScope, Role
+from service.errors import ServiceError
+
+Operation = Literal[
+    "read", "start", "withdraw", "select", "submit", "decide", "resubmit",
+    "propose", "approve_selection", "approve_recognition", "open_campaign",
+]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated person: who they are, and the hash of the token that said so."""
+
+    actor: Actor
+    name: str | None
+    token: str  # kept in memory for this request only; only its hash goes further
+
+    @property
+    def token_hash(self) -> str:
+        return token_hash(self.token)
+
+
+class Authenticator:
+    """Verifies identity tokens against the key ring the front door was configured with."""
+
+    def __init__(self, ring: KeyRing,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.ring = ring
+        self.clock = clock
+
+    def authenticate(self, token: str | None) -> Principal:
+        try:
+            actor = verify_token(self.ring, token, self.clock())
+        except DomainError as exc:
+            raise ServiceError(exc.code, exc.message, _VI.get(exc.code)) from None
+        assert token is not None
+        return Principal(actor=actor, name=None, token=token)
+
+
+_VI = {
+    "identity.missing_token": "yêu cầu không có thẻ định danh",
+    "identity.bad_token": "thẻ định danh không hợp lệ",
+    "identity.unknown_key": "thẻ định danh được ký bằng một khóa không được tin cậy",
+    "identity.bad_signature": "chữ ký của thẻ định danh không đúng",
+    "identity.expired": "thẻ định danh đã hết hạn",
+    "identity.bad_lifetime": "thẻ định danh có thời hạn không hợp lệ",
+    "identity.wrong_audience": "thẻ định danh không dành cho hệ thống này",
+}
+
+
+def roles_for(plan: Plan, op: Operation) -> tuple[Role, ...]:
+    """The roles a plan gives an operation (reads: every role)."""
+    chain_roles = tuple(dict.fromkeys(r for lv in plan.approval_chain for r in lv.roles))
+    proposer: Role = "district_ubnd" if plan.has_districts else "province_police"
+    opener: Role = "district_ubnd" if plan.has_districts else "province_police"
+    table: dict[Operation, tuple[Role, ...]] = {
+        "read": ROLES,
+        "start": (opener,),
+        "withdraw": withdrawal_roles(plan),
+        "select": (selection_role(plan),),
+        "submit": ("commune_ubnd",),
+        "resubmit": ("commune_ubnd",),
+        "decide": chain_roles,
+        "propose": (proposer,),
+        "approve_selection": (selection_role(plan),),
+        "approve_recognition": tuple(plan.approval_chain[-1].roles),
+        "open_campaign": ("province_ubnd", "province_police") + (
+            ("district_ubnd",) if plan.district_code else ()),
+    }
+    return table[op]
+
+
+def check(actor: Actor, op: Operation, plan: Plan, scope: CaseScope) -> None:
+    """Refuse (``ServiceError``, 403) unless ``actor`` may do ``op`` on ``scope`` under ``plan``."""
+    if actor.role == "auditor" and op != "read":
+        raise ServiceError("access.read_only", "auditors read; they change nothing",
+                           "thanh tra, kiểm tra chỉ được xem, không được thay đổi")
+    try:
+        require_actor(actor, scope, roles_for(plan, op))
+    except DomainError as exc:
+        vi = ("vai trò của bạn không được thực hiện thao tác này"
+              if exc.code.endswith("wrong_role")
+              else "hồ sơ không thuộc địa bàn quản lý của bạn")
+        raise ServiceError(exc.code, exc.message, f"{vi} ({exc.message})") from None
+
+
+def territory_scope(plan: Plan) -> CaseScope:
+    """A campaign's scope: the plan's province (and district, for a district's plan)."""
+    return CaseScope(province_code=plan.province_code, district_code=plan.district_code,
+                     commune_code="")

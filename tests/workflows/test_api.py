@@ -1,0 +1,174 @@
+"""The HTTP API (issue 9) over the real workflows: a case from start to recognition through
+HTTP, with a rejection with its reason and a resubmission; 401, 403, 404, 409, 413 and 422
+answers with the domain's codes; Idempotency-Key retries answered once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from api.app import create_app
+from domain.identity import Signer, issue_token
+from domain.roles import Actor
+from service import CaseService
+from service.access import Authenticator
+from tests.workflows.support import BASELINE, CLEAN, SIGNER, Case
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+PLAN = "tra-vinh-2025"
+COMMUNE, NEIGHBOUR = "29530", "29533"  # district 850; used by no other test
+ISSUER = Signer.from_seed(bytes(range(64, 96)))  # the sign-on that issues people's tokens
+
+
+def token(actor: Actor, signer: Signer = ISSUER, ttl: timedelta = timedelta(hours=1)) -> str:
+    return issue_token(signer, actor, datetime.now(UTC), ttl)
+
+
+def bearer(actor: Actor, **kw: Any) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(actor, **kw)}"}
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def api(make_case: Any, store: Any) -> AsyncIterator[tuple[httpx.AsyncClient, Case]]:
+    case: Case = await make_case(PLAN, COMMUNE)
+    service = CaseService(case.client, case.tq, store, signer=SIGNER,
+                          clock=case.env.get_current_time)
+    app = create_app(service, Authenticator(ISSUER.ring()), max_body=64 * 1024,
+                     clock_for=lambda _: case.clock)  # the plan rehearsed after today
+    case.service = service  # the test's own waits use the handles the API's service started
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
+        yield http, case
+
+
+def code_of(response: httpx.Response) -> str:
+    body = response.json()
+    assert set(body) == {"code", "message_vi", "message_en"}, body
+    return str(body["code"])
+
+
+async def test_a_case_from_start_to_recognition_through_http(
+        api: tuple[httpx.AsyncClient, Case], store: Any) -> None:
+    http, case = api
+    district, police = case.actor("district_ubnd"), case.actor("province_police")
+    commune = case.actor("commune_ubnd")
+    # nothing answers without a token but the health checks
+    assert (await http.get("/healthz")).status_code == 200
+    assert (await http.get("/readyz")).status_code == 200
+    r = await http.get("/cases")
+    assert r.status_code == 401 and code_of(r) == "identity.missing_token"
+    forged = await http.get("/cases", headers=bearer(district, signer=Signer.generate()))
+    assert forged.status_code == 401 and code_of(forged) == "identity.unknown_key"
+    expired = await http.get("/cases", headers={
+        "Authorization": "Bearer " + issue_token(ISSUER, district,
+                                                 datetime.now(UTC) - timedelta(hours=2),
+                                                 timedelta(hours=1))})
+    assert expired.status_code == 401 and code_of(expired) == "identity.expired"
+
+    # the district opens the case; a commune officer may not; another province may not see it
+    body = {"plan_id": PLAN, "commune_code": COMMUNE, "baseline": BASELINE}
+    r = await http.post("/cases", json=body, headers=bearer(commune))
+    assert r.status_code == 403 and code_of(r) == "case.wrong_role"
+    r = await http.post("/cases", json=body, headers=bearer(district))
+    assert r.status_code == 201, r.text
+    case_id = r.json()["case_id"]
+    assert case_id == case.id
+    outsider = Actor(person_id="p-x", role="province_police", province_code="38")
+    r = await http.get(f"/cases/{case_id}", headers=bearer(outsider))
+    assert r.status_code == 403 and code_of(r) == "case.wrong_jurisdiction"
+    r = await http.get("/cases/conversion:nope-2025:29530", headers=bearer(district))
+    assert r.status_code == 404
+
+    # selection, retried with the same Idempotency-Key: one decision, one answer
+    sel = {"kind": "select", "reason": ""}
+    first = await http.post(f"/cases/{case_id}/decisions", json=sel,
+                            headers={**bearer(police), "Idempotency-Key": "sel-1"})
+    again = await http.post(f"/cases/{case_id}/decisions", json=sel,
+                            headers={**bearer(police), "Idempotency-Key": "sel-1"})
+    assert first.status_code == again.status_code == 200 and first.json() == again.json()
+    types = [e.type for e in await store.read(case_id)]
+    assert types.count("selection.approved") == 1
+
+    # reports, each by the commune a day before it is due
+    for d in sorted(case.plan.deadlines, key=lambda d: d.due):
+        if d.kind in ("selection", "district_list", "dossier") or \
+                d.due > case.plan.deadline("dossier").due:
+            continue
+        await case.advance_to(d.due - timedelta(days=1))
+        r = await http.post(f"/cases/{case_id}/submissions", headers=bearer(commune), json={
+            "deadline_id": d.id, "metrics": CLEAN if d.kind == "phase_report" else None,
+            "summary": "đã thực hiện"})
+        assert r.status_code == 200, r.text
+    neighbour = case.actor("commune_ubnd", commune_code=NEIGHBOUR)
+    r = await http.post(f"/cases/{case_id}/submissions", headers=bearer(neighbour),
+                        json={"deadline_id": "dossier", "metrics": CLEAN})
+    assert r.status_code == 403 and code_of(r) == "case.wrong_jurisdiction"
+    await case.advance_to(case.plan.deadline("dossier").due - timedelta(days=1))
+    r = await http.post(f"/cases/{case_id}/submissions", headers=bearer(commune),
+                        json={"deadline_id": "dossier", "metrics": CLEAN})
+    assert r.status_code == 200 and r.json()["criteria_met"] is True
+
+    # the first level returns the dossier (a reason is required), the commune resubmits
+    first_level = case.plan.approval_chain[0]
+    reviewer = case.actor(first_level.roles[0])
+    r = await http.post(f"/cases/{case_id}/decisions", headers=bearer(reviewer),
+                        json={"kind": "reject"})
+    assert r.status_code == 422 and code_of(r) == "decision.reason_required"
+    r = await http.post(f"/cases/{case_id}/decisions", headers=bearer(reviewer),
+                        json={"kind": "reject", "reason": "thiếu biên bản họp dân"})
+    assert r.status_code == 200, r.text
+    r = await http.post(f"/cases/{case_id}/decisions", headers=bearer(reviewer),
+                        json={"kind": "approve"})
+    assert r.status_code == 409 and code_of(r) == "chain.not_pending"
+    r = await http.post(f"/cases/{case_id}/decisions", headers=bearer(commune),
+                        json={"kind": "resubmit"})
+    assert r.status_code == 200, r.text
+    for level in case.plan.approval_chain:
+        for role in level.roles:
+            r = await http.post(f"/cases/{case_id}/decisions", headers=bearer(case.actor(role)),
+                                json={"kind": "approve", "level": level.id})
+            assert r.status_code == 200, (level.id, role, r.text)
+    assert (await case.service.result(case.ref)).outcome == "recognised"
+
+    # reads: status, history (the rejection's reason is there), the list
+    view = (await http.get(f"/cases/{case_id}", headers=bearer(district))).json()
+    assert view["case"]["outcome"] == "recognised"
+    history = (await http.get(f"/cases/{case_id}/history",
+                              headers=bearer(case.actor("auditor")))).json()
+    assert history[0]["type"] == "case.opened" and history[-1]["type"] == "case.closed"
+    assert any(e["type"] == "level.rejected" and "biên bản" in str(e["payload"])
+               for e in history)
+    page = (await http.get(f"/cases?plan={PLAN}", headers=bearer(district))).json()
+    assert [row["stream"] for row in page["items"]] == [case_id] and page["total"] == 1
+    assert (await http.get(f"/cases?plan={PLAN}", headers=bearer(outsider))).json()[
+        "total"] == 0
+    # an auditor reads and changes nothing
+    r = await http.post(f"/cases/{case_id}/withdrawal", headers=bearer(case.actor("auditor")),
+                        json={"reason": "thử"})
+    assert r.status_code == 403 and code_of(r) == "access.read_only"
+
+
+async def test_bad_bodies_are_refused_naming_the_field(
+        api: tuple[httpx.AsyncClient, Case]) -> None:
+    http, case = api
+    district = bearer(case.actor("district_ubnd"))
+    r = await http.post("/cases", headers=district, json={"plan_id": PLAN})
+    assert r.status_code == 422 and code_of(r) == "input.invalid"
+    assert "commune_code" in r.json()["message_en"]
+    r = await http.post("/cases", headers={**district, "Content-Type": "application/json"},
+                        content=b'{"plan_id": "' + b"x" * 70_000 + b'"}')
+    assert r.status_code == 413 and code_of(r) == "input.too_large"
+    r = await http.post("/cases", headers=district, json={
+        "plan_id": PLAN, "commune_code": NEIGHBOUR,
+        "baseline": {**BASELINE, "addicts_with_records": 999}})
+    assert r.status_code == 422 and code_of(r) == "metrics.invalid"
+    assert "999" not in r.text  # the field and the rule, not the value
+    r = await http.post("/cases", headers=district, json={
+        "plan_id": PLAN, "commune_code": "99999", "baseline": BASELINE})
+    assert r.status_code == 404
