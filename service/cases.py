@@ -30,10 +30,10 @@ from pydantic import BaseModel
 from temporalio.client import Client, WorkflowHandle
 
 from activities.admission import OPEN_REQUEST, territory
+from domain import case as case_decider
 from domain.case import CaseState
 from domain.clock import PlanClock
 from domain.identity import Signer, command_digest, prove
-from domain.metrics import parse_metrics
 from domain.plan import Plan
 from domain.roles import Actor, CaseScope
 from eventstore.projection import CaseStatus as CaseRow
@@ -234,7 +234,10 @@ class CaseService:
     ) -> CaseRef:
         """Mở hồ sơ chuyển hóa: start a commune's case with its baseline metrics."""
         ref = CaseRef(plan.id, scope.commune_code)
-        parse_metrics(baseline)  # refuse bad metrics here, before anything starts
+        # The opening as the workflow will decide it (role, jurisdiction, baseline metrics and
+        # their classification): refused here, before anything starts.
+        case_decider.decide(plan, scope, CaseState(), case_decider.Open(
+            opened_by=opened_by, baseline=baseline), datetime.now(UTC), clock)
         inp = await self.signed(ref.case_id, CaseInput(
             plan=plan, scope=scope, opened_by=opened_by, baseline=baseline,
             clock=clock or PlanClock(), history_limit=history_limit), "opened_by", OPEN_REQUEST)

@@ -1,0 +1,199 @@
+"""The local stack (``drugfree dev``): every part of drugfree on one machine, kept across runs.
+
+Under one directory (``var/dev`` by default): the keys (generated on the first run), the
+PostgreSQL cluster (``postgres/``) and the Temporal dev server's database (``temporal.db``),
+so a second run resumes the same cases. It runs the Temporal dev server (with its Web UI),
+PostgreSQL, the worker with its notification dispatcher, and the HTTP API, all stopped
+cleanly on Ctrl-C. Payloads are encrypted with the stack's own key. ``DATABASE_URL`` and
+``TEMPORAL_ADDRESS`` point it at real servers instead of the embedded ones.
+
+The keys: ``identity.pem`` signs people's tokens (what a province's sign-on would do; the API
+trusts ``identity.jwks.json``), ``front-door.pem`` signs the API's command proofs (workers
+trust it), ``relay.pem`` is the worker's relay key, ``payload.key`` the AES-256 payload key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from domain.identity import Signer, issue_token
+from domain.roles import Actor
+
+TASK_QUEUE = "drugfree"
+
+
+@dataclass(frozen=True)
+class StackKeys:
+    identity: Signer
+    front_door: Signer
+    relay: Signer
+    payload_key: str  # 64 hex digits
+
+    @classmethod
+    def load_or_create(cls, folder: Path) -> StackKeys:
+        """The stack's keys from ``folder``, made there (owner-only files) on the first run."""
+        folder.mkdir(parents=True, exist_ok=True)
+
+        def signer(name: str) -> Signer:
+            path = folder / f"{name}.pem"
+            if path.exists():
+                return Signer.from_pem(path.read_bytes())
+            made = Signer.generate()
+            _write_private(path, made.pem())
+            (folder / f"{name}.jwks.json").write_text(
+                json.dumps(made.ring().jwks(), indent=1) + "\n", encoding="utf-8")
+            return made
+
+        key_file = folder / "payload.key"
+        if not key_file.exists():
+            _write_private(key_file, secrets.token_hex(32).encode())
+        return cls(identity=signer("identity"), front_door=signer("front-door"),
+                   relay=signer("relay"), payload_key=key_file.read_text().strip())
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+@dataclass(frozen=True)
+class StackInfo:
+    api_url: str
+    temporal_address: str
+    ui_url: str | None
+    tokens: dict[str, str]  # role -> a ready token
+
+
+def sample_people(plan_id: str) -> list[tuple[Actor, str]]:
+    """One person per role the plan uses, in its province (and its first commune)."""
+    import catalog
+    from activities.admission import territory
+
+    if plan_id not in catalog.plan_ids():
+        plan_id = "ninh-binh-2026"
+    plan = catalog.get_plan(plan_id)
+    first, district = next(iter(sorted(territory(plan).items())))
+    roles = ["commune_ubnd", "district_ubnd", "province_police", "province_ubnd",
+             *(r for lv in plan.approval_chain for r in lv.roles), "auditor"]
+    people: list[tuple[Actor, str]] = []
+    for role in dict.fromkeys(roles):
+        scope = {"commune_ubnd": "commune"}.get(role, "district" if role.startswith(
+            "district_") else "province")
+        if scope == "district" and district is None:
+            continue  # no districts after the 2025 reform
+        actor = Actor(person_id=f"dev-{role}", role=role,
+                      province_code=plan.province_code,
+                      district_code=district if scope != "province" else None,
+                      commune_code=first if scope == "commune" else None)
+        people.append((actor, f"Người dùng thử ({role})"))
+    return people
+
+
+@asynccontextmanager
+async def running_stack(root: Path, *, api_port: int = 8000, temporal_port: int = 7233,
+                        ui_port: int = 8233, sample_plan: str = "ninh-binh-2027",
+                        on_line: Callable[[str], None] = print) -> AsyncIterator[StackInfo]:
+    """Start every part (resuming what ``root`` holds) and stop them all on exit."""
+    import uvicorn
+    from temporalio.testing import WorkflowEnvironment
+
+    from api.app import create_app
+    from eventstore.embedded import database
+    from eventstore.migrate import migrate
+    from eventstore.store import EventStore
+    from eventstore.urls import app_url
+    from runtime import temporal as rt
+    from runtime.trust import Trust
+    from service import CaseService
+    from service.access import Authenticator
+    from worker import running_worker
+
+    keys = StackKeys.load_or_create(root / "keys")
+    os.environ.setdefault("DRUGFREE_PAYLOAD_KEY", keys.payload_key)  # before any client
+    external_db = os.environ.get("DATABASE_URL")
+    async with database(None if external_db else root / "postgres") as owner_url:
+        if not external_db:
+            await migrate(owner_url)  # as the owner, a step of its own
+        db_url = app_url(owner_url) if not external_db else external_db
+        env: WorkflowEnvironment | None = None
+        address = os.environ.get("TEMPORAL_ADDRESS")
+        if address:
+            client = await rt.connect(address)
+            ui_url = None
+        else:
+            env = await WorkflowEnvironment.start_local(
+                data_converter=rt.data_converter(), runtime=rt.runtime(),
+                dev_server_existing_path=rt._binary("temporal"), port=temporal_port,
+                ui=True, ui_port=ui_port,
+                dev_server_database_filename=str(root / "temporal.db"))
+            client, address = env.client, f"127.0.0.1:{temporal_port}"
+            ui_url = f"http://127.0.0.1:{ui_port}"
+        try:
+            trust = Trust.of(keys.front_door, relay=keys.relay)
+            async with running_worker(client, db_url, task_queue=TASK_QUEUE, trust=trust), \
+                    await EventStore.connect(db_url) as store:
+                service = CaseService(client, TASK_QUEUE, store, signer=keys.front_door)
+
+                async def ready() -> None:
+                    await client.service_client.check_health()
+                    await store.pool.fetchval("SELECT 1")
+
+                app = create_app(service, Authenticator(keys.identity.ring()), ready=ready)
+                server = uvicorn.Server(uvicorn.Config(
+                    app, host="127.0.0.1", port=api_port, log_level="warning",
+                    lifespan="off"))
+                serving = asyncio.create_task(server.serve())
+                while not server.started:
+                    if serving.done():
+                        serving.result()  # the port is taken, say: raise it here
+                    await asyncio.sleep(0.05)
+                now = datetime.now(UTC)
+                tokens: dict[str, str] = {
+                    a.role: issue_token(keys.identity, a, now, timedelta(hours=8), name=name)
+                    for a, name in sample_people(sample_plan)}
+                try:
+                    yield StackInfo(api_url=f"http://127.0.0.1:{api_port}",
+                                    temporal_address=address, ui_url=ui_url, tokens=tokens)
+                finally:
+                    server.should_exit = True
+                    await serving
+        finally:
+            if env is not None:
+                await env.shutdown()
+
+
+def describe(info: StackInfo, root: Path) -> list[str]:
+    """What ``drugfree dev`` prints once everything is up (Vietnamese, then English)."""
+    lines = [
+        "drugfree dev: sẵn sàng / ready",
+        f"  API:                 {info.api_url}   (tài liệu / docs: {info.api_url}/docs, "
+        f"OpenAPI: {info.api_url}/openapi.json)",
+        f"  Temporal:            {info.temporal_address}",
+    ]
+    if info.ui_url:
+        lines.append(f"  Temporal Web UI:     {info.ui_url}")
+    lines += [f"  dữ liệu / data:      {root}  (chạy lại để tiếp tục / run again to resume)",
+              "  thẻ định danh mẫu (8 giờ) / sample tokens (8 h):"]
+    lines += [f"    {role:<20} {token}" for role, token in info.tokens.items()]
+    lines += ["  ví dụ / e.g.:  export DRUGFREE_API=" + info.api_url,
+              "                 export DRUGFREE_TOKEN=<thẻ ở trên / a token above>",
+              "  Ctrl-C để dừng / to stop"]
+    return lines
+
+
+def write_tokens(info: StackInfo, root: Path) -> Path:
+    """The sample tokens as a shell file (``source var/dev/tokens.env``)."""
+    path = root / "tokens.env"
+    text = "".join(f"export DRUGFREE_TOKEN_{role.upper()}={token}\n"
+                   for role, token in info.tokens.items())
+    path.write_text(f"export DRUGFREE_API={info.api_url}\n{text}", encoding="utf-8")
+    return path

@@ -1,0 +1,118 @@
+"""``drugfree dev``: the local stack comes up with its URLs and sample tokens, answers, stops
+cleanly on Ctrl-C, and a second run resumes the same cases (real Temporal dev server and
+PostgreSQL on disk, in a temporary directory)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+BASELINE = {"population": 9000, "on_trafficking_route": False, "addicts_total": 3,
+            "addicts_with_records": 3, "addicts_in_treatment": 3, "addicts_in_community": 3,
+            "addicts_negative_test_30d": 3, "users_total": 2, "users_with_records": 2,
+            "users_negative_test_30d": 2, "psychosis_cases": 0, "hotspots": 0,
+            "drug_rings": 0, "risk_points": 0, "drug_plants": 0, "drug_plant_area_m2": 0,
+            "drug_offenders": 0}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Stack:
+    def __init__(self, folder: Path) -> None:
+        self.ports = [free_port() for _ in range(3)]
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("DATABASE_URL", "TEMPORAL_ADDRESS", "DRUGFREE_PAYLOAD_KEY")}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "dev", "--dir", str(folder),
+             "--api-port", str(self.ports[0]), "--temporal-port", str(self.ports[1]),
+             "--ui-port", str(self.ports[2])],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.lines: list[str] = []
+        self.ready = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+        self.api = f"http://127.0.0.1:{self.ports[0]}"
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            if "Ctrl-C" in line:
+                self.ready.set()
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + 120
+        while not self.ready.wait(0.5):
+            assert self.proc.poll() is None, self.proc.stderr.read() if self.proc.stderr \
+                else "exited"
+            assert time.monotonic() < deadline, "drugfree dev did not come up"
+
+    def stop(self) -> tuple[int, str]:
+        self.proc.send_signal(signal.SIGINT)
+        _, err = self.proc.communicate(timeout=60)
+        return self.proc.returncode, err
+
+
+def tokens(folder: Path) -> dict[str, str]:
+    out = {}
+    for line in (folder / "tokens.env").read_text().splitlines():
+        name, _, value = line.removeprefix("export ").partition("=")
+        out[name] = value
+    return out
+
+
+def test_the_stack_serves_stops_cleanly_and_resumes(tmp_path: Path) -> None:
+    folder = tmp_path / "dev"
+    stack = Stack(folder)
+    try:
+        stack.wait_ready()
+        text = "".join(stack.lines)
+        assert "sẵn sàng" in text and stack.api in text and "/docs" in text
+        assert "Temporal Web UI" in text
+        assert oct((folder / "keys" / "identity.pem").stat().st_mode)[-3:] == "600"
+        t = tokens(folder)
+        police = {"Authorization": f"Bearer {t['DRUGFREE_TOKEN_PROVINCE_POLICE']}"}
+        assert httpx.get(f"{stack.api}/healthz").status_code == 200
+        assert httpx.get(f"{stack.api}/readyz").status_code == 200
+        assert httpx.get(f"{stack.api}/cases").status_code == 401
+        plans = httpx.get(f"{stack.api}/plans", headers=police).json()
+        plan = "ninh-binh-2027" if any(p["id"] == "ninh-binh-2027" for p in plans) \
+            else "ninh-binh-2026"
+        r = httpx.post(f"{stack.api}/cases", headers=police, timeout=30, json={
+            "plan_id": plan, "commune_code": "14743", "baseline": BASELINE})
+        assert r.status_code == 201, r.text
+        case_id = r.json()["case_id"]
+        for _ in range(100):  # the opening events are appended by the worker
+            r = httpx.get(f"{stack.api}/cases/{case_id}/history", headers=police)
+            if r.status_code == 200:
+                break
+            time.sleep(0.2)
+        assert [e["type"] for e in r.json()][:2] == ["case.opened", "metrics.recorded"]
+    finally:
+        code, err = stack.stop()
+    assert code == 0, err
+    assert "đã dừng" in err
+
+    again = Stack(folder)  # the same directory: the same keys, cases and events
+    try:
+        again.wait_ready()
+        police = {"Authorization": f"Bearer {tokens(folder)['DRUGFREE_TOKEN_PROVINCE_POLICE']}"}
+        r = httpx.get(f"{again.api}/cases/{case_id}/history", headers=police)
+        assert r.status_code == 200 and r.json()[0]["type"] == "case.opened"
+        view = httpx.get(f"{again.api}/cases/{case_id}", headers=police, timeout=30).json()
+        assert view["case"]["status"] == "opened"
+    finally:
+        code, err = again.stop()
+    assert code == 0, err
