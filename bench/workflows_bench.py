@@ -18,6 +18,16 @@
    (``--one-server``: one for all), all share one PostgreSQL; both runs of a size are held to
    the same number of cases in flight (``--inflight``).
 
+Identity as in production: the driver plays the front door (``CaseService(signer=...)`` signs a
+command proof for every command, on the wall clock here and on the time-skipping server's clock
+in part 1), and each worker trusts that key, a relay key of its own and rehearsal clocks (the
+compressed ``PlanClock``): in-process via ``Trust``, for a worker process through
+``DRUGFREE_IDENTITY_KEYS`` (a JWKS file), ``DRUGFREE_RELAY_KEY`` (a PEM file) and
+``DRUGFREE_REHEARSAL_CLOCKS=1``. ``--no-tokens``: no proofs, and the dev-server workers run with
+``DRUGFREE_INSECURE_NO_IDENTITY=1`` (part 1 always signs, as the demo does). Workers admit only
+plans of their catalogue: each run publishes its per-province copies of the plan (one id per
+province) in a catalogue directory of its own, given to its worker as ``DRUGFREE_CATALOG``.
+
 Prints one markdown table; writes ``bench/results/workflows.json`` (environment, per-size results,
 ``targets``). ``--quick`` runs 104 communes only and writes no file unless ``--out`` is given.
 """
@@ -42,7 +52,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -219,17 +229,20 @@ async def _worker_main(task_queue: str, log_file: Any, max_activities: int) -> N
 async def time_skipping_year(max_activities: int, work: Path) -> dict[str, Any]:
     """``drugfree demo``'s year (``cli.demo.run_year``, seed 2025, every Trà Vinh commune) on
     the time-skipping server and a throwaway PostgreSQL, timed from server start to verified
-    store. The same as ``_demo`` except that the worker gets ``max_activities`` (see
+    store. The same as ``_demo`` (a front-door signer, a worker trusting it and rehearsal
+    clocks) except that the worker gets ``max_activities`` (see
     MAX_ACTIVITIES: with the default the demo deadlocks as soon as ~10 cases open at once)."""
     from catalog import DEFAULT_PLAN, get_plan
     from cli.demo import run_year
     from cli.demo_data import Scenario, territory
+    from domain.identity import Signer
     from eventstore.embedded import database_url
     from eventstore.migrate import migrate
     from eventstore.store import EventStore
     from eventstore.urls import app_url
     from runtime import logs
     from runtime.temporal import temporal_environment
+    from runtime.trust import Trust
     from worker import running_worker
 
     plan = get_plan(DEFAULT_PLAN)
@@ -243,13 +256,21 @@ async def time_skipping_year(max_activities: int, work: Path) -> dict[str, Any]:
         try:
             async with database_url() as db, \
                     temporal_environment("time-skipping") as (client, env):
+                if env is None:  # TEMPORAL_ADDRESS set: that server does not skip time
+                    raise RuntimeError("the demo's year needs the time-skipping server: "
+                                       "unset TEMPORAL_ADDRESS or pass --skip-demo")
                 tq = f"bench-demo-{uuid.uuid4().hex[:6]}"
                 await migrate(db)  # as the owner, before the worker (which is not)
-                async with running_worker(client, app_url(db), task_queue=tq, **options), \
+                # As the demo: the driver's key signs every command, the worker trusts it (and
+                # its own relay key) on a rehearsal calendar.
+                signer = Signer.generate()
+                trust = Trust.of(signer, relay=Signer.generate(), rehearsals=True)
+                async with running_worker(client, app_url(db), task_queue=tq, trust=trust,
+                                          **options), \
                         await EventStore.connect(app_url(db)) as store:
                     t1 = time.perf_counter()
                     result = await asyncio.wait_for(
-                        run_year(client, env, scenario, store, tq), 600)
+                        run_year(client, env, scenario, store, tq, signer), 600)
                     year = time.perf_counter() - t1
                     report = await store.verify()
         except Exception as exc:  # noqa: BLE001 - a failure is the result then
@@ -286,7 +307,8 @@ class Settings:
     timeout_s: float  # stop waiting for a size after this long
     samples: int  # histories read to count a case's activities and timers
     max_activities: int  # each worker's max_concurrent_activities (0: the SDK's default)
-    tokens: bool  # actors carry signed identity tokens, verified by every validator
+    tokens: bool  # every command carries a command proof, verified by the worker (False:
+    # no proofs, an insecure worker: DRUGFREE_INSECURE_NO_IDENTITY=1)
 
 
 class Progress:
@@ -369,7 +391,7 @@ async def run_ours(client: Any, db: str, n: int, s: Settings, work: Path,
     from catalog import get_plan
     from domain.agenda import CASE_DEADLINE_KINDS
     from domain.clock import PlanClock
-    from domain.identity import public_key_of, sign_token
+    from domain.identity import Signer
     from domain.roles import Actor, CaseScope
     from eventstore.urls import app_url
     from service import CaseService
@@ -378,31 +400,32 @@ async def run_ours(client: Any, db: str, n: int, s: Settings, work: Path,
 
     run = uuid.uuid4().hex[:6]
     base = get_plan(PLAN_ID)
-    plan_id = f"{PLAN_ID}-bench-{n}-{run}"
-    plans: dict[str, Any] = {}  # province -> the plan copy of that province
+    plan_id = f"{PLAN_ID}-bench-{n}-{run}"  # every plan id of this run starts with it
     tq = f"bench-ours-{n}-{run}"
-    svc = CaseService(client, tq)
     units = _communes(n)
+    # province -> the plan's copy for that province, published in this run's catalogue: the
+    # worker admits a case only under a plan of its catalogue, in that plan's territory.
+    plans: dict[str, Any] = {pc: base.model_copy(update={"id": f"{plan_id}-p{pc}",
+                                                         "province_code": pc})
+                             for pc in sorted({u.province_code for u in units})}
+    catalog_dir = _publish(work / f"{tq}-catalog", plans.values())
     submissions = sorted((d for d in base.deadlines if d.kind in CASE_DEADLINE_KINDS),
                          key=lambda d: d.due)
     selector = base.deadlines_of("selection")[0].role
     opener = "district_ubnd" if base.has_districts else "province_police"
 
-    # Like the demo, the driver plays the identity service: every actor carries a signed token
-    # and every validator verifies it (unless --no-tokens).
-    signing_key = os.urandom(32) if s.tokens else None
-    identity_key = public_key_of(signing_key) if signing_key else None
-    expiry = datetime.now(UTC) + timedelta(days=1)
+    # Like the demo, the driver plays the front door: it signs a command proof for every
+    # command (the dev server's clock is the wall clock) and the worker trusts its key
+    # (unless --no-tokens: no proofs, an insecure worker).
+    signer = Signer.generate() if s.tokens else None
+    svc = CaseService(client, tq, signer=signer)
     actors: dict[tuple[str, str, str | None], Actor] = {}
 
     def actor(role: str, pc: str, commune: str | None = None) -> Actor:
         key = (role, pc, commune if role == "commune_ubnd" else None)
         if key not in actors:
-            who = Actor(person_id=f"bench-{role}", role=role, province_code=pc,
-                        commune_code=key[2])
-            if signing_key:
-                who = who.model_copy(update={"token": sign_token(signing_key, who, expiry)})
-            actors[key] = who
+            actors[key] = Actor(person_id=f"bench-{role}", role=role, province_code=pc,
+                                commune_code=key[2])
         return actors[key]
 
     inflight = asyncio.Semaphore(s.inflight)
@@ -415,8 +438,7 @@ async def run_ours(client: Any, db: str, n: int, s: Settings, work: Path,
 
     async def case(u: Any, prog: Progress) -> None:
         pc = u.province_code
-        plan = plans.get(pc) or plans.setdefault(
-            pc, base.model_copy(update={"id": plan_id, "province_code": pc}))
+        plan = plans[pc]
         scope = CaseScope(province_code=pc, district_code=None, commune_code=u.code)
         commune = actor("commune_ubnd", pc, u.code)
         async with inflight:
@@ -427,7 +449,7 @@ async def run_ours(client: Any, db: str, n: int, s: Settings, work: Path,
                     clock = PlanClock(seconds_per_day=s.seconds_per_day,
                                       origin=datetime.now(UTC) + timedelta(seconds=s.margin_s))
                     ref = await svc.start_case(plan, scope, actor(opener, pc), BASELINE,
-                                               clock=clock, identity_key=identity_key)
+                                               clock=clock)
                     await _retrying(functools.partial(
                         svc.select, ref, actor(selector, pc), request_id=f"select-{u.code}"))
                     for d in submissions:
@@ -452,8 +474,13 @@ async def run_ours(client: Any, db: str, n: int, s: Settings, work: Path,
                 prog.failed += 1
 
     RETRIES.clear()
-    # The product's worker connects as the application role (db is migrated already).
-    worker_env = {**os.environ, "TEMPORAL_ADDRESS": address, "DATABASE_URL": app_url(db)}
+    # The product's worker connects as the application role (db is migrated already), trusts
+    # the driver's key (or nothing: insecure) and reads this run's catalogue.
+    worker_env = {**_worker_base_env(), "TEMPORAL_ADDRESS": address,
+                  "DATABASE_URL": app_url(db),
+                  "DRUGFREE_CATALOG": os.pathsep.join(
+                      x for x in (os.environ.get("DRUGFREE_CATALOG"), str(catalog_dir)) if x),
+                  **_trust_env(signer, work / f"{tq}-keys")}
     async with WorkerProcess(["-m", "bench.workflows_bench", "--worker", "--task-queue", tq,
                               "--worker-log", str(work / f"{tq}.log"),
                               "--max-activities", str(s.max_activities)], worker_env,
@@ -470,17 +497,20 @@ async def run_ours(client: Any, db: str, n: int, s: Settings, work: Path,
             for t in pending:
                 t.cancel()
         load_end = os.getloadavg()
+    plan_of = {u.code: plans[u.province_code].id for u in units}
     if pending:  # stopped waiting: end what is left so it does not load the next runs
-        await _terminate(client, [case_id(plan_id, u.code) for u in units
+        await _terminate(client, [case_id(plan_of[u.code], u.code) for u in units
                                   if u.code not in set(finished)])
-    streams = await _count_events(db, f"conversion:{plan_id}:")
+    streams = await _count_events(db, f"conversion:{plan_id}-p")
     events = sum(streams.values())
-    done_events = sum(streams.get(case_id(plan_id, c), 0) for c in finished)
+    done_events = sum(streams.get(case_id(plan_of[c], c), 0) for c in finished)
     per_case = await _sample_histories(
-        client, [(case_id(plan_id, c), recognition_id(plan_id, c)) for c in finished], s.samples)
+        client, [(case_id(plan_of[c], c), recognition_id(plan_of[c], c)) for c in finished],
+        s.samples)
     completed = len(finished)
     return {
-        "run": "ours", "n": n, "plan": plan_id, "task_queue": tq,
+        "run": "ours", "n": n, "plan": plan_id, "plans": len(plans), "task_queue": tq,
+        "command_proofs": signer is not None,
         "completed": completed, "outcomes": dict(outcomes), "failures": dict(failures),
         "timed_out": bool(pending), "wall_s": round(wall, 1),
         "cases_per_s": round(completed / wall, 3),
@@ -500,6 +530,44 @@ async def run_ours(client: Any, db: str, n: int, s: Settings, work: Path,
         "latency_s": _quantiles(latencies), "drive_s": _quantiles(drive_times),
         "per_case": per_case,
     }
+
+
+def _publish(folder: Path, plans: Iterable[Any]) -> Path:
+    """A catalogue directory (``DRUGFREE_CATALOG``) holding ``plans``, sets embedded."""
+    (folder / "plans").mkdir(parents=True, exist_ok=True)
+    for plan in plans:
+        (folder / "plans" / f"{plan.id}.json").write_text(
+            json.dumps(plan.model_dump(mode="json"), ensure_ascii=False), encoding="utf-8")
+    return folder
+
+
+def _worker_base_env() -> dict[str, str]:
+    """This process's environment without any trust setting of its own: each worker gets
+    exactly the trust its run configures."""
+    from runtime import trust
+
+    drop = {trust.ENV_KEYS, trust.ENV_JWKS_URL, trust.ENV_RELAY, trust.ENV_INSECURE,
+            trust.ENV_REHEARSALS}
+    return {k: v for k, v in os.environ.items() if k not in drop}
+
+
+def _trust_env(signer: Any, folder: Path) -> dict[str, str]:
+    """A worker process's trust: ``signer``'s key and a relay key of its own (a JWKS file and a
+    PEM file in ``folder``), or none at all (insecure) when ``signer`` is None; rehearsal
+    clocks either way (the compressed ``PlanClock``)."""
+    from domain.identity import Signer
+    from runtime import trust
+
+    if signer is None:
+        return {trust.ENV_INSECURE: "1", trust.ENV_REHEARSALS: "1"}
+    relay = Signer.generate()
+    folder.mkdir(parents=True, exist_ok=True)
+    keys, relay_pem = folder / "identity-keys.json", folder / "relay-key.pem"
+    keys.write_text(json.dumps((signer.ring() + relay.ring()).jwks()), encoding="utf-8")
+    relay_pem.write_bytes(relay.pem())
+    relay_pem.chmod(0o600)
+    return {trust.ENV_KEYS: str(keys), trust.ENV_RELAY: str(relay_pem),
+            trust.ENV_REHEARSALS: "1"}
 
 
 async def run_anchor(client: Any, db: str, n: int, s: Settings, activities: int, timers: int,
@@ -883,7 +951,8 @@ def cli() -> None:
     parser.add_argument("--one-server", action="store_true",
                         help="one dev server for every run (default: a fresh one per run)")
     parser.add_argument("--no-tokens", action="store_true",
-                        help="actors without identity tokens (no signature checks)")
+                        help="no command proofs; the workers run without identity "
+                        "(DRUGFREE_INSECURE_NO_IDENTITY=1, insecure)")
     parser.add_argument("--skip-demo", action="store_true")
     parser.add_argument("--out", type=Path, default=None,
                         help=f"JSON file (default {RESULTS.relative_to(ROOT)}; none with --quick)")
