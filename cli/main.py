@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import auth, classify, db, demo, dev, plans
+from cli import api_cmd, auth, classify, db, demo, dev, plans
 
 app = typer.Typer(
     name="drugfree",
@@ -20,6 +20,7 @@ app.command("demo")(demo.demo_cmd)
 app.add_typer(db.app, name="db", help="Event store: migrate, verify, rebuild projections.")
 app.add_typer(auth.app, name="auth")
 app.command("dev")(dev.dev_cmd)
+app.command("api")(api_cmd.api_cmd)
 
 
 def main() -> None:

@@ -239,9 +239,14 @@ def issue_token(signer: Signer, actor: Actor, now: datetime, ttl: timedelta = TO
     return signer.sign(claims)
 
 
-def verify_token(ring: KeyRing, token: str | None, now: datetime) -> Actor:
-    """The person an identity token vouches for; ``IdentityError`` unless it is valid now."""
-    return actor_of(_decode(ring, token, TOKEN_AUDIENCE, now, MAX_TOKEN_TTL, "identity token"))
+def verify_token(ring: KeyRing, token: str | None, now: datetime,
+                 issuer: str | None = None) -> Actor:
+    """The person an identity token vouches for; ``IdentityError`` unless it is valid now
+    (and, with ``issuer``, issued by that sign-on: its ``iss`` claim)."""
+    claims = _decode(ring, token, TOKEN_AUDIENCE, now, MAX_TOKEN_TTL, "identity token")
+    if issuer is not None and claims.get("iss") != issuer:
+        raise IdentityError("identity.wrong_issuer", "the identity token is from another issuer")
+    return actor_of(claims)
 
 
 def token_hash(token: str) -> str:

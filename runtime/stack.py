@@ -23,6 +23,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from domain.identity import Signer, issue_token
 from domain.roles import Actor
@@ -103,7 +104,6 @@ async def running_stack(root: Path, *, api_port: int = 8000, temporal_port: int 
                         ui_port: int = 8233, sample_plan: str = "ninh-binh-2027",
                         on_line: Callable[[str], None] = print) -> AsyncIterator[StackInfo]:
     """Start every part (resuming what ``root`` holds) and stop them all on exit."""
-    import uvicorn
     from temporalio.testing import WorkflowEnvironment
 
     from api.app import create_app
@@ -148,27 +148,37 @@ async def running_stack(root: Path, *, api_port: int = 8000, temporal_port: int 
                     await store.pool.fetchval("SELECT 1")
 
                 app = create_app(service, Authenticator(keys.identity.ring()), ready=ready)
-                server = uvicorn.Server(uvicorn.Config(
-                    app, host="127.0.0.1", port=api_port, log_level="warning",
-                    lifespan="off"))
-                serving = asyncio.create_task(server.serve())
-                while not server.started:
-                    if serving.done():
-                        serving.result()  # the port is taken, say: raise it here
-                    await asyncio.sleep(0.05)
-                now = datetime.now(UTC)
-                tokens: dict[str, str] = {
-                    a.role: issue_token(keys.identity, a, now, timedelta(hours=8), name=name)
-                    for a, name in sample_people(sample_plan)}
-                try:
+                async with serving(app, "127.0.0.1", api_port):
+                    now = datetime.now(UTC)
+                    tokens: dict[str, str] = {
+                        a.role: issue_token(keys.identity, a, now, timedelta(hours=8),
+                                            name=name)
+                        for a, name in sample_people(sample_plan)}
                     yield StackInfo(api_url=f"http://127.0.0.1:{api_port}",
                                     temporal_address=address, ui_url=ui_url, tokens=tokens)
-                finally:
-                    server.should_exit = True
-                    await serving
         finally:
             if env is not None:
                 await env.shutdown()
+
+
+@asynccontextmanager
+async def serving(app: Any, host: str, port: int) -> AsyncIterator[None]:
+    """Serve ``app`` (uvicorn, in this event loop) for the block; raise if it cannot start."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                           lifespan="off"))
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()  # the port is taken, say: raise it here
+                raise OSError(f"the API did not start on {host}:{port}")
+            await asyncio.sleep(0.05)
+        yield
+    finally:
+        server.should_exit = True
+        await task
 
 
 def describe(info: StackInfo, root: Path) -> list[str]:

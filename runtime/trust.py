@@ -65,12 +65,12 @@ class Trust:
             return cls(insecure=True, rehearsals=rehearsals)
         ring = KeyRing()
         if path := os.environ.get(ENV_KEYS):
-            ring = ring + _ring_from_file(Path(path))
+            ring = ring + ring_from_file(Path(path))
         if url := os.environ.get(ENV_JWKS_URL):
-            ring = ring + _ring_from_url(url)
+            ring = ring + ring_from_url(url)
         relay = None
         if path := os.environ.get(ENV_RELAY):
-            relay = _signer_from_file(Path(path))
+            relay = signer_from_file(Path(path))
             ring = ring + relay.ring()
         if not ring or relay is None:
             raise TrustError(
@@ -87,18 +87,20 @@ def _flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes")
 
 
-def _ring_from_file(path: Path) -> KeyRing:
+def ring_from_file(path: Path, what: str = ENV_KEYS) -> KeyRing:
+    """A key ring from a JWKS file (``what``: the setting that named it, for messages)."""
     try:
         return KeyRing.from_jwks(json.loads(path.read_bytes()))
     except (OSError, ValueError) as exc:
-        raise TrustError("trust.bad_keys", f"{ENV_KEYS}={path}: cannot read a JWKS "
+        raise TrustError("trust.bad_keys", f"{what}={path}: cannot read a JWKS "
                          f"({type(exc).__name__})",
-                         f"{ENV_KEYS}={path}: không đọc được tập khóa JWKS") from None
+                         f"{what}={path}: không đọc được tập khóa JWKS") from None
     except IdentityError as exc:
-        raise TrustError("trust.bad_keys", f"{ENV_KEYS}={path}: {exc.message}") from None
+        raise TrustError("trust.bad_keys", f"{what}={path}: {exc.message}") from None
 
 
-def _ring_from_url(url: str) -> KeyRing:
+def ring_from_url(url: str, what: str = ENV_JWKS_URL) -> KeyRing:
+    """A key ring fetched from a JWKS URL (a province's sign-on), once, at start."""
     import httpx
 
     try:
@@ -106,22 +108,23 @@ def _ring_from_url(url: str) -> KeyRing:
         response.raise_for_status()
         return KeyRing.from_jwks(response.json())
     except (httpx.HTTPError, ValueError) as exc:
-        raise TrustError("trust.bad_keys", f"{ENV_JWKS_URL}={url}: cannot fetch a JWKS "
+        raise TrustError("trust.bad_keys", f"{what}={url}: cannot fetch a JWKS "
                          f"({type(exc).__name__})",
-                         f"{ENV_JWKS_URL}={url}: không tải được tập khóa JWKS") from None
+                         f"{what}={url}: không tải được tập khóa JWKS") from None
     except IdentityError as exc:
-        raise TrustError("trust.bad_keys", f"{ENV_JWKS_URL}={url}: {exc.message}") from None
+        raise TrustError("trust.bad_keys", f"{what}={url}: {exc.message}") from None
 
 
-def _signer_from_file(path: Path) -> Signer:
+def signer_from_file(path: Path, what: str = ENV_RELAY) -> Signer:
+    """A private signing key from a PEM file."""
     try:
         return Signer.from_pem(path.read_bytes())
     except OSError as exc:
-        raise TrustError("trust.bad_keys", f"{ENV_RELAY}={path}: cannot read "
+        raise TrustError("trust.bad_keys", f"{what}={path}: cannot read "
                          f"({type(exc).__name__})",
-                         f"{ENV_RELAY}={path}: không đọc được khóa") from None
+                         f"{what}={path}: không đọc được khóa") from None
     except IdentityError as exc:
-        raise TrustError("trust.bad_keys", f"{ENV_RELAY}={path}: {exc.message}") from None
+        raise TrustError("trust.bad_keys", f"{what}={path}: {exc.message}") from None
 
 
 # -- what each task queue's workers trust (read by the workflows' validators) -----------------

@@ -45,14 +45,15 @@ class Principal:
 class Authenticator:
     """Verifies identity tokens against the key ring the front door was configured with."""
 
-    def __init__(self, ring: KeyRing,
+    def __init__(self, ring: KeyRing, issuer: str | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.ring = ring
+        self.issuer = issuer
         self.clock = clock
 
     def authenticate(self, token: str | None) -> Principal:
         try:
-            actor = verify_token(self.ring, token, self.clock())
+            actor = verify_token(self.ring, token, self.clock(), self.issuer)
         except DomainError as exc:
             raise ServiceError(exc.code, exc.message, _VI.get(exc.code)) from None
         assert token is not None
@@ -67,6 +68,7 @@ _VI = {
     "identity.expired": "thẻ định danh đã hết hạn",
     "identity.bad_lifetime": "thẻ định danh có thời hạn không hợp lệ",
     "identity.wrong_audience": "thẻ định danh không dành cho hệ thống này",
+    "identity.wrong_issuer": "thẻ định danh không do hệ thống đăng nhập được tin cậy cấp",
 }
 
 

@@ -1,0 +1,67 @@
+"""``drugfree api``: the HTTP API alone, against a Temporal service and a PostgreSQL that run
+elsewhere (production), configured from the environment (runtime/frontdoor.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from typing import Annotated
+
+import typer
+
+from cli.errors import fail
+
+
+def api_cmd(
+    host: Annotated[str, typer.Option("--host", help="Địa chỉ lắng nghe / listen address")] =
+    "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Cổng / port")] = 8000,
+) -> None:
+    """Chạy API HTTP / serve the HTTP API (TEMPORAL_ADDRESS, DATABASE_URL as drugfree_app,
+    DRUGFREE_TOKEN_KEYS or DRUGFREE_TOKEN_JWKS_URL, DRUGFREE_FRONT_DOOR_KEY). For everything
+    on one machine, use `drugfree dev`."""
+    from runtime.frontdoor import FrontDoor
+    from runtime.trust import TrustError
+
+    address, db_url = os.environ.get("TEMPORAL_ADDRESS"), os.environ.get("DATABASE_URL")
+    if not address or not db_url:
+        fail("cần TEMPORAL_ADDRESS và DATABASE_URL (hoặc dùng `drugfree dev`) / "
+             "TEMPORAL_ADDRESS and DATABASE_URL are required (or use `drugfree dev`)")
+    try:
+        door = FrontDoor.from_env()
+    except TrustError as exc:
+        fail(f"{exc.text('vi')} / {exc.message}")
+
+    async def run() -> None:
+        from api.app import create_app
+        from eventstore.store import EventStore
+        from runtime import logs
+        from runtime.stack import TASK_QUEUE, serving
+        from runtime.temporal import connect
+        from service import CaseService
+        from service.access import Authenticator
+
+        logs.configure(os.environ.get("DRUGFREE_LOG_LEVEL", "INFO"))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        client = await connect(address)
+        async with await EventStore.connect(db_url) as store:
+            service = CaseService(client, os.environ.get("DRUGFREE_TASK_QUEUE", TASK_QUEUE),
+                                  store, signer=door.signer)
+
+            async def ready() -> None:
+                await client.service_client.check_health()
+                await store.pool.fetchval("SELECT 1")
+
+            app = create_app(service, Authenticator(door.tokens, door.issuer), ready=ready)
+            async with serving(app, host, port):
+                logs.log.info("api.started", url=f"http://{host}:{port}")
+                await stop.wait()
+
+    try:
+        asyncio.run(run())
+    except OSError as exc:
+        fail(f"không khởi động được / cannot start: {exc.strerror or exc}")
