@@ -17,14 +17,24 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import catalog
 from api import errors
+from api.errors import documented
 from api.schemas import (
+    CampaignOpened,
     CaseCreated,
+    CaseIdPath,
+    CaseView,
     Decision,
+    Health,
+    HistoryEvent,
     Page,
+    PlanIdPath,
+    PlanInfo,
     ProposalBody,
     RecognitionBody,
     SelectionBody,
@@ -33,25 +43,24 @@ from api.schemas import (
     WithdrawalBody,
 )
 from domain.admin_units import registry
+from domain.classification import classify
 from domain.clock import PlanClock
 from domain.errors import DomainError
+from domain.metrics import parse_metrics
 from domain.plan import Plan
 from domain.roles import CaseScope, jurisdiction_error
 from service import CaseRef, CaseService, ServiceError
 from service.access import Authenticator, Operation, Principal, check, territory_scope
 from service.cases import new_request_id
 from workflows import names
-from workflows.messages import CampaignStatus, Reply
+from workflows.messages import CampaignStatus, ListReply, Reply
 
 MAX_BODY = 1 << 20  # 1 MiB: a proposal of a few hundred communes with metrics fits easily
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "thiếu, sai hoặc hết hạn thẻ định danh / no valid identity token"},
-    403: {"description": "ngoài vai trò hoặc địa bàn / outside role or jurisdiction"},
-    404: {"description": "không tìm thấy / not found"},
-    409: {"description": "xung đột trạng thái / not pending, closed or already decided"},
-    413: {"description": "nội dung quá lớn / body too large"},
-    422: {"description": "dữ liệu không hợp lệ / invalid input, the field named"},
-}
+# The refusals each kind of route may answer, documented with their body (``ErrorBody``).
+# 503: the workflow service or the database did not answer.
+READS = documented(401, 403, 404, 413, 422, 503)
+WRITES = documented(401, 403, 404, 409, 413, 422, 503)
+OPEN_PATHS = frozenset({"/healthz", "/readyz"})  # all else needs a token
 
 
 class BodyLimit:
@@ -95,16 +104,38 @@ async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> 
     await response(scope, receive, send)
 
 
-def principal(request: Request,
-              authorization: Annotated[str | None, Header()] = None) -> Principal:
+# ``Authorization: Bearer <identity token>``, declared as the API's security scheme; a missing
+# or malformed header is answered below (401 with our body), not by FastAPI.
+bearer = HTTPBearer(auto_error=False, scheme_name="identity token",
+                    description="thẻ định danh / identity token (JWT, EdDSA)")
+
+
+def principal(request: Request, credentials: Annotated[
+        HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
     """The caller, from ``Authorization: Bearer <identity token>`` (401 without a valid one)."""
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = credentials.credentials.strip() if credentials is not None else ""
+    if not token:
         raise ServiceError("identity.missing_token",
                            "send Authorization: Bearer <identity token>",
                            "cần tiêu đề Authorization: Bearer <thẻ định danh>")
     authenticator: Authenticator = request.app.state.authenticator
-    return authenticator.authenticate(token.strip())
+    return authenticator.authenticate(token)
+
+
+async def refuse_input(request: Request, exc: Exception) -> JSONResponse:
+    """Bad input (an undecodable body: 400 from FastAPI, a body or parameter out of its schema)
+    is named only to a caller with a valid token: FastAPI reads a body before it runs the
+    routes' dependencies, so without this a stranger would learn what a body lacks."""
+    bad_input = isinstance(exc, RequestValidationError) or (
+        isinstance(exc, HTTPException) and exc.status_code == 400)
+    if bad_input and request.url.path not in OPEN_PATHS:
+        try:
+            principal(request, await bearer(request))
+        except DomainError as refused:
+            return errors.refusal(refused)
+    if isinstance(exc, RequestValidationError):
+        return await errors.on_validation_error(request, exc)
+    return await errors.on_http_error(request, exc)
 
 
 # (module level: FastAPI resolves these annotations by name in this module)
@@ -124,10 +155,10 @@ def create_app(service: CaseService, authenticator: Authenticator,
         version="1",
         description="Xã, phường, thị trấn không ma túy: hồ sơ chuyển hóa, phê duyệt, kiểm tra. "
                     "Drug-free communes: conversion cases, approvals, audit.",
-        responses=ERRORS,
     )
     app.add_exception_handler(DomainError, errors.on_domain_error)
-    app.add_exception_handler(RequestValidationError, errors.on_validation_error)
+    app.add_exception_handler(HTTPException, refuse_input)
+    app.add_exception_handler(RequestValidationError, refuse_input)
     app.add_middleware(BodyLimit, limit=max_body)
 
     app.state.authenticator = authenticator
@@ -157,17 +188,31 @@ def create_app(service: CaseService, authenticator: Authenticator,
                                     district_code=unit.district_code,
                                     commune_code=unit.code)
 
+    def check_baseline(plan: Plan, baseline: dict[str, Any], commune: str = "") -> None:
+        """Refuse (422, naming the field) a baseline the case could not open with: besides its
+        own rules (``parse_metrics``), the case classifies it when it opens, and a metric the
+        plan's rule set reads but the baseline lacks would fail the case just started."""
+        try:
+            metrics = parse_metrics(baseline)
+            if plan.rules is not None:
+                classify(metrics, plan.rules)
+        except DomainError as exc:
+            where = f"commune {commune}: " if commune else ""
+            raise ServiceError(exc.code, where + exc.message,
+                               where + exc.message_vi if exc.message_vi else None) from None
+
     def allowed(who: Principal, op: Operation, case_id: str) -> tuple[CaseRef, Plan]:
         ref, plan, scope = case_of(case_id)
         check(who.actor, op, plan, scope)
         return ref, plan
 
     # -- health -----------------------------------------------------------------------------
-    @app.get("/healthz", tags=["vận hành / operations"])
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    @app.get("/healthz", tags=["vận hành / operations"], responses=documented(413))
+    async def healthz() -> Health:
+        return Health(status="ok")
 
-    @app.get("/readyz", tags=["vận hành / operations"])
+    @app.get("/readyz", tags=["vận hành / operations"], response_model=Health,
+             responses=documented(413, 503))
     async def readyz() -> JSONResponse:
         if ready is not None:
             try:
@@ -179,26 +224,28 @@ def create_app(service: CaseService, authenticator: Authenticator,
         return JSONResponse({"status": "ready"})
 
     # -- plans ------------------------------------------------------------------------------
-    @app.get("/plans", tags=["kế hoạch / plans"])
-    async def plans(who: Who) -> list[dict[str, Any]]:
+    @app.get("/plans", tags=["kế hoạch / plans"], responses=documented(401, 413, 503))
+    async def plans(who: Who) -> list[PlanInfo]:
         del who
         out = []
         for plan_id in catalog.plan_ids():
             p = catalog.get_plan(plan_id)
-            out.append({"id": p.id, "title_vi": p.title_vi, "title_en": p.title_en,
-                        "province_code": p.province_code, "district_code": p.district_code,
-                        "starts_on": p.starts_on.isoformat(), "ends_on": p.ends_on.isoformat()})
+            out.append(PlanInfo(id=p.id, title_vi=p.title_vi, title_en=p.title_en,
+                                province_code=p.province_code, district_code=p.district_code,
+                                starts_on=p.starts_on.isoformat(),
+                                ends_on=p.ends_on.isoformat()))
         return out
 
     # -- cases ------------------------------------------------------------------------------
-    @app.post("/cases", status_code=201, tags=["hồ sơ / cases"])
+    @app.post("/cases", status_code=201, tags=["hồ sơ / cases"], responses=WRITES)
     async def start_case(body: StartCase, who: Who) -> CaseCreated:
         ref, plan = allowed(who, "start", names.case_id(body.plan_id, body.commune_code))
         _, _, scope = case_of(ref.case_id)
+        check_baseline(plan, body.baseline)
         await service.start_case(plan, scope, who.actor, body.baseline, clock=clock_for(plan))
         return CaseCreated(case_id=ref.case_id)
 
-    @app.get("/cases", tags=["hồ sơ / cases"])
+    @app.get("/cases", tags=["hồ sơ / cases"], responses=READS)
     async def list_cases(who: Who, plan: str | None = None, state: str | None = None,
                          limit: Annotated[int, Query(ge=1, le=500)] = 50,
                          offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> Page:
@@ -219,30 +266,30 @@ def create_app(service: CaseService, authenticator: Authenticator,
         return Page(items=_jsonable(rows[offset:offset + limit]), total=len(rows), limit=limit,
                     offset=offset)
 
-    @app.get("/cases/{case_id}", tags=["hồ sơ / cases"])
-    async def case_status(case_id: str, who: Who) -> dict[str, Any]:
+    @app.get("/cases/{case_id}", tags=["hồ sơ / cases"], responses=READS)
+    async def case_status(case_id: CaseIdPath, who: Who) -> CaseView:
         ref, _ = allowed(who, "read", case_id)
         view = await service.status(ref)
-        return {"case": view.case.model_dump(mode="json"),
-                "chain": view.chain.model_dump(mode="json") if view.chain else None}
+        return CaseView(case=view.case, chain=view.chain)
 
-    @app.get("/cases/{case_id}/history", tags=["hồ sơ / cases"])
-    async def case_history(case_id: str, who: Who) -> list[dict[str, Any]]:
+    @app.get("/cases/{case_id}/history", tags=["hồ sơ / cases"], responses=READS)
+    async def case_history(case_id: CaseIdPath, who: Who) -> list[HistoryEvent]:
         ref, _ = allowed(who, "read", case_id)
-        return [{"version": e.version, "type": e.type, "recorded_at": e.recorded_at.isoformat(),
-                 "payload": e.payload, "hash": e.hash.hex()}
+        return [HistoryEvent(version=e.version, type=e.type,
+                             recorded_at=e.recorded_at.isoformat(), payload=e.payload,
+                             hash=e.hash.hex())
                 for e in await service.history(ref)]
 
-    @app.post("/cases/{case_id}/submissions", tags=["hồ sơ / cases"])
-    async def submit(case_id: str, body: Submission, who: Who,
+    @app.post("/cases/{case_id}/submissions", tags=["hồ sơ / cases"], responses=WRITES)
+    async def submit(case_id: CaseIdPath, body: Submission, who: Who,
                      idempotency_key: IdemKey = None) -> Reply:
         ref, _ = allowed(who, "submit", case_id)
         return await service.submit(ref, who.actor, body.deadline_id, body.metrics,
                                     body.summary, request_id=request_id(
                                         f"submit-{body.deadline_id}", who, idempotency_key))
 
-    @app.post("/cases/{case_id}/decisions", tags=["hồ sơ / cases"])
-    async def decide(case_id: str, body: Decision, who: Who,
+    @app.post("/cases/{case_id}/decisions", tags=["hồ sơ / cases"], responses=WRITES)
+    async def decide(case_id: CaseIdPath, body: Decision, who: Who,
                      idempotency_key: IdemKey = None) -> Reply:
         rid = request_id(body.kind, who, idempotency_key)
         if body.kind in ("select", "not_select"):
@@ -267,8 +314,8 @@ def create_app(service: CaseService, authenticator: Authenticator,
         return await service.decide(ref, who.actor, body.kind, body.level, body.reason, to,
                                     request_id=rid)
 
-    @app.post("/cases/{case_id}/withdrawal", tags=["hồ sơ / cases"])
-    async def withdraw(case_id: str, body: WithdrawalBody, who: Who,
+    @app.post("/cases/{case_id}/withdrawal", tags=["hồ sơ / cases"], responses=WRITES)
+    async def withdraw(case_id: CaseIdPath, body: WithdrawalBody, who: Who,
                        idempotency_key: IdemKey = None) -> Reply:
         ref, _ = allowed(who, "withdraw", case_id)
         return await service.withdraw(ref, who.actor, body.reason,
@@ -280,46 +327,49 @@ def create_app(service: CaseService, authenticator: Authenticator,
         check(who.actor, op, plan, territory_scope(plan))
         return plan
 
-    @app.post("/campaigns/{plan_id}", status_code=201, tags=["chiến dịch / campaigns"])
-    async def open_campaign(plan_id: str, who: Who) -> dict[str, str]:
+    @app.post("/campaigns/{plan_id}", status_code=201, tags=["chiến dịch / campaigns"],
+              responses=WRITES)
+    async def open_campaign(plan_id: PlanIdPath, who: Who) -> CampaignOpened:
         plan = campaign_allowed(who, "open_campaign", plan_id)
-        return {"campaign_id": await service.start_campaign(plan, who.actor,
-                                                            clock=clock_for(plan))}
+        return CampaignOpened(campaign_id=await service.start_campaign(
+            plan, who.actor, clock=clock_for(plan)))
 
-    @app.get("/campaigns/{plan_id}", tags=["chiến dịch / campaigns"])
-    async def campaign_status(plan_id: str, who: Who) -> CampaignStatus:
+    @app.get("/campaigns/{plan_id}", tags=["chiến dịch / campaigns"], responses=READS)
+    async def campaign_status(plan_id: PlanIdPath, who: Who) -> CampaignStatus:
         campaign_allowed(who, "read", plan_id)
         return await service.campaign_status(names.campaign_id(plan_id))
 
-    @app.post("/campaigns/{plan_id}/proposals", tags=["chiến dịch / campaigns"])
-    async def propose(plan_id: str, body: ProposalBody, who: Who,
-                      idempotency_key: IdemKey = None) -> dict[str, Any]:
-        campaign_allowed(who, "propose", plan_id)
-        reply = await service.propose(names.campaign_id(plan_id), who.actor, body.communes,
-                                      request_id=request_id("propose", who, idempotency_key))
-        return reply.model_dump(mode="json")
+    @app.post("/campaigns/{plan_id}/proposals", tags=["chiến dịch / campaigns"],
+              responses=WRITES)
+    async def propose(plan_id: PlanIdPath, body: ProposalBody, who: Who,
+                      idempotency_key: IdemKey = None) -> ListReply:
+        plan = campaign_allowed(who, "propose", plan_id)
+        for code, baseline in sorted(body.communes.items()):
+            check_baseline(plan, baseline, code)
+        return await service.propose(names.campaign_id(plan_id), who.actor, body.communes,
+                                     request_id=request_id("propose", who, idempotency_key))
 
-    @app.post("/campaigns/{plan_id}/selection", tags=["chiến dịch / campaigns"])
-    async def approve_selection(plan_id: str, body: SelectionBody, who: Who,
-                                idempotency_key: IdemKey = None) -> dict[str, Any]:
+    @app.post("/campaigns/{plan_id}/selection", tags=["chiến dịch / campaigns"],
+              responses=WRITES)
+    async def approve_selection(plan_id: PlanIdPath, body: SelectionBody, who: Who,
+                                idempotency_key: IdemKey = None) -> ListReply:
         campaign_allowed(who, "approve_selection", plan_id)
         wid = names.campaign_id(plan_id)
         chosen = body.communes
         if body.all_proposed:
             chosen = (await service.campaign_status(wid)).proposed
-        reply = await service.approve_selection(
+        return await service.approve_selection(
             wid, who.actor, chosen, body.reason,
             request_id=request_id("selection", who, idempotency_key))
-        return reply.model_dump(mode="json")
 
-    @app.post("/campaigns/{plan_id}/recognition", tags=["chiến dịch / campaigns"])
-    async def approve_recognition(plan_id: str, body: RecognitionBody, who: Who,
-                                  idempotency_key: IdemKey = None) -> dict[str, Any]:
+    @app.post("/campaigns/{plan_id}/recognition", tags=["chiến dịch / campaigns"],
+              responses=WRITES)
+    async def approve_recognition(plan_id: PlanIdPath, body: RecognitionBody, who: Who,
+                                  idempotency_key: IdemKey = None) -> ListReply:
         campaign_allowed(who, "approve_recognition", plan_id)
-        reply = await service.approve_recognition(
+        return await service.approve_recognition(
             names.campaign_id(plan_id), who.actor, body.communes, body.reason,
             request_id=request_id("recognition", who, idempotency_key))
-        return reply.model_dump(mode="json")
 
     return app
 

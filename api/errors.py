@@ -10,8 +10,43 @@ from typing import Any
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException
 
 from domain.errors import DomainError
+
+
+class ErrorBody(BaseModel):
+    """Every refusal's body: the domain's stable code (clients branch on it) and the message
+    in Vietnamese and in English."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "code": "case.wrong_jurisdiction",
+        "message_vi": "hồ sơ không thuộc địa bàn quản lý của bạn",
+        "message_en": "actor's district 850 is not the case's 851"}]})
+
+    code: str
+    message_vi: str
+    message_en: str
+
+
+# What each refusal status means, for the OpenAPI document.
+_MEANING = {
+    401: "thiếu, sai hoặc hết hạn thẻ định danh / no valid identity token",
+    403: "ngoài vai trò hoặc địa bàn / outside role or jurisdiction",
+    404: "không tìm thấy / not found",
+    405: "phương thức không được hỗ trợ / method not allowed",
+    409: "xung đột trạng thái / not pending, closed or already decided",
+    413: "nội dung quá lớn / body too large",
+    422: "dữ liệu không hợp lệ / invalid input, the field named, or a rule the request breaks",
+    503: "dịch vụ chưa sẵn sàng / a dependency is unavailable",
+}
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` of these refusal statuses, each with the ``ErrorBody``."""
+    return {status: {"model": ErrorBody, "description": _MEANING[status]}
+            for status in statuses}
 
 # code prefix or suffix -> HTTP status; the first match wins
 _BY_SUFFIX = (
@@ -49,6 +84,35 @@ def refusal(exc: DomainError) -> JSONResponse:
 async def on_domain_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     return refusal(exc)
+
+
+async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Routing's own refusals (no such path, a method the path does not take) in the same body;
+    ``Allow`` lists every method of the path, across the routes that share it."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 400:  # a body that is not JSON at all (FastAPI cannot decode it)
+        return JSONResponse(body("input.invalid", "body: not a JSON document",
+                                 "dữ liệu không hợp lệ: nội dung không phải JSON"),
+                            status_code=422)
+    code = {404: "http.not_found", 405: "http.method_not_allowed"}.get(
+        exc.status_code, f"http.{exc.status_code}")
+    vi = {404: "không có đường dẫn này", 405: "đường dẫn này không nhận phương thức này"}
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(_methods_of(request))
+    return JSONResponse(body(code, str(exc.detail), vi.get(exc.status_code)),
+                        status_code=exc.status_code, headers=headers or None)
+
+
+def _methods_of(request: Request) -> list[str]:
+    from starlette.routing import Match, Route
+
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, Route) and route.methods and \
+                route.matches(request.scope)[0] != Match.NONE:
+            methods |= route.methods
+    return sorted(methods)
 
 
 async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:

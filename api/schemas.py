@@ -6,23 +6,69 @@ would refuse is refused here first, with the field named.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from workflows.messages import MAX_COMMUNES, CommuneCode, Id, MetricsMap, Text
+from workflows.messages import (
+    MAX_COMMUNES,
+    MAX_ID,
+    CaseStatus,
+    CommuneCode,
+    Id,
+    MetricsMap,
+    RecognitionStatus,
+    Text,
+)
 
+# The examples in /openapi.json: one commune of Trà Vinh (district 851) under its 2025 plan.
+EXAMPLE_PLAN = "tra-vinh-2025"
+EXAMPLE_COMMUNE = "29512"
+EXAMPLE_CASE = f"conversion:{EXAMPLE_PLAN}:{EXAMPLE_COMMUNE}"
+# A complete baseline (every metric the shipped rule sets read): a type III key area.
 EXAMPLE_METRICS: dict[str, Any] = {
-    "population": 9000, "addicts_total": 25, "addicts_with_records": 25, "hotspots": 1,
+    "population": 9000, "on_trafficking_route": False,
+    "addicts_total": 25, "addicts_with_records": 25, "addicts_in_treatment": 20,
+    "addicts_in_community": 25, "addicts_negative_test_30d": 10,
+    "users_total": 6, "users_with_records": 6, "users_negative_test_30d": 3,
+    "psychosis_cases": 0, "suspects_total": 4, "suspects_tested": 4,
+    "post_rehab_total": 5, "post_rehab_with_records": 5, "post_rehab_tested": 5,
+    "baseline_addicts": 25, "baseline_users": 6,
+    "hotspots": 1, "drug_rings": 0, "risk_points": 0, "drug_plants": 0, "drug_plant_area_m2": 0,
+    "illicit_production_cases": 0, "drug_offenders": 0, "drug_crimes_by_residents": 0,
+    "violators_detected": 1, "violators_handled": 1, "resident_offenders": 0,
+    "resident_offenders_arrested": 0, "wanted_in_area": 0, "wanted_arrested": 0,
+    "serious_incidents_by_users": 0, "relapse_crimes": 0,
+    "households_total": 2100, "households_committed": 1500,
+    "hamlets_total": 8, "hamlets_with_hotline_board": 8, "prevention_models": 1,
 }
 
 
+# A case's id as the paths take it: ``conversion:<plan>:<commune code>`` (its recognition
+# chain's id, ``recognition:...``, names the same case).
+CASE_ID_PATTERN = r"^(conversion|recognition):[^:]+:[0-9]+$"
+CaseIdPath = Annotated[str, Path(pattern=CASE_ID_PATTERN, max_length=MAX_ID + 32,
+                                 examples=[EXAMPLE_CASE],
+                                 description="conversion:<plan>:<commune code>")]
+PlanIdPath = Annotated[str, Path(max_length=MAX_ID, examples=[EXAMPLE_PLAN])]
+
+
+# Bodies are strict: what the schema says is what is accepted (no 0 for false, no 1 for "1").
+def _examples(*examples: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(extra="forbid", strict=True,
+                      json_schema_extra={"examples": list(examples)})
+
+
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class StartCase(_Body):
     """Mở hồ sơ chuyển hóa: a commune's case under a plan, with its baseline metrics."""
+
+    model_config = _examples({"plan_id": EXAMPLE_PLAN, "commune_code": EXAMPLE_COMMUNE,
+                              "baseline": EXAMPLE_METRICS})
 
     plan_id: Id
     commune_code: CommuneCode
@@ -31,6 +77,10 @@ class StartCase(_Body):
 
 class Submission(_Body):
     """Nộp báo cáo / hồ sơ: a report due under the plan, or the dossier (with metrics)."""
+
+    model_config = _examples(
+        {"deadline_id": "phase_1_report", "summary": "đã tổ chức 3 buổi tuyên truyền"},
+        {"deadline_id": "dossier", "metrics": EXAMPLE_METRICS, "summary": "hồ sơ đề nghị"})
 
     deadline_id: Id = Field(json_schema_extra={"examples": ["phase_1_report"]})
     metrics: MetricsMap | None = None
@@ -45,6 +95,12 @@ class Decision(_Body):
     the approval chain's pending level (approve / reject / delegate), or the commune's
     resubmission of a returned dossier."""
 
+    model_config = _examples(
+        {"kind": "select"},
+        {"kind": "approve"},
+        {"kind": "reject", "reason": "thiếu biên bản họp dân"},
+        {"kind": "delegate", "to_person_id": "p-deputy"},
+        {"kind": "resubmit"})
     kind: DecisionKind
     level: Id | None = None  # default: the level pending now
     reason: Text = ""
@@ -52,17 +108,25 @@ class Decision(_Body):
 
 
 class WithdrawalBody(_Body):
+    """Rút hồ sơ: the case withdrawn, with the reason."""
+
+    model_config = _examples({"reason": "sáp nhập đơn vị hành chính"})
+
     reason: str = Field(min_length=1, max_length=2000)
 
 
 class ProposalBody(_Body):
     """Đề xuất: communes with their baseline metrics."""
 
+    model_config = _examples({"communes": {EXAMPLE_COMMUNE: EXAMPLE_METRICS}})
+
     communes: dict[CommuneCode, MetricsMap] = Field(max_length=MAX_COMMUNES)
 
 
 class SelectionBody(_Body):
     """Danh sách địa bàn chuyển hóa: the communes selected, or every proposed one."""
+
+    model_config = _examples({"communes": [EXAMPLE_COMMUNE]}, {"all_proposed": True})
 
     communes: list[CommuneCode] = Field(default_factory=list, max_length=MAX_COMMUNES)
     all_proposed: bool = False
@@ -72,6 +136,8 @@ class SelectionBody(_Body):
 class RecognitionBody(_Body):
     """Danh sách công nhận: the communes recognised in one decision."""
 
+    model_config = _examples({"communes": [EXAMPLE_COMMUNE], "reason": "đạt tiêu chí"})
+
     communes: list[CommuneCode] = Field(max_length=MAX_COMMUNES)
     reason: Text = ""
 
@@ -80,8 +146,45 @@ class CaseCreated(BaseModel):
     case_id: str
 
 
+class CampaignOpened(BaseModel):
+    campaign_id: str
+
+
 class Page(BaseModel):
+    """One page of a list: the rows (the read model's columns), how many there are in all."""
+
     items: list[dict[str, Any]]
     total: int
     limit: int
     offset: int
+
+
+class PlanInfo(BaseModel):
+    id: str
+    title_vi: str
+    title_en: str
+    province_code: str
+    district_code: str | None
+    starts_on: str
+    ends_on: str
+
+
+class CaseView(BaseModel):
+    """A case as a reader sees it: its own status and, once its dossier is in, its chain's."""
+
+    case: CaseStatus
+    chain: RecognitionStatus | None
+
+
+class HistoryEvent(BaseModel):
+    """One event of a case's stream; ``hash`` (hex) covers its stored bytes."""
+
+    version: int
+    type: str
+    recorded_at: str
+    payload: dict[str, Any]
+    hash: str
+
+
+class Health(BaseModel):
+    status: str
