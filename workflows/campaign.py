@@ -20,10 +20,10 @@ with workflow.unsafe.imports_passed_through():
     from activities.contracts import CaseCommand, FanoutResult, OutcomesRequest
     from activities.fanout import CaseOps
     from activities.persist import EventActivities
+    from domain import case as case_decider
     from domain.agenda import cutoff
-    from domain.case import require_actor, selection_role
+    from domain.case import CaseState, require_actor, selection_role
     from domain.errors import DomainError
-    from domain.metrics import parse_metrics
     from domain.roles import CaseScope, Role
     from workflows import names
     from workflows.admit import admit
@@ -166,9 +166,14 @@ class ProvinceCampaignWorkflow:
                        f"commune {code} is not in province {self.plan.province_code}")
         # A bad baseline is refused here, naming the commune and the field, rather than
         # answered "ok" and left to fail the case it would start.
+        # The opening is dry-run as the case will decide it (metrics and their classification).
         for code, baseline in sorted(p.communes.items()):
+            district = p.actor.district_code if self.plan.has_districts else None
+            scope = CaseScope(province_code=self.plan.province_code, district_code=district,
+                              commune_code=code)
             try:
-                parse_metrics(baseline)
+                case_decider.decide(self.plan, scope, CaseState(), case_decider.Open(
+                    opened_by=p.actor, baseline=baseline), workflow.now(), self.inp.clock)
             except DomainError as exc:
                 refuse(exc.code, f"commune {code}: {exc.message}")
 
