@@ -29,6 +29,7 @@ import catalog
 from activities.admission import Admission
 from activities.fanout import CaseOps
 from activities.persist import EventActivities
+from eventstore.projector import Projector
 from runtime import trust as trusts
 from runtime.trust import Trust
 from workflows.campaign import ProvinceCampaignWorkflow
@@ -72,8 +73,10 @@ def build_worker(client: Client, persist: EventActivities, trust: Trust,
 @asynccontextmanager
 async def running_worker(client: Client, app_database_url: str, task_queue: str = TASK_QUEUE,
                          dispatch: bool = True, trust: Trust | None = None,
-                         **options: Any) -> AsyncIterator[Worker]:
-    """Open the store as the application role and run a worker (and the notifier) for the
+                         project: bool = True, **options: Any) -> AsyncIterator[Worker]:
+    """Open the store as the application role and run a worker, the notifier (``dispatch``)
+    and the read model's projector (``project``: it follows the log into ``case_status`` and
+    ``pending_decisions``, woken by this worker's appends and polling for others') for the
     block's duration. The database must be migrated already (NotMigratedError otherwise).
     ``trust``: the keys and clocks it accepts; by default from the environment (TrustError
     when none are configured)."""
@@ -87,18 +90,22 @@ async def running_worker(client: Client, app_database_url: str, task_queue: str 
             channels_from_settings(settings))) as persist:
         worker = build_worker(client, persist, trust, task_queue, **options)
         stop = asyncio.Event()
-        notifier = None
+        background = []
         if dispatch:
             dispatcher = Dispatcher(persist.pool, channels_from_settings(settings))
-            notifier = asyncio.create_task(dispatcher.run(stop))
+            background.append(asyncio.create_task(dispatcher.run(stop)))
+        if project:
+            projector = Projector(persist.store)
+            persist.on_append.append(projector.wake)
+            background.append(asyncio.create_task(projector.run(stop)))
         try:
             async with worker:
                 yield worker
         finally:
             trusts.uninstall(task_queue)
             stop.set()
-            if notifier is not None:
-                await notifier
+            for task in background:
+                await task
 
 
 @asynccontextmanager
@@ -152,9 +159,11 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 DESCRIPTION = """\
 Tiến trình worker của drugfree: chạy các quy trình hồ sơ (Temporal), các hoạt động ghi sự kiện
-vào PostgreSQL và bộ gửi thông báo, đến khi nhận SIGTERM hoặc SIGINT (Ctrl+C).
+vào PostgreSQL, bộ gửi thông báo và bộ cập nhật mô hình đọc (hộp việc, danh sách hồ sơ), đến khi
+nhận SIGTERM hoặc SIGINT (Ctrl+C).
 The drugfree worker process: runs the case workflows (Temporal), the activities that append
-events to PostgreSQL and the notification dispatcher, until SIGTERM or SIGINT (Ctrl+C)."""
+events to PostgreSQL, the notification dispatcher and the read model's projector (inbox, case
+lists), until SIGTERM or SIGINT (Ctrl+C)."""
 
 EPILOG = """\
 biến môi trường / environment:

@@ -10,7 +10,7 @@ content) is non-retryable; database trouble is retried by Temporal.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import structlog
@@ -43,6 +43,8 @@ class EventActivities:
         self.store = store
         self.pool = store.pool
         self.channels = channels
+        # Called after each committed append (the worker's projector wakes on it).
+        self.on_append: list[Callable[[], None]] = []
 
     @classmethod
     @asynccontextmanager
@@ -86,6 +88,8 @@ class EventActivities:
                     if req.notices:
                         await enqueue(conn, req.notices, key=req.events[0].event_id,
                                       channels=self.channels)
+                for wake in self.on_append:
+                    wake()
                 return AppendResult(last_version=recorded[-1].version,
                                     positions=[r.position for r in recorded])
             except ConcurrencyError:

@@ -1,8 +1,11 @@
-"""The follower that keeps ``case_status`` up to date, and its full rebuild.
+"""The follower that keeps the read model (``case_status`` and ``pending_decisions``) up to
+date, and its full rebuild.
 
-It tails ``read_all`` from a checkpoint; rows and checkpoint are written in one transaction,
-so a crash replays at most one uncommitted batch. An advisory lock lets only one follower
-(or a rebuild) write at a time; appends never wait for it.
+It tails ``read_all`` from a checkpoint; both tables and the checkpoint are written in one
+transaction, so a crash replays at most one uncommitted batch and the two tables always stand
+at the same position. An advisory lock lets only one follower (or a rebuild) write at a time;
+appends never wait for it. The worker runs ``run`` beside its activities (``worker.py``),
+woken by ``wake`` after each append it makes and polling for other workers' appends.
 """
 
 from __future__ import annotations
@@ -10,10 +13,23 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
+import structlog
+
+from eventstore.pending import (
+    PENDING_COLUMNS,
+    PendingDecision,
+    PlanLookup,
+    Rows,
+    apply_pending,
+    catalog_plans,
+)
 from eventstore.projection import COLUMNS, CaseStatus, apply
 from eventstore.records import RecordedEvent
 from eventstore.store import Connection, EventStore
+
+log = structlog.get_logger("drugfree.projector")
 
 NAME = "case_status"
 _LOCK_KEY = int.from_bytes(hashlib.sha256(b"drugfree projector").digest()[:8], "big") >> 1
@@ -28,12 +44,35 @@ _UPSERT = (
     f"ON CONFLICT (stream) DO UPDATE SET "
     + ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS[1:])
 )
+_LOAD_PENDING = (f"SELECT {', '.join(PENDING_COLUMNS)} FROM pending_decisions "
+                 "WHERE stream = ANY($1::text[])")
+_DELETE_PENDING = "DELETE FROM pending_decisions WHERE stream = ANY($1::text[])"
+_INSERT_PENDING = (
+    f"INSERT INTO pending_decisions ({', '.join(PENDING_COLUMNS)}) "
+    f"VALUES ({', '.join(f'${i}' for i in range(1, len(PENDING_COLUMNS) + 1))})"
+)
+
+
+@dataclass
+class _Model:
+    """The read model of the streams in hand: case rows and their pending decisions."""
+
+    rows: dict[str, CaseStatus] = field(default_factory=dict)
+    pending: dict[str, Rows] = field(default_factory=dict)
 
 
 class Projector:
-    def __init__(self, store: EventStore, *, batch: int = 1000) -> None:
+    def __init__(self, store: EventStore, *, batch: int = 1000,
+                 plans: PlanLookup | None = None) -> None:
+        """``plans``: the plan of an id, for roles and due dates (the catalogue's default)."""
         self.store = store
         self.batch = batch
+        self.plans = plans or catalog_plans()
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """New events were appended: look at once instead of at the next poll."""
+        self._wake.set()
 
     async def run_once(self) -> int:
         """Apply the next batch of events after the checkpoint; return how many."""
@@ -46,9 +85,9 @@ class Projector:
             if not events:
                 return 0
             streams = list({e.stream for e in events})
-            rows = {r.stream: r for r in await _load(conn, streams)}
-            changed = _fold(rows, events)
-            await _save(conn, [rows[s] for s in changed])
+            model = await _load_model(conn, streams)
+            changed = self._fold(model, events)
+            await _save(conn, model, changed)
             await conn.execute(_SAVE_CHECKPOINT, NAME, events[-1].position)
             return len(events)
 
@@ -60,49 +99,81 @@ class Projector:
         return total
 
     async def run(self, stop: asyncio.Event, poll_interval: float = 0.5) -> None:
-        """Follow the log until ``stop`` is set."""
+        """Follow the log until ``stop`` is set: at once while batches come back full or
+        ``wake`` was called, else every ``poll_interval`` seconds. Database trouble is logged
+        and retried, never fatal (a dead follower would silently freeze the inbox)."""
         while not stop.is_set():
-            if await self.run_once() < self.batch:
+            self._wake.clear()
+            applied = 0
+            try:
+                applied = await self.run_once()
+            except Exception as err:
+                log.warning("projection_failed", error=f"{type(err).__name__}: {err}")
+            if applied < self.batch:
+                waits = [asyncio.ensure_future(stop.wait()),
+                         asyncio.ensure_future(self._wake.wait())]
                 try:
-                    await asyncio.wait_for(stop.wait(), poll_interval)
-                except TimeoutError:
-                    pass
+                    await asyncio.wait(waits, timeout=poll_interval,
+                                       return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for w in waits:
+                        w.cancel()
 
     async def rebuild(self) -> int:
         """Recompute every row from the events and replace the table; return the row count."""
         async with self.store.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
-            rows: dict[str, CaseStatus] = {}
+            model = _Model()
             after = 0
             while events := await self.store.read_all(after, 5000, conn=conn):
-                _fold(rows, events)
+                self._fold(model, events)
                 after = events[-1].position
+            await conn.execute("DELETE FROM pending_decisions")
             await conn.execute("DELETE FROM case_status")
-            await _save(conn, list(rows.values()))
+            await _save(conn, model, set(model.rows))
             await conn.execute(_SAVE_CHECKPOINT, NAME, after)
-            return len(rows)
+            return len(model.rows)
 
-
-def _fold(rows: dict[str, CaseStatus], events: Iterable[RecordedEvent]) -> set[str]:
-    changed = set()
-    for event in events:
-        row = rows.get(event.stream)
-        if row is not None and row.version >= event.version:
-            continue  # already applied
-        new = apply(row, event)
-        if new is not None:
-            rows[event.stream] = new
-            changed.add(event.stream)
-    return changed
+    def _fold(self, model: _Model, events: Iterable[RecordedEvent]) -> set[str]:
+        """Apply ``events`` to both tables' rows in hand; return the streams changed."""
+        changed = set()
+        for event in events:
+            row = model.rows.get(event.stream)
+            if row is not None and row.version >= event.version:
+                continue  # already applied
+            new = apply(row, event)
+            if new is not None:
+                model.rows[event.stream] = new
+                plan = self.plans(new.plan_id) if new.plan_id else None
+                model.pending[event.stream] = apply_pending(
+                    model.pending.get(event.stream, {}), new, event, plan)
+                changed.add(event.stream)
+        return changed
 
 
 async def _load(conn: Connection, streams: list[str]) -> list[CaseStatus]:
     return [CaseStatus(**dict(r)) for r in await conn.fetch(_LOAD, streams)]
 
 
-async def _save(conn: Connection, rows: list[CaseStatus]) -> None:
-    if rows:
-        await conn.executemany(_UPSERT, [tuple(getattr(r, c) for c in COLUMNS) for r in rows])
+async def _load_model(conn: Connection, streams: list[str]) -> _Model:
+    model = _Model(rows={r.stream: r for r in await _load(conn, streams)})
+    for r in await conn.fetch(_LOAD_PENDING, streams):
+        row = PendingDecision(**dict(r))
+        model.pending.setdefault(row.stream, {})[row.key] = row
+    return model
+
+
+async def _save(conn: Connection, model: _Model, changed: set[str]) -> None:
+    if not changed:
+        return
+    rows = [model.rows[s] for s in changed]
+    await conn.executemany(_UPSERT, [tuple(getattr(r, c) for c in COLUMNS) for r in rows])
+    # A stream's pending rows are replaced whole: the fold returns the full set.
+    await conn.execute(_DELETE_PENDING, list(changed))
+    pending = [p for s in changed for p in model.pending.get(s, {}).values()]
+    if pending:
+        await conn.executemany(_INSERT_PENDING, [tuple(getattr(p, c) for c in PENDING_COLUMNS)
+                                                 for p in pending])
 
 
 async def read_status(store: EventStore, stream: str) -> CaseStatus | None:

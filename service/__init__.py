@@ -2,5 +2,6 @@
 
 from service.cases import CaseRef, CaseService, CaseView
 from service.errors import ServiceError
+from service.readmodel import Inbox, InboxItem
 
-__all__ = ["CaseRef", "CaseService", "CaseView", "ServiceError"]
+__all__ = ["CaseRef", "CaseService", "CaseView", "Inbox", "InboxItem", "ServiceError"]

@@ -15,7 +15,13 @@ Operations, by who does them:
 - commune UBND: ``submit`` (reports and the dossier), ``resubmit``;
 - reviewers of each level: ``approve``, ``reject``, ``delegate``;
 - provincial UBND: ``approve_recognition`` (the list);
-- everyone (read): ``status``, ``list_cases``, ``history``, ``campaign_status``.
+- everyone (read): ``status``, ``list_cases``, ``history``, ``campaign_status``;
+- reviewers, the police and the commune (read): ``inbox``, the decisions awaiting their role
+  in their jurisdiction.
+
+Lists and the inbox read the read model (``case_status``, ``pending_decisions``), which the
+worker's projector keeps up with the log a moment after each append: they are not
+read-your-writes (a status read through the workflow is).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
@@ -37,10 +43,10 @@ from domain.identity import Signer, command_digest, prove
 from domain.plan import Plan
 from domain.roles import Actor, CaseScope
 from eventstore.projection import CaseStatus as CaseRow
-from eventstore.projection import project
 from eventstore.records import RecordedEvent
 from eventstore.store import EventStore
 from service.errors import ServiceError, guarded, refuses_bad_input
+from service.readmodel import Inbox, read_cases, read_inbox
 from workflows import names
 from workflows.campaign import ProvinceCampaignWorkflow
 from workflows.conversion import CommuneConversionWorkflow
@@ -353,12 +359,17 @@ class CaseService:
         except StreamNotFoundError:
             raise ServiceError("case.not_found", f"no such case: {ref.case_id}") from None
 
-    async def list_cases(self, plan_id: str) -> list[CaseRow]:
-        """Every case of a plan as its read-model row, folded from the event store."""
-        store = self._require_store()
-        rows: list[CaseRow] = []
-        for info in await store.streams(names.case_id(plan_id, "")):
-            row = project(await store.read(info.stream))
-            if row is not None:
-                rows.append(row)
-        return rows
+    async def list_cases(self, plan_id: str, state: str | None = None, *,
+                         province_code: str | None = None, district_code: str | None = None,
+                         commune_code: str | None = None) -> list[CaseRow]:
+        """The cases of a plan as their read-model rows (``case_status``), in stream order,
+        optionally only those in ``state`` and in the given province / district / commune."""
+        return await read_cases(self._require_store(), plan_id, state,
+                                province_code=province_code, district_code=district_code,
+                                commune_code=commune_code)
+
+    async def inbox(self, actor: Actor, overdue: bool = False, limit: int = 50,
+                    offset: int = 0, today: date | None = None) -> Inbox:
+        """Decisions awaiting ``actor``'s role in their jurisdiction, oldest deadline first
+        (``service.readmodel.read_inbox``); ``overdue``: only those past their deadline."""
+        return await read_inbox(self._require_store(), actor, overdue, limit, offset, today)

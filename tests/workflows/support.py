@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -160,3 +162,13 @@ class Case:
                 continue
             await self.advance_to(d.due - timedelta(days=1))
             await self.submit(d.id, CLEAN if d.kind == "phase_report" else None)
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = 15.0) -> None:
+    """Wait (real time) until ``check`` holds: the read model follows the log a moment after
+    each append (the worker's projector), so reads of it are not read-your-writes."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"still not true after {within} s: {check.__doc__ or check}")
+        await asyncio.sleep(0.05)

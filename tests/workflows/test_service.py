@@ -12,7 +12,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from service import CaseRef, CaseService, ServiceError
 from service.errors import translate
-from tests.workflows.support import BASELINE, CLEAN, Case
+from tests.workflows.support import BASELINE, CLEAN, Case, eventually
 from workflows import names
 
 # -- ids and their inverses --------------------------------------------------------------------
@@ -93,8 +93,12 @@ async def test_a_case_through_the_service(make_case: Any, store: Any) -> None:
 
     history = await svc.history(ref)
     assert history[0].type == "case.opened" and history[-1].type == "level.approved"
-    rows = {r.stream: r for r in await svc.list_cases("tra-vinh-2025")}
-    assert rows[ref.case_id].pending_level == case.plan.approval_chain[1].id
+    async def listed_at_the_second_level() -> bool:
+        rows = {r.stream: r for r in await svc.list_cases("tra-vinh-2025")}
+        return ref.case_id in rows and (
+            rows[ref.case_id].pending_level == case.plan.approval_chain[1].id)
+
+    await eventually(listed_at_the_second_level)  # the read model follows the log
     with pytest.raises(ServiceError) as err:
         await svc.history(CaseRef("tra-vinh-2025", "00000"))
     assert err.value.code == "case.not_found"
