@@ -48,7 +48,7 @@ from domain.clock import PlanClock
 from domain.errors import DomainError
 from domain.metrics import parse_metrics
 from domain.plan import Plan
-from domain.roles import CaseScope, jurisdiction_error
+from domain.roles import ROLE_SCOPE, CaseScope, jurisdiction_error
 from service import CaseRef, CaseService, ServiceError
 from service.access import Authenticator, Operation, Principal, check, territory_scope
 from service.cases import new_request_id
@@ -250,11 +250,14 @@ def create_app(service: CaseService, authenticator: Authenticator,
                          limit: Annotated[int, Query(ge=1, le=500)] = 50,
                          offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> Page:
         plan_ids = [plan_of(plan).id] if plan else list(catalog.plan_ids())
+        me = who.actor
+        reach = ROLE_SCOPE[me.role]
         rows = []
         for plan_id in plan_ids:
-            for row in await service.list_cases(plan_id):
-                if state and row.state != state:
-                    continue
+            for row in await service.list_cases(
+                    plan_id, state, province_code=me.province_code,
+                    district_code=me.district_code if reach != "province" else None,
+                    commune_code=me.commune_code if reach == "commune" else None):
                 if row.province_code is None or row.commune_code is None:
                     continue
                 where = CaseScope(province_code=row.province_code,
@@ -265,6 +268,15 @@ def create_app(service: CaseService, authenticator: Authenticator,
         rows.sort(key=lambda r: str(r["stream"]))
         return Page(items=_jsonable(rows[offset:offset + limit]), total=len(rows), limit=limit,
                     offset=offset)
+
+    @app.get("/inbox", tags=["hộp việc / inbox"], responses=READS)
+    async def inbox(who: Who, overdue: bool = False,
+                    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> Page:
+        """Hộp công việc: decisions awaiting my role in my jurisdiction, oldest due first."""
+        box = await service.inbox(who.actor, overdue=overdue, limit=limit, offset=offset)
+        return Page(items=_jsonable([asdict(i) for i in box.items]), total=box.total,
+                    limit=limit, offset=offset)
 
     @app.get("/cases/{case_id}", tags=["hồ sơ / cases"], responses=READS)
     async def case_status(case_id: CaseIdPath, who: Who) -> CaseView:

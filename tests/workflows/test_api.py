@@ -4,6 +4,7 @@ answers with the domain's codes; Idempotency-Key retries answered once."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -117,6 +118,17 @@ async def test_a_case_from_start_to_recognition_through_http(
     # the first level returns the dossier (a reason is required), the commune resubmits
     first_level = case.plan.approval_chain[0]
     reviewer = case.actor(first_level.roles[0])
+    for _ in range(100):  # the read model follows the record within moments
+        box = (await http.get("/inbox", headers=bearer(reviewer))).json()
+        if any(i["case_id"] == case_id and i["subject"] == first_level.id
+               for i in box["items"]):
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError(f"the pending level never reached the reviewer's inbox: {box}")
+    other = (await http.get("/inbox", headers=bearer(case.actor(
+        first_level.roles[0], district_code="851")))).json()
+    assert all(i["case_id"] != case_id for i in other["items"])  # another district's officer
     r = await http.post(f"/cases/{case_id}/decisions", headers=bearer(reviewer),
                         json={"kind": "reject"})
     assert r.status_code == 422 and code_of(r) == "decision.reason_required"
