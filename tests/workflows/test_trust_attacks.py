@@ -1,0 +1,223 @@
+"""Issue 8, "Done when": attacks on who may act, from a plain Temporal client.
+
+Each attack drives Temporal directly, as anyone who can reach the workflow service would:
+workflow types and update names as strings, inputs as plain JSON dicts. What an attacker could
+not hold (the front door's key) is used only to show that a *validly signed* but altered or
+misdirected command is still refused. Each attack is refused with its code, and the event store
+(and, where a campaign is involved, its counts) is checked unchanged.
+
+Communes used here (Trà Vinh, plan tra-vinh-2025, legacy structure) are used by no other test:
+the time-skipping server lives for the whole session, and so do workflow ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import (
+    Client,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
+
+from catalog import get_plan
+from domain.admin_units import registry
+from domain.case import CaseState
+from domain.clock import PlanClock
+from domain.identity import Signer, command_digest, prove
+from domain.roles import Actor
+from eventstore.errors import StreamNotFoundError
+from eventstore.store import EventStore
+from eventstore.urls import app_url
+from runtime.trust import Trust
+from tests.workflows.support import BASELINE, RELAY, SIGNER, Case, rid
+from workflows.messages import (
+    CampaignInput,
+    CaseInput,
+    SelectionDecision,
+    Withdrawal,
+)
+from worker import running_worker
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+PLAN = "tra-vinh-2025"
+CASE_WF = "CommuneConversionWorkflow"
+CAMPAIGN_WF = "ProvinceCampaignWorkflow"
+SELECT, WITHDRAW = "decide_selection", "withdraw"
+OPEN = "open"  # the request id an opening proof is bound to (the front door's convention)
+WAIT = 120  # seconds: an answer that does not come is a failure, not a hang
+
+
+# -- the record -------------------------------------------------------------------------------
+
+
+async def snapshot(store: EventStore) -> list[tuple[str, int]]:
+    """Every stream of this module's store and its version."""
+    return sorted((s.stream, s.version) for s in await store.streams())
+
+
+async def versions(store: EventStore, stream: str) -> list[tuple[int, str]] | None:
+    """A stream's (version, type) list; None if it does not exist."""
+    try:
+        return [(e.version, e.type) for e in await store.read(stream)]
+    except StreamNotFoundError:
+        return None
+
+
+# -- what an attacker sends ---------------------------------------------------------------------
+
+
+def dump(model: type[BaseModel], message: dict[str, Any]) -> dict[str, Any]:
+    """``message`` as the plain JSON a workflow decodes it to and digests (defaults filled)."""
+    return model.model_validate(message).model_dump(mode="json")
+
+
+def signed(signer: Signer, model: type[BaseModel], message: dict[str, Any], *, target: str,
+           now: Any, actor_field: str = "actor", request_id: str | None = None,
+           via: str | None = None) -> dict[str, Any]:
+    """``message`` with a command proof by ``signer`` for ``target`` and its own content."""
+    body = dump(model, message)
+    proof = prove(signer, Actor.model_validate(body[actor_field]), target=target,
+                  request_id=request_id or str(body.get("request_id", OPEN)),
+                  digest=command_digest(body), now=now, via=via)
+    return {**body, "proof": proof}
+
+
+def case_start(case: Case, **over: Any) -> dict[str, Any]:
+    start: dict[str, Any] = {
+        "plan": case.plan.model_dump(mode="json"), "scope": case.scope.model_dump(mode="json"),
+        "opened_by": case.actor("district_ubnd").model_dump(mode="json"),
+        "baseline": dict(BASELINE), "clock": case.clock.model_dump(mode="json"),
+    }
+    return {**start, **over}
+
+
+async def opening(case: Case, start: dict[str, Any], signer: Signer = SIGNER,
+                  target: str | None = None, now: Any = None) -> dict[str, Any]:
+    return signed(signer, CaseInput, start, target=target or case.id, actor_field="opened_by",
+                  request_id=OPEN, now=now or await case.env.get_current_time())
+
+
+async def start_refused(client: Client, workflow: str, start: dict[str, Any], wid: str,
+                        task_queue: str) -> str:
+    """Start ``workflow`` as a plain client; it must fail by itself. Its failure's code."""
+    handle = await client.start_workflow(workflow, start, id=wid, task_queue=task_queue)
+    with pytest.raises(WorkflowFailureError) as err:
+        await asyncio.wait_for(handle.result(), WAIT)
+    cause = err.value.cause
+    assert isinstance(cause, ApplicationError), repr(cause)
+    return f"{cause.type}"
+
+
+async def update_refused(handle: WorkflowHandle[Any, Any], update: str,
+                         message: dict[str, Any]) -> str:
+    with pytest.raises(WorkflowUpdateFailedError) as err:
+        await asyncio.wait_for(handle.execute_update(update, message), WAIT)
+    cause = err.value.cause
+    assert isinstance(cause, ApplicationError), repr(cause)
+    return f"{cause.type}"
+
+
+async def history_inputs(client: Client, workflow_id: str) -> tuple[dict[str, Any],
+                                                                      list[dict[str, Any]]]:
+    """What a workflow's history holds of its start and of every accepted update, decoded
+    as anyone holding the payload key (an operator) reads it: (start input, update inputs)."""
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    conv = client.data_converter
+    start: dict[str, Any] = {}
+    updates: list[dict[str, Any]] = []
+    for e in history.events:
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+            [start] = await conv.decode(
+                e.workflow_execution_started_event_attributes.input.payloads, [dict])
+        elif e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+            req = e.workflow_execution_update_accepted_event_attributes.accepted_request
+            [msg] = await conv.decode(req.input.args.payloads, [dict])
+            updates.append({"update": req.input.name, **msg})
+    return start, updates
+
+
+async def end(case: Case) -> None:
+    """Close a started case (withdrawn) and wait for its run to end: a running workflow left
+    behind stalls the shared time-skipping server."""
+    await case.withdraw("kết thúc thử nghiệm / end of test")
+    result = await asyncio.wait_for(
+        (await case.service.handle_for_result(case.id)).result(), WAIT)
+    assert result.outcome == "withdrawn"
+
+
+def territory() -> dict[str, str | None]:
+    """The catalogue's communes of Trà Vinh with their districts, read from the registry."""
+    plan = get_plan(PLAN)
+    return {c.code: c.district_code
+            for c in registry(plan.structure).communes_of_province(plan.province_code)}
+
+
+# -- 1. starts without a key, with a foreign key, or changed after signing --------------------
+
+
+async def test_a_case_start_needs_a_valid_proof_for_exactly_its_input(
+        make_case: Any, store: EventStore) -> None:
+    case: Case = await make_case(PLAN, "29416")
+    before = await snapshot(store)
+    client, tq = case.client, case.tq
+    start = case_start(case)
+
+    assert await start_refused(client, CASE_WF, dump(CaseInput, start), case.id, tq) == \
+        "identity.missing_token"
+    foreign = await opening(case, start, signer=Signer.generate())
+    assert await start_refused(client, CASE_WF, foreign, case.id, tq) == "identity.unknown_key"
+    # signed for this input, then another baseline put in its place
+    changed = {**await opening(case, start), "baseline": {**BASELINE, "addicts_total": 26,
+                                                           "addicts_in_community": 26}}
+    assert await start_refused(client, CASE_WF, changed, case.id, tq) == \
+        "identity.wrong_content"
+    # ... or another opener (same proof, another person of the same role)
+    impostor = {**await opening(case, start),
+                "opened_by": case.actor("district_ubnd", "p-other").model_dump(mode="json")}
+    assert await start_refused(client, CASE_WF, impostor, case.id, tq) == "identity.mismatch"
+    # a proof that expired before the start
+    stale = await opening(case, start, now=await case.env.get_current_time() -
+                          timedelta(hours=1))
+    assert await start_refused(client, CASE_WF, stale, case.id, tq) == "identity.expired"
+    assert await snapshot(store) == before
+    assert await versions(store, case.id) is None
+
+    # the commune's real opening is unharmed: its stream starts at version 1
+    await case.start()
+    await case.select()  # (answered once the opening is stored)
+    assert (await versions(store, case.id) or [])[:1] == [(1, "case.opened")]
+    await end(case)
+
+
+# -- 2. a plan that is not the catalogue's ----------------------------------------------------
+
+
+async def test_a_plan_other_than_the_catalogues_is_refused(
+        make_case: Any, store: EventStore) -> None:
+    case: Case = await make_case(PLAN, "29419")
+    before = await snapshot(store)
+    client, tq = case.client, case.tq
+    plan = case.plan.model_dump(mode="json")
+    # one level of sign-off instead of four, correctly signed by the front door
+    short = {**plan, "approval_chain": plan["approval_chain"][:1]}
+    start = await opening(case, case_start(case, plan=short))
+    assert await start_refused(client, CASE_WF, start, case.id, tq) == "plan.mismatch"
+    # the same plan under an id the catalogue does not have
+    unknown = {**plan, "id": "tra-vinh-2099"}
+    wid = f"conversion:tra-vinh-2099:{case.scope.commune_code}"
+    start = await opening(case, case_start(case, plan=unknown), target=wid)
+    assert await start_refused(client, CASE_WF, start, wid, tq) == "plan.not_published"
+    assert await snapshot(store) == before
