@@ -34,7 +34,7 @@ from temporalio.service import RPCError
 from catalog import get_plan
 from domain.admin_units import registry
 from domain.case import CaseState
-from domain.clock import PlanClock
+from domain.clock import PlanClock, rehearsal_shift
 from domain.identity import Signer, command_digest, prove
 from domain.roles import Actor
 from eventstore.errors import StreamNotFoundError
@@ -221,3 +221,97 @@ async def test_a_plan_other_than_the_catalogues_is_refused(
     start = await opening(case, case_start(case, plan=unknown), target=wid)
     assert await start_refused(client, CASE_WF, start, wid, tq) == "plan.not_published"
     assert await snapshot(store) == before
+
+
+# -- 3. a clock other than the plan's, where rehearsals are not allowed -----------------------
+
+
+async def test_a_shifted_clock_is_refused_by_a_worker_that_runs_plans_on_their_dates(
+        make_case: Any, store: EventStore, case_db: str) -> None:
+    case: Case = await make_case(PLAN, "29422")
+    assert case.clock != PlanClock()  # a rehearsal: the plan's year moved to today's
+    client = case.client
+    before = await snapshot(store)
+    strict = f"tq-strict-{uuid.uuid4().hex[:8]}"
+    async with running_worker(client, app_url(case_db), task_queue=strict,
+                              trust=Trust.of(SIGNER, relay=RELAY)):
+        start = await opening(case, case_start(case))
+        assert await start_refused(client, CASE_WF, start, case.id, strict) == \
+            "clock.not_allowed"
+        # the same clock, compressed instead of shifted, is no better
+        origin = (await case.env.get_current_time()).isoformat()
+        squeezed = await opening(case, case_start(case, clock={"seconds_per_day": 60,
+                                                               "origin": origin}))
+        assert await start_refused(client, CASE_WF, squeezed, case.id, strict) == \
+            "clock.not_allowed"
+    assert await snapshot(store) == before
+
+
+# -- 4. a campaign over other communes, or opened by the wrong person --------------------------
+
+
+async def test_a_campaign_other_than_the_catalogues_is_refused(
+        temporal: Any, worker: str, store: EventStore) -> None:
+    client, env = temporal
+    plan = get_plan(PLAN)
+    today = plan.local_date(await env.get_current_time())
+    clock = PlanClock(shift_years=rehearsal_shift(plan, today)).model_dump(mode="json")
+    communes = territory()
+    province = Actor(person_id="p-province", role="province_ubnd", province_code="84")
+    before = await snapshot(store)
+
+    async def campaign(opened_by: Actor, commune_districts: dict[str, str | None]) -> str:
+        wid = f"campaign:{PLAN}:{uuid.uuid4().hex[:6]}"
+        start = signed(SIGNER, CampaignInput, {
+            "plan": plan.model_dump(mode="json"), "clock": clock,
+            "commune_districts": commune_districts,
+            "opened_by": opened_by.model_dump(mode="json")},
+            target=wid, actor_field="opened_by", request_id=OPEN,
+            now=await env.get_current_time())
+        return await start_refused(client, CAMPAIGN_WF, start, wid, worker)
+
+    # five communes: one recognised commune would meet a 20% target
+    few = dict(sorted(communes.items())[:5])
+    assert await campaign(province, few) == "campaign.communes_mismatch"
+    # the province's communes plus one of another province (Như Xuân's, Thanh Hóa)
+    assert await campaign(province, {**communes, "16174": "402"}) == \
+        "campaign.communes_mismatch"
+    # a commune's People's Committee may not open the province's campaign
+    commune = Actor(person_id="p-commune", role="commune_ubnd", province_code="84",
+                    district_code="848", commune_code="29416")
+    assert await campaign(commune, communes) == "campaign.wrong_role"
+    # nor another province's People's Committee
+    assert await campaign(province.model_copy(update={"province_code": "38"}), communes) == \
+        "campaign.wrong_jurisdiction"
+    assert await snapshot(store) == before
+
+
+# -- 9. a continue-as-new forged by a plain start -----------------------------------------------
+
+
+async def test_a_start_carrying_state_is_refused(make_case: Any, store: EventStore) -> None:
+    case: Case = await make_case(PLAN, "29455")
+    before = await snapshot(store)
+    recognised = CaseState(opened=True, status="closed", phase=3, selected=True,
+                           criteria_met=True, outcome="recognised").model_dump(mode="json")
+    carried = {"case": recognised, "done_agenda": [], "event_seq": 40, "replies": {}}
+    # even signed by the front door for exactly this input: only the workflow itself carries
+    start = await opening(case, case_start(case, carried=carried))
+    assert await start_refused(case.client, CASE_WF, start, case.id, case.tq) == \
+        "case.forged_carry"
+    # and a campaign "carried" across with 21 communes recognised
+    client, env = case.client, case.env
+    wid = f"campaign:{PLAN}:{uuid.uuid4().hex[:6]}"
+    codes = sorted(territory())[:21]
+    start = signed(SIGNER, CampaignInput, {
+        "plan": case.plan.model_dump(mode="json"), "clock": case.clock.model_dump(mode="json"),
+        "commune_districts": territory(),
+        "opened_by": case.actor("province_ubnd").model_dump(mode="json"),
+        "carried": {"proposed": {c: None for c in codes}, "selection_done": True,
+                    "selected": codes, "closed": {c: "recognised" for c in codes},
+                    "replies": {}}},
+        target=wid, actor_field="opened_by", request_id=OPEN, now=await env.get_current_time())
+    assert await start_refused(client, CAMPAIGN_WF, start, wid, case.tq) == \
+        "campaign.forged_carry"
+    assert await snapshot(store) == before
+    assert await versions(store, case.id) is None
