@@ -76,6 +76,15 @@ async def versions(store: EventStore, stream: str) -> list[tuple[int, str]] | No
         return None
 
 
+async def opened(store: EventStore, stream: str) -> list[tuple[int, str]]:
+    """A case's stream once its opening is stored (appended just after its start)."""
+    for _ in range(WAIT * 10):
+        if (found := await versions(store, stream)) is not None:
+            return found
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{stream} was never opened")
+
+
 # -- what an attacker sends ---------------------------------------------------------------------
 
 
@@ -155,7 +164,8 @@ async def end(case: Case) -> None:
     await case.withdraw("kết thúc thử nghiệm / end of test")
     result = await asyncio.wait_for(
         (await case.service.handle_for_result(case.id)).result(), WAIT)
-    assert result.outcome == "withdrawn"
+    outcome = result["outcome"] if isinstance(result, dict) else result.outcome
+    assert outcome == "withdrawn"
 
 
 def territory() -> dict[str, str | None]:
@@ -315,3 +325,106 @@ async def test_a_start_carrying_state_is_refused(make_case: Any, store: EventSto
         "campaign.forged_carry"
     assert await snapshot(store) == before
     assert await versions(store, case.id) is None
+
+
+# -- 5. proofs lifted from history --------------------------------------------------------------
+
+
+async def test_a_proof_lifted_from_history_authorises_nothing_else(
+        make_case: Any, store: EventStore) -> None:
+    a: Case = await make_case(PLAN, "29434")
+    b: Case = await make_case(PLAN, "29437")
+    await a.start()
+    await b.start()
+    first = await a.select(reason="đủ điều kiện / eligible")
+    record = {a.id: await versions(store, a.id), b.id: await opened(store, b.id)}
+    status = await a.handle.query("status")
+
+    start, updates = await history_inputs(a.client, a.id)
+    [selection] = [u for u in updates if u.pop("update") == SELECT]
+    assert selection["request_id"] == first.request_id and selection["proof"]
+    assert start["proof"] and start["opened_by"]["role"] == "district_ubnd"
+
+    # (a) the same decision, word for word, sent to another case (within the proof's life)
+    assert await update_refused(b.handle, SELECT, selection) == "identity.wrong_target"
+    # (b) the same case, another question (a new request id; not selected this time)
+    again = {**selection, "request_id": rid(), "selected": False, "reason": "giả mạo / forged"}
+    assert await update_refused(a.handle, SELECT, again) == "identity.wrong_request"
+    # (c) the same request id with other content: a request id already answered is answered
+    # from memory, whatever comes with it; nothing is decided again
+    same_id = {**selection, "selected": False, "reason": "giả mạo / forged"}
+    assert await asyncio.wait_for(a.handle.execute_update(SELECT, same_id), WAIT) == \
+        first.model_dump(mode="json")
+    # (d) the opener's proof (request "open", in the started event) for a withdrawal by the
+    # same district person, under the request id it was signed for: other content
+    withdrawal = {"request_id": OPEN, "actor": start["opened_by"],
+                  "reason": "giả mạo / forged", "proof": start["proof"]}
+    assert await update_refused(a.handle, WITHDRAW, withdrawal) == "identity.wrong_content"
+    assert await update_refused(b.handle, WITHDRAW, withdrawal) == "identity.wrong_target"
+    assert await update_refused(a.handle, WITHDRAW, {**withdrawal, "request_id": rid()}) == \
+        "identity.wrong_request"
+
+    assert await versions(store, a.id) == record[a.id]
+    assert await versions(store, b.id) == record[b.id]
+    assert [t for _, t in record[b.id] or []] == ["case.opened", "metrics.recorded"]
+    assert await a.handle.query("status") == status
+    await end(a)
+    await end(b)
+
+
+# -- 6. an expired proof ----------------------------------------------------------------------
+
+
+async def test_an_expired_proof_is_refused(make_case: Any, store: EventStore) -> None:
+    case: Case = await make_case(PLAN, "29443")
+    await case.start()
+    await case.select()
+    record = await versions(store, case.id)
+    now = await case.env.get_current_time()
+    police = case.actor("province_police").model_dump(mode="json")
+    decision = {"request_id": rid(), "actor": police, "selected": True, "reason": ""}
+    for age in (timedelta(minutes=6), timedelta(days=1)):
+        old = signed(SIGNER, SelectionDecision, decision, target=case.id, now=now - age)
+        assert await update_refused(case.handle, SELECT, old) == "identity.expired"
+    district = case.actor("district_ubnd").model_dump(mode="json")
+    old = signed(SIGNER, Withdrawal, {"request_id": rid(), "actor": district,
+                                      "reason": "hết hạn / stale"},
+                 target=case.id, now=now - timedelta(hours=2))
+    assert await update_refused(case.handle, WITHDRAW, old) == "identity.expired"
+    assert await versions(store, case.id) == record
+    await end(case)
+
+
+# -- 7. a relayed proof from another campaign ---------------------------------------------------
+
+
+async def test_a_relayed_proof_counts_only_from_the_cases_own_campaign(
+        make_case: Any, store: EventStore) -> None:
+    loose: Case = await make_case(PLAN, "29449")  # a case no campaign opened
+    await loose.start()
+    member: Case = await make_case(PLAN, "29446")  # a case of a campaign
+    camp_id = await member.service.start_campaign(
+        member.plan, member.actor("province_ubnd"), clock=member.clock,
+        campaign_id=f"campaign:{PLAN}:{uuid.uuid4().hex[:6]}")
+    camp = await member.service.handle_for_result(camp_id)
+    try:
+        reply = await member.service.propose(camp_id, member.actor("district_ubnd"),
+                                             {member.scope.commune_code: BASELINE})
+        assert reply.results == {member.scope.commune_code: "ok"}
+        counts = await camp.query("status")
+        record = {c.id: await opened(store, c.id) for c in (loose, member)}
+        # a list decision of "campaign:other", relayed with the worker's own relay key
+        now = await member.env.get_current_time()
+        for c in (loose, member):
+            forged = signed(RELAY, SelectionDecision, {
+                "request_id": rid(), "actor": c.actor("province_police").model_dump(mode="json"),
+                "selected": True, "reason": ""}, target=c.id, now=now,
+                via=f"campaign:{PLAN}:other")
+            assert await update_refused(c.handle, SELECT, forged) == "identity.wrong_relay"
+        for c in (loose, member):
+            assert await versions(store, c.id) == record[c.id]
+        assert await camp.query("status") == counts
+        await end(loose)
+        await end(member)
+    finally:
+        await camp.terminate(reason="test over")
