@@ -428,3 +428,35 @@ async def test_a_relayed_proof_counts_only_from_the_cases_own_campaign(
         await end(member)
     finally:
         await camp.terminate(reason="test over")
+
+
+# -- 8. a 10 MB reason --------------------------------------------------------------------------
+
+
+async def test_a_ten_megabyte_reason_is_refused_and_the_case_goes_on(
+        make_case: Any, store: EventStore) -> None:
+    case: Case = await make_case(PLAN, "29452")
+    await case.start()
+    record = await opened(store, case.id)
+    district = case.actor("district_ubnd").model_dump(mode="json")
+    police = case.actor("province_police").model_dump(mode="json")
+    huge = "x" * 10_000_000
+    for update, message in (
+            (WITHDRAW, {"request_id": rid(), "actor": district, "reason": huge}),
+            (SELECT, {"request_id": rid(), "actor": police, "selected": False,
+                      "reason": huge})):
+        with pytest.raises((RPCError, WorkflowUpdateFailedError)) as err:
+            await asyncio.wait_for(case.handle.execute_update(update, message), WAIT)
+        if isinstance(err.value, WorkflowUpdateFailedError):  # refused by the decoder
+            cause = err.value.cause
+            assert isinstance(cause, ApplicationError) and cause.type == "input.invalid"
+            assert "reason" in cause.message and "xxxx" not in cause.message
+        else:  # refused by the server before any worker saw it
+            assert "xxxx" not in err.value.message
+        assert await versions(store, case.id) == record
+    # the case is unharmed: the next decision goes through
+    assert (await case.select()).accepted
+    assert [t for _, t in await versions(store, case.id) or []][len(record):] == \
+        ["selection.approved"]
+    await end(case)
+
