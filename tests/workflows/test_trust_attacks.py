@@ -460,3 +460,30 @@ async def test_a_ten_megabyte_reason_is_refused_and_the_case_goes_on(
         ["selection.approved"]
     await end(case)
 
+
+# -- a start replayed under another workflow id -------------------------------------------------
+
+
+async def test_an_opening_replayed_under_another_workflow_id_is_refused(
+        make_case: Any, store: EventStore) -> None:
+    """The opening proof is bound to the case's workflow id; a plain client could start the
+    same input (lifted from the started event, proof and all) under any other id."""
+    case: Case = await make_case(PLAN, "29458")
+    await case.start()
+    record = await opened(store, case.id)
+    start, _ = await history_inputs(case.client, case.id)
+    twin = f"twin-{uuid.uuid4().hex[:6]}"
+    handle = await case.client.start_workflow(CASE_WF, start, id=twin, task_queue=case.tq)
+    try:
+        with pytest.raises(WorkflowFailureError) as err:
+            await asyncio.wait_for(handle.result(), WAIT)
+        cause = err.value.cause
+        assert isinstance(cause, ApplicationError), repr(cause)
+        assert cause.type == "case.wrong_id", cause.type
+        assert await versions(store, case.id) == record
+    finally:
+        if (await handle.describe()).close_time is None:
+            await handle.terminate(reason="test over")
+    # the real case goes on, alone in its stream
+    assert (await case.select()).accepted
+    await end(case)
