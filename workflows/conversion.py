@@ -139,16 +139,12 @@ class CommuneConversionWorkflow:
     async def run(self, inp: CaseInput) -> case.CaseState:
         if self._open_error is not None:
             refuse_domain(self._open_error)
-        if workflow.info().workflow_id != self.id:
-            # The stream is named by the input: a case runs only under its own id, else the
-            # same start (proof and all, lifted from the started event) run under another id
-            # would be a second writer of the case's stream.
-            refuse("case.wrong_id", f"a case of this plan and commune runs as {self.id} only")
         if inp.carried is not None and workflow.info().continued_run_id is None:
             # only this workflow's own continue-as-new carries state: a start with it is forged
             refuse("case.forged_carry", "a case cannot be started with carried state")
         if inp.carried is None:
             if workflow.patched(names.ADMISSION):
+                # under its own id: the admission refuses a case run under another one
                 await admit(workflow.info().workflow_id, "case", inp)
             await self._emit(self._opening)
             self._ready = True
