@@ -487,3 +487,28 @@ async def test_an_opening_replayed_under_another_workflow_id_is_refused(
     # the real case goes on, alone in its stream
     assert (await case.select()).accepted
     await end(case)
+
+
+# -- a plan naming sets the catalogue lacks -----------------------------------------------------
+
+
+async def test_a_plan_naming_unknown_sets_fails_at_once_and_writes_nothing(
+        make_case: Any, store: EventStore) -> None:
+    """Never wedged: the plan's sets resolve when the workflow is built; one the catalogue
+    lacks failed every workflow task, forever, before the admission could refuse it."""
+    case: Case = await make_case(PLAN, "29461")
+    before = await snapshot(store)
+    plan = {**case.plan.model_dump(mode="json"), "criteria": None,
+            "criteria_set": "no-such-set"}
+    start = await opening(case, case_start(case, plan=plan))
+    handle = await case.client.start_workflow(CASE_WF, start, id=case.id, task_queue=case.tq)
+    try:
+        with pytest.raises(WorkflowFailureError) as err:
+            await asyncio.wait_for(handle.result(), 30)
+        cause = err.value.cause
+        assert isinstance(cause, ApplicationError), repr(cause)
+        assert cause.type == "criteria.unknown", cause.type
+    finally:
+        if (await handle.describe()).close_time is None:
+            await handle.terminate(reason="test over")
+    assert await snapshot(store) == before
