@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -42,13 +40,13 @@ from eventstore.store import EventStore
 from eventstore.urls import app_url
 from runtime.trust import Trust
 from tests.workflows.support import BASELINE, RELAY, SIGNER, Case, rid
+from worker import running_worker
 from workflows.messages import (
     CampaignInput,
     CaseInput,
     SelectionDecision,
     Withdrawal,
 )
-from worker import running_worker
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
