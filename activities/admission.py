@@ -66,12 +66,20 @@ class Admission:
             raise _refuse(exc.code, exc.message) from None
 
     def _admit(self, req: AdmissionRequest) -> None:
+        from workflows import names
         from workflows.messages import CampaignInput, CaseInput
 
         inp: CaseInput | CampaignInput
         if req.kind == "case":
             inp = CaseInput.model_validate(req.start)
             opener, via = inp.opened_by, inp.campaign_id
+            # The input names the stream: a case runs under that id only, or the same start
+            # (proof and all, lifted from the started event) run under another workflow id
+            # would be a second writer of the case's stream.
+            own_id = names.case_id(inp.plan.id, inp.scope.commune_code)
+            if req.workflow_id != own_id:
+                raise _refuse("case.wrong_id",
+                              f"the case of this plan and commune runs as {own_id} only")
         else:
             inp = CampaignInput.model_validate(req.start)
             if inp.opened_by is None:

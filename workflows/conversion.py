@@ -70,7 +70,11 @@ class CommuneConversionWorkflow:
         self.inp = inp
         # Inputs recorded before plans embedded their criteria and rule sets name them by id
         # only: those resolve against the catalogue the worker loaded at start (no file read).
-        self.plan = resolve(inp.plan)
+        self._open_error: DomainError | None = None
+        try:
+            self.plan = resolve(inp.plan)
+        except DomainError as exc:  # sets the catalogue lacks: run fails with the code, not
+            self.plan, self._open_error = inp.plan, exc  # every workflow task, forever
         self.scope = inp.scope
         self.id = names.case_id(inp.plan.id, inp.scope.commune_code)
         carry = inp.carried
@@ -89,8 +93,7 @@ class CommuneConversionWorkflow:
         # task is validated against an open case; the opening events are appended first thing
         # in run, and handlers wait for that (the stream starts with case.opened).
         self._opening: list[Event] = []
-        self._open_error: DomainError | None = None
-        if carry is None:
+        if carry is None and self._open_error is None:
             try:
                 self.s, self._opening = self._decide(
                     case.Open(opened_by=inp.opened_by, baseline=inp.baseline))
@@ -144,7 +147,8 @@ class CommuneConversionWorkflow:
             refuse("case.forged_carry", "a case cannot be started with carried state")
         if inp.carried is None:
             if workflow.patched(names.ADMISSION):
-                await admit(self.id, "case", inp)
+                # under its own id: the admission refuses a case run under another one
+                await admit(workflow.info().workflow_id, "case", inp)
             await self._emit(self._opening)
             self._ready = True
         try:
