@@ -145,6 +145,7 @@ class ProvinceCampaignWorkflow:
 
     @propose.validator
     def _check_propose(self, p: Proposal) -> None:
+        check_proof(p)  # a retry too: an old reply is for no one
         if p.request_id in self.replies:
             return
         self._check_request(p, "district_ubnd" if self.plan.has_districts
@@ -204,6 +205,7 @@ class ProvinceCampaignWorkflow:
 
     @approve_selection.validator
     def _check_selection(self, s: SelectionList) -> None:
+        check_proof(s)  # a retry too: an old reply is for no one
         if s.request_id in self.replies:
             return
         self._check_request(s, selection_role(self.plan))
@@ -235,6 +237,7 @@ class ProvinceCampaignWorkflow:
 
     @approve_recognition.validator
     def _check_recognition(self, r: RecognitionList) -> None:
+        check_proof(r)  # a retry too: an old reply is for no one
         if r.request_id in self.replies:
             return
         last = self.plan.approval_chain[-1]

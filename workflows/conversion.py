@@ -106,8 +106,11 @@ class CommuneConversionWorkflow:
                            self.inp.clock)
 
     def _dry_run(self, request: Request, command: case.Command) -> None:
-        """A validator: refuse (recording nothing) what the handler would refuse."""
+        """A validator: refuse (recording nothing) what the handler would refuse. The proof
+        is checked even for a retry answered from memory: an old reply is not for anyone."""
         check_proof(request, via=self.inp.campaign_id)
+        if request.request_id in self.replies:
+            return
         try:
             self._decide(command)
         except DomainError as exc:
@@ -249,9 +252,7 @@ class CommuneConversionWorkflow:
 
     @decide_selection.validator
     def _check_selection(self, d: SelectionDecision) -> None:
-        if d.request_id not in self.replies:
-            self._dry_run(d, case.Select(actor=d.actor, selected=d.selected,
-                                         reason=d.reason))
+        self._dry_run(d, case.Select(actor=d.actor, selected=d.selected, reason=d.reason))
 
     # -- reports and the dossier (báo cáo, hồ sơ) ---------------------------------------------
     @staticmethod
@@ -272,8 +273,7 @@ class CommuneConversionWorkflow:
 
     @submit_report.validator
     def _check_report(self, r: ReportSubmission) -> None:
-        if r.request_id not in self.replies:
-            self._dry_run(r, self._submission(r))
+        self._dry_run(r, self._submission(r))
 
     async def _start_recognition(self, submitted_by: Actor) -> None:
         self._child = await workflow.start_child_workflow(
@@ -310,8 +310,7 @@ class CommuneConversionWorkflow:
 
     @withdraw.validator
     def _check_withdraw(self, w: Withdrawal) -> None:
-        if w.request_id not in self.replies:
-            self._dry_run(w, case.Withdraw(actor=w.actor, reason=w.reason))
+        self._dry_run(w, case.Withdraw(actor=w.actor, reason=w.reason))
 
     # -- queries ----------------------------------------------------------------------------
     @workflow.query(name=names.STATUS)

@@ -190,9 +190,9 @@ class RecognitionWorkflow:
     def _check(self, d: ChainDecision) -> None:
         if (orphan := _not_a_child(self.inp)) is not None:
             refuse("chain.not_a_child", orphan)
+        check_proof(d, via=self.inp.campaign_id)  # a retry too: an old reply is for no one
         if d.request_id in self.replies:
             return
-        check_proof(d, via=self.inp.campaign_id)
         try:
             chain_decide(self.inp.plan.approval_chain, self.inp.scope, self.chain,
                    self._domain_decision(d))
