@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import auth, classify, db, demo, plans
+from cli import auth, campaigns, cases, classify, db, demo, plans
 
 app = typer.Typer(
     name="drugfree",
@@ -19,6 +19,8 @@ app.command("demo")(demo.demo_cmd)
 
 app.add_typer(db.app, name="db", help="Event store: migrate, verify, rebuild projections.")
 app.add_typer(auth.app, name="auth")
+app.add_typer(cases.app, name="case")
+app.add_typer(campaigns.app, name="campaign")
 
 
 def main() -> None:
