@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import api_cmd, auth, classify, db, demo, dev, plans
+from cli import api_cmd, auth, campaigns, cases, classify, db, demo, dev, plans
 
 app = typer.Typer(
     name="drugfree",
@@ -21,6 +21,8 @@ app.add_typer(db.app, name="db", help="Event store: migrate, verify, rebuild pro
 app.add_typer(auth.app, name="auth")
 app.command("dev")(dev.dev_cmd)
 app.command("api")(api_cmd.api_cmd)
+app.add_typer(cases.app, name="case")
+app.add_typer(campaigns.app, name="campaign")
 
 
 def main() -> None:

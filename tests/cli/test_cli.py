@@ -73,7 +73,8 @@ def test_plans_list_and_show() -> None:
     r = run("plans", "list")
     assert r.returncode == 0
     assert {line.split("\t")[0] for line in r.stdout.splitlines()} == {
-        "tra-vinh-2025", "nhu-xuan-2024-2025", "ninh-binh-2026"}
+        "tra-vinh-2025", "nhu-xuan-2024-2025", "ninh-binh-2026",
+        "ninh-binh-2027"}
     shown = json.loads(run("plans", "show", "tra-vinh-2025", "--json").stdout)
     assert [lv["id"] for lv in shown["approval_chain"]] == [
         "district_appraisal", "district_review", "province_appraisal", "province_decision"]

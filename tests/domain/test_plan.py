@@ -22,7 +22,7 @@ from domain.errors import InputError
 from domain.plan import Plan, parse_plan, plan_problems
 from domain.roles import ROLE_SCOPE
 
-SHIPPED = ("tra-vinh-2025", "nhu-xuan-2024-2025", "ninh-binh-2026")
+SHIPPED = ("tra-vinh-2025", "nhu-xuan-2024-2025", "ninh-binh-2026", "ninh-binh-2027")
 
 
 def _utc(y: int, m: int, d: int, hh: int = 0, mm: int = 0, ss: int = 0) -> datetime:
@@ -168,8 +168,9 @@ def test_nhu_xuan_has_two_phases_and_the_reports_of_003_v() -> None:
     }
 
 
-def test_two_level_plan_has_no_district() -> None:
-    plan = get_plan("ninh-binh-2026")
+@pytest.mark.parametrize("plan_id", ["ninh-binh-2026", "ninh-binh-2027"])
+def test_two_level_plan_has_no_district(plan_id: str) -> None:
+    plan = get_plan(plan_id)
     assert plan.structure == "current"
     assert not plan.has_districts
     assert plan.district_code is None
@@ -181,6 +182,19 @@ def test_two_level_plan_has_no_district() -> None:
     assert len(plan.approval_chain) == 2
     assert set(plan.approval_chain[0].roles) == {"province_police", "province_department"}
     assert "district_list" not in {d.kind for d in plan.deadlines}
+
+
+def test_a_plan_runs_in_real_time_after_it_was_shipped() -> None:
+    """Ninh Bình 2027 (issue 9): a new user meets deadlines ahead, not ones that passed in 2025;
+    the whole year lies after the day it was shipped (30/11/2026), same calendar as 2026."""
+    plan, before = get_plan("ninh-binh-2027"), get_plan("ninh-binh-2026")
+    shipped = date(2026, 11, 30)
+    assert plan.province_code == before.province_code == "37"
+    assert shipped < plan.starts_on <= min(d.due for d in plan.deadlines)
+    assert max(d.due for d in plan.deadlines) <= plan.ends_on
+    assert [(d.id, d.due.replace(year=2026)) for d in plan.deadlines] == [
+        (d.id, d.due) for d in before.deadlines]
+    assert plan.approval_chain == before.approval_chain
 
 
 def test_legacy_plans_have_districts() -> None:
