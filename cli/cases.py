@@ -446,3 +446,36 @@ def _details(payload: dict[str, Any], lang: Lang | str) -> str:
         parts.append(f"{say(lang, vi, en)}: {value}")
     return f" ({', '.join(parts)})" if parts else ""
 
+
+
+@api_command
+def inbox_cmd(
+    overdue: Annotated[bool, typer.Option("--overdue", help="Chỉ việc quá hạn / overdue only")]
+    = False,
+    api: ApiOption = DEFAULT_API, token: TokenOption = None, as_json: JsonOption = False,
+    lang: LangOption = Lang.vi,
+) -> None:
+    """Hộp công việc: việc đang chờ vai trò và địa bàn của mình, hạn sớm nhất trước / the
+    decisions awaiting my role in my jurisdiction, oldest deadline first."""
+    items: list[dict[str, Any]] = []
+    with Api(api, token) as http:
+        while True:
+            page = http.get("/inbox", {"overdue": str(overdue).lower(), "limit": 500,
+                                       "offset": len(items)})
+            items.extend(page["items"])
+            if not page["items"] or len(items) >= page["total"]:
+                break
+    if as_json:
+        emit(items)
+        return
+    if not items:
+        typer.echo(say(lang, "không có việc nào đang chờ", "nothing is waiting"))
+        return
+    width = max(len(str(i["case_id"])) for i in items)
+    for i in items:
+        due = "/".join(reversed(str(i["due"]).split("-")))
+        late = say(lang, "  QUÁ HẠN", "  OVERDUE") if i.get("overdue") else ""
+        typer.echo(f"{i['case_id']:<{width}}  {i['kind']:<9} {i['subject']:<22} "
+                   f"{say(lang, 'hạn', 'due')} {due}{late}")
+    count = len(items)
+    typer.echo(say(lang, f"{count} việc đang chờ", f"{count} waiting"))

@@ -22,6 +22,7 @@ app.add_typer(auth.app, name="auth")
 app.command("dev")(dev.dev_cmd)
 app.command("api")(api_cmd.api_cmd)
 app.add_typer(cases.app, name="case")
+app.command("inbox")(cases.inbox_cmd)
 app.add_typer(campaigns.app, name="campaign")
 
 

@@ -252,6 +252,15 @@ async def test_a_case_from_start_to_recognition_through_the_cli(
     # the first level returns the dossier with its reason; the commune resubmits
     first = case.plan.approval_chain[0]
     reviewer = case.actor(first.roles[0])
+    for _ in range(100):  # the reviewer's inbox (the read model follows within moments)
+        r = await drugfree("inbox", "--json", who=reviewer)
+        if any(i["case_id"] == case.id for i in json.loads(r.stdout)):
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError(f"not in the reviewer's inbox: {r.stdout}")
+    r = await drugfree("inbox", who=reviewer)
+    assert case.id in r.stdout and first.id in r.stdout and "việc đang chờ" in r.stdout
     r = await drugfree("case", "decide", case.id, "--reject", who=reviewer, code=2)
     assert "lý do" in one_error(r, "decision.reason_required")
     r = await drugfree("case", "decide", case.id, "--reject", "--reason",

@@ -348,10 +348,12 @@ async def test_a_proof_lifted_from_history_authorises_nothing_else(
     # (b) the same case, another question (a new request id; not selected this time)
     again = {**selection, "request_id": rid(), "selected": False, "reason": "giả mạo / forged"}
     assert await update_refused(a.handle, SELECT, again) == "identity.wrong_request"
-    # (c) the same request id with other content: a request id already answered is answered
-    # from memory, whatever comes with it; nothing is decided again
+    # (c) the same request id with other content: the proof is checked before the request
+    # id's remembered reply, so it is refused (an old reply is for no one); the same words
+    # again are a retry, answered from memory; nothing is decided again
     same_id = {**selection, "selected": False, "reason": "giả mạo / forged"}
-    assert await asyncio.wait_for(a.handle.execute_update(SELECT, same_id), WAIT) == \
+    assert await update_refused(a.handle, SELECT, same_id) == "identity.wrong_content"
+    assert await asyncio.wait_for(a.handle.execute_update(SELECT, selection), WAIT) == \
         first.model_dump(mode="json")
     # (d) the opener's proof (request "open", in the started event) for a withdrawal by the
     # same district person, under the request id it was signed for: other content
