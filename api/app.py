@@ -238,11 +238,20 @@ def create_app(service: CaseService, authenticator: Authenticator,
 
     # -- cases ------------------------------------------------------------------------------
     @app.post("/cases", status_code=201, tags=["hồ sơ / cases"], responses=WRITES)
-    async def start_case(body: StartCase, who: Who) -> CaseCreated:
+    async def start_case(body: StartCase, who: Who,
+                         idempotency_key: IdemKey = None) -> CaseCreated:
         ref, plan = allowed(who, "start", names.case_id(body.plan_id, body.commune_code))
         _, _, scope = case_of(ref.case_id)
         check_baseline(plan, body.baseline)
-        await service.start_case(plan, scope, who.actor, body.baseline, clock=clock_for(plan))
+        try:
+            await service.start_case(plan, scope, who.actor, body.baseline,
+                                     clock=clock_for(plan))
+        except ServiceError as exc:
+            # A retried start (same Idempotency-Key) finds its case already opened by the
+            # same person: the first answer again. Anyone else meets the conflict.
+            if exc.code != "case.already_exists" or idempotency_key is None or \
+                    not await service.opened_by(ref, who.actor.person_id):
+                raise
         return CaseCreated(case_id=ref.case_id)
 
     @app.get("/cases", tags=["hồ sơ / cases"], responses=READS)

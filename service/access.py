@@ -94,13 +94,18 @@ def roles_for(plan: Plan, op: Operation) -> tuple[Role, ...]:
     return table[op]
 
 
+_CAMPAIGN_OPS = frozenset({"propose", "approve_selection", "approve_recognition",
+                           "open_campaign"})
+
+
 def check(actor: Actor, op: Operation, plan: Plan, scope: CaseScope) -> None:
     """Refuse (``ServiceError``, 403) unless ``actor`` may do ``op`` on ``scope`` under ``plan``."""
     if actor.role == "auditor" and op != "read":
         raise ServiceError("access.read_only", "auditors read; they change nothing",
                            "thanh tra, kiểm tra chỉ được xem, không được thay đổi")
+    prefix = "campaign" if op in _CAMPAIGN_OPS else "case"  # the workflows' own codes
     try:
-        require_actor(actor, scope, roles_for(plan, op))
+        require_actor(actor, scope, roles_for(plan, op), prefix=prefix)
     except DomainError as exc:
         vi = ("vai trò của bạn không được thực hiện thao tác này"
               if exc.code.endswith("wrong_role")

@@ -26,6 +26,7 @@ read-your-writes (a status read through the workflow is).
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -367,6 +368,20 @@ class CaseService:
         return await read_cases(self._require_store(), plan_id, state,
                                 province_code=province_code, district_code=district_code,
                                 commune_code=commune_code)
+
+    async def opened_by(self, ref: CaseRef, person_id: str) -> bool:
+        """Whether ``person_id`` opened this case (its first event says so; False when the
+        opening is not recorded yet or the case is unknown)."""
+        from eventstore.errors import StreamNotFoundError
+
+        for _ in range(50):  # the opening is appended moments after the start
+            try:
+                first = await self._require_store().read(ref.case_id, limit=1)
+            except StreamNotFoundError:
+                await asyncio.sleep(0.1)
+                continue
+            return bool(first) and first[0].payload.get("opened_by") == person_id
+        return False
 
     async def inbox(self, actor: Actor, overdue: bool = False, limit: int = 50,
                     offset: int = 0, today: date | None = None) -> Inbox:

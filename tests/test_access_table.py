@@ -63,12 +63,13 @@ def reaches(role: str, where: str, campaign: bool) -> bool:
 
 def expected(role: str, op: Operation, where: str, allowed: set[str],
              campaign: bool) -> str | None:
+    prefix = "campaign" if campaign else "case"  # as the workflows say it
     if role == "auditor" and op != "read":
         return "access.read_only"
     if role not in allowed:
-        return "case.wrong_role"
+        return f"{prefix}.wrong_role"
     if not reaches(role, where, campaign):
-        return "case.wrong_jurisdiction"
+        return f"{prefix}.wrong_jurisdiction"
     return None
 
 

@@ -76,9 +76,18 @@ async def test_a_case_from_start_to_recognition_through_http(
     body = {"plan_id": PLAN, "commune_code": COMMUNE, "baseline": BASELINE}
     r = await http.post("/cases", json=body, headers=bearer(commune))
     assert r.status_code == 403 and code_of(r) == "case.wrong_role"
-    r = await http.post("/cases", json=body, headers=bearer(district))
+    r = await http.post("/cases", json=body, headers={**bearer(district),
+                                                       "Idempotency-Key": "open-1"})
     assert r.status_code == 201, r.text
     case_id = r.json()["case_id"]
+    # a retried start (same key, same person) gets the first answer; a second start conflicts
+    retry = await http.post("/cases", json=body, headers={**bearer(district),
+                                                           "Idempotency-Key": "open-1"})
+    assert retry.status_code == 201 and retry.json() == r.json()
+    other = case.actor("district_ubnd", "someone-else")
+    r = await http.post("/cases", json=body, headers={**bearer(other),
+                                                       "Idempotency-Key": "open-1"})
+    assert r.status_code == 409 and code_of(r) == "case.already_exists"
     assert case_id == case.id
     outsider = Actor(person_id="p-x", role="province_police", province_code="38")
     r = await http.get(f"/cases/{case_id}", headers=bearer(outsider))
