@@ -24,7 +24,7 @@ from workflows.messages import (
 
 # The examples in /openapi.json: one commune of Trà Vinh (district 851) under its 2025 plan.
 EXAMPLE_PLAN = "tra-vinh-2025"
-EXAMPLE_COMMUNE = "29512"
+EXAMPLE_COMMUNE = "29527"
 EXAMPLE_CASE = f"conversion:{EXAMPLE_PLAN}:{EXAMPLE_COMMUNE}"
 # A complete baseline (every metric the shipped rule sets read): a type III key area.
 EXAMPLE_METRICS: dict[str, Any] = {

@@ -43,7 +43,7 @@ from tests.workflows.support import SIGNER
 from workflows import names
 
 PLAN = schemas.EXAMPLE_PLAN  # the examples' plan: Trà Vinh, district 851
-COMMUNE = schemas.EXAMPLE_COMMUNE  # 29512, used by no other test
+COMMUNE = schemas.EXAMPLE_COMMUNE  # 29527, used by no other test
 MAX_EXAMPLES = 12
 ISSUER = Signer.from_seed(bytes(range(96, 128)))  # the sign-on that issues people's tokens
 

@@ -2,7 +2,7 @@
 served by uvicorn over the real workflows: a case started, selected, its reports and dossier, a
 rejection with its reason and a resubmission, a delegation, approvals to recognition; many cases
 from a CSV with bad rows; a campaign from proposal to the recognition list; the reads in
-Vietnamese by default and as JSON. Communes 29512-29527 of Trà Vinh are this module's only."""
+Vietnamese by default and as JSON. Communes 29512-29524 of Trà Vinh are this module's only."""
 
 from __future__ import annotations
 
@@ -324,7 +324,7 @@ async def test_a_campaign_from_proposals_to_the_recognition_list(
     ubnd = chosen.actor(last.roles[0])
 
     r = await drugfree("campaign", "open", "--plan", PLAN, who=district, code=2)
-    one_error(r, "case.wrong_role")
+    one_error(r, "campaign.wrong_role")
     r = await drugfree("campaign", "open", "--plan", PLAN, who=chosen.actor("province_ubnd"))
     assert r.stdout.strip() == f"đã mở chiến dịch campaign:{PLAN}"
     sheet = tmp_path / "proposal.csv"
@@ -339,7 +339,7 @@ async def test_a_campaign_from_proposals_to_the_recognition_list(
     assert "đúng một" in r.stderr
     r = await drugfree("campaign", "approve-selection", "--plan", PLAN, "--communes",
                        PROPOSED[0], who=district, code=2)
-    one_error(r, "case.wrong_role")  # the door's code (the workflow says campaign.*)
+    one_error(r, "campaign.wrong_role")  # as the workflow says it
     selection = chosen.plan.deadlines_of("selection")[0]
     await chosen.advance_to(selection.due - timedelta(days=1))
     r = await drugfree("campaign", "approve-selection", "--plan", PLAN, "--communes",
