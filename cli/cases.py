@@ -359,8 +359,8 @@ def status_cmd(case: CaseArg, api: ApiOption = DEFAULT_API, token: TokenOption =
         typer.echo(f"  {name + ':':<16}{value}")
     if c["submitted"]:
         typer.echo(f"  {'Đã nộp' if v else 'Submitted'}:")
-        for deadline_id, on_time in c["submitted"].items():
-            late = "" if on_time else say(lang, " (trễ hạn)", " (late)")
+        for deadline_id, was_late in c["submitted"].items():  # the value: submitted late
+            late = say(lang, " (trễ hạn)", " (late)") if was_late else ""
             typer.echo(f"    {deadline_id}{late}")
     if c["missed"]:
         typer.echo(f"  {'Quá hạn' if v else 'Missed'}: {', '.join(c['missed'])}")

@@ -277,6 +277,8 @@ async def test_a_case_from_start_to_recognition_through_the_cli(
     assert "p-colleague" in r.stdout
     r = await drugfree("case", "status", case.id, "--lang", "en", who=reviewer)
     assert f"Pending level: {first.id}" in r.stdout
+    # every report went in a day early: none is shown late
+    assert "Submitted:" in r.stdout and "phase_1_report" in r.stdout and "(late)" not in r.stdout
     for level in case.plan.approval_chain:
         for role in level.roles:
             who = colleague if (level.id, role) == (first.id, first.roles[0]) else \
