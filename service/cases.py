@@ -98,7 +98,8 @@ class CaseRef:
         try:
             return cls(*names.parse_case_id(workflow_id))
         except ValueError as exc:
-            raise ServiceError("case.bad_id", str(exc)) from None
+            raise ServiceError("case.bad_id", str(exc),
+                               f"mã hồ sơ không hợp lệ: {workflow_id!r}") from None
 
 
 @dataclass(frozen=True)
@@ -295,7 +296,8 @@ class CaseService:
             chain = await self.chain_status(ref)
             if chain is None or chain.pending_level is None:
                 raise ServiceError("chain.not_pending",
-                                   f"{ref.case_id}: no level is waiting for a decision")
+                                   f"{ref.case_id}: no level is waiting for a decision",
+                                   f"{ref.case_id}: không có cấp nào đang chờ quyết định")
             level = chain.pending_level
         return await guarded(self._chain(ref).execute_update(
             names.DECIDE, await self.signed(ref.recognition_id, ChainDecision(
@@ -358,7 +360,8 @@ class CaseService:
         try:
             return await self._require_store().read(ref.case_id)
         except StreamNotFoundError:
-            raise ServiceError("case.not_found", f"no such case: {ref.case_id}") from None
+            raise ServiceError("case.not_found", f"no such case: {ref.case_id}",
+                               f"không có hồ sơ {ref.case_id}") from None
 
     async def list_cases(self, plan_id: str, state: str | None = None, *,
                          province_code: str | None = None, district_code: str | None = None,

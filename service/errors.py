@@ -42,24 +42,29 @@ def translate(exc: BaseException, target: str = "") -> ServiceError:
     if isinstance(exc, DomainError):
         return ServiceError(exc.code, exc.message, exc.message_vi)
     if isinstance(exc, ValidationError):  # a message outside its bounds: named, not quoted
-        return ServiceError("input.invalid", describe(exc))
+        return ServiceError("input.invalid", describe(exc),
+                            f"dữ liệu không hợp lệ: {describe(exc)}")
     if isinstance(exc, WorkflowUpdateFailedError | WorkflowFailureError):
         cause = exc.cause
         if isinstance(cause, ApplicationError) and cause.type:
             return ServiceError(cause.type, cause.message)
-        return ServiceError("case.refused", f"{target}: {cause}")
+        return ServiceError("case.refused", f"{target}: {cause}", f"{target}: bị từ chối")
     if isinstance(exc, WorkflowAlreadyStartedError):
-        return ServiceError("case.already_exists", f"{target} already exists")
+        return ServiceError("case.already_exists", f"{target} already exists",
+                            f"{target} đã có")
     if isinstance(exc, WorkflowQueryFailedError):
-        return ServiceError("service.query_failed", f"{target}: {exc.message}")
+        return ServiceError("service.query_failed", f"{target}: {exc.message}",
+                            f"{target}: không đọc được trạng thái")
     if isinstance(exc, RPCError):
         if exc.status == RPCStatusCode.NOT_FOUND:
-            return ServiceError("case.not_found", f"no such case or campaign: {target}")
+            return ServiceError("case.not_found", f"no such case or campaign: {target}",
+                                f"không có hồ sơ hoặc chiến dịch {target}")
         if exc.status == RPCStatusCode.ALREADY_EXISTS:
-            return ServiceError("case.already_exists", f"{target} already exists")
+            return ServiceError("case.already_exists", f"{target} already exists",
+                                f"{target} đã có")
         return ServiceError("service.unavailable",
                             f"the workflow service did not answer ({exc.status.name}): "
-                            f"{exc.message}")
+                            f"{exc.message}", "hệ thống quy trình không trả lời; thử lại sau")
     raise exc
 
 
@@ -73,7 +78,8 @@ async def guarded(call: Awaitable[T], target: str = "",
         if exc.status == RPCStatusCode.NOT_FOUND and client is not None and target:
             if await _has_ended(client, target):
                 raise ServiceError("case.closed",
-                                   f"{target} has ended; nothing more is accepted") from None
+                                   f"{target} has ended; nothing more is accepted",
+                                   f"{target} đã kết thúc; không nhận thêm gì") from None
         raise translate(exc, target) from None
     except (WorkflowUpdateFailedError, WorkflowFailureError, WorkflowAlreadyStartedError,
             WorkflowQueryFailedError) as exc:
