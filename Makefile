@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PACKAGES := domain catalog service workflows activities notify eventstore runtime cli api worker.py
 LOCK := requirements.lock
 
-.PHONY: demo test lint typecheck unit lock bench-eventstore bench-workflows clean
+.PHONY: demo test lint typecheck unit lock bench-eventstore bench-workflows bench-api clean
 
 # uv itself at the locked version, hash-checked, installed by the venv's own pip.
 $(UV): $(LOCK)
@@ -52,6 +52,11 @@ bench-eventstore: $(STAMP)
 
 bench-workflows: $(STAMP)
 	$(BIN)/python -m bench.workflows_bench
+
+# The local stack (drugfree dev, in-process): 20 reviewers deciding for 3 minutes, GET /inbox
+# over 3,321 open cases; writes bench/results/api.json (BENCH_ARGS=--quick: a 20 s smoke).
+bench-api: $(STAMP)
+	$(BIN)/python -m bench.api_bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

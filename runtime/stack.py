@@ -72,6 +72,7 @@ class StackInfo:
     temporal_address: str
     ui_url: str | None
     tokens: dict[str, str]  # role -> a ready token
+    database_url: str = ""  # the event store, as the application role (benchmarks fill it)
 
 
 def sample_people(plan_id: str) -> list[tuple[Actor, str]]:
@@ -155,7 +156,8 @@ async def running_stack(root: Path, *, api_port: int = 8000, temporal_port: int 
                                             name=name)
                         for a, name in sample_people(sample_plan)}
                     yield StackInfo(api_url=f"http://127.0.0.1:{api_port}",
-                                    temporal_address=address, ui_url=ui_url, tokens=tokens)
+                                    temporal_address=address, ui_url=ui_url, tokens=tokens,
+                                    database_url=db_url)
         finally:
             if env is not None:
                 await env.shutdown()
