@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import signal
 from pathlib import Path
 from typing import Annotated
@@ -22,11 +23,21 @@ def dev_cmd(
                                                help="Cổng Temporal / Temporal port")] = 7233,
     ui_port: Annotated[int, typer.Option("--ui-port", min=1, max=65535,
                                          help="Cổng Temporal Web UI / its port")] = 8233,
+    rehearse: Annotated[float | None, typer.Option(
+        "--rehearse", metavar="SECONDS_PER_DAY", show_default=False,
+        help="Diễn tập: hồ sơ, chiến dịch mới chạy theo lịch rút gọn, mỗi ngày kế hoạch dài "
+             "bấy nhiêu giây, bắt đầu sau vài giây (mặc định: ngày thật) / rehearsal: new cases "
+             "and campaigns run on a compressed calendar, one plan day lasting this many "
+             "seconds, starting a few seconds later (default: the plans' real dates)")] = None,
 ) -> None:
     """Chạy toàn bộ hệ thống tại máy đến khi Ctrl-C / run the whole local stack until Ctrl-C:
     Temporal (dev server), PostgreSQL, worker, notifier and the HTTP API; data kept in --dir."""
     from runtime import logs
     from runtime.stack import describe, running_stack, write_tokens
+
+    if rehearse is not None and not (math.isfinite(rehearse) and rehearse > 0):
+        fail(f"--rehearse: số giây mỗi ngày phải dương / seconds per day must be positive, "
+             f"not {rehearse}")
 
     logs.configure("WARNING")
 
@@ -36,7 +47,8 @@ def dev_cmd(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         async with running_stack(data.resolve(), api_port=api_port,
-                                 temporal_port=temporal_port, ui_port=ui_port) as info:
+                                 temporal_port=temporal_port, ui_port=ui_port,
+                                 rehearsal=rehearse) as info:
             tokens = write_tokens(info, data)
             for line in describe(info, data.resolve()):
                 typer.echo(line)

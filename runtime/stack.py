@@ -25,10 +25,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from domain.clock import PlanClock
 from domain.identity import Signer, issue_token
+from domain.plan import Plan
 from domain.roles import Actor
 
 TASK_QUEUE = "drugfree"
+# A rehearsed case's plan begins this long after it is started: its first deadlines are ahead.
+REHEARSAL_LEAD = timedelta(seconds=10)
+
+
+def rehearsal_clock(seconds_per_day: float, now: datetime | None = None) -> PlanClock:
+    """The compressed calendar a case started at ``now`` runs on in a rehearsal: its plan's
+    first day begins ``REHEARSAL_LEAD`` later and each plan day lasts ``seconds_per_day``."""
+    return PlanClock(seconds_per_day=seconds_per_day,
+                     origin=(now or datetime.now(UTC)) + REHEARSAL_LEAD)
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,7 @@ class StackInfo:
     ui_url: str | None
     tokens: dict[str, str]  # role -> a ready token
     database_url: str = ""  # the event store, as the application role (benchmarks fill it)
+    rehearsal: float | None = None  # seconds per plan day; None: the plans' real dates
 
 
 def sample_people(plan_id: str) -> list[tuple[Actor, str]]:
@@ -103,8 +115,13 @@ def sample_people(plan_id: str) -> list[tuple[Actor, str]]:
 @asynccontextmanager
 async def running_stack(root: Path, *, api_port: int = 8000, temporal_port: int = 7233,
                         ui_port: int = 8233, sample_plan: str = "ninh-binh-2027",
+                        rehearsal: float | None = None,
                         on_line: Callable[[str], None] = print) -> AsyncIterator[StackInfo]:
-    """Start every part (resuming what ``root`` holds) and stop them all on exit."""
+    """Start every part (resuming what ``root`` holds) and stop them all on exit.
+    ``rehearsal``: seconds per plan day, new cases and campaigns on ``rehearsal_clock`` (and a
+    worker that accepts it); None: on their plans' real dates."""
+    if rehearsal is not None and not rehearsal > 0:
+        raise ValueError(f"rehearsal: seconds per plan day must be positive, not {rehearsal}")
     from temporalio.testing import WorkflowEnvironment
 
     from api.app import create_app
@@ -139,7 +156,8 @@ async def running_stack(root: Path, *, api_port: int = 8000, temporal_port: int 
             client, address = env.client, f"127.0.0.1:{temporal_port}"
             ui_url = f"http://127.0.0.1:{ui_port}"
         try:
-            trust = Trust.of(keys.front_door, relay=keys.relay)
+            trust = Trust.of(keys.front_door, relay=keys.relay,
+                             rehearsals=rehearsal is not None)
             async with running_worker(client, db_url, task_queue=TASK_QUEUE, trust=trust), \
                     await EventStore.connect(db_url) as store:
                 service = CaseService(client, TASK_QUEUE, store, signer=keys.front_door)
@@ -148,7 +166,11 @@ async def running_stack(root: Path, *, api_port: int = 8000, temporal_port: int 
                     await client.service_client.check_health()
                     await store.pool.fetchval("SELECT 1")
 
-                app = create_app(service, Authenticator(keys.identity.ring()), ready=ready)
+                def clock_for(_: Plan) -> PlanClock:
+                    return PlanClock() if rehearsal is None else rehearsal_clock(rehearsal)
+
+                app = create_app(service, Authenticator(keys.identity.ring()), ready=ready,
+                                 clock_for=clock_for)
                 async with serving(app, "127.0.0.1", api_port):
                     now = datetime.now(UTC)
                     tokens: dict[str, str] = {
@@ -157,7 +179,7 @@ async def running_stack(root: Path, *, api_port: int = 8000, temporal_port: int 
                         for a, name in sample_people(sample_plan)}
                     yield StackInfo(api_url=f"http://127.0.0.1:{api_port}",
                                     temporal_address=address, ui_url=ui_url, tokens=tokens,
-                                    database_url=db_url)
+                                    database_url=db_url, rehearsal=rehearsal)
         finally:
             if env is not None:
                 await env.shutdown()
@@ -193,6 +215,15 @@ def describe(info: StackInfo, root: Path) -> list[str]:
     ]
     if info.ui_url:
         lines.append(f"  Temporal Web UI:     {info.ui_url}")
+    if info.rehearsal is not None:
+        lead = REHEARSAL_LEAD.total_seconds()
+        lines += [
+            f"  !!! DIỄN TẬP / REHEARSAL: 1 ngày kế hoạch = {info.rehearsal:g} giây / one plan "
+            f"day = {info.rehearsal:g} s !!!",
+            f"      hồ sơ, chiến dịch mới bắt đầu kế hoạch sau {lead:g} giây, không theo ngày "
+            "thật / new cases and campaigns start their plan",
+            f"      {lead:g} s after they are started, not on its real dates",
+        ]
     lines += [f"  dữ liệu / data:      {root}  (chạy lại để tiếp tục / run again to resume)",
               "  thẻ định danh mẫu (8 giờ) / sample tokens (8 h):"]
     lines += [f"    {role:<20} {token}" for role, token in info.tokens.items()]
@@ -207,5 +238,8 @@ def write_tokens(info: StackInfo, root: Path) -> Path:
     path = root / "tokens.env"
     text = "".join(f"export DRUGFREE_TOKEN_{role.upper()}={token}\n"
                    for role, token in info.tokens.items())
+    if info.rehearsal is not None:  # what a script needs to know when a case's days fall
+        text += (f"export DRUGFREE_REHEARSAL_SECONDS_PER_DAY={info.rehearsal:g}\n"
+                 f"export DRUGFREE_REHEARSAL_LEAD_SECONDS={REHEARSAL_LEAD.total_seconds():g}\n")
     path.write_text(f"export DRUGFREE_API={info.api_url}\n{text}", encoding="utf-8")
     return path

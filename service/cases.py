@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal, TypeVar
 
+import rfc8785
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowHandle
 
@@ -155,9 +156,15 @@ class CaseService:
             return message
         rid = request_id if request_id is not None else (
             message.request_id if isinstance(message, Request) else OPEN_REQUEST)
+        try:
+            digest = command_digest(message.model_dump(mode="json"))
+        except rfc8785.CanonicalizationError:  # e.g. an integer beyond 2**53 in the metrics
+            raise ServiceError(
+                "input.invalid", "a number in the request cannot be carried exactly by JSON "
+                "(integers up to 2**53 - 1)", "dữ liệu có số vượt quá giới hạn của JSON "
+                "(số nguyên tối đa 2**53 - 1)") from None
         proof = prove(self.signer, getattr(message, actor_field), target=target,
-                      request_id=rid, digest=command_digest(message.model_dump(mode="json")),
-                      now=await self.clock())
+                      request_id=rid, digest=digest, now=await self.clock())
         return message.model_copy(update={"proof": proof})
 
     # -- the province campaign ----------------------------------------------------------------

@@ -33,14 +33,16 @@ def free_port() -> int:
 
 
 class Stack:
-    def __init__(self, folder: Path) -> None:
+    """``drugfree dev --dir folder [extra...]`` on free ports, as a subprocess."""
+
+    def __init__(self, folder: Path, *extra: str) -> None:
         self.ports = [free_port() for _ in range(3)]
         env = {k: v for k, v in os.environ.items()
                if k not in ("DATABASE_URL", "TEMPORAL_ADDRESS", "DRUGFREE_PAYLOAD_KEY")}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "cli.main", "dev", "--dir", str(folder),
              "--api-port", str(self.ports[0]), "--temporal-port", str(self.ports[1]),
-             "--ui-port", str(self.ports[2])],
+             "--ui-port", str(self.ports[2]), *extra],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.lines: list[str] = []
         self.ready = threading.Event()

@@ -64,6 +64,11 @@ async def test_a_case_through_the_service(make_case: Any, store: Any) -> None:
         await svc.start_case(case.plan, case.scope, case.actor("district_ubnd"),
                              {**BASELINE, "population": -1}, clock=case.clock)
     assert err.value.code == "metrics.invalid"
+    with pytest.raises(ServiceError) as err:  # a number the command proof cannot sign (it
+        # was a 500 at the door: schemathesis found it in a submission's metrics)
+        await svc.submit(ref, case.actor("commune_ubnd"), "dossier",
+                         {**CLEAN, "extra": [-25433764772013568000]})
+    assert err.value.code == "input.invalid"
     with pytest.raises(ServiceError) as err:
         await svc.status(ref)
     assert err.value.code == "case.not_found"
