@@ -134,17 +134,39 @@ def approve_selection_cmd(
 @api_command
 def approve_recognition_cmd(
     plan: PlanOption,
-    communes: Annotated[str, typer.Option(
-        "--communes", help="Mã xã, cách nhau bằng dấu phẩy / commune codes, comma-separated")],
+    communes: Annotated[str | None, typer.Option(
+        "--communes", help="Mã xã, cách nhau bằng dấu phẩy / commune codes, comma-separated")]
+    = None,
+    all_appraised: Annotated[bool, typer.Option(
+        "--all-appraised", help="Mọi hồ sơ đang chờ tôi ký cấp cuối / every dossier awaiting "
+        "my signature at the last level")] = False,
     reason: ReasonOption = "",
     api: ApiOption = DEFAULT_API, token: TokenOption = None, as_json: JsonOption = False,
     lang: LangOption = Lang.vi,
 ) -> None:
     """Phê duyệt danh sách công nhận / approve the recognition list: the last level signed for
     the communes in one decision."""
-    body = {"communes": communes_of(communes, lang), "reason": reason}
+    if (communes is None) == (not all_appraised):
+        fail(say(lang, "cần đúng một: --communes C1,C2 hoặc --all-appraised",
+                 "needs exactly one of --communes C1,C2 and --all-appraised"))
     with Api(api, token) as http:
-        reply = http.post(campaign_path(plan, "recognition"), body)
+        if all_appraised:  # what my inbox holds of this plan's approval levels
+            items: list[dict[str, Any]] = []
+            while True:
+                page = http.get("/inbox", {"limit": 500, "offset": len(items)})
+                items.extend(page["items"])
+                if not page["items"] or len(items) >= page["total"]:
+                    break
+            codes = sorted({str(i["commune_code"]) for i in items
+                            if i["plan_id"] == plan and i["kind"] == "level"})
+            if not codes:
+                typer.echo(say(lang, "không có hồ sơ nào đang chờ phê duyệt danh sách",
+                               "no dossier awaits the recognition list"))
+                return
+        else:
+            codes = communes_of(communes, lang)
+        reply = http.post(campaign_path(plan, "recognition"), {"communes": codes,
+                                                               "reason": reason})
     _results(reply, as_json, lang)
 
 

@@ -365,8 +365,16 @@ async def test_a_campaign_from_proposals_to_the_recognition_list(
     r = await drugfree("campaign", "approve-recognition", "--plan", PLAN, "--communes",
                        f"{PROPOSED[0]},{PROPOSED[1]}", who=ubnd, code=2)
     assert PROPOSED[1] in one_error(r, "campaign.not_selected") and r.stdout == ""
+    for _ in range(100):  # the last level reaches the provincial committee's inbox
+        r = await drugfree("inbox", "--json", who=ubnd)
+        if any(i["case_id"] == chosen.id for i in json.loads(r.stdout)):
+            break
+        await asyncio.sleep(0.1)
     r = await drugfree("campaign", "approve-recognition", "--plan", PLAN, "--communes",
-                       PROPOSED[0], who=ubnd)
+                       PROPOSED[0], "--all-appraised", who=ubnd, code=2)
+    assert "đúng một" in r.stderr
+    r = await drugfree("campaign", "approve-recognition", "--plan", PLAN, "--all-appraised",
+                       who=ubnd)
     assert r.stdout.splitlines() == [f"{PROPOSED[0]}\tok"]
     final = await served.service.campaign_result(f"campaign:{PLAN}")
     assert final.recognised == [PROPOSED[0]]
