@@ -51,7 +51,7 @@ from domain.plan import Plan
 from domain.roles import ROLE_SCOPE, CaseScope, jurisdiction_error
 from service import CaseRef, CaseService, ServiceError
 from service.access import Authenticator, Operation, Principal, check, territory_scope
-from service.cases import new_request_id
+from service.cases import SIGNED_IN, new_request_id
 from workflows import names
 from workflows.messages import CampaignStatus, ListReply, Reply
 
@@ -110,16 +110,20 @@ bearer = HTTPBearer(auto_error=False, scheme_name="identity token",
                     description="thẻ định danh / identity token (JWT, EdDSA)")
 
 
-def principal(request: Request, credentials: Annotated[
+async def principal(request: Request, credentials: Annotated[
         HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
-    """The caller, from ``Authorization: Bearer <identity token>`` (401 without a valid one)."""
+    """The caller, from ``Authorization: Bearer <identity token>`` (401 without a valid one).
+    Async, so it runs in the request's own task: the token it verified is the one whose hash
+    the request's command proofs carry (``service.cases.SIGNED_IN``)."""
     token = credentials.credentials.strip() if credentials is not None else ""
     if not token:
         raise ServiceError("identity.missing_token",
                            "send Authorization: Bearer <identity token>",
                            "cần tiêu đề Authorization: Bearer <thẻ định danh>")
     authenticator: Authenticator = request.app.state.authenticator
-    return authenticator.authenticate(token)
+    who = authenticator.authenticate(token)
+    SIGNED_IN.set(token)
+    return who
 
 
 async def refuse_input(request: Request, exc: Exception) -> JSONResponse:
@@ -130,7 +134,7 @@ async def refuse_input(request: Request, exc: Exception) -> JSONResponse:
         isinstance(exc, HTTPException) and exc.status_code == 400)
     if bad_input and request.url.path not in OPEN_PATHS:
         try:
-            principal(request, await bearer(request))
+            await principal(request, await bearer(request))
         except DomainError as refused:
             return errors.refusal(refused)
     if isinstance(exc, RequestValidationError):

@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal, TypeVar
@@ -72,6 +73,9 @@ from workflows.messages import (
 from workflows.recognition import RecognitionWorkflow
 
 ChainKind = Literal["approve", "reject", "delegate", "resubmit"]
+# The identity token the current request came with (set by the interface that verified it):
+# its hash goes into each command proof (claim ``tok``), linking the record to the sign-in.
+SIGNED_IN: ContextVar[str | None] = ContextVar("signed_in", default=None)
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -164,7 +168,8 @@ class CaseService:
                 "(integers up to 2**53 - 1)", "dữ liệu có số vượt quá giới hạn của JSON "
                 "(số nguyên tối đa 2**53 - 1)") from None
         proof = prove(self.signer, getattr(message, actor_field), target=target,
-                      request_id=rid, digest=digest, now=await self.clock())
+                      request_id=rid, digest=digest, now=await self.clock(),
+                      token=SIGNED_IN.get())
         return message.model_copy(update={"proof": proof})
 
     # -- the province campaign ----------------------------------------------------------------

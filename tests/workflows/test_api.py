@@ -10,15 +10,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 import pytest_asyncio
 
 from api.app import create_app
-from domain.identity import Signer, issue_token
+from domain.identity import Signer, issue_token, token_hash
 from domain.roles import Actor
 from service import CaseService
 from service.access import Authenticator
 from tests.workflows.support import BASELINE, CLEAN, SIGNER, Case
+from tests.workflows.test_trust_attacks import history_inputs
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -97,13 +99,22 @@ async def test_a_case_from_start_to_recognition_through_http(
 
     # selection, retried with the same Idempotency-Key: one decision, one answer
     sel = {"kind": "select", "reason": ""}
-    first = await http.post(f"/cases/{case_id}/decisions", json=sel,
-                            headers={**bearer(police), "Idempotency-Key": "sel-1"})
-    again = await http.post(f"/cases/{case_id}/decisions", json=sel,
-                            headers={**bearer(police), "Idempotency-Key": "sel-1"})
+    police_token = token(police)
+    as_police = {"Authorization": f"Bearer {police_token}", "Idempotency-Key": "sel-1"}
+    first = await http.post(f"/cases/{case_id}/decisions", json=sel, headers=as_police)
+    again = await http.post(f"/cases/{case_id}/decisions", json=sel, headers=as_police)
     assert first.status_code == again.status_code == 200 and first.json() == again.json()
     types = [e.type for e in await store.read(case_id)]
     assert types.count("selection.approved") == 1
+    # the workflow's record links the decision to the sign-in by the token's hash, never
+    # the token itself
+    _, updates = await history_inputs(case.client, case_id)
+    selections = [u for u in updates if u["update"] == "decide_selection"]
+    assert len(selections) == 2  # the first and its retry (answered from memory)
+    for selection in selections:
+        claims = jwt.decode(selection["proof"], options={"verify_signature": False})
+        assert claims["tok"] == token_hash(police_token)
+    assert police_token not in str(updates)
 
     # reports, each by the commune a day before it is due
     for d in sorted(case.plan.deadlines, key=lambda d: d.due):
@@ -182,6 +193,10 @@ async def test_bad_bodies_are_refused_naming_the_field(
     r = await http.post("/cases", headers=district, json={"plan_id": PLAN})
     assert r.status_code == 422 and code_of(r) == "input.invalid"
     assert "commune_code" in r.json()["message_en"]
+    # a stranger learns nothing about what a body lacks: no valid token, no details
+    for stranger in ({}, {"Authorization": "Bearer not-a-token"}):
+        r = await http.post("/cases", headers=stranger, json={"plan_id": PLAN})
+        assert r.status_code == 401 and "commune_code" not in r.text, r.text
     r = await http.post("/cases", headers={**district, "Content-Type": "application/json"},
                         content=b'{"plan_id": "' + b"x" * 70_000 + b'"}')
     assert r.status_code == 413 and code_of(r) == "input.too_large"
