@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
+
+# typer carries its own copy of click: its usage errors are of that copy's classes
+from typer._click.exceptions import UsageError
 
 from cli import api_cmd, auth, campaigns, cases, classify, db, demo, dev, plans
 
@@ -26,8 +31,37 @@ app.command("inbox")(cases.inbox_cmd)
 app.add_typer(campaigns.app, name="campaign")
 
 
+# click's usage errors, in the words users read first (the English follows, after a slash)
+_USAGE_VI = (("Missing option", "thiếu tùy chọn"), ("Missing argument", "thiếu đối số"),
+             ("No such option", "không có tùy chọn"), ("No such command", "không có lệnh"),
+             ("Invalid value for", "giá trị không hợp lệ cho"),
+             ("Got unexpected extra argument", "thừa đối số"),
+             ("requires an argument", "cần một giá trị"))
+
+
+def usage_line(exc: UsageError) -> str:
+    """One line for a usage error: Vietnamese, then English, and where the help is."""
+    english = " ".join(exc.format_message().split())
+    vietnamese = english
+    for en, vi in _USAGE_VI:
+        vietnamese = vietnamese.replace(en, vi)
+    where = exc.ctx.command_path if exc.ctx is not None else "drugfree"
+    text = english if vietnamese == english else f"{vietnamese} / {english}"
+    return f"error: {text} (xem / see: {where} --help) [usage]"
+
+
 def main() -> None:
-    app()
+    """Run the command line; a usage error is one line on stderr and exit 2, never a box."""
+    try:
+        code = app(standalone_mode=False)
+    except UsageError as exc:
+        if exc.format_message().strip():  # (no arguments at all: the help was printed)
+            typer.echo(usage_line(exc), err=True)
+        sys.exit(2)
+    except typer.Abort:
+        typer.echo("đã hủy / aborted", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -79,3 +79,17 @@ def test_plans_list_and_show() -> None:
     assert [lv["id"] for lv in shown["approval_chain"]] == [
         "district_appraisal", "district_review", "province_appraisal", "province_decision"]
     assert "Giai đoạn" in run("plans", "show", "nhu-xuan-2024-2025").stdout
+
+
+@pytest.mark.parametrize(("args", "vi"), [
+    (["case", "decide"], "thiếu đối số"),
+    (["auth", "issue", "--role", "province_police"], "thiếu tùy chọn"),
+    (["nope"], "không có lệnh"),
+    (["dev", "--api-port", "0"], "giá trị không hợp lệ"),
+])
+def test_usage_errors_are_one_line_in_vietnamese_then_english(args: list[str], vi: str) -> None:
+    done = run(*args)
+    assert done.returncode == 2 and done.stdout == ""
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("error: ") and vi in line and " / " in line
+    assert line.endswith("--help) [usage]")
