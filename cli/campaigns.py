@@ -151,12 +151,7 @@ def approve_recognition_cmd(
                  "needs exactly one of --communes C1,C2 and --all-appraised"))
     with Api(api, token) as http:
         if all_appraised:  # what my inbox holds of this plan's approval levels
-            items: list[dict[str, Any]] = []
-            while True:
-                page = http.get("/inbox", {"limit": 500, "offset": len(items)})
-                items.extend(page["items"])
-                if not page["items"] or len(items) >= page["total"]:
-                    break
+            items = http.pages("/inbox")
             codes = sorted({str(i["commune_code"]) for i in items
                             if i["plan_id"] == plan and i["kind"] == "level"})
             if not codes:

@@ -391,14 +391,8 @@ def list_cmd(
     lang: LangOption = Lang.vi,
 ) -> None:
     """Danh sách hồ sơ trong địa bàn của mình / the cases within one's jurisdiction."""
-    items: list[dict[str, Any]] = []
     with Api(api, token) as http:
-        while True:
-            page = http.get("/cases", {"plan": plan, "state": state, "limit": 500,
-                                       "offset": len(items)})
-            items.extend(page["items"])
-            if not page["items"] or len(items) >= page["total"]:
-                break
+        items = http.pages("/cases", {"plan": plan, "state": state})
     if as_json:
         emit(items)
         return
@@ -457,14 +451,8 @@ def inbox_cmd(
 ) -> None:
     """Hộp công việc: việc đang chờ vai trò và địa bàn của mình, hạn sớm nhất trước / the
     decisions awaiting my role in my jurisdiction, oldest deadline first."""
-    items: list[dict[str, Any]] = []
     with Api(api, token) as http:
-        while True:
-            page = http.get("/inbox", {"overdue": str(overdue).lower(), "limit": 500,
-                                       "offset": len(items)})
-            items.extend(page["items"])
-            if not page["items"] or len(items) >= page["total"]:
-                break
+        items = http.pages("/inbox", {"overdue": str(overdue).lower()})
     if as_json:
         emit(items)
         return

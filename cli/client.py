@@ -117,6 +117,15 @@ class Api:
         clean = {k: v for k, v in (params or {}).items() if v is not None}
         return self._send("GET", path, params=clean)
 
+    def pages(self, path: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Every item of a paged list (``{items, total}``), 500 at a time."""
+        items: list[dict[str, Any]] = []
+        while True:
+            page = self.get(path, {**(params or {}), "limit": 500, "offset": len(items)})
+            items.extend(page["items"])
+            if not page["items"] or len(items) >= page["total"]:
+                return items
+
     def post(self, path: str, body: Any = None, key: str | None = None) -> Any:
         """POST ``body`` with ``Idempotency-Key: key`` (a new key unless given): the same key on
         every retry of this request, a new one for each request."""
