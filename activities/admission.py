@@ -23,12 +23,11 @@ from pydantic import BaseModel, ConfigDict
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from domain.case import require_actor
+from domain.case import campaign_opener_roles, require_actor, territory_scope
 from domain.clock import PlanClock
 from domain.errors import DomainError
 from domain.identity import command_digest, verify_proof
 from domain.plan import Plan
-from domain.roles import CaseScope, Role
 from runtime.trust import Trust
 
 OPEN_REQUEST = "open"  # the request id an opening proof is bound to
@@ -85,12 +84,8 @@ class Admission:
             if inp.opened_by is None:
                 raise _refuse("identity.missing_token", "the campaign names no opener")
             opener, via = inp.opened_by, None
-            # the plan's own People's Committee or police opens its campaign
-            roles: tuple[Role, ...] = ("province_ubnd", "province_police") + (
-                ("district_ubnd",) if inp.plan.district_code else ())
-            require_actor(opener, CaseScope(province_code=inp.plan.province_code,
-                                            district_code=inp.plan.district_code,
-                                            commune_code=""), roles, prefix="campaign")
+            require_actor(opener, territory_scope(inp.plan), campaign_opener_roles(inp.plan),
+                          prefix="campaign")
         if not self.trust.insecure:
             verify_proof(self.trust.ring, inp.proof, opener, target=req.workflow_id,
                          request_id=OPEN_REQUEST, digest=command_digest(req.start),

@@ -43,6 +43,7 @@ from api.schemas import (
     WithdrawalBody,
 )
 from domain.admin_units import registry
+from domain.case import territory_scope
 from domain.classification import classify
 from domain.clock import PlanClock
 from domain.errors import DomainError
@@ -50,7 +51,7 @@ from domain.metrics import parse_metrics
 from domain.plan import Plan
 from domain.roles import ROLE_SCOPE, CaseScope, jurisdiction_error
 from service import CaseRef, CaseService, ServiceError
-from service.access import Authenticator, Operation, Principal, check, territory_scope
+from service.access import Authenticator, Operation, Principal, check
 from service.cases import SIGNED_IN, new_request_id
 from workflows import names
 from workflows.messages import CampaignStatus, ListReply, Reply
@@ -246,8 +247,7 @@ def create_app(service: CaseService, authenticator: Authenticator,
                          idempotency_key: IdemKey = None) -> CaseCreated:
         ref, plan = allowed(who, "start", names.case_id(body.plan_id, body.commune_code))
         _, _, scope = case_of(ref.case_id)
-        check_baseline(plan, body.baseline)
-        try:
+        try:  # the service dry-runs the opening first (baseline and its classification)
             await service.start_case(plan, scope, who.actor, body.baseline,
                                      clock=clock_for(plan))
         except ServiceError as exc:

@@ -183,6 +183,25 @@ def selection_role(plan: Plan) -> Role:
     return plan.deadlines_of("selection")[0].role
 
 
+def opener_role(plan: Plan) -> Role:
+    """Who opens (and proposes) a commune's case: the district UBND, or after the 2025 reform
+    the provincial police, which took the district's powers."""
+    return "district_ubnd" if plan.has_districts else "province_police"
+
+
+def campaign_opener_roles(plan: Plan) -> tuple[Role, ...]:
+    """Who opens a plan's campaign: the province's People's Committee or police (and the
+    district's People's Committee, for a district's own plan)."""
+    return ("province_ubnd", "province_police") + (
+        ("district_ubnd",) if plan.district_code else ())
+
+
+def territory_scope(plan: Plan) -> CaseScope:
+    """A campaign's scope: the plan's province (and district, for a district's plan)."""
+    return CaseScope(province_code=plan.province_code, district_code=plan.district_code,
+                     commune_code="")
+
+
 def withdrawal_roles(plan: Plan) -> tuple[Role, ...]:
     """Who may withdraw: the district UBND, or after the 2025 reform the province."""
     return ("district_ubnd",) if plan.has_districts else ("province_ubnd", "province_police")

@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from domain.case import require_actor, selection_role, withdrawal_roles
+from domain.case import (
+    campaign_opener_roles,
+    opener_role,
+    require_actor,
+    selection_role,
+    withdrawal_roles,
+)
 from domain.errors import DomainError
 from domain.identity import KeyRing, token_hash, verify_token
 from domain.plan import Plan
@@ -75,21 +81,18 @@ _VI = {
 def roles_for(plan: Plan, op: Operation) -> tuple[Role, ...]:
     """The roles a plan gives an operation (reads: every role)."""
     chain_roles = tuple(dict.fromkeys(r for lv in plan.approval_chain for r in lv.roles))
-    proposer: Role = "district_ubnd" if plan.has_districts else "province_police"
-    opener: Role = "district_ubnd" if plan.has_districts else "province_police"
     table: dict[Operation, tuple[Role, ...]] = {
         "read": ROLES,
-        "start": (opener,),
+        "start": (opener_role(plan),),
         "withdraw": withdrawal_roles(plan),
         "select": (selection_role(plan),),
         "submit": ("commune_ubnd",),
         "resubmit": ("commune_ubnd",),
         "decide": chain_roles,
-        "propose": (proposer,),
+        "propose": (opener_role(plan),),
         "approve_selection": (selection_role(plan),),
         "approve_recognition": tuple(plan.approval_chain[-1].roles),
-        "open_campaign": ("province_ubnd", "province_police") + (
-            ("district_ubnd",) if plan.district_code else ()),
+        "open_campaign": campaign_opener_roles(plan),
     }
     return table[op]
 
@@ -112,8 +115,3 @@ def check(actor: Actor, op: Operation, plan: Plan, scope: CaseScope) -> None:
               else "hồ sơ không thuộc địa bàn quản lý của bạn")
         raise ServiceError(exc.code, exc.message, f"{vi} ({exc.message})") from None
 
-
-def territory_scope(plan: Plan) -> CaseScope:
-    """A campaign's scope: the plan's province (and district, for a district's plan)."""
-    return CaseScope(province_code=plan.province_code, district_code=plan.district_code,
-                     commune_code="")

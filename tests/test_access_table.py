@@ -9,9 +9,10 @@ import itertools
 import pytest
 
 from catalog import get_plan
+from domain.case import territory_scope
 from domain.roles import ROLE_SCOPE, ROLES, Actor, CaseScope
 from service import ServiceError
-from service.access import Operation, check, territory_scope
+from service.access import Operation, check
 
 PLAN = get_plan("tra-vinh-2025")  # a plan with districts (001)
 CASE = CaseScope(province_code="84", district_code="850", commune_code="29530")

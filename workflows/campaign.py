@@ -22,7 +22,13 @@ with workflow.unsafe.imports_passed_through():
     from activities.persist import EventActivities
     from domain import case as case_decider
     from domain.agenda import cutoff
-    from domain.case import CaseState, require_actor, selection_role
+    from domain.case import (
+        CaseState,
+        opener_role,
+        require_actor,
+        selection_role,
+        territory_scope,
+    )
     from domain.errors import DomainError
     from domain.roles import CaseScope, Role
     from workflows import names
@@ -148,8 +154,7 @@ class ProvinceCampaignWorkflow:
         check_proof(p)  # a retry too: an old reply is for no one
         if p.request_id in self.replies:
             return
-        self._check_request(p, "district_ubnd" if self.plan.has_districts
-                            else "province_police")
+        self._check_request(p, opener_role(self.plan))
         if self.selection_done:
             refuse("campaign.selection_done", "the selection list is already approved")
         if not p.communes:
@@ -275,11 +280,8 @@ class ProvinceCampaignWorkflow:
     def _check_request(self, request: Request, role: Role) -> None:
         check_proof(request)
         actor = request.actor
-        # the campaign's territory: the plan's province (and district, for a district's plan)
-        scope = CaseScope(province_code=self.plan.province_code,
-                          district_code=self.plan.district_code, commune_code="")
         try:
-            require_actor(actor, scope, (role,), prefix="campaign")
+            require_actor(actor, territory_scope(self.plan), (role,), prefix="campaign")
         except DomainError as exc:
             refuse_domain(exc)
 
