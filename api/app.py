@@ -14,14 +14,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Body, Depends, FastAPI, Header, Query, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-import catalog
 from api import errors
 from api.errors import documented
 from api.schemas import (
@@ -50,9 +50,11 @@ from domain.errors import DomainError
 from domain.metrics import parse_metrics
 from domain.plan import Plan
 from domain.roles import ROLE_SCOPE, CaseScope, jurisdiction_error
+from eventstore.plan_versions import PlanVersions
 from service import CaseRef, CaseService, ServiceError
 from service.access import Authenticator, Operation, Principal, check
 from service.cases import SIGNED_IN, new_request_id
+from service.plans import PlanBook, PublishedPlan
 from workflows import names
 from workflows.messages import CampaignStatus, ListReply, Reply
 
@@ -167,6 +169,7 @@ def create_app(service: CaseService, authenticator: Authenticator,
     app.add_middleware(BodyLimit, limit=max_body)
 
     app.state.authenticator = authenticator
+    plans = PlanBook(None if service.store is None else PlanVersions(service.store.pool))
 
     def request_id(op: str, who: Principal, key: str | None) -> str:
         if key is None:
@@ -174,16 +177,14 @@ def create_app(service: CaseService, authenticator: Authenticator,
         digest = hashlib.sha256(f"{who.actor.person_id}\x00{key}".encode()).hexdigest()
         return f"{op}-{digest[:40]}"
 
-    def plan_of(plan_id: str) -> Plan:
-        try:
-            return catalog.get_plan(plan_id)
-        except DomainError:
-            raise ServiceError("plan.not_found", f"no such plan: {plan_id}",
-                               f"không có kế hoạch {plan_id}") from None
+    async def plan_of(plan_id: str) -> Plan:
+        """The plan's newest version: what new cases start with, and whose roles and
+        territory the front door checks (the workflows check a case's own plan again)."""
+        return (await plans.current(plan_id)).plan
 
-    def case_of(case_id: str) -> tuple[CaseRef, Plan, CaseScope]:
+    async def case_of(case_id: str) -> tuple[CaseRef, Plan, CaseScope]:
         ref = CaseRef.parse(case_id)
-        plan = plan_of(ref.plan_id)
+        plan = await plan_of(ref.plan_id)
         try:
             unit = registry(plan.structure).commune(ref.commune_code)
         except DomainError:
@@ -206,8 +207,8 @@ def create_app(service: CaseService, authenticator: Authenticator,
             raise ServiceError(exc.code, where + exc.message,
                                where + exc.message_vi if exc.message_vi else None) from None
 
-    def allowed(who: Principal, op: Operation, case_id: str) -> tuple[CaseRef, Plan]:
-        ref, plan, scope = case_of(case_id)
+    async def allowed(who: Principal, op: Operation, case_id: str) -> tuple[CaseRef, Plan]:
+        ref, plan, scope = await case_of(case_id)
         check(who.actor, op, plan, scope)
         return ref, plan
 
@@ -229,24 +230,32 @@ def create_app(service: CaseService, authenticator: Authenticator,
         return JSONResponse({"status": "ready"})
 
     # -- plans ------------------------------------------------------------------------------
-    @app.get("/plans", tags=["kế hoạch / plans"], responses=documented(401, 413, 503))
-    async def plans(who: Who) -> list[PlanInfo]:
+    @app.get("/plans", tags=["kế hoạch / plans"], responses=READS)
+    async def list_plans(who: Who, all_versions: bool = False) -> list[PlanInfo]:
+        """Kế hoạch: each plan's newest version (new cases start with it), or every version."""
         del who
-        out = []
-        for plan_id in catalog.plan_ids():
-            p = catalog.get_plan(plan_id)
-            out.append(PlanInfo(id=p.id, title_vi=p.title_vi, title_en=p.title_en,
-                                province_code=p.province_code, district_code=p.district_code,
-                                starts_on=p.starts_on.isoformat(),
-                                ends_on=p.ends_on.isoformat()))
-        return out
+        return [plan_info(p) for p in await plans.listing(all_versions)]
+
+    @app.post("/plans", status_code=201, tags=["kế hoạch / plans"], responses=WRITES,
+              response_model=PlanInfo)
+    async def publish_plan(body: Annotated[dict[str, Any], Body(
+            description="The plan (YAML or JSON document as in domain/plans/), its criteria "
+                        "and rule sets embedded (`criteria`, `rules`) or named from the "
+                        "catalogue", examples=[{"id": "ninh-binh-2027", "...": "..."}])],
+            who: Who) -> JSONResponse:
+        """Ban hành kế hoạch: store the plan as its next version (201); the same content again
+        answers the version it already is (200). Running cases keep the version they began
+        with; new cases start with the newest."""
+        published, created = await plans.publish(who.actor, body)
+        return JSONResponse(jsonable_encoder(plan_info(published)),
+                            status_code=201 if created else 200)
 
     # -- cases ------------------------------------------------------------------------------
     @app.post("/cases", status_code=201, tags=["hồ sơ / cases"], responses=WRITES)
     async def start_case(body: StartCase, who: Who,
                          idempotency_key: IdemKey = None) -> CaseCreated:
-        ref, plan = allowed(who, "start", names.case_id(body.plan_id, body.commune_code))
-        _, _, scope = case_of(ref.case_id)
+        ref, plan = await allowed(who, "start", names.case_id(body.plan_id, body.commune_code))
+        _, _, scope = await case_of(ref.case_id)
         try:  # the service dry-runs the opening first (baseline and its classification)
             await service.start_case(plan, scope, who.actor, body.baseline,
                                      clock=clock_for(plan))
@@ -262,7 +271,8 @@ def create_app(service: CaseService, authenticator: Authenticator,
     async def list_cases(who: Who, plan: str | None = None, state: str | None = None,
                          limit: Annotated[int, Query(ge=1, le=500)] = 50,
                          offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> Page:
-        plan_ids = [plan_of(plan).id] if plan else list(catalog.plan_ids())
+        plan_ids = [(await plan_of(plan)).id] if plan else \
+            [p.plan.id for p in await plans.listing()]
         me = who.actor
         reach = ROLE_SCOPE[me.role]
         rows = []
@@ -293,13 +303,13 @@ def create_app(service: CaseService, authenticator: Authenticator,
 
     @app.get("/cases/{case_id}", tags=["hồ sơ / cases"], responses=READS)
     async def case_status(case_id: CaseIdPath, who: Who) -> CaseView:
-        ref, _ = allowed(who, "read", case_id)
+        ref, _ = await allowed(who, "read", case_id)
         view = await service.status(ref)
         return CaseView(case=view.case, chain=view.chain)
 
     @app.get("/cases/{case_id}/history", tags=["hồ sơ / cases"], responses=READS)
     async def case_history(case_id: CaseIdPath, who: Who) -> list[HistoryEvent]:
-        ref, _ = allowed(who, "read", case_id)
+        ref, _ = await allowed(who, "read", case_id)
         return [HistoryEvent(version=e.version, type=e.type,
                              recorded_at=e.recorded_at.isoformat(), payload=e.payload,
                              hash=e.hash.hex())
@@ -308,7 +318,7 @@ def create_app(service: CaseService, authenticator: Authenticator,
     @app.post("/cases/{case_id}/submissions", tags=["hồ sơ / cases"], responses=WRITES)
     async def submit(case_id: CaseIdPath, body: Submission, who: Who,
                      idempotency_key: IdemKey = None) -> Reply:
-        ref, _ = allowed(who, "submit", case_id)
+        ref, _ = await allowed(who, "submit", case_id)
         return await service.submit(ref, who.actor, body.deadline_id, body.metrics,
                                     body.summary, request_id=request_id(
                                         f"submit-{body.deadline_id}", who, idempotency_key))
@@ -318,13 +328,13 @@ def create_app(service: CaseService, authenticator: Authenticator,
                      idempotency_key: IdemKey = None) -> Reply:
         rid = request_id(body.kind, who, idempotency_key)
         if body.kind in ("select", "not_select"):
-            ref, _ = allowed(who, "select", case_id)
+            ref, _ = await allowed(who, "select", case_id)
             return await service.select(ref, who.actor, body.kind == "select", body.reason,
                                         request_id=rid)
         if body.kind == "resubmit":
-            ref, _ = allowed(who, "resubmit", case_id)
+            ref, _ = await allowed(who, "resubmit", case_id)
             return await service.resubmit(ref, who.actor, request_id=rid)
-        ref, _ = allowed(who, "decide", case_id)
+        ref, _ = await allowed(who, "decide", case_id)
         assert body.kind in ("approve", "reject", "delegate")
         if body.kind == "reject" and not body.reason.strip():
             raise ServiceError("decision.reason_required", "a rejection needs a reason",
@@ -342,33 +352,33 @@ def create_app(service: CaseService, authenticator: Authenticator,
     @app.post("/cases/{case_id}/withdrawal", tags=["hồ sơ / cases"], responses=WRITES)
     async def withdraw(case_id: CaseIdPath, body: WithdrawalBody, who: Who,
                        idempotency_key: IdemKey = None) -> Reply:
-        ref, _ = allowed(who, "withdraw", case_id)
+        ref, _ = await allowed(who, "withdraw", case_id)
         return await service.withdraw(ref, who.actor, body.reason,
                                       request_id=request_id("withdraw", who, idempotency_key))
 
     # -- campaigns --------------------------------------------------------------------------
-    def campaign_allowed(who: Principal, op: Operation, plan_id: str) -> Plan:
-        plan = plan_of(plan_id)
+    async def campaign_allowed(who: Principal, op: Operation, plan_id: str) -> Plan:
+        plan = await plan_of(plan_id)
         check(who.actor, op, plan, territory_scope(plan))
         return plan
 
     @app.post("/campaigns/{plan_id}", status_code=201, tags=["chiến dịch / campaigns"],
               responses=WRITES)
     async def open_campaign(plan_id: PlanIdPath, who: Who) -> CampaignOpened:
-        plan = campaign_allowed(who, "open_campaign", plan_id)
+        plan = await campaign_allowed(who, "open_campaign", plan_id)
         return CampaignOpened(campaign_id=await service.start_campaign(
             plan, who.actor, clock=clock_for(plan)))
 
     @app.get("/campaigns/{plan_id}", tags=["chiến dịch / campaigns"], responses=READS)
     async def campaign_status(plan_id: PlanIdPath, who: Who) -> CampaignStatus:
-        campaign_allowed(who, "read", plan_id)
+        await campaign_allowed(who, "read", plan_id)
         return await service.campaign_status(names.campaign_id(plan_id))
 
     @app.post("/campaigns/{plan_id}/proposals", tags=["chiến dịch / campaigns"],
               responses=WRITES)
     async def propose(plan_id: PlanIdPath, body: ProposalBody, who: Who,
                       idempotency_key: IdemKey = None) -> ListReply:
-        plan = campaign_allowed(who, "propose", plan_id)
+        plan = await campaign_allowed(who, "propose", plan_id)
         for code, baseline in sorted(body.communes.items()):
             check_baseline(plan, baseline, code)
         return await service.propose(names.campaign_id(plan_id), who.actor, body.communes,
@@ -378,7 +388,7 @@ def create_app(service: CaseService, authenticator: Authenticator,
               responses=WRITES)
     async def approve_selection(plan_id: PlanIdPath, body: SelectionBody, who: Who,
                                 idempotency_key: IdemKey = None) -> ListReply:
-        campaign_allowed(who, "approve_selection", plan_id)
+        await campaign_allowed(who, "approve_selection", plan_id)
         wid = names.campaign_id(plan_id)
         chosen = body.communes
         if body.all_proposed:
@@ -391,12 +401,22 @@ def create_app(service: CaseService, authenticator: Authenticator,
               responses=WRITES)
     async def approve_recognition(plan_id: PlanIdPath, body: RecognitionBody, who: Who,
                                   idempotency_key: IdemKey = None) -> ListReply:
-        campaign_allowed(who, "approve_recognition", plan_id)
+        await campaign_allowed(who, "approve_recognition", plan_id)
         return await service.approve_recognition(
             names.campaign_id(plan_id), who.actor, body.communes, body.reason,
             request_id=request_id("recognition", who, idempotency_key))
 
     return app
+
+
+def plan_info(p: PublishedPlan) -> PlanInfo:
+    plan = p.plan
+    return PlanInfo(id=plan.id, title_vi=plan.title_vi, title_en=plan.title_en,
+                    province_code=plan.province_code, district_code=plan.district_code,
+                    starts_on=plan.starts_on.isoformat(), ends_on=plan.ends_on.isoformat(),
+                    version=p.version, content_hash=p.content_hash, source=p.source,
+                    published_by=p.published_by,
+                    published_at=None if p.published_at is None else p.published_at.isoformat())
 
 
 def _jsonable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
