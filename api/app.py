@@ -9,7 +9,6 @@ workflow's memory and changes nothing. Bodies are bounded (413 past ``max_body``
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Annotated, Any
@@ -42,18 +41,14 @@ from api.schemas import (
     Submission,
     WithdrawalBody,
 )
-from domain.admin_units import registry
-from domain.case import territory_scope
-from domain.classification import classify
 from domain.clock import PlanClock
 from domain.errors import DomainError
-from domain.metrics import parse_metrics
 from domain.plan import Plan
-from domain.roles import ROLE_SCOPE, CaseScope, jurisdiction_error
 from eventstore.plan_versions import PlanVersions
 from service import CaseRef, CaseService, ServiceError
-from service.access import Authenticator, Operation, Principal, check
-from service.cases import SIGNED_IN, new_request_id
+from service.access import Authenticator, Operation, Principal
+from service.cases import SIGNED_IN
+from service.frontdoor import FrontDoor
 from service.plans import PlanBook, PublishedPlan
 from workflows import names
 from workflows.messages import CampaignStatus, ListReply, Reply
@@ -171,46 +166,15 @@ def create_app(service: CaseService, authenticator: Authenticator,
     app.state.authenticator = authenticator
     plans = PlanBook(None if service.store is None else PlanVersions(service.store.pool))
 
+    door = FrontDoor(service, plans, clock_for)
+    app.state.door = door
+    check_baseline = door.check_baseline
+
     def request_id(op: str, who: Principal, key: str | None) -> str:
-        if key is None:
-            return new_request_id(op)
-        digest = hashlib.sha256(f"{who.actor.person_id}\x00{key}".encode()).hexdigest()
-        return f"{op}-{digest[:40]}"
-
-    async def plan_of(plan_id: str) -> Plan:
-        """The plan's newest version: what new cases start with, and whose roles and
-        territory the front door checks (the workflows check a case's own plan again)."""
-        return (await plans.current(plan_id)).plan
-
-    async def case_of(case_id: str) -> tuple[CaseRef, Plan, CaseScope]:
-        ref = CaseRef.parse(case_id)
-        plan = await plan_of(ref.plan_id)
-        try:
-            unit = registry(plan.structure).commune(ref.commune_code)
-        except DomainError:
-            raise ServiceError("case.not_found", f"no such case: {case_id}",
-                               f"không có hồ sơ {case_id}") from None
-        return ref, plan, CaseScope(province_code=unit.province_code,
-                                    district_code=unit.district_code,
-                                    commune_code=unit.code)
-
-    def check_baseline(plan: Plan, baseline: dict[str, Any], commune: str = "") -> None:
-        """Refuse (422, naming the field) a baseline the case could not open with: besides its
-        own rules (``parse_metrics``), the case classifies it when it opens, and a metric the
-        plan's rule set reads but the baseline lacks would fail the case just started."""
-        try:
-            metrics = parse_metrics(baseline)
-            if plan.rules is not None:
-                classify(metrics, plan.rules)
-        except DomainError as exc:
-            where = f"commune {commune}: " if commune else ""
-            raise ServiceError(exc.code, where + exc.message,
-                               where + exc.message_vi if exc.message_vi else None) from None
+        return door.request_id(op, who.actor, key)
 
     async def allowed(who: Principal, op: Operation, case_id: str) -> tuple[CaseRef, Plan]:
-        ref, plan, scope = await case_of(case_id)
-        check(who.actor, op, plan, scope)
-        return ref, plan
+        return await door.allowed(who.actor, op, case_id)
 
     # -- health -----------------------------------------------------------------------------
     @app.get("/healthz", tags=["vận hành / operations"], responses=documented(413))
@@ -255,7 +219,7 @@ def create_app(service: CaseService, authenticator: Authenticator,
     async def start_case(body: StartCase, who: Who,
                          idempotency_key: IdemKey = None) -> CaseCreated:
         ref, plan = await allowed(who, "start", names.case_id(body.plan_id, body.commune_code))
-        _, _, scope = await case_of(ref.case_id)
+        _, _, scope = await door.case_of(ref.case_id)
         try:  # the service dry-runs the opening first (baseline and its classification)
             await service.start_case(plan, scope, who.actor, body.baseline,
                                      clock=clock_for(plan))
@@ -271,24 +235,7 @@ def create_app(service: CaseService, authenticator: Authenticator,
     async def list_cases(who: Who, plan: str | None = None, state: str | None = None,
                          limit: Annotated[int, Query(ge=1, le=500)] = 50,
                          offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> Page:
-        plan_ids = [(await plan_of(plan)).id] if plan else \
-            [p.plan.id for p in await plans.listing()]
-        me = who.actor
-        reach = ROLE_SCOPE[me.role]
-        rows = []
-        for plan_id in plan_ids:
-            for row in await service.list_cases(
-                    plan_id, state, province_code=me.province_code,
-                    district_code=me.district_code if reach != "province" else None,
-                    commune_code=me.commune_code if reach == "commune" else None):
-                if row.province_code is None or row.commune_code is None:
-                    continue
-                where = CaseScope(province_code=row.province_code,
-                                  district_code=row.district_code,
-                                  commune_code=row.commune_code)
-                if jurisdiction_error(who.actor, where) is None:
-                    rows.append(asdict(row))
-        rows.sort(key=lambda r: str(r["stream"]))
+        rows = await door.cases(who.actor, plan, state)
         return Page(items=_jsonable(rows[offset:offset + limit]), total=len(rows), limit=limit,
                     offset=offset)
 
@@ -358,9 +305,7 @@ def create_app(service: CaseService, authenticator: Authenticator,
 
     # -- campaigns --------------------------------------------------------------------------
     async def campaign_allowed(who: Principal, op: Operation, plan_id: str) -> Plan:
-        plan = await plan_of(plan_id)
-        check(who.actor, op, plan, territory_scope(plan))
-        return plan
+        return await door.campaign_allowed(who.actor, op, plan_id)
 
     @app.post("/campaigns/{plan_id}", status_code=201, tags=["chiến dịch / campaigns"],
               responses=WRITES)
