@@ -9,7 +9,7 @@ workflow's memory and changes nothing. Bodies are bounded (413 past ``max_body``
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
 from typing import Annotated, Any
 
@@ -50,6 +50,8 @@ from service.access import Authenticator, Operation, Principal
 from service.cases import SIGNED_IN
 from service.frontdoor import FrontDoor
 from service.plans import PlanBook, PublishedPlan
+from web.app import DemoPerson, create_ui
+from web.session import Sessions
 from workflows import names
 from workflows.messages import CampaignStatus, ListReply, Reply
 
@@ -148,10 +150,13 @@ IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 def create_app(service: CaseService, authenticator: Authenticator,
                ready: Callable[[], Awaitable[None]] | None = None,
                max_body: int = MAX_BODY,
-               clock_for: Callable[[Plan], PlanClock] = lambda _: PlanClock()) -> FastAPI:
-    """The API over ``service``; ``ready`` raises when a dependency is down (``/readyz``);
-    ``clock_for``: the calendar a plan's new cases and campaigns run on (the plan's own dates;
-    a rehearsal clock only where the workers accept one, as in tests)."""
+               clock_for: Callable[[Plan], PlanClock] = lambda _: PlanClock(),
+               people: Sequence[DemoPerson] = (), secure_cookies: bool = False) -> FastAPI:
+    """The API over ``service``, with the web pages under ``/ui``; ``ready`` raises when a
+    dependency is down (``/readyz``); ``clock_for``: the calendar a plan's new cases and
+    campaigns run on (the plan's own dates; a rehearsal clock only where the workers accept
+    one, as in tests); ``people``: the demo people the pages' sign-in offers (dev stack);
+    ``secure_cookies``: the pages' cookies over HTTPS only."""
     app = FastAPI(
         title="drugfree",
         version="1",
@@ -168,6 +173,10 @@ def create_app(service: CaseService, authenticator: Authenticator,
 
     door = FrontDoor(service, plans, clock_for)
     app.state.door = door
+    store = service.store
+    app.mount("/ui", create_ui(door, Sessions(authenticator, secure=secure_cookies),
+                               people=people,
+                               verify=None if store is None else store.verify))
     check_baseline = door.check_baseline
 
     def request_id(op: str, who: Principal, key: str | None) -> str:

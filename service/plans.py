@@ -93,6 +93,14 @@ class PlanBook:
         return PublishedPlan(plan=plan, content_hash=self._keep(plan), version=None,
                              source="catalogue")
 
+    async def find(self, plan_id: str, content_hash: str) -> PublishedPlan | None:
+        """The stored version of ``plan_id`` with this content (None: not a stored version)."""
+        await self.register_catalogue()
+        if self.versions is None:
+            return None
+        row = await self.versions.find(plan_id, content_hash)
+        return None if row is None else await self._published(row)
+
     async def listing(self, all_versions: bool = False) -> list[PublishedPlan]:
         """Each plan's newest version (``all_versions``: every version), by plan id."""
         await self.register_catalogue()

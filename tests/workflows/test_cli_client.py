@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import socket
 import sys
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -20,7 +19,6 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-import uvicorn
 
 from api.app import create_app
 from cli.main import app as cli_app
@@ -30,7 +28,7 @@ from domain.plan import Plan
 from domain.roles import Actor
 from service import CaseService
 from service.access import Authenticator
-from tests.workflows.support import BASELINE, CLEAN, SIGNER, Case
+from tests.workflows.support import BASELINE, CLEAN, SIGNER, Case, serving
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -63,22 +61,9 @@ async def served(temporal: Any, worker: str, store: Any) -> AsyncIterator[Served
         return out.clock[0]
 
     app = create_app(service, Authenticator(ISSUER.ring()), clock_for=clock_for)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    out.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
-                                           lifespan="off"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    for _ in range(500):  # at most 10 s; a server that failed to start ends its task
-        if server.started or task.done():
-            break
-        await asyncio.sleep(0.02)
-    assert server.started, task.exception() if task.done() else "uvicorn did not start"
-    yield out
-    server.should_exit = True
-    await task
-    sock.close()
+    async with serving(app) as url:
+        out.url = url
+        yield out
 
 
 def token(actor: Actor) -> str:
