@@ -154,7 +154,8 @@ def create_ui(door: FrontDoor, sessions: Sessions, *,
         return response
 
     @ui.post("/signout")
-    async def signout(request: Request, csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
+    async def signout(request: Request,
+                      csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
         if not sessions.csrf_ok(request, csrf):
             return render(request, "error.html", 403, error=_csrf_error())
         response = RedirectResponse("/ui/signin", status_code=303)
