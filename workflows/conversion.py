@@ -258,9 +258,7 @@ class CommuneConversionWorkflow:
     def _submission(self, r: ReportSubmission) -> case.Submit:
         # By kind alone: the earliest outstanding deadline of that kind, in this case's own
         # (pinned) plan and as the case stands now.
-        deadline_id = r.deadline_id if r.kind is None else case.submission_deadline(
-            self.plan, self.s, r.deadline_id, r.kind)
-        assert deadline_id is not None  # the message names one or the other
+        deadline_id = case.submission_deadline(self.plan, self.s, r.deadline_id, r.kind)
         return case.Submit(actor=r.actor, deadline_id=deadline_id, metrics=r.metrics,
                            summary=r.summary, attachments=r.attachments)
 
@@ -282,14 +280,14 @@ class CommuneConversionWorkflow:
 
     @submit_report.validator
     def _check_report(self, r: ReportSubmission) -> None:
+        # as _dry_run, but which deadline a kind means is itself part of the decision
         check_proof(r, via=self.inp.campaign_id)
         if r.request_id in self.replies:
             return
         try:
-            command = self._submission(r)
+            self._decide(self._submission(r))
         except DomainError as exc:
             refuse_domain(exc)
-        self._dry_run(r, command)
 
     async def _start_recognition(self, submitted_by: Actor) -> None:
         self._child = await workflow.start_child_workflow(
