@@ -188,6 +188,8 @@ class Page(BaseModel):
 
 
 class PlanInfo(BaseModel):
+    """One version of a plan (phiên bản kế hoạch)."""
+
     id: str
     title_vi: str
     title_en: str
@@ -195,6 +197,12 @@ class PlanInfo(BaseModel):
     district_code: str | None
     starts_on: str
     ends_on: str
+    version: int | None = Field(description="1, 2, ...; null: a catalogue file not stored "
+                                            "(no event store)")
+    content_hash: str = Field(description="SHA-256 of the plan's canonical JSON (RFC 8785)")
+    source: Literal["catalogue", "published"]
+    published_by: dict[str, Any] | None = None
+    published_at: str | None = None
 
 
 class CaseView(BaseModel):

@@ -198,6 +198,13 @@ def campaign_opener_roles(plan: Plan) -> tuple[Role, ...]:
         ("district_ubnd",) if plan.district_code else ())
 
 
+def plan_issuer_roles(plan: Plan) -> tuple[Role, ...]:
+    """Who issues (publishes) a plan: the province's People's Committee (and the district's,
+    for a district's own plan)."""
+    district: tuple[Role, ...] = ("district_ubnd",) if plan.district_code else ()
+    return ("province_ubnd", *district)
+
+
 def territory_scope(plan: Plan) -> CaseScope:
     """A campaign's scope: the plan's province (and district, for a district's plan)."""
     return CaseScope(province_code=plan.province_code, district_code=plan.district_code,

@@ -492,7 +492,10 @@ class CaseService:
         return False
 
     async def inbox(self, actor: Actor, overdue: bool = False, limit: int = 50,
-                    offset: int = 0, today: date | None = None) -> Inbox:
+                    offset: int = 0, today: date | None = None, *, plan_id: str | None = None,
+                    subject: str | None = None) -> Inbox:
         """Decisions awaiting ``actor``'s role in their jurisdiction, oldest deadline first
-        (``service.readmodel.read_inbox``); ``overdue``: only those past their deadline."""
-        return await read_inbox(self._require_store(), actor, overdue, limit, offset, today)
+        (``service.readmodel.read_inbox``); ``overdue``: only those past their deadline;
+        ``plan_id`` / ``subject``: one plan's, one level's (or deadline's)."""
+        return await read_inbox(self._require_store(), actor, overdue, limit, offset, today,
+                                plan_id=plan_id, subject=subject)

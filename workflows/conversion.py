@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.errors import DomainError
     from domain.events import CriteriaEvaluated, Event
     from domain.notices import notices_for
+    from domain.plan import plan_hash
     from domain.roles import Actor
     from workflows import names
     from workflows.admit import admit
@@ -76,6 +77,7 @@ class CommuneConversionWorkflow:
         except DomainError as exc:  # sets the catalogue lacks: run fails with the code, not
             self.plan, self._open_error = inp.plan, exc  # every workflow task, forever
         self.scope = inp.scope
+        self._hash: str | None = None  # the plan's content hash, computed when first asked
         self.id = names.case_id(inp.plan.id, inp.scope.commune_code)
         carry = inp.carried
         self.s: case.CaseState = carry.case if carry else case.CaseState()
@@ -341,7 +343,14 @@ class CommuneConversionWorkflow:
             status=self.s.status, phase=self.s.phase, classification=self.s.classification,
             submitted=self.s.submitted, missed=self.s.missed, criteria_met=self.s.criteria_met,
             outcome=self.s.outcome, reasons=self.s.reasons, next_deadlines=upcoming,
+            plan_hash=self._plan_hash(),
         )
+
+    def _plan_hash(self) -> str:
+        # Queries only (never replayed): which published version the case runs on.
+        if self._hash is None:
+            self._hash = plan_hash(self.plan)
+        return self._hash
 
 
 def _cause(err: BaseException | None) -> str:

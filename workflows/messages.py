@@ -151,6 +151,7 @@ class CaseStatus(_Msg):
     outcome: str | None
     reasons: list[str]
     next_deadlines: list[dict[str, str]]
+    plan_hash: str | None = None  # the content hash of the plan the case runs on
 
 
 # -- recognition chain ------------------------------------------------------------------------

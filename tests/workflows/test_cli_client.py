@@ -380,3 +380,40 @@ async def test_a_campaign_from_proposals_to_the_recognition_list(
     assert final.recognised == [PROPOSED[0]]
     r = await drugfree("campaign", "status", "--plan", PLAN, "--lang", "en", who=police)
     assert "Recognised:" in r.stdout and PROPOSED[0] in r.stdout
+
+
+async def test_plans_publish_and_list_their_versions(drugfree: Run, tmp_path: Path) -> None:
+    from catalog import get_plan
+
+    ubnd = Actor(person_id="ubnd-84", role="province_ubnd", province_code="84")
+    doc = get_plan(PLAN).model_dump(mode="json", exclude={"criteria", "rules"})
+    doc["id"], doc["title_vi"] = "tra-vinh-2025-cli", "Kế hoạch ban hành qua dòng lệnh"
+    (tmp_path / "plans").mkdir()
+    plan_file = write(tmp_path / "plans", "tra-vinh-2025-cli.json", doc)
+
+    # checked here first: a broken file is named, and nothing is sent
+    broken = write(tmp_path / "plans", "broken.json", {**doc, "id": "broken", "phases": []})
+    r = await drugfree("plans", "publish", str(broken), who=ubnd, code=2)
+    assert "phases" in r.stderr and "Traceback" not in r.stderr
+    # the server refuses who may not publish (the district is not the plan's issuer)
+    district = Actor(person_id="d-850", role="district_ubnd", province_code="84",
+                     district_code="850")
+    one_error(await drugfree("plans", "publish", str(plan_file), who=district, code=2),
+              "plan.wrong_role")
+
+    r = await drugfree("plans", "publish", str(plan_file), who=ubnd)
+    assert "tra-vinh-2025-cli: phiên bản 1" in r.stdout
+    again = await drugfree("plans", "publish", str(plan_file), who=ubnd)  # same content
+    assert "phiên bản 1" in again.stdout
+    doc["title_vi"] = "Kế hoạch ban hành qua dòng lệnh (sửa đổi)"
+    write(tmp_path / "plans", "tra-vinh-2025-cli.json", doc)
+    r = await drugfree("plans", "publish", str(plan_file), "--lang", "en", who=ubnd)
+    assert "tra-vinh-2025-cli: version 2" in r.stdout
+
+    listed = json.loads((await drugfree("plans", "list", "--json", who=ubnd)).stdout)
+    mine = [p for p in listed if p["id"] == "tra-vinh-2025-cli"]
+    assert [(p["version"], p["source"]) for p in mine] == [(2, "published")]
+    assert any(p["id"] == PLAN and p["source"] == "catalogue" for p in listed)
+    table = (await drugfree("plans", "list", "--all-versions", who=ubnd)).stdout
+    rows = [line.split("\t") for line in table.splitlines() if "tra-vinh-2025-cli" in line]
+    assert [row[1] for row in rows] == ["v1", "v2"] and rows[0][5] == "ubnd-84"
