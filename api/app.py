@@ -4,19 +4,22 @@ Every route but ``/healthz`` and ``/readyz`` needs ``Authorization: Bearer <iden
 (401 otherwise); the person's role and jurisdiction are checked here (403 with the reason)
 and again by the workflows, which receive a command proof, never the token. ``Idempotency-Key``
 on a POST becomes the command's request id, so a retried request is answered from the
-workflow's memory and changes nothing. Bodies are bounded (413 past ``max_body`` bytes).
+workflow's memory and changes nothing. Bodies are bounded (413 past ``max_body`` bytes; an
+attachment's upload past ``max_attachment``, by default ``DRUGFREE_MAX_ATTACHMENT_BYTES``).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
 from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import Body, Depends, FastAPI, Header, Query, Request
+from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -24,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import errors
 from api.errors import documented
 from api.schemas import (
+    SHA256_PATTERN,
     CampaignOpened,
     CaseCreated,
     CaseIdPath,
@@ -39,15 +43,17 @@ from api.schemas import (
     SelectionBody,
     StartCase,
     Submission,
+    Uploaded,
     WithdrawalBody,
 )
 from domain.clock import PlanClock
 from domain.errors import DomainError
 from domain.plan import Plan
 from eventstore.plan_versions import PlanVersions
+from runtime.limits import attachment_limit
 from service import CaseRef, CaseService, ServiceError
 from service.access import Authenticator, Operation, Principal
-from service.cases import SIGNED_IN
+from service.cases import SIGNED_IN, clean_name
 from service.frontdoor import FrontDoor
 from service.plans import PlanBook, PublishedPlan
 from web.app import DemoPerson, create_ui
@@ -56,6 +62,8 @@ from workflows import names
 from workflows.messages import CampaignStatus, ListReply, Reply
 
 MAX_BODY = 1 << 20  # 1 MiB: a proposal of a few hundred communes with metrics fits easily
+# The one route whose body may be larger than MAX_BODY: an attachment's upload (raw bytes).
+UPLOAD_PATH = re.compile(r"^/cases/[^/]+/attachments$")
 # The refusals each kind of route may answer, documented with their body (``ErrorBody``).
 # 503: the workflow service or the database did not answer.
 READS = documented(401, 403, 404, 413, 422, 503)
@@ -64,18 +72,22 @@ OPEN_PATHS = frozenset({"/healthz", "/readyz"})  # all else needs a token
 
 
 class BodyLimit:
-    """Refuse bodies over ``limit`` bytes (declared or streamed) before any route reads them."""
+    """Refuse bodies over ``limit`` bytes (declared or streamed) before any route reads them;
+    an attachment's upload (``POST /cases/{case_id}/attachments``) over ``upload_limit``."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, upload_limit: int | None = None) -> None:
         self.app, self.limit = app, limit
+        self.upload_limit = limit if upload_limit is None else upload_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        upload = scope.get("method") == "POST" and bool(UPLOAD_PATH.match(scope.get("path", "")))
+        limit = self.upload_limit if upload else self.limit
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await _too_large(scope, receive, send, self.limit)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _too_large(scope, receive, send, limit, upload)
             return
         seen = 0
 
@@ -84,24 +96,29 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     raise _TooLarge
             return message
 
         try:
             await self.app(scope, bounded, send)
         except _TooLarge:
-            await _too_large(scope, receive, send, self.limit)
+            await _too_large(scope, receive, send, limit, upload)
 
 
 class _TooLarge(Exception):
     pass
 
 
-async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-    response = JSONResponse(errors.body("input.too_large", f"the body exceeds {limit} bytes",
-                                        f"nội dung vượt quá {limit} byte"), status_code=413)
-    await response(scope, receive, send)
+async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int,
+                     upload: bool = False) -> None:
+    if upload:
+        body = errors.body("attachment.too_large", f"the file exceeds {limit} bytes",
+                           f"tệp vượt quá {limit} byte")
+    else:
+        body = errors.body("input.too_large", f"the body exceeds {limit} bytes",
+                           f"nội dung vượt quá {limit} byte")
+    await JSONResponse(body, status_code=413)(scope, receive, send)
 
 
 # ``Authorization: Bearer <identity token>``, declared as the API's security scheme; a missing
@@ -145,18 +162,29 @@ async def refuse_input(request: Request, exc: Exception) -> JSONResponse:
 # (module level: FastAPI resolves these annotations by name in this module)
 Who = Annotated[Principal, Depends(principal)]
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+Sha256Path = Annotated[str, Path(pattern=SHA256_PATTERN, description="SHA-256 (hex) of the file")]
+FileName = Annotated[str, Query(min_length=1, max_length=255,
+                                description="Tên tệp / the file's name, e.g. bien-ban.pdf")]
+# The upload's body: the file's bytes as they are (no multipart), its type in Content-Type.
+RAW_FILE = {"requestBody": {"required": True, "content": {"application/octet-stream": {
+    "schema": {"type": "string", "format": "binary"}}}}}
+FILE_ANSWER: dict[int | str, dict[str, Any]] = {200: {
+    "description": "tệp / the file's bytes, as uploaded",
+    "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}}
 
 
 def create_app(service: CaseService, authenticator: Authenticator,
                ready: Callable[[], Awaitable[None]] | None = None,
                max_body: int = MAX_BODY,
                clock_for: Callable[[Plan], PlanClock] = lambda _: PlanClock(),
-               people: Sequence[DemoPerson] = (), secure_cookies: bool = False) -> FastAPI:
+               people: Sequence[DemoPerson] = (), secure_cookies: bool = False,
+               max_attachment: int | None = None) -> FastAPI:
     """The API over ``service``, with the web pages under ``/ui``; ``ready`` raises when a
     dependency is down (``/readyz``); ``clock_for``: the calendar a plan's new cases and
     campaigns run on (the plan's own dates; a rehearsal clock only where the workers accept
     one, as in tests); ``people``: the demo people the pages' sign-in offers (dev stack);
-    ``secure_cookies``: the pages' cookies over HTTPS only."""
+    ``secure_cookies``: the pages' cookies over HTTPS only; ``max_attachment``: an uploaded
+    file's bound (default ``attachment_limit()``)."""
     app = FastAPI(
         title="drugfree",
         version="1",
@@ -166,7 +194,8 @@ def create_app(service: CaseService, authenticator: Authenticator,
     app.add_exception_handler(DomainError, errors.on_domain_error)
     app.add_exception_handler(HTTPException, refuse_input)
     app.add_exception_handler(RequestValidationError, refuse_input)
-    app.add_middleware(BodyLimit, limit=max_body)
+    app.add_middleware(BodyLimit, limit=max_body, upload_limit=max_attachment
+                       if max_attachment is not None else attachment_limit())
 
     app.state.authenticator = authenticator
     plans = PlanBook(None if service.store is None else PlanVersions(service.store.pool))
@@ -275,9 +304,39 @@ def create_app(service: CaseService, authenticator: Authenticator,
     async def submit(case_id: CaseIdPath, body: Submission, who: Who,
                      idempotency_key: IdemKey = None) -> Reply:
         ref, _ = await allowed(who, "submit", case_id)
-        return await service.submit(ref, who.actor, body.deadline_id, body.metrics,
-                                    body.summary, request_id=request_id(
-                                        f"submit-{body.deadline_id}", who, idempotency_key))
+        what = body.deadline_id or body.kind
+        return await service.submit(
+            ref, who.actor, body.deadline_id, body.metrics, body.summary,
+            request_id=request_id(f"submit-{what}", who, idempotency_key), kind=body.kind,
+            attachments=[(a.name, a.sha256) for a in body.attachments])
+
+    @app.post("/cases/{case_id}/attachments", tags=["hồ sơ / cases"], responses=WRITES,
+              openapi_extra=RAW_FILE)
+    async def upload(case_id: CaseIdPath, name: FileName, request: Request,
+                     who: Who) -> Uploaded:
+        """Tải tệp lên: the file's bytes as the body (Content-Type: its type), for the
+        commune's submissions; answers its SHA-256, to name it in a submission. The same
+        bytes again change nothing (so no Idempotency-Key is needed). Bounded (413)."""
+        ref, _ = await allowed(who, "submit", case_id)
+        content = bytearray()
+        async for chunk in request.stream():  # BodyLimit stops it past the bound
+            content += chunk
+        stored = await service.upload(ref, who.actor, bytes(content), name,
+                                      request.headers.get("content-type"))
+        return Uploaded(sha256=stored.sha256, size=stored.size, name=clean_name(name))
+
+    @app.get("/cases/{case_id}/attachments/{sha256}", tags=["hồ sơ / cases"],
+             response_class=Response, responses={**FILE_ANSWER, **READS})
+    async def download(case_id: CaseIdPath, sha256: Sha256Path, who: Who) -> Response:
+        """Tải tệp về: a file uploaded to the case, for anyone who may read the case."""
+        ref, _ = await allowed(who, "read", case_id)
+        found = await service.attachment(ref, sha256)
+        ascii_name = found.name.encode("ascii", "replace").decode().replace('"', "_")
+        # served as a download, never rendered by the browser on the API's origin
+        return Response(found.content, media_type=found.media_type, headers={
+            "Content-Disposition": f'attachment; filename="{ascii_name}"; '
+                                   f"filename*=UTF-8''{quote(found.name, safe='')}",
+            "X-Content-Type-Options": "nosniff"})
 
     @app.post("/cases/{case_id}/decisions", tags=["hồ sơ / cases"], responses=WRITES)
     async def decide(case_id: CaseIdPath, body: Decision, who: Who,
