@@ -33,6 +33,7 @@ from service.frontdoor import FrontDoor
 from service.readmodel import today_in_vietnam
 from web import labels
 from web.casepage import facts
+from web.commune import Pages, add_commune_routes
 from web.i18n import LANG_COOKIE, Lang, day, moment, pick
 from web.session import Sessions
 
@@ -272,6 +273,7 @@ def create_ui(door: FrontDoor, sessions: Sessions, *,
         return RedirectResponse(f"/ui/cases/{quote(case_id, safe=':')}?done={action}",
                                 status_code=303)
 
+    add_commune_routes(ui, door, sessions, Pages(render, refusal_page, case_page, lang_of))
     return ui
 
 
