@@ -192,6 +192,12 @@ def read_metrics(form: SubmitForm, data: FormData, plan: Plan,
             f.error = _rule_text(f.kind, lang)
     if not values and not any(f.error for f in form.fields.values()):
         return None
+    for part, whole in PART_OF:  # the contract's table, checked even beside other problems
+        p, w = values.get(part), values.get(whole)
+        if isinstance(p, int) and isinstance(w, int) and p > w:
+            form.fields[part].error = pick(lang, "Không được lớn hơn “{}”",
+                                           "Must not exceed “{}”").format(
+                                               metric_label(whole, lang))
     try:  # the contract's own rules on what was readable (parts within wholes, bounds)
         metrics = parse_metrics(values)
         if plan.rules is not None:  # a report is classified: the rule set's fields needed
