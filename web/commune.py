@@ -272,8 +272,13 @@ def choices(plan: Plan, status: CaseStatus, lang: Lang) -> tuple[list[Choice], l
     return out, kinds
 
 
-def add_commune_routes(ui: FastAPI, door: FrontDoor, sessions: Sessions, pages: Pages) -> None:
-    """The commune's routes on ``ui`` (mounted under ``/ui``)."""
+def add_commune_routes(ui: FastAPI, door: FrontDoor, sessions: Sessions, pages: Pages,
+                       max_attachment: int | None = None) -> None:
+    """The commune's routes on ``ui`` (mounted under ``/ui``); ``max_attachment``: a file's
+    bound (default ``attachment_limit()``, read on each request, as the API's default)."""
+
+    def limit() -> int:
+        return max_attachment if max_attachment is not None else attachment_limit()
 
     async def own_plan(plan: Plan, status: CaseStatus) -> Plan:
         version = await door.plans.find(plan.id, status.plan_hash) if status.plan_hash else None
@@ -291,7 +296,7 @@ def add_commune_routes(ui: FastAPI, door: FrontDoor, sessions: Sessions, pages: 
         commune = registry(plan.structure).commune(ref.commune_code)
         return pages.render(request, "commune_submit.html", status, who=who, case_id=case_id,
                             commune=commune, form=form, idem=idem or _new_key(),
-                            limit=attachment_limit(), max_files=MAX_ATTACHMENTS,
+                            limit=limit(), max_files=MAX_ATTACHMENTS,
                             max_text=MAX_TEXT)
 
     async def new_form(plan: Plan, status: CaseStatus, lang: Lang) -> SubmitForm:
@@ -329,7 +334,7 @@ def add_commune_routes(ui: FastAPI, door: FrontDoor, sessions: Sessions, pages: 
                     form.note_error = pick(lang, f"Ghi chú tối đa {MAX_TEXT} ký tự",
                                            f"At most {MAX_TEXT} characters")
                 metrics = read_metrics(form, data, own, lang)
-                files = await read_files(form, data, lang)
+                files = await read_files(form, data, limit(), lang)
                 if form.has_errors or form.refusal:
                     return await form_page(request, who, case_id, ref, plan, form, 422, idem)
             except DomainError as exc:
@@ -410,10 +415,9 @@ def read_choice(form: SubmitForm, data: FormData, plan: Plan,
     return value, None, cast(SubmissionKind, value)  # one of CASE_DEADLINE_KINDS (the choices)
 
 
-async def read_files(form: SubmitForm, data: FormData,
+async def read_files(form: SubmitForm, data: FormData, limit: int,
                      lang: Lang) -> list[tuple[str, bytes, str | None]]:
-    """The files chosen (none chosen: an empty part, skipped), each within the bound."""
-    limit = attachment_limit()
+    """The files chosen (none chosen: an empty part, skipped), each within ``limit`` bytes."""
     out: list[tuple[str, bytes, str | None]] = []
     problems = []
     uploads = [u for u in data.getlist("files") if isinstance(u, UploadFile) and u.filename]
