@@ -125,7 +125,6 @@ async def running_stack(root: Path, *, api_port: int = 8000, temporal_port: int 
     from temporalio.testing import WorkflowEnvironment
 
     from api.app import create_app
-    from web.app import DemoPerson
     from eventstore.embedded import database
     from eventstore.migrate import migrate
     from eventstore.store import EventStore
@@ -134,6 +133,7 @@ async def running_stack(root: Path, *, api_port: int = 8000, temporal_port: int 
     from runtime.trust import Trust
     from service import CaseService
     from service.access import Authenticator
+    from web.app import DemoPerson
     from worker import running_worker
 
     keys = StackKeys.load_or_create(root / "keys")
