@@ -176,6 +176,15 @@ async def test_sign_in_inbox_case_page_and_refusals(site: Site) -> None:
     await expect(reviewer.locator(".level-approved")).to_have_count(
         len(case.plan.approval_chain))
 
+    # the auditor reads the timeline and the hash chain's verification, and has no form
+    auditor = await site.page_as(case.actor("auditor"))
+    await auditor.goto(f"{site.url}/ui/cases/{case.id}")
+    await expect(auditor.locator("#verify-status")).to_contain_text("Toàn vẹn")
+    await expect(auditor.locator(".timeline tbody tr")).to_have_count(
+        len(await case.service.history(case.ref)))
+    assert await auditor.locator("form#decision-form").count() == 0
+    await accessible(auditor)
+
 
 async def test_pages_answer_without_javascript_too(site: Site) -> None:
     """The sign-in form and the inbox are plain HTML forms (htmx only enhances them)."""
