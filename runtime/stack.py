@@ -133,6 +133,7 @@ async def running_stack(root: Path, *, api_port: int = 8000, temporal_port: int 
     from runtime.trust import Trust
     from service import CaseService
     from service.access import Authenticator
+    from web.app import DemoPerson
     from worker import running_worker
 
     keys = StackKeys.load_or_create(root / "keys")
@@ -169,14 +170,15 @@ async def running_stack(root: Path, *, api_port: int = 8000, temporal_port: int 
                 def clock_for(_: Plan) -> PlanClock:
                     return PlanClock() if rehearsal is None else rehearsal_clock(rehearsal)
 
+                now = datetime.now(UTC)
+                people = [DemoPerson(key=a.role, name=name, actor=a, token=issue_token(
+                    keys.identity, a, now, timedelta(hours=8), name=name))
+                    for a, name in sample_people(sample_plan)]
+                tokens = {p.key: p.token for p in people}
+                # the pages' sign-in lists the sample people (this local stack only)
                 app = create_app(service, Authenticator(keys.identity.ring()), ready=ready,
-                                 clock_for=clock_for)
+                                 clock_for=clock_for, people=people)
                 async with serving(app, "127.0.0.1", api_port):
-                    now = datetime.now(UTC)
-                    tokens: dict[str, str] = {
-                        a.role: issue_token(keys.identity, a, now, timedelta(hours=8),
-                                            name=name)
-                        for a, name in sample_people(sample_plan)}
                     yield StackInfo(api_url=f"http://127.0.0.1:{api_port}",
                                     temporal_address=address, ui_url=ui_url, tokens=tokens,
                                     database_url=db_url, rehearsal=rehearsal)
@@ -211,6 +213,8 @@ def describe(info: StackInfo, root: Path) -> list[str]:
         "drugfree dev: sẵn sàng / ready",
         f"  API:                 {info.api_url}   (tài liệu / docs: {info.api_url}/docs, "
         f"OpenAPI: {info.api_url}/openapi.json)",
+        f"  Trang web / pages:   {info.api_url}/ui   (đăng nhập bằng người dùng mẫu / "
+        "sign in as a sample person)",
         f"  Temporal:            {info.temporal_address}",
     ]
     if info.ui_url:

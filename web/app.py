@@ -26,11 +26,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.errors import status_for
 from domain.errors import DomainError
 from domain.metric_labels import label as metric_label
+from domain.plan import Plan
 from domain.roles import Actor
 from service.access import Principal
 from service.errors import ServiceError
 from service.frontdoor import FrontDoor
-from service.readmodel import today_in_vietnam
+from service.readmodel import InboxItem, today_in_vietnam
 from web import labels
 from web.casepage import facts
 from web.commune import Pages, add_commune_routes
@@ -196,8 +197,11 @@ def create_ui(door: FrontDoor, sessions: Sessions, *,
             subject=level or None)).total
         plans = [p.plan for p in await door.plans.listing()]
         levels = sorted({lv.id for p in plans for lv in p.approval_chain})
+        rows = [(item, *_named(item, {p.id: p for p in plans}, lang_of(request)))
+                for item in box.items]
         query = {"plan": plan, "level": level, "overdue": "1" if overdue else ""}
-        return render(request, "inbox.html", who=who, box=box, plans=plans, levels=levels,
+        return render(request, "inbox.html", who=who, box=box, rows=rows, plans=plans,
+                      levels=levels,
                       plan=plan, level=level, overdue=overdue, overdue_count=overdue_count,
                       page=page, pages=max(1, -(-box.total // size)),
                       query=urlencode({k: v for k, v in query.items() if v}))
@@ -278,6 +282,27 @@ def create_ui(door: FrontDoor, sessions: Sessions, *,
 
 
 _CASE_ID = Path(pattern=r"^(conversion|recognition):[a-z0-9-]{1,64}:[0-9]{1,10}$")
+
+
+def _named(item: InboxItem, plans: dict[str, Plan], lang: Lang) -> tuple[str, str]:
+    """An inbox item's commune name and what is awaited, as a reader says them."""
+    from domain.admin_units import registry
+
+    plan = plans.get(item.plan_id)
+    if plan is None:
+        return item.commune_code, item.subject
+    try:
+        commune = registry(plan.structure).commune(item.commune_code).name
+    except DomainError:
+        commune = item.commune_code
+    what = item.subject
+    if item.kind == "level":
+        what = next((pick(lang, lv.name_vi, lv.name_en) for lv in plan.approval_chain
+                     if lv.id == item.subject), what)
+    else:
+        what = next((pick(lang, d.title_vi, d.title_en) for d in plan.deadlines
+                     if d.id == item.subject), what)
+    return commune, what
 
 
 def _csrf_error() -> ServiceError:

@@ -104,6 +104,21 @@ def test_the_stack_serves_stops_cleanly_and_resumes(tmp_path: Path) -> None:
                 break
             time.sleep(0.2)
         assert [e["type"] for e in r.json()][:2] == ["case.opened", "metrics.recorded"]
+        # the pages: the sign-in lists the sample people; one click signs in as one of them
+        assert "/ui" in text
+        with httpx.Client(base_url=stack.api, timeout=30) as web:
+            page = web.get("/ui/signin")
+            assert page.status_code == 200 and "Người dùng thử" in page.text
+            r = web.post("/ui/signin", data={"csrf": web.cookies.get("drugfree_signin"),
+                                             "person": "province_police"})
+            assert r.status_code == 303 and r.headers["location"] == "/ui/inbox"
+            for _ in range(50):  # the read model follows the record within moments
+                inbox = web.get("/ui/inbox")
+                if f'href="/ui/cases/{case_id}"' in inbox.text:  # the selection awaits them
+                    break
+                time.sleep(0.2)
+            assert "Hộp công việc" in inbox.text and "Công an tỉnh" in inbox.text
+            assert f'href="/ui/cases/{case_id}"' in inbox.text
     finally:
         code, err = stack.stop()
     assert code == 0, err
