@@ -19,7 +19,7 @@ from urllib.parse import quote
 from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -59,11 +59,13 @@ from service.plans import PlanBook, PublishedPlan
 from web.app import DemoPerson, create_ui
 from web.session import Sessions
 from workflows import names
-from workflows.messages import CampaignStatus, ListReply, Reply
+from workflows.messages import MAX_ATTACHMENTS, CampaignStatus, ListReply, Reply
 
 MAX_BODY = 1 << 20  # 1 MiB: a proposal of a few hundred communes with metrics fits easily
-# The one route whose body may be larger than MAX_BODY: an attachment's upload (raw bytes).
+# The routes whose body may be larger than MAX_BODY: an attachment's upload (raw bytes), and
+# the commune's submission form (its files, each checked again by the page).
 UPLOAD_PATH = re.compile(r"^/cases/[^/]+/attachments$")
+FORM_UPLOAD_PATH = re.compile(r"^/ui/cases/[^/]+/submit$")
 # The refusals each kind of route may answer, documented with their body (``ErrorBody``).
 # 503: the workflow service or the database did not answer.
 READS = documented(401, 403, 404, 413, 422, 503)
@@ -83,8 +85,11 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        upload = scope.get("method") == "POST" and bool(UPLOAD_PATH.match(scope.get("path", "")))
+        path, post = scope.get("path", ""), scope.get("method") == "POST"
+        upload = post and bool(UPLOAD_PATH.match(path))
         limit = self.upload_limit if upload else self.limit
+        if post and FORM_UPLOAD_PATH.match(path):
+            limit = self.upload_limit * MAX_ATTACHMENTS + self.limit
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await _too_large(scope, receive, send, limit, upload)
@@ -112,6 +117,14 @@ class _TooLarge(Exception):
 
 async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int,
                      upload: bool = False) -> None:
+    if str(scope.get("path", "")).startswith("/ui/"):  # a person at a page: a page
+        page = HTMLResponse(
+            f"<!doctype html><html lang=vi><title>413</title><h1>Nội dung quá lớn</h1>"
+            f"<p>Biểu mẫu gửi vượt quá {limit} byte; hãy gửi ít tệp hơn hoặc tệp nhỏ hơn.</p>"
+            f"<p lang=en>The form exceeds {limit} bytes.</p><p><a href=/ui/inbox>Hộp công "
+            "việc</a></p></html>", status_code=413)
+        await page(scope, receive, send)
+        return
     if upload:
         body = errors.body("attachment.too_large", f"the file exceeds {limit} bytes",
                            f"tệp vượt quá {limit} byte")
@@ -204,7 +217,7 @@ def create_app(service: CaseService, authenticator: Authenticator,
     app.state.door = door
     store = service.store
     app.mount("/ui", create_ui(door, Sessions(authenticator, secure=secure_cookies),
-                               people=people,
+                               people=people, max_attachment=max_attachment,
                                verify=None if store is None else store.verify))
     check_baseline = door.check_baseline
 

@@ -78,9 +78,11 @@ class SecurityHeaders:
 
 def create_ui(door: FrontDoor, sessions: Sessions, *,
               people: Sequence[DemoPerson] = (),
-              verify: Callable[[str], Awaitable[Any]] | None = None) -> FastAPI:
+              verify: Callable[[str], Awaitable[Any]] | None = None,
+              max_attachment: int | None = None) -> FastAPI:
     """The pages over ``door``. ``people``: the demo people the sign-in page lists (dev stack
-    only); ``verify``: checks a stream's hash chain (the auditor's view)."""
+    only); ``verify``: checks a stream's hash chain (the auditor's view); ``max_attachment``:
+    a submitted file's bound (the API's)."""
     ui = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     ui.add_middleware(SecurityHeaders)
     templates = Jinja2Templates(directory=HERE / "templates")
@@ -277,7 +279,8 @@ def create_ui(door: FrontDoor, sessions: Sessions, *,
         return RedirectResponse(f"/ui/cases/{quote(case_id, safe=':')}?done={action}",
                                 status_code=303)
 
-    add_commune_routes(ui, door, sessions, Pages(render, refusal_page, case_page, lang_of))
+    add_commune_routes(ui, door, sessions, Pages(render, refusal_page, case_page, lang_of),
+                       max_attachment=max_attachment)
     return ui
 
 
