@@ -281,3 +281,14 @@ def test_a_callback_that_fails_is_not_hidden() -> None:
 
     with pytest.raises(KeyError):
         inclusion_proof(0, 4, leaf)
+
+
+@pytest.mark.parametrize(("old", "new"), [(1, 2), (2, 3), (3, 4), (4, 8), (7, 8), (8, 9),
+                                          (511, 1024), (1023, 1025), (1024, 2049), (777, 3001)])
+def test_consistency_at_power_of_two_boundaries(old: int, new: int) -> None:
+    leaves = leaves_of(new, salt=4)
+    proof = consistency_proof(old, new, leaves)
+    verify_consistency(old, new, proof, root(leaves[:old]), root(leaves))
+    for index in (0, old - 1, new - 1):
+        verify_inclusion(index, new, leaves[index], inclusion_proof(index, new, leaves),
+                         root(leaves))
