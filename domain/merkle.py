@@ -72,19 +72,20 @@ def _mismatch(message: str, message_vi: str) -> MerkleError:
     return MerkleError("merkle.mismatch", message, message_vi)
 
 
-def _check_hash(value: object, what: str) -> bytes:
+def _check_hash(value: object, what: str, what_vi: str) -> bytes:
     if not isinstance(value, bytes | bytearray) or len(value) != HASH_SIZE:
         size = len(value) if isinstance(value, bytes | bytearray) else type(value).__name__
         raise MerkleError("merkle.bad_hash",
                           f"{what} must be {HASH_SIZE} bytes (SHA-256), got {size}",
-                          f"{what} phải dài {HASH_SIZE} byte (SHA-256), nhận được {size}")
+                          f"{what_vi} phải dài {HASH_SIZE} byte (SHA-256), nhận được {size}")
     return bytes(value)
 
 
-def _check_size(value: object, what: str, low: int = 0) -> int:
+def _check_size(value: object, what: str, what_vi: str, low: int = 0) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value < MAX_SIZE:
         raise _size_error(f"{what} must be an integer in [{low}, 2^63), got {value!r}",
-                          f"{what} phải là số nguyên trong [{low}, 2^63), nhận được {value!r}")
+                          f"{what_vi} phải là số nguyên trong [{low}, 2^63), "
+                          f"nhận được {value!r}")
     return value
 
 
@@ -121,7 +122,7 @@ class Frontier:
     @classmethod
     def restore(cls, size: int, hashes: Sequence[bytes]) -> Frontier:
         """A frontier saved earlier as its ``size`` and ``hashes``; refused when they disagree."""
-        _check_size(size, "the frontier's size")
+        _check_size(size, "the frontier's size", "kích thước frontier")
         stored = list(hashes)
         if len(stored) != size.bit_count():
             raise _proof_error(
@@ -129,7 +130,8 @@ class Frontier:
                 f"frontier kích thước {size} phải có {size.bit_count()} hash, "
                 f"nhận được {len(stored)}")
         frontier = cls()
-        frontier._hashes = [_check_hash(h, "a frontier hash") for h in stored]
+        frontier._hashes = [_check_hash(h, "a frontier hash", "hash của frontier")
+                            for h in stored]
         frontier._size = size
         return frontier
 
@@ -145,7 +147,7 @@ class Frontier:
 
     def append(self, leaf: bytes) -> None:
         """Add the next leaf hash (32 bytes: ``leaf_hash`` of the entry, not the entry)."""
-        _check_hash(leaf, "a leaf hash")
+        _check_hash(leaf, "a leaf hash", "hash của lá")
         if self._size + 1 >= MAX_SIZE:
             raise _size_error("the tree is full (2^63 leaves)", "cây đã đầy (2^63 lá)")
         hashes = self._hashes
@@ -165,7 +167,7 @@ class Frontier:
         try:
             for leaf in leaves:
                 if type(leaf) is not bytes or len(leaf) != HASH_SIZE:
-                    _check_hash(leaf, "a leaf hash")
+                    _check_hash(leaf, "a leaf hash", "hash của lá")
                     leaf = bytes(leaf)
                 hashes.append(leaf)
                 size = n
@@ -237,8 +239,8 @@ def _check_source(leaves: LeafSource, size: int) -> None:
 def inclusion_proof(index: int, size: int, leaves: LeafSource) -> list[bytes]:
     """The audit path of leaf ``index`` in the tree of the first ``size`` leaves (RFC 9162
     §2.1.3.1 PATH), nearest sibling first, as ``verify_inclusion`` takes it."""
-    _check_size(size, "the tree size", 1)
-    _check_size(index, "the leaf index")
+    _check_size(size, "the tree size", "kích thước cây", 1)
+    _check_size(index, "the leaf index", "chỉ số lá")
     if index >= size:
         raise _size_error(f"leaf index {index} is outside a tree of size {size}",
                           f"chỉ số lá {index} nằm ngoài cây kích thước {size}")
@@ -262,8 +264,8 @@ def consistency_proof(old_size: int, new_size: int, leaves: LeafSource) -> list[
     """The proof that the tree of ``old_size`` leaves is a prefix of the tree of ``new_size``
     (RFC 9162 §2.1.4.1 PROOF), as ``verify_consistency`` takes it. Empty when the sizes are
     equal; ``old_size`` 0 is refused (there is nothing to prove)."""
-    _check_size(new_size, "the new tree size")
-    _check_size(old_size, "the old tree size")
+    _check_size(new_size, "the new tree size", "kích thước cây mới")
+    _check_size(old_size, "the old tree size", "kích thước cây cũ")
     if old_size > new_size:
         raise _size_error(f"the old size {old_size} exceeds the new size {new_size}",
                           f"kích thước cũ {old_size} lớn hơn kích thước mới {new_size}")
@@ -298,7 +300,8 @@ def _check_proof(proof: Sequence[bytes] | None, want: int) -> list[bytes]:
     if len(hashes) != want:
         raise _proof_error(f"the proof must hold {want} hashes, got {len(hashes)}",
                            f"bằng chứng phải có {want} hash, nhận được {len(hashes)}")
-    return [_check_hash(h, f"proof hash {i}") for i, h in enumerate(hashes)]
+    return [_check_hash(h, f"proof hash {i}", f"hash {i} của bằng chứng")
+            for i, h in enumerate(hashes)]
 
 
 def _inclusion_length(index: int, size: int) -> int:
@@ -310,12 +313,12 @@ def _inclusion_length(index: int, size: int) -> int:
 def root_from_inclusion_proof(index: int, size: int, leaf: bytes,
                               proof: Sequence[bytes] | None) -> bytes:
     """The root that the audit path ``proof`` of leaf hash ``leaf`` at ``index`` leads to."""
-    _check_size(size, "the tree size", 1)
-    _check_size(index, "the leaf index")
+    _check_size(size, "the tree size", "kích thước cây", 1)
+    _check_size(index, "the leaf index", "chỉ số lá")
     if index >= size:
         raise _size_error(f"leaf index {index} is outside a tree of size {size}",
                           f"chỉ số lá {index} nằm ngoài cây kích thước {size}")
-    current = _check_hash(leaf, "the leaf hash")
+    current = _check_hash(leaf, "the leaf hash", "hash của lá")
     path = _check_proof(proof, _inclusion_length(index, size))
     fn, sn = index, size - 1
     for sibling in path:  # RFC 9162 §2.1.3.2, step 3
@@ -350,8 +353,8 @@ def verify_consistency(old_size: int, new_size: int, proof: Sequence[bytes] | No
                        old_root: bytes, new_root: bytes) -> None:
     """Check that the tree of ``old_size`` with ``old_root`` is a prefix of the tree of
     ``new_size`` with ``new_root`` (RFC 9162 §2.1.4.2); ``MerkleError`` when it is not."""
-    _check_size(new_size, "the new tree size")
-    _check_size(old_size, "the old tree size")
+    _check_size(new_size, "the new tree size", "kích thước cây mới")
+    _check_size(old_size, "the old tree size", "kích thước cây cũ")
     if old_size > new_size:
         raise _size_error(f"the old size {old_size} exceeds the new size {new_size}",
                           f"kích thước cũ {old_size} lớn hơn kích thước mới {new_size}")
@@ -372,7 +375,7 @@ def verify_consistency(old_size: int, new_size: int, proof: Sequence[bytes] | No
     want = _inclusion_length(index, ((new_size - 1) >> level) + 1) + seeded
     path = _check_proof(proof, want)
     if not seeded:
-        path.insert(0, _check_hash(old_root, "the old root"))
+        path.insert(0, _check_hash(old_root, "the old root", "gốc cũ"))
     fn, sn = old_size - 1, new_size - 1
     while fn & 1:  # RFC 9162 §2.1.4.2, step 4
         fn >>= 1
