@@ -29,6 +29,7 @@ from domain.errors import DomainError
 from domain.identity import command_digest, verify_proof
 from domain.plan import Plan
 from runtime.trust import Trust
+from workflows.errors import vi_details
 
 OPEN_REQUEST = "open"  # the request id an opening proof is bound to
 
@@ -48,8 +49,8 @@ def plan_hash(plan: Plan) -> str:
     return hashlib.sha256(rfc8785.dumps(plan.model_dump(mode="json"))).hexdigest()
 
 
-def _refuse(code: str, message: str) -> ApplicationError:
-    return ApplicationError(message, type=code, non_retryable=True)
+def _refuse(code: str, message: str, message_vi: str | None) -> ApplicationError:
+    return ApplicationError(message, *vi_details(message_vi), type=code, non_retryable=True)
 
 
 class Admission:
@@ -62,7 +63,7 @@ class Admission:
         try:
             self._admit(req)
         except DomainError as exc:
-            raise _refuse(exc.code, exc.message) from None
+            raise _refuse(exc.code, exc.message, exc.message_vi) from None
 
     def _admit(self, req: AdmissionRequest) -> None:
         from workflows import names
@@ -78,11 +79,13 @@ class Admission:
             own_id = names.case_id(inp.plan.id, inp.scope.commune_code)
             if req.workflow_id != own_id:
                 raise _refuse("case.wrong_id",
-                              f"the case of this plan and commune runs as {own_id} only")
+                              f"the case of this plan and commune runs as {own_id} only",
+                              f"hồ sơ của kế hoạch và xã này chỉ chạy với mã {own_id}")
         else:
             inp = CampaignInput.model_validate(req.start)
             if inp.opened_by is None:
-                raise _refuse("identity.missing_token", "the campaign names no opener")
+                raise _refuse("identity.missing_token", "the campaign names no opener",
+                              "chiến dịch không ghi người mở")
             opener, via = inp.opened_by, None
             require_actor(opener, territory_scope(inp.plan), campaign_opener_roles(inp.plan),
                           prefix="campaign")
@@ -93,7 +96,9 @@ class Admission:
         published = self._published(inp.plan)
         if inp.clock != PlanClock() and not self.trust.rehearsals:
             raise _refuse("clock.not_allowed", "this deployment runs plans on their own dates "
-                          "only (rehearsal clocks are for the demo, tests and benchmarks)")
+                          "only (rehearsal clocks are for the demo, tests and benchmarks)",
+                          "hệ thống này chỉ chạy kế hoạch theo đúng ngày của kế hoạch (đồng hồ "
+                          "diễn tập chỉ dùng để trình diễn, kiểm thử và đo hiệu năng)")
         if isinstance(inp, CaseInput):
             self._check_scope(published, inp.scope.commune_code, inp.scope.district_code,
                               inp.scope.province_code)
@@ -102,7 +107,9 @@ class Admission:
             if inp.commune_districts != expected:
                 raise _refuse("campaign.communes_mismatch",
                               f"the commune list is not the catalogue's {len(expected)} "
-                              f"communes of plan {published.id}")
+                              f"communes of plan {published.id}",
+                              f"danh sách xã không khớp {len(expected)} xã của kế hoạch "
+                              f"{published.id} trong danh mục")
 
     def _published(self, plan: Plan) -> Plan:
         import catalog
@@ -111,10 +118,14 @@ class Admission:
             published = catalog.get_plan(plan.id)
         except DomainError:
             raise _refuse("plan.not_published",
-                          f"plan {plan.id} is not in this worker's catalogue") from None
+                          f"plan {plan.id} is not in this worker's catalogue",
+                          f"kế hoạch {plan.id} chưa được công bố trong danh mục của hệ thống")\
+                from None
         if plan_hash(catalog.resolve(plan)) != plan_hash(published):
             raise _refuse("plan.mismatch", f"plan {plan.id} differs from the published plan "
-                          f"(content hash {plan_hash(published)[:16]})")
+                          f"(content hash {plan_hash(published)[:16]})",
+                          f"kế hoạch {plan.id} khác với kế hoạch đã công bố "
+                          f"(mã băm nội dung {plan_hash(published)[:16]})")
         return published
 
     @staticmethod
@@ -123,7 +134,10 @@ class Admission:
         if commune not in where or where[commune] != district or \
                 province != plan.province_code:
             raise _refuse("scope.mismatch", f"commune {commune} with district {district} is "
-                          f"not a commune of plan {plan.id}'s territory in the catalogue")
+                          f"not a commune of plan {plan.id}'s territory in the catalogue",
+                          f"xã {commune}{f' (huyện {district})' if district else ''} không "
+                          f"thuộc địa bàn của kế hoạch "
+                          f"{plan.id} trong danh mục")
 
 
 def territory(plan: Plan) -> dict[str, str | None]:
