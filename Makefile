@@ -6,10 +6,10 @@ BIN := $(VENV)/bin
 UV := $(BIN)/uv
 STAMP := $(VENV)/.installed
 # Every product package, checked by mypy --strict (tests/ and bench/ are not product).
-PACKAGES := domain catalog service workflows activities notify eventstore runtime cli api worker.py
+PACKAGES := domain catalog service workflows activities notify eventstore runtime cli api web worker.py
 LOCK := requirements.lock
 
-.PHONY: demo test lint typecheck unit lock bench-eventstore bench-workflows bench-api clean
+.PHONY: demo test lint typecheck unit browser lock bench-eventstore bench-workflows bench-api clean
 
 # uv itself at the locked version, hash-checked, installed by the venv's own pip.
 $(UV): $(LOCK)
@@ -42,7 +42,20 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy $(PACKAGES)
 
-unit: $(STAMP)
+# The pages' front-end packages (htmx, and axe-core for the browser tests), exactly as
+# web/package-lock.json pins them.
+WEB_STAMP := web/node_modules/.installed
+$(WEB_STAMP): web/package.json web/package-lock.json
+	npm ci --prefix web --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The browser tests drive Debian's Chromium; installed here when missing (as root, as CI runs).
+browser:
+	@test -x /usr/bin/chromium || { test "$$(id -u)" = 0 && apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	    { echo "the browser tests need Chromium: apt-get install chromium (as root)" >&2; exit 2; }
+
+unit: $(STAMP) $(WEB_STAMP) browser
 	$(BIN)/pytest -q
 
 test: lint typecheck unit

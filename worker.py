@@ -29,6 +29,7 @@ import catalog
 from activities.admission import Admission
 from activities.fanout import CaseOps
 from activities.persist import EventActivities
+from eventstore.plan_versions import PlanVersions
 from eventstore.projector import Projector
 from runtime import trust as trusts
 from runtime.trust import Trust
@@ -64,7 +65,7 @@ def build_worker(client: Client, persist: EventActivities, trust: Trust,
         task_queue=task_queue,
         workflows=WORKFLOWS,
         activities=[persist.append_events, persist.case_outcomes, ops.fan_out,
-                    Admission(trust).admit],
+                    Admission(trust, PlanVersions(persist.pool)).admit],
         workflow_runner=workflow_runner(),
         **options,
     )

@@ -14,12 +14,10 @@ a replay next year, with rotated keys, follows the same path.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Any, Literal
 
-import rfc8785
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -27,7 +25,8 @@ from domain.case import campaign_opener_roles, require_actor, territory_scope
 from domain.clock import PlanClock
 from domain.errors import DomainError
 from domain.identity import command_digest, verify_proof
-from domain.plan import Plan
+from domain.plan import Plan, plan_hash
+from eventstore.plan_versions import PlanVersions
 from runtime.trust import Trust
 from workflows.errors import vi_details
 
@@ -44,28 +43,47 @@ class AdmissionRequest(BaseModel):
     start: dict[str, Any]
 
 
-def plan_hash(plan: Plan) -> str:
-    """A plan's content hash: SHA-256 of its canonical JSON (RFC 8785), sets embedded."""
-    return hashlib.sha256(rfc8785.dumps(plan.model_dump(mode="json"))).hexdigest()
-
-
 def _refuse(code: str, message: str, message_vi: str | None) -> ApplicationError:
     return ApplicationError(message, *vi_details(message_vi), type=code, non_retryable=True)
 
 
 class Admission:
-    def __init__(self, trust: Trust) -> None:
+    def __init__(self, trust: Trust, versions: PlanVersions | None = None) -> None:
+        """``versions``: the plan versions people published (``drugfree plans publish``),
+        admitted beside the catalogue's files."""
         self.trust = trust
+        self.versions = versions
 
     @activity.defn(name="admit")
     async def admit(self, req: AdmissionRequest) -> None:
         """Return if the start may proceed; raise a non-retryable refusal (its code) if not."""
         try:
-            self._admit(req)
+            self._admit(req, await self._stored(req))
         except DomainError as exc:
             raise _refuse(exc.code, exc.message, exc.message_vi) from None
 
-    def _admit(self, req: AdmissionRequest) -> None:
+    async def _stored(self, req: AdmissionRequest) -> Plan | None:
+        """The start's plan if it is a stored version of its id (same content hash)."""
+        import catalog
+
+        if self.versions is None:
+            return None
+        try:
+            plan = Plan.model_validate(req.start.get("plan"))
+        except ValidationError:
+            return None  # _admit names what is wrong with the input
+        if plan.criteria is None or plan.rules is None:
+            return None  # stored versions embed their sets
+        digest = plan_hash(plan)
+        try:
+            if plan_hash(catalog.get_plan(plan.id)) == digest:
+                return None  # the catalogue's own plan: no need to ask the database
+        except DomainError:
+            pass
+        found = await self.versions.find(plan.id, digest)
+        return plan if found is not None else None
+
+    def _admit(self, req: AdmissionRequest, stored: Plan | None = None) -> None:
         from workflows import names
         from workflows.messages import CampaignInput, CaseInput
 
@@ -93,7 +111,7 @@ class Admission:
             verify_proof(self.trust.ring, inp.proof, opener, target=req.workflow_id,
                          request_id=OPEN_REQUEST, digest=command_digest(req.start),
                          now=req.started_at, via=via)
-        published = self._published(inp.plan)
+        published = stored if stored is not None else self._published(inp.plan)
         if inp.clock != PlanClock() and not self.trust.rehearsals:
             raise _refuse("clock.not_allowed", "this deployment runs plans on their own dates "
                           "only (rehearsal clocks are for the demo, tests and benchmarks)",
@@ -118,14 +136,16 @@ class Admission:
             published = catalog.get_plan(plan.id)
         except DomainError:
             raise _refuse("plan.not_published",
-                          f"plan {plan.id} is not in this worker's catalogue",
-                          f"kế hoạch {plan.id} chưa được công bố trong danh mục của hệ thống")\
-                from None
+                          f"plan {plan.id} is neither in this worker's catalogue nor a "
+                          "published version",
+                          f"kế hoạch {plan.id} không có trong danh mục của hệ thống và cũng "
+                          "không phải một phiên bản đã công bố") from None
         if plan_hash(catalog.resolve(plan)) != plan_hash(published):
-            raise _refuse("plan.mismatch", f"plan {plan.id} differs from the published plan "
-                          f"(content hash {plan_hash(published)[:16]})",
-                          f"kế hoạch {plan.id} khác với kế hoạch đã công bố "
-                          f"(mã băm nội dung {plan_hash(published)[:16]})")
+            raise _refuse("plan.mismatch", f"plan {plan.id} differs from the catalogue's plan "
+                          f"(content hash {plan_hash(published)[:16]}) and from every "
+                          "published version",
+                          f"kế hoạch {plan.id} khác với kế hoạch trong danh mục (mã băm nội "
+                          f"dung {plan_hash(published)[:16]}) và với mọi phiên bản đã công bố")
         return published
 
     @staticmethod

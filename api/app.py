@@ -4,27 +4,30 @@ Every route but ``/healthz`` and ``/readyz`` needs ``Authorization: Bearer <iden
 (401 otherwise); the person's role and jurisdiction are checked here (403 with the reason)
 and again by the workflows, which receive a command proof, never the token. ``Idempotency-Key``
 on a POST becomes the command's request id, so a retried request is answered from the
-workflow's memory and changes nothing. Bodies are bounded (413 past ``max_body`` bytes).
+workflow's memory and changes nothing. Bodies are bounded (413 past ``max_body`` bytes; an
+attachment's upload past ``max_attachment``, by default ``DRUGFREE_MAX_ATTACHMENT_BYTES``).
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
 from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-import catalog
 from api import errors
 from api.errors import documented
 from api.schemas import (
+    SHA256_PATTERN,
     CampaignOpened,
     CaseCreated,
     CaseIdPath,
@@ -40,23 +43,27 @@ from api.schemas import (
     SelectionBody,
     StartCase,
     Submission,
+    Uploaded,
     WithdrawalBody,
 )
-from domain.admin_units import registry
-from domain.case import territory_scope
-from domain.classification import classify
 from domain.clock import PlanClock
 from domain.errors import DomainError
-from domain.metrics import parse_metrics
 from domain.plan import Plan
-from domain.roles import ROLE_SCOPE, CaseScope, jurisdiction_error
+from eventstore.plan_versions import PlanVersions
+from runtime.limits import attachment_limit
 from service import CaseRef, CaseService, ServiceError
-from service.access import Authenticator, Operation, Principal, check
-from service.cases import SIGNED_IN, new_request_id
+from service.access import Authenticator, Operation, Principal
+from service.cases import SIGNED_IN, clean_name
+from service.frontdoor import FrontDoor
+from service.plans import PlanBook, PublishedPlan
+from web.app import DemoPerson, create_ui
+from web.session import Sessions
 from workflows import names
 from workflows.messages import CampaignStatus, ListReply, Reply
 
 MAX_BODY = 1 << 20  # 1 MiB: a proposal of a few hundred communes with metrics fits easily
+# The one route whose body may be larger than MAX_BODY: an attachment's upload (raw bytes).
+UPLOAD_PATH = re.compile(r"^/cases/[^/]+/attachments$")
 # The refusals each kind of route may answer, documented with their body (``ErrorBody``).
 # 503: the workflow service or the database did not answer.
 READS = documented(401, 403, 404, 413, 422, 503)
@@ -65,18 +72,22 @@ OPEN_PATHS = frozenset({"/healthz", "/readyz"})  # all else needs a token
 
 
 class BodyLimit:
-    """Refuse bodies over ``limit`` bytes (declared or streamed) before any route reads them."""
+    """Refuse bodies over ``limit`` bytes (declared or streamed) before any route reads them;
+    an attachment's upload (``POST /cases/{case_id}/attachments``) over ``upload_limit``."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, upload_limit: int | None = None) -> None:
         self.app, self.limit = app, limit
+        self.upload_limit = limit if upload_limit is None else upload_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        upload = scope.get("method") == "POST" and bool(UPLOAD_PATH.match(scope.get("path", "")))
+        limit = self.upload_limit if upload else self.limit
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await _too_large(scope, receive, send, self.limit)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _too_large(scope, receive, send, limit, upload)
             return
         seen = 0
 
@@ -85,24 +96,29 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     raise _TooLarge
             return message
 
         try:
             await self.app(scope, bounded, send)
         except _TooLarge:
-            await _too_large(scope, receive, send, self.limit)
+            await _too_large(scope, receive, send, limit, upload)
 
 
 class _TooLarge(Exception):
     pass
 
 
-async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-    response = JSONResponse(errors.body("input.too_large", f"the body exceeds {limit} bytes",
-                                        f"nội dung vượt quá {limit} byte"), status_code=413)
-    await response(scope, receive, send)
+async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int,
+                     upload: bool = False) -> None:
+    if upload:
+        body = errors.body("attachment.too_large", f"the file exceeds {limit} bytes",
+                           f"tệp vượt quá {limit} byte")
+    else:
+        body = errors.body("input.too_large", f"the body exceeds {limit} bytes",
+                           f"nội dung vượt quá {limit} byte")
+    await JSONResponse(body, status_code=413)(scope, receive, send)
 
 
 # ``Authorization: Bearer <identity token>``, declared as the API's security scheme; a missing
@@ -146,15 +162,29 @@ async def refuse_input(request: Request, exc: Exception) -> JSONResponse:
 # (module level: FastAPI resolves these annotations by name in this module)
 Who = Annotated[Principal, Depends(principal)]
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+Sha256Path = Annotated[str, Path(pattern=SHA256_PATTERN, description="SHA-256 (hex) of the file")]
+FileName = Annotated[str, Query(min_length=1, max_length=255,
+                                description="Tên tệp / the file's name, e.g. bien-ban.pdf")]
+# The upload's body: the file's bytes as they are (no multipart), its type in Content-Type.
+RAW_FILE = {"requestBody": {"required": True, "content": {"application/octet-stream": {
+    "schema": {"type": "string", "format": "binary"}}}}}
+FILE_ANSWER: dict[int | str, dict[str, Any]] = {200: {
+    "description": "tệp / the file's bytes, as uploaded",
+    "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}}
 
 
 def create_app(service: CaseService, authenticator: Authenticator,
                ready: Callable[[], Awaitable[None]] | None = None,
                max_body: int = MAX_BODY,
-               clock_for: Callable[[Plan], PlanClock] = lambda _: PlanClock()) -> FastAPI:
-    """The API over ``service``; ``ready`` raises when a dependency is down (``/readyz``);
-    ``clock_for``: the calendar a plan's new cases and campaigns run on (the plan's own dates;
-    a rehearsal clock only where the workers accept one, as in tests)."""
+               clock_for: Callable[[Plan], PlanClock] = lambda _: PlanClock(),
+               people: Sequence[DemoPerson] = (), secure_cookies: bool = False,
+               max_attachment: int | None = None) -> FastAPI:
+    """The API over ``service``, with the web pages under ``/ui``; ``ready`` raises when a
+    dependency is down (``/readyz``); ``clock_for``: the calendar a plan's new cases and
+    campaigns run on (the plan's own dates; a rehearsal clock only where the workers accept
+    one, as in tests); ``people``: the demo people the pages' sign-in offers (dev stack);
+    ``secure_cookies``: the pages' cookies over HTTPS only; ``max_attachment``: an uploaded
+    file's bound (default ``attachment_limit()``)."""
     app = FastAPI(
         title="drugfree",
         version="1",
@@ -164,52 +194,25 @@ def create_app(service: CaseService, authenticator: Authenticator,
     app.add_exception_handler(DomainError, errors.on_domain_error)
     app.add_exception_handler(HTTPException, refuse_input)
     app.add_exception_handler(RequestValidationError, refuse_input)
-    app.add_middleware(BodyLimit, limit=max_body)
+    app.add_middleware(BodyLimit, limit=max_body, upload_limit=max_attachment
+                       if max_attachment is not None else attachment_limit())
 
     app.state.authenticator = authenticator
+    plans = PlanBook(None if service.store is None else PlanVersions(service.store.pool))
+
+    door = FrontDoor(service, plans, clock_for)
+    app.state.door = door
+    store = service.store
+    app.mount("/ui", create_ui(door, Sessions(authenticator, secure=secure_cookies),
+                               people=people,
+                               verify=None if store is None else store.verify))
+    check_baseline = door.check_baseline
 
     def request_id(op: str, who: Principal, key: str | None) -> str:
-        if key is None:
-            return new_request_id(op)
-        digest = hashlib.sha256(f"{who.actor.person_id}\x00{key}".encode()).hexdigest()
-        return f"{op}-{digest[:40]}"
+        return door.request_id(op, who.actor, key)
 
-    def plan_of(plan_id: str) -> Plan:
-        try:
-            return catalog.get_plan(plan_id)
-        except DomainError:
-            raise ServiceError("plan.not_found", f"no such plan: {plan_id}",
-                               f"không có kế hoạch {plan_id}") from None
-
-    def case_of(case_id: str) -> tuple[CaseRef, Plan, CaseScope]:
-        ref = CaseRef.parse(case_id)
-        plan = plan_of(ref.plan_id)
-        try:
-            unit = registry(plan.structure).commune(ref.commune_code)
-        except DomainError:
-            raise ServiceError("case.not_found", f"no such case: {case_id}",
-                               f"không có hồ sơ {case_id}") from None
-        return ref, plan, CaseScope(province_code=unit.province_code,
-                                    district_code=unit.district_code,
-                                    commune_code=unit.code)
-
-    def check_baseline(plan: Plan, baseline: dict[str, Any], commune: str = "") -> None:
-        """Refuse (422, naming the field) a baseline the case could not open with: besides its
-        own rules (``parse_metrics``), the case classifies it when it opens, and a metric the
-        plan's rule set reads but the baseline lacks would fail the case just started."""
-        try:
-            metrics = parse_metrics(baseline)
-            if plan.rules is not None:
-                classify(metrics, plan.rules)
-        except DomainError as exc:
-            where = f"commune {commune}: " if commune else ""
-            raise ServiceError(exc.code, where + exc.message,
-                               where + exc.message_vi if exc.message_vi else None) from None
-
-    def allowed(who: Principal, op: Operation, case_id: str) -> tuple[CaseRef, Plan]:
-        ref, plan, scope = case_of(case_id)
-        check(who.actor, op, plan, scope)
-        return ref, plan
+    async def allowed(who: Principal, op: Operation, case_id: str) -> tuple[CaseRef, Plan]:
+        return await door.allowed(who.actor, op, case_id)
 
     # -- health -----------------------------------------------------------------------------
     @app.get("/healthz", tags=["vận hành / operations"], responses=documented(413))
@@ -229,24 +232,32 @@ def create_app(service: CaseService, authenticator: Authenticator,
         return JSONResponse({"status": "ready"})
 
     # -- plans ------------------------------------------------------------------------------
-    @app.get("/plans", tags=["kế hoạch / plans"], responses=documented(401, 413, 503))
-    async def plans(who: Who) -> list[PlanInfo]:
+    @app.get("/plans", tags=["kế hoạch / plans"], responses=READS)
+    async def list_plans(who: Who, all_versions: bool = False) -> list[PlanInfo]:
+        """Kế hoạch: each plan's newest version (new cases start with it), or every version."""
         del who
-        out = []
-        for plan_id in catalog.plan_ids():
-            p = catalog.get_plan(plan_id)
-            out.append(PlanInfo(id=p.id, title_vi=p.title_vi, title_en=p.title_en,
-                                province_code=p.province_code, district_code=p.district_code,
-                                starts_on=p.starts_on.isoformat(),
-                                ends_on=p.ends_on.isoformat()))
-        return out
+        return [plan_info(p) for p in await plans.listing(all_versions)]
+
+    @app.post("/plans", status_code=201, tags=["kế hoạch / plans"], responses=WRITES,
+              response_model=PlanInfo)
+    async def publish_plan(body: Annotated[dict[str, Any], Body(
+            description="The plan (YAML or JSON document as in domain/plans/), its criteria "
+                        "and rule sets embedded (`criteria`, `rules`) or named from the "
+                        "catalogue", examples=[{"id": "ninh-binh-2027", "...": "..."}])],
+            who: Who) -> JSONResponse:
+        """Ban hành kế hoạch: store the plan as its next version (201); the same content again
+        answers the version it already is (200). Running cases keep the version they began
+        with; new cases start with the newest."""
+        published, created = await plans.publish(who.actor, body)
+        return JSONResponse(jsonable_encoder(plan_info(published)),
+                            status_code=201 if created else 200)
 
     # -- cases ------------------------------------------------------------------------------
     @app.post("/cases", status_code=201, tags=["hồ sơ / cases"], responses=WRITES)
     async def start_case(body: StartCase, who: Who,
                          idempotency_key: IdemKey = None) -> CaseCreated:
-        ref, plan = allowed(who, "start", names.case_id(body.plan_id, body.commune_code))
-        _, _, scope = case_of(ref.case_id)
+        ref, plan = await allowed(who, "start", names.case_id(body.plan_id, body.commune_code))
+        _, _, scope = await door.case_of(ref.case_id)
         try:  # the service dry-runs the opening first (baseline and its classification)
             await service.start_case(plan, scope, who.actor, body.baseline,
                                      clock=clock_for(plan))
@@ -262,23 +273,7 @@ def create_app(service: CaseService, authenticator: Authenticator,
     async def list_cases(who: Who, plan: str | None = None, state: str | None = None,
                          limit: Annotated[int, Query(ge=1, le=500)] = 50,
                          offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> Page:
-        plan_ids = [plan_of(plan).id] if plan else list(catalog.plan_ids())
-        me = who.actor
-        reach = ROLE_SCOPE[me.role]
-        rows = []
-        for plan_id in plan_ids:
-            for row in await service.list_cases(
-                    plan_id, state, province_code=me.province_code,
-                    district_code=me.district_code if reach != "province" else None,
-                    commune_code=me.commune_code if reach == "commune" else None):
-                if row.province_code is None or row.commune_code is None:
-                    continue
-                where = CaseScope(province_code=row.province_code,
-                                  district_code=row.district_code,
-                                  commune_code=row.commune_code)
-                if jurisdiction_error(who.actor, where) is None:
-                    rows.append(asdict(row))
-        rows.sort(key=lambda r: str(r["stream"]))
+        rows = await door.cases(who.actor, plan, state)
         return Page(items=_jsonable(rows[offset:offset + limit]), total=len(rows), limit=limit,
                     offset=offset)
 
@@ -293,13 +288,13 @@ def create_app(service: CaseService, authenticator: Authenticator,
 
     @app.get("/cases/{case_id}", tags=["hồ sơ / cases"], responses=READS)
     async def case_status(case_id: CaseIdPath, who: Who) -> CaseView:
-        ref, _ = allowed(who, "read", case_id)
+        ref, _ = await allowed(who, "read", case_id)
         view = await service.status(ref)
         return CaseView(case=view.case, chain=view.chain)
 
     @app.get("/cases/{case_id}/history", tags=["hồ sơ / cases"], responses=READS)
     async def case_history(case_id: CaseIdPath, who: Who) -> list[HistoryEvent]:
-        ref, _ = allowed(who, "read", case_id)
+        ref, _ = await allowed(who, "read", case_id)
         return [HistoryEvent(version=e.version, type=e.type,
                              recorded_at=e.recorded_at.isoformat(), payload=e.payload,
                              hash=e.hash.hex())
@@ -308,23 +303,53 @@ def create_app(service: CaseService, authenticator: Authenticator,
     @app.post("/cases/{case_id}/submissions", tags=["hồ sơ / cases"], responses=WRITES)
     async def submit(case_id: CaseIdPath, body: Submission, who: Who,
                      idempotency_key: IdemKey = None) -> Reply:
-        ref, _ = allowed(who, "submit", case_id)
-        return await service.submit(ref, who.actor, body.deadline_id, body.metrics,
-                                    body.summary, request_id=request_id(
-                                        f"submit-{body.deadline_id}", who, idempotency_key))
+        ref, _ = await allowed(who, "submit", case_id)
+        what = body.deadline_id or body.kind
+        return await service.submit(
+            ref, who.actor, body.deadline_id, body.metrics, body.summary,
+            request_id=request_id(f"submit-{what}", who, idempotency_key), kind=body.kind,
+            attachments=[(a.name, a.sha256) for a in body.attachments])
+
+    @app.post("/cases/{case_id}/attachments", tags=["hồ sơ / cases"], responses=WRITES,
+              openapi_extra=RAW_FILE)
+    async def upload(case_id: CaseIdPath, name: FileName, request: Request,
+                     who: Who) -> Uploaded:
+        """Tải tệp lên: the file's bytes as the body (Content-Type: its type), for the
+        commune's submissions; answers its SHA-256, to name it in a submission. The same
+        bytes again change nothing (so no Idempotency-Key is needed). Bounded (413)."""
+        ref, _ = await allowed(who, "submit", case_id)
+        content = bytearray()
+        async for chunk in request.stream():  # BodyLimit stops it past the bound
+            content += chunk
+        stored = await service.upload(ref, who.actor, bytes(content), name,
+                                      request.headers.get("content-type"))
+        return Uploaded(sha256=stored.sha256, size=stored.size, name=clean_name(name))
+
+    @app.get("/cases/{case_id}/attachments/{sha256}", tags=["hồ sơ / cases"],
+             response_class=Response, responses={**FILE_ANSWER, **READS})
+    async def download(case_id: CaseIdPath, sha256: Sha256Path, who: Who) -> Response:
+        """Tải tệp về: a file uploaded to the case, for anyone who may read the case."""
+        ref, _ = await allowed(who, "read", case_id)
+        found = await service.attachment(ref, sha256)
+        ascii_name = found.name.encode("ascii", "replace").decode().replace('"', "_")
+        # served as a download, never rendered by the browser on the API's origin
+        return Response(found.content, media_type=found.media_type, headers={
+            "Content-Disposition": f'attachment; filename="{ascii_name}"; '
+                                   f"filename*=UTF-8''{quote(found.name, safe='')}",
+            "X-Content-Type-Options": "nosniff"})
 
     @app.post("/cases/{case_id}/decisions", tags=["hồ sơ / cases"], responses=WRITES)
     async def decide(case_id: CaseIdPath, body: Decision, who: Who,
                      idempotency_key: IdemKey = None) -> Reply:
         rid = request_id(body.kind, who, idempotency_key)
         if body.kind in ("select", "not_select"):
-            ref, _ = allowed(who, "select", case_id)
+            ref, _ = await allowed(who, "select", case_id)
             return await service.select(ref, who.actor, body.kind == "select", body.reason,
                                         request_id=rid)
         if body.kind == "resubmit":
-            ref, _ = allowed(who, "resubmit", case_id)
+            ref, _ = await allowed(who, "resubmit", case_id)
             return await service.resubmit(ref, who.actor, request_id=rid)
-        ref, _ = allowed(who, "decide", case_id)
+        ref, _ = await allowed(who, "decide", case_id)
         assert body.kind in ("approve", "reject", "delegate")
         if body.kind == "reject" and not body.reason.strip():
             raise ServiceError("decision.reason_required", "a rejection needs a reason",
@@ -342,33 +367,31 @@ def create_app(service: CaseService, authenticator: Authenticator,
     @app.post("/cases/{case_id}/withdrawal", tags=["hồ sơ / cases"], responses=WRITES)
     async def withdraw(case_id: CaseIdPath, body: WithdrawalBody, who: Who,
                        idempotency_key: IdemKey = None) -> Reply:
-        ref, _ = allowed(who, "withdraw", case_id)
+        ref, _ = await allowed(who, "withdraw", case_id)
         return await service.withdraw(ref, who.actor, body.reason,
                                       request_id=request_id("withdraw", who, idempotency_key))
 
     # -- campaigns --------------------------------------------------------------------------
-    def campaign_allowed(who: Principal, op: Operation, plan_id: str) -> Plan:
-        plan = plan_of(plan_id)
-        check(who.actor, op, plan, territory_scope(plan))
-        return plan
+    async def campaign_allowed(who: Principal, op: Operation, plan_id: str) -> Plan:
+        return await door.campaign_allowed(who.actor, op, plan_id)
 
     @app.post("/campaigns/{plan_id}", status_code=201, tags=["chiến dịch / campaigns"],
               responses=WRITES)
     async def open_campaign(plan_id: PlanIdPath, who: Who) -> CampaignOpened:
-        plan = campaign_allowed(who, "open_campaign", plan_id)
+        plan = await campaign_allowed(who, "open_campaign", plan_id)
         return CampaignOpened(campaign_id=await service.start_campaign(
             plan, who.actor, clock=clock_for(plan)))
 
     @app.get("/campaigns/{plan_id}", tags=["chiến dịch / campaigns"], responses=READS)
     async def campaign_status(plan_id: PlanIdPath, who: Who) -> CampaignStatus:
-        campaign_allowed(who, "read", plan_id)
+        await campaign_allowed(who, "read", plan_id)
         return await service.campaign_status(names.campaign_id(plan_id))
 
     @app.post("/campaigns/{plan_id}/proposals", tags=["chiến dịch / campaigns"],
               responses=WRITES)
     async def propose(plan_id: PlanIdPath, body: ProposalBody, who: Who,
                       idempotency_key: IdemKey = None) -> ListReply:
-        plan = campaign_allowed(who, "propose", plan_id)
+        plan = await campaign_allowed(who, "propose", plan_id)
         for code, baseline in sorted(body.communes.items()):
             check_baseline(plan, baseline, code)
         return await service.propose(names.campaign_id(plan_id), who.actor, body.communes,
@@ -378,7 +401,7 @@ def create_app(service: CaseService, authenticator: Authenticator,
               responses=WRITES)
     async def approve_selection(plan_id: PlanIdPath, body: SelectionBody, who: Who,
                                 idempotency_key: IdemKey = None) -> ListReply:
-        campaign_allowed(who, "approve_selection", plan_id)
+        await campaign_allowed(who, "approve_selection", plan_id)
         wid = names.campaign_id(plan_id)
         chosen = body.communes
         if body.all_proposed:
@@ -391,12 +414,22 @@ def create_app(service: CaseService, authenticator: Authenticator,
               responses=WRITES)
     async def approve_recognition(plan_id: PlanIdPath, body: RecognitionBody, who: Who,
                                   idempotency_key: IdemKey = None) -> ListReply:
-        campaign_allowed(who, "approve_recognition", plan_id)
+        await campaign_allowed(who, "approve_recognition", plan_id)
         return await service.approve_recognition(
             names.campaign_id(plan_id), who.actor, body.communes, body.reason,
             request_id=request_id("recognition", who, idempotency_key))
 
     return app
+
+
+def plan_info(p: PublishedPlan) -> PlanInfo:
+    plan = p.plan
+    return PlanInfo(id=plan.id, title_vi=plan.title_vi, title_en=plan.title_en,
+                    province_code=plan.province_code, district_code=plan.district_code,
+                    starts_on=plan.starts_on.isoformat(), ends_on=plan.ends_on.isoformat(),
+                    version=p.version, content_hash=p.content_hash, source=p.source,
+                    published_by=p.published_by,
+                    published_at=None if p.published_at is None else p.published_at.isoformat())
 
 
 def _jsonable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

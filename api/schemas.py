@@ -12,6 +12,7 @@ from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from workflows.messages import (
+    MAX_ATTACHMENTS,
     MAX_COMMUNES,
     MAX_ID,
     CaseStatus,
@@ -19,6 +20,7 @@ from workflows.messages import (
     Id,
     MetricsMap,
     RecognitionStatus,
+    SubmissionKind,
     Text,
 )
 
@@ -75,16 +77,42 @@ class StartCase(_Body):
     baseline: MetricsMap = Field(json_schema_extra={"examples": [EXAMPLE_METRICS]})
 
 
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+EXAMPLE_SHA256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+
+
+class AttachmentRef(_Body):
+    """A file uploaded to the case (``POST /cases/{case_id}/attachments``), by its hash."""
+
+    name: str = Field(min_length=1, max_length=255, examples=["bien-ban-hop-dan.pdf"])
+    sha256: str = Field(pattern=SHA256_PATTERN, examples=[EXAMPLE_SHA256])
+
+
 class Submission(_Body):
-    """Nộp báo cáo / hồ sơ: a report due under the plan, or the dossier (with metrics)."""
+    """Nộp báo cáo / hồ sơ: a report due under the plan, or the dossier (with metrics).
+    ``deadline_id`` names the deadline; or ``kind`` alone (implementation_plan, phase_report,
+    forum, dossier): the case's earliest outstanding deadline of that kind. ``attachments``:
+    files uploaded to the case first; the event records each one's name, hash and size."""
 
     model_config = _examples(
         {"deadline_id": "phase_1_report", "summary": "đã tổ chức 3 buổi tuyên truyền"},
+        {"kind": "forum", "summary": "diễn đàn quý I",
+         "attachments": [{"name": "bien-ban.pdf", "sha256": EXAMPLE_SHA256}]},
         {"deadline_id": "dossier", "metrics": EXAMPLE_METRICS, "summary": "hồ sơ đề nghị"})
 
-    deadline_id: Id = Field(json_schema_extra={"examples": ["phase_1_report"]})
+    deadline_id: Id | None = Field(default=None, json_schema_extra={"examples": ["phase_1_report"]})
+    kind: SubmissionKind | None = None
     metrics: MetricsMap | None = None
     summary: Text = ""
+    attachments: list[AttachmentRef] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
+
+
+class Uploaded(BaseModel):
+    """A file stored for the case: its SHA-256 (name it in a submission), size and name."""
+
+    sha256: str
+    size: int
+    name: str
 
 
 DecisionKind = Literal["approve", "reject", "delegate", "resubmit", "select", "not_select"]
@@ -160,6 +188,8 @@ class Page(BaseModel):
 
 
 class PlanInfo(BaseModel):
+    """One version of a plan (phiên bản kế hoạch)."""
+
     id: str
     title_vi: str
     title_en: str
@@ -167,6 +197,12 @@ class PlanInfo(BaseModel):
     district_code: str | None
     starts_on: str
     ends_on: str
+    version: int | None = Field(description="1, 2, ...; null: a catalogue file not stored "
+                                            "(no event store)")
+    content_hash: str = Field(description="SHA-256 of the plan's canonical JSON (RFC 8785)")
+    source: Literal["catalogue", "published"]
+    published_by: dict[str, Any] | None = None
+    published_at: str | None = None
 
 
 class CaseView(BaseModel):

@@ -5,11 +5,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from catalog import FileReport, get_plan, plan_ids, validate_files
+from cli.cases import emit
+from cli.client import (
+    DEFAULT_API,
+    Api,
+    ApiOption,
+    JsonOption,
+    TokenOption,
+    api_command,
+    local_time,
+    say,
+)
 from cli.errors import EXIT_BAD_INPUT, guarded
 from cli.lang import Lang, LangOption
 
@@ -18,12 +29,93 @@ app = typer.Typer(help="Plans: timelines, deadlines, criteria and approval chain
 
 @app.command("list")
 @guarded
-def list_plans(lang: LangOption = Lang.vi) -> None:
-    """List the plans of the catalogue (shipped, and those in DRUGFREE_CATALOG)."""
-    for pid in plan_ids():
-        p = get_plan(pid)
-        title = p.title_vi if lang == "vi" else p.title_en
-        typer.echo(f"{pid}\t{p.starts_on}..{p.ends_on}\t{title}")
+def list_plans(
+    api: ApiOption = DEFAULT_API, token: TokenOption = None,
+    all_versions: Annotated[bool, typer.Option(
+        "--all-versions", help="Mọi phiên bản đã ban hành / every published version")] = False,
+    as_json: JsonOption = False, lang: LangOption = Lang.vi,
+) -> None:
+    """Kế hoạch đã ban hành (phiên bản mới nhất; cần thẻ định danh) / published plans; without
+    a token, the plan files of this machine's catalogue (shipped, and DRUGFREE_CATALOG)."""
+    if token is None:
+        for pid in plan_ids():
+            p = get_plan(pid)
+            title = p.title_vi if lang == "vi" else p.title_en
+            typer.echo(f"{pid}\t{p.starts_on}..{p.ends_on}\t{title}")
+        return
+    _published(api, token, all_versions, as_json, lang)
+
+
+@api_command
+def _published(api: str, token: str, all_versions: bool, as_json: bool, lang: Lang) -> None:
+    with Api(api, token) as http:
+        plans = http.get("/plans", {"all_versions": "true" if all_versions else None})
+    if as_json:
+        emit(plans)
+        return
+    vi = lang == "vi"
+    for p in plans:
+        title = p["title_vi"] if vi else p["title_en"]
+        version = f"v{p['version']}" if p["version"] is not None else "-"
+        by = (p.get("published_by") or {}).get("person_id") or (
+            "tệp danh mục" if vi else "catalogue file")
+        typer.echo(f"{p['id']}\t{version}\t{p['content_hash'][:12]}\t"
+                   f"{p['starts_on']}..{p['ends_on']}\t{local_time(p.get('published_at'))}\t"
+                   f"{by}\t{title}")
+
+
+@app.command("publish")
+@guarded
+def publish_plan(
+    files: Annotated[list[Path], typer.Argument(
+        help="Kế hoạch và các bộ tiêu chí / quy tắc phân loại nó dùng (YAML, JSON) / a plan "
+             "and the criteria and rule set files it names; sets not given come from the "
+             "server's catalogue")],
+    api: ApiOption = DEFAULT_API, token: TokenOption = None, as_json: JsonOption = False,
+    lang: LangOption = Lang.vi,
+) -> None:
+    """Ban hành kế hoạch (phiên bản mới) / publish a plan as its next version: checked here
+    first, then stored by the server; running cases keep the version they began with."""
+    reports = validate_files(files)
+    plans = [r for r in reports if r.kind == "plan" and r.valid]
+    if not all(r.valid for r in reports) or len(plans) != 1:
+        for r in reports:
+            for line in _report_lines(r, lang):
+                typer.echo(line, err=True)
+        if all(r.valid for r in reports):
+            typer.echo(say(lang, f"cần đúng một tệp kế hoạch (có {len(plans)})",
+                           f"expected exactly one plan file (got {len(plans)})"), err=True)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    _publish(api, token, _bundle(reports, plans[0]), as_json, lang)
+
+
+def _bundle(reports: list[FileReport], plan: FileReport) -> dict[str, Any]:
+    """The plan's document with the sets given beside it embedded (the rest the server's
+    catalogue supplies)."""
+    assert plan.model is not None
+    doc: dict[str, Any] = plan.model.model_dump(mode="json", exclude_none=True)
+    sets = {(r.kind, r.id): r.model for r in reports if r.kind != "plan" and r.model}
+    criteria = sets.get(("criteria", doc["criteria_set"]))
+    rules = sets.get(("rules", doc["classification_rules"]))
+    if criteria is not None:
+        doc["criteria"] = criteria.model_dump(mode="json")
+    if rules is not None:
+        doc["rules"] = rules.model_dump(mode="json")
+    return doc
+
+
+@api_command
+def _publish(api: str, token: str | None, doc: dict[str, Any], as_json: bool,
+             lang: Lang) -> None:
+    with Api(api, token) as http:
+        published = http.post("/plans", doc)
+    if as_json:
+        emit(published)
+        return
+    typer.echo(say(lang, f"kế hoạch {published['id']}: phiên bản {published['version']} "
+                         f"(mã băm {published['content_hash'][:16]})",
+                   f"plan {published['id']}: version {published['version']} "
+                   f"(content hash {published['content_hash'][:16]})"))
 
 
 @app.command("show")

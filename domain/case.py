@@ -35,6 +35,7 @@ from domain.clock import PlanClock
 from domain.criteria import CriteriaSet, evaluate
 from domain.errors import DomainError
 from domain.events import (
+    Attachment,
     CaseClosed,
     CaseHalted,
     CaseOpened,
@@ -122,6 +123,7 @@ class Submit(_Command):
     deadline_id: str
     metrics: dict[str, Any] | None = None
     summary: str = Field(default="", max_length=2000)
+    attachments: list[Attachment] = []
 
 
 class Withdraw(_Command):
@@ -197,6 +199,13 @@ def campaign_opener_roles(plan: Plan) -> tuple[Role, ...]:
     district's People's Committee, for a district's own plan)."""
     return ("province_ubnd", "province_police") + (
         ("district_ubnd",) if plan.district_code else ())
+
+
+def plan_issuer_roles(plan: Plan) -> tuple[Role, ...]:
+    """Who issues (publishes) a plan: the province's People's Committee (and the district's,
+    for a district's own plan)."""
+    district: tuple[Role, ...] = ("district_ubnd",) if plan.district_code else ()
+    return ("province_ubnd", *district)
 
 
 def territory_scope(plan: Plan) -> CaseScope:
@@ -322,7 +331,8 @@ def _submit(plan: Plan, scope: CaseScope, state: CaseState, c: Submit, now: date
     late = now >= clock.deadline(plan, d.due)
     update: dict[str, Any] = {"submitted": {**state.submitted, d.id: late}}
     events: list[Event] = [ReportSubmitted(deadline_id=d.id, submitted_by=c.actor.person_id,
-                                           role=c.actor.role, late=late, summary=c.summary)]
+                                           role=c.actor.role, late=late, summary=c.summary,
+                                           attachments=c.attachments)]
     if metrics is not None:
         cls = classify(metrics, _rules(plan))
         update |= {"last_metrics": metrics.summary(), "classification": cls.classification}
@@ -341,6 +351,37 @@ def _submit(plan: Plan, scope: CaseScope, state: CaseState, c: Submit, now: date
                 criteria_set=report.criteria_set, met=report.met,
                 results=[x.model_dump(mode="json") for x in report.results]))
     return state.model_copy(update=update), events
+
+
+def submission_deadline(plan: Plan, state: CaseState, deadline_id: str | None,
+                        kind: str | None) -> str:
+    """The deadline a submission answers: ``deadline_id`` as given (it must be of ``kind``
+    when both are given), or the earliest-due deadline of ``kind`` not yet submitted (a
+    dossier that did not meet the criteria may come again: its last deadline then)."""
+    if kind is not None and kind not in CASE_DEADLINE_KINDS:
+        raise CaseError("submission.unknown_kind",
+                        f"{kind!r} is not a commune's submission (one of "
+                        f"{', '.join(CASE_DEADLINE_KINDS)})",
+                        f"{kind!r} không phải loại báo cáo của xã (một trong "
+                        f"{', '.join(CASE_DEADLINE_KINDS)})")
+    if deadline_id is not None:
+        if kind is not None and plan.deadline(deadline_id).kind != kind:
+            raise CaseError("submission.kind_mismatch",
+                            f"deadline {deadline_id} is not of kind {kind}",
+                            f"hạn {deadline_id} không thuộc loại {kind}")
+        return deadline_id
+    if kind is None:
+        raise CaseError("submission.deadline_required", "name the deadline or the kind",
+                        "cần nêu mã hạn nộp hoặc loại báo cáo")
+    of_kind = sorted((d for d in plan.deadlines if d.kind == kind), key=lambda d: (d.due, d.id))
+    for d in of_kind:
+        if d.id not in state.submitted:
+            return d.id
+    if kind == "dossier" and of_kind:
+        return of_kind[-1].id
+    raise CaseError("submission.none_outstanding",
+                    f"no {kind} is outstanding in plan {plan.id}",
+                    f"không còn hạn nộp loại {kind} nào chưa nộp trong kế hoạch {plan.id}")
 
 
 def outstanding(plan: Plan, state: CaseState, deadline_id: str) -> bool:

@@ -12,9 +12,11 @@ message that names what is wrong.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Annotated, Any, Literal
 
+import rfc8785
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
@@ -309,3 +311,14 @@ def parse_plan(data: Any) -> Plan:
         # a model-level problem (from plan_problems) has no location: "plan: <problems>"
         where = f"plan {loc}" if loc else "plan"
         raise InputError("plan.invalid", f"{where}: {msg}") from None
+
+
+def plan_hash(plan: Plan) -> str:
+    """A plan's content hash (mã băm nội dung): SHA-256 of its canonical JSON (RFC 8785), with
+    whatever sets it embeds. Two plans with the same hash are the same version."""
+    return hashlib.sha256(plan_document(plan)).hexdigest()
+
+
+def plan_document(plan: Plan) -> bytes:
+    """The plan as canonical JSON (RFC 8785): what a published version stores and hashes."""
+    return rfc8785.dumps(plan.model_dump(mode="json"))

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import structlog
 
+from domain.plan import Plan
 from eventstore.pending import (
     PENDING_COLUMNS,
     PendingDecision,
@@ -44,6 +46,8 @@ _UPSERT = (
     f"ON CONFLICT (stream) DO UPDATE SET "
     + ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS[1:])
 )
+_PUBLISHED = """SELECT document FROM plan_versions WHERE plan_id = $1
+                ORDER BY version DESC LIMIT 1"""
 _LOAD_PENDING = (f"SELECT {', '.join(PENDING_COLUMNS)} FROM pending_decisions "
                  "WHERE stream = ANY($1::text[])")
 _DELETE_PENDING = "DELETE FROM pending_decisions WHERE stream = ANY($1::text[])"
@@ -64,11 +68,29 @@ class _Model:
 class Projector:
     def __init__(self, store: EventStore, *, batch: int = 1000,
                  plans: PlanLookup | None = None) -> None:
-        """``plans``: the plan of an id, for roles and due dates (the catalogue's default)."""
+        """``plans``: the plan of an id, for roles and due dates (the catalogue's default;
+        an id it does not know is looked up among the published versions, newest first)."""
         self.store = store
         self.batch = batch
-        self.plans = plans or catalog_plans()
+        self._files = plans or catalog_plans()
+        self._published: dict[str, Plan] = {}
         self._wake = asyncio.Event()
+
+    def plans(self, plan_id: str) -> Plan | None:
+        return self._files(plan_id) or self._published.get(plan_id)
+
+    async def _learn_plans(self, conn: Connection, model: _Model,
+                           events: Iterable[RecordedEvent]) -> None:
+        """Read the newest published version of each plan of the cases in hand that is
+        neither a catalogue file nor known yet (a plan published through the front door)."""
+        wanted = {e.payload.get("plan_id") for e in events if e.type == "case.opened"}
+        wanted |= {row.plan_id for row in model.rows.values()}
+        for plan_id in wanted:
+            if not isinstance(plan_id, str) or self.plans(plan_id) is not None:
+                continue
+            document = await conn.fetchval(_PUBLISHED, plan_id)
+            if document is not None:
+                self._published[plan_id] = Plan.model_validate(json.loads(document))
 
     def wake(self) -> None:
         """New events were appended: look at once instead of at the next poll."""
@@ -86,6 +108,7 @@ class Projector:
                 return 0
             streams = list({e.stream for e in events})
             model = await _load_model(conn, streams)
+            await self._learn_plans(conn, model, events)
             changed = self._fold(model, events)
             await _save(conn, model, changed)
             await conn.execute(_SAVE_CHECKPOINT, NAME, events[-1].position)
@@ -126,6 +149,7 @@ class Projector:
             model = _Model()
             after = 0
             while events := await self.store.read_all(after, 5000, conn=conn):
+                await self._learn_plans(conn, model, events)
                 self._fold(model, events)
                 after = events[-1].position
             await conn.execute("DELETE FROM pending_decisions")

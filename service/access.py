@@ -19,6 +19,7 @@ from typing import Literal
 from domain.case import (
     campaign_opener_roles,
     opener_role,
+    plan_issuer_roles,
     require_actor,
     selection_role,
     withdrawal_roles,
@@ -31,7 +32,7 @@ from service.errors import ServiceError
 
 Operation = Literal[
     "read", "start", "withdraw", "select", "submit", "decide", "resubmit",
-    "propose", "approve_selection", "approve_recognition", "open_campaign",
+    "propose", "approve_selection", "approve_recognition", "open_campaign", "publish",
 ]
 
 
@@ -81,12 +82,13 @@ def roles_for(plan: Plan, op: Operation) -> tuple[Role, ...]:
         "approve_selection": (selection_role(plan),),
         "approve_recognition": tuple(plan.approval_chain[-1].roles),
         "open_campaign": campaign_opener_roles(plan),
+        "publish": plan_issuer_roles(plan),
     }
     return table[op]
 
 
 _CAMPAIGN_OPS = frozenset({"propose", "approve_selection", "approve_recognition",
-                           "open_campaign"})
+                           "open_campaign", "publish"})
 
 
 def check(actor: Actor, op: Operation, plan: Plan, scope: CaseScope) -> None:
@@ -94,7 +96,8 @@ def check(actor: Actor, op: Operation, plan: Plan, scope: CaseScope) -> None:
     if actor.role == "auditor" and op != "read":
         raise ServiceError("access.read_only", "auditors read; they change nothing",
                            "thanh tra, kiểm tra chỉ được xem, không được thay đổi")
-    prefix = "campaign" if op in _CAMPAIGN_OPS else "case"  # the workflows' own codes
+    # the workflows' own codes; publishing a plan is the plan book's
+    prefix = "plan" if op == "publish" else "campaign" if op in _CAMPAIGN_OPS else "case"
     try:
         require_actor(actor, scope, roles_for(plan, op), prefix=prefix)
     except DomainError as exc:  # the Vietnamese wording is the decider's (domain.case)

@@ -75,12 +75,14 @@ async def read_cases(store: EventStore, plan_id: str, state: str | None = None, 
 
 
 async def read_inbox(store: EventStore, actor: Actor, overdue: bool = False, limit: int = 50,
-                     offset: int = 0, today: date | None = None) -> Inbox:
+                     offset: int = 0, today: date | None = None, *, plan_id: str | None = None,
+                     subject: str | None = None) -> Inbox:
     """Decisions awaiting ``actor``'s role in their jurisdiction, oldest deadline first
     (then by case): a province role sees its province's, a district role its district's,
     the commune its own; a council member only the votes still theirs to cast; an auditor
     every pending decision of the province (read-only). ``overdue``: only those whose
-    deadline has passed (due before ``today``, by default today in Viet Nam)."""
+    deadline has passed (due before ``today``, by default today in Viet Nam); ``plan_id``,
+    ``subject``: only that plan's, only that level's (or deadline's)."""
     if not (1 <= limit <= 1000 and offset >= 0):
         raise ServiceError("inbox.bad_page", "limit is 1 to 1000, offset at least 0")
     today = today or today_in_vietnam()
@@ -102,6 +104,10 @@ async def read_inbox(store: EventStore, actor: Actor, overdue: bool = False, lim
         where.append(f"(cardinality(members) = 0 OR {bind(actor.person_id)} = ANY(members))")
     if overdue:
         where.append(f"due < {bind(today)}")
+    if plan_id is not None:
+        where.append(f"plan_id = {bind(plan_id)}")
+    if subject is not None:
+        where.append(f"subject = {bind(subject)}")
     cond = " AND ".join(where)
     columns = ", ".join(c for c in PENDING_COLUMNS if c != "position")
     page = (f"SELECT {columns} FROM pending_decisions WHERE {cond} "

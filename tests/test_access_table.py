@@ -39,6 +39,7 @@ CAMPAIGN_OPS: dict[Operation, set[str]] = {
     "approve_selection": {"province_police"},
     "approve_recognition": {"province_ubnd"},
     "open_campaign": {"province_ubnd", "province_police"},
+    "publish": {"province_ubnd"},  # the plan's issuer (a province's plan: no district signs)
 }
 
 
@@ -64,7 +65,8 @@ def reaches(role: str, where: str, campaign: bool) -> bool:
 
 def expected(role: str, op: Operation, where: str, allowed: set[str],
              campaign: bool) -> str | None:
-    prefix = "campaign" if campaign else "case"  # as the workflows say it
+    # as the workflows say it; a plan's publication is refused by the plan book
+    prefix = "plan" if op == "publish" else "campaign" if campaign else "case"
     if role == "auditor" and op != "read":
         return "access.read_only"
     if role not in allowed:

@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.errors import DomainError
     from domain.events import CriteriaEvaluated, Event
     from domain.notices import notices_for
+    from domain.plan import plan_hash
     from domain.roles import Actor
     from workflows import names
     from workflows.admit import admit
@@ -76,6 +77,7 @@ class CommuneConversionWorkflow:
         except DomainError as exc:  # sets the catalogue lacks: run fails with the code, not
             self.plan, self._open_error = inp.plan, exc  # every workflow task, forever
         self.scope = inp.scope
+        self._hash: str | None = None  # the plan's content hash, computed when first asked
         self.id = names.case_id(inp.plan.id, inp.scope.commune_code)
         carry = inp.carried
         self.s: case.CaseState = carry.case if carry else case.CaseState()
@@ -256,25 +258,39 @@ class CommuneConversionWorkflow:
         self._dry_run(d, case.Select(actor=d.actor, selected=d.selected, reason=d.reason))
 
     # -- reports and the dossier (báo cáo, hồ sơ) ---------------------------------------------
-    @staticmethod
-    def _submission(r: ReportSubmission) -> case.Submit:
-        return case.Submit(actor=r.actor, deadline_id=r.deadline_id, metrics=r.metrics,
-                           summary=r.summary)
+    def _submission(self, r: ReportSubmission) -> case.Submit:
+        # By kind alone: the earliest outstanding deadline of that kind, in this case's own
+        # (pinned) plan and as the case stands now.
+        deadline_id = case.submission_deadline(self.plan, self.s, r.deadline_id, r.kind)
+        return case.Submit(actor=r.actor, deadline_id=deadline_id, metrics=r.metrics,
+                           summary=r.summary, attachments=r.attachments)
 
     @workflow.update(name=names.SUBMIT_REPORT)
     async def submit_report(self, r: ReportSubmission) -> Reply:
         if (known := self.replies.get(r.request_id)) is not None:
             return known
         await self._opened()
-        events = await self._run(self._submission(r))
+        try:
+            command = self._submission(r)
+        except DomainError as exc:  # the state moved between validation and now
+            refuse_domain(exc)
+        events = await self._run(command)
         criteria = next((e for e in events if isinstance(e, CriteriaEvaluated)), None)
-        reply = Reply(request_id=r.request_id, late=self.s.submitted[r.deadline_id],
-                      criteria_met=criteria.met if criteria is not None else None)
+        reply = Reply(request_id=r.request_id, late=self.s.submitted[command.deadline_id],
+                      criteria_met=criteria.met if criteria is not None else None,
+                      deadline_id=command.deadline_id)
         return self.replies.remember(r.request_id, reply)
 
     @submit_report.validator
     def _check_report(self, r: ReportSubmission) -> None:
-        self._dry_run(r, self._submission(r))
+        # as _dry_run, but which deadline a kind means is itself part of the decision
+        check_proof(r, via=self.inp.campaign_id)
+        if r.request_id in self.replies:
+            return
+        try:
+            self._decide(self._submission(r))
+        except DomainError as exc:
+            refuse_domain(exc)
 
     async def _start_recognition(self, submitted_by: Actor) -> None:
         self._child = await workflow.start_child_workflow(
@@ -328,7 +344,14 @@ class CommuneConversionWorkflow:
             status=self.s.status, phase=self.s.phase, classification=self.s.classification,
             submitted=self.s.submitted, missed=self.s.missed, criteria_met=self.s.criteria_met,
             outcome=self.s.outcome, reasons=self.s.reasons, next_deadlines=upcoming,
+            plan_hash=self._plan_hash(),
         )
+
+    def _plan_hash(self) -> str:
+        # Queries only (never replayed): which published version the case runs on.
+        if self._hash is None:
+            self._hash = plan_hash(self.plan)
+        return self._hash
 
 
 def _cause(err: BaseException | None) -> str:

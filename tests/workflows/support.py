@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -172,3 +173,30 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float = 15.0)
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"still not true after {within} s: {check.__doc__ or check}")
         await asyncio.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[str]:
+    """``app`` served by uvicorn on a free local port on this loop (as the API process serves
+    it); its base URL."""
+    import socket
+
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
+                                           lifespan="off"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    for _ in range(500):  # at most 10 s; a server that failed to start ends its task
+        if server.started or task.done():
+            break
+        await asyncio.sleep(0.02)
+    assert server.started, task.exception() if task.done() else "uvicorn did not start"
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()

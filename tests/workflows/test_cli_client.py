@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import socket
 import sys
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -20,7 +19,6 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-import uvicorn
 
 from api.app import create_app
 from cli.main import app as cli_app
@@ -30,7 +28,7 @@ from domain.plan import Plan
 from domain.roles import Actor
 from service import CaseService
 from service.access import Authenticator
-from tests.workflows.support import BASELINE, CLEAN, SIGNER, Case
+from tests.workflows.support import BASELINE, CLEAN, SIGNER, Case, serving
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -63,22 +61,9 @@ async def served(temporal: Any, worker: str, store: Any) -> AsyncIterator[Served
         return out.clock[0]
 
     app = create_app(service, Authenticator(ISSUER.ring()), clock_for=clock_for)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    out.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
-                                           lifespan="off"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    for _ in range(500):  # at most 10 s; a server that failed to start ends its task
-        if server.started or task.done():
-            break
-        await asyncio.sleep(0.02)
-    assert server.started, task.exception() if task.done() else "uvicorn did not start"
-    yield out
-    server.should_exit = True
-    await task
-    sock.close()
+    async with serving(app) as url:
+        out.url = url
+        yield out
 
 
 def token(actor: Actor) -> str:
@@ -380,3 +365,40 @@ async def test_a_campaign_from_proposals_to_the_recognition_list(
     assert final.recognised == [PROPOSED[0]]
     r = await drugfree("campaign", "status", "--plan", PLAN, "--lang", "en", who=police)
     assert "Recognised:" in r.stdout and PROPOSED[0] in r.stdout
+
+
+async def test_plans_publish_and_list_their_versions(drugfree: Run, tmp_path: Path) -> None:
+    from catalog import get_plan
+
+    ubnd = Actor(person_id="ubnd-84", role="province_ubnd", province_code="84")
+    doc = get_plan(PLAN).model_dump(mode="json", exclude={"criteria", "rules"})
+    doc["id"], doc["title_vi"] = "tra-vinh-2025-cli", "Kế hoạch ban hành qua dòng lệnh"
+    (tmp_path / "plans").mkdir()
+    plan_file = write(tmp_path / "plans", "tra-vinh-2025-cli.json", doc)
+
+    # checked here first: a broken file is named, and nothing is sent
+    broken = write(tmp_path / "plans", "broken.json", {**doc, "id": "broken", "phases": []})
+    r = await drugfree("plans", "publish", str(broken), who=ubnd, code=2)
+    assert "phases" in r.stderr and "Traceback" not in r.stderr
+    # the server refuses who may not publish (the district is not the plan's issuer)
+    district = Actor(person_id="d-850", role="district_ubnd", province_code="84",
+                     district_code="850")
+    one_error(await drugfree("plans", "publish", str(plan_file), who=district, code=2),
+              "plan.wrong_role")
+
+    r = await drugfree("plans", "publish", str(plan_file), who=ubnd)
+    assert "tra-vinh-2025-cli: phiên bản 1" in r.stdout
+    again = await drugfree("plans", "publish", str(plan_file), who=ubnd)  # same content
+    assert "phiên bản 1" in again.stdout
+    doc["title_vi"] = "Kế hoạch ban hành qua dòng lệnh (sửa đổi)"
+    write(tmp_path / "plans", "tra-vinh-2025-cli.json", doc)
+    r = await drugfree("plans", "publish", str(plan_file), "--lang", "en", who=ubnd)
+    assert "tra-vinh-2025-cli: version 2" in r.stdout
+
+    listed = json.loads((await drugfree("plans", "list", "--json", who=ubnd)).stdout)
+    mine = [p for p in listed if p["id"] == "tra-vinh-2025-cli"]
+    assert [(p["version"], p["source"]) for p in mine] == [(2, "published")]
+    assert any(p["id"] == PLAN and p["source"] == "catalogue" for p in listed)
+    table = (await drugfree("plans", "list", "--all-versions", who=ubnd)).stdout
+    rows = [line.split("\t") for line in table.splitlines() if "tra-vinh-2025-cli" in line]
+    assert [row[1] for row in rows] == ["v1", "v2"] and rows[0][5] == "ubnd-84"

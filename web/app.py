@@ -1,0 +1,283 @@
+"""The pages under ``/ui``: sign-in, the inbox, the case page with its decision form, for
+the people who decide, on the same front door as the API (``service.frontdoor``).
+
+Every page checks the session's identity token and then role and jurisdiction exactly as
+the API does (``FrontDoor.allowed``): another province's case is a 403 page. Every form is a
+POST with a CSRF token and, where it sends a command, an idempotency key of its own (a
+double click is the same request, answered once). Pages work without JavaScript; htmx, when
+it loads, only boosts links and forms.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path as FilePath
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+from fastapi import FastAPI, Form, Path, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import status_for
+from domain.errors import DomainError
+from domain.metric_labels import label as metric_label
+from domain.roles import Actor
+from service.access import Principal
+from service.errors import ServiceError
+from service.frontdoor import FrontDoor
+from service.readmodel import today_in_vietnam
+from web import labels
+from web.casepage import facts
+from web.i18n import LANG_COOKIE, Lang, day, moment, pick
+from web.session import Sessions
+
+HERE = FilePath(__file__).parent
+VENDOR = {  # what the pages load from npm packages (web/package.json), by the name served
+    "htmx.min.js": HERE / "node_modules" / "htmx.org" / "dist" / "htmx.min.js",
+}
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+
+
+@dataclass(frozen=True)
+class DemoPerson:
+    """A person the dev stack's sign-in page offers (``drugfree dev`` only)."""
+
+    key: str
+    name: str
+    actor: Actor
+    token: str
+
+
+class SecurityHeaders:
+    """Content-Security-Policy and friends on every page (scripts and styles from here only)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or [])
+                headers += [(b"content-security-policy", CSP.encode()),
+                            (b"x-content-type-options", b"nosniff"),
+                            (b"referrer-policy", b"same-origin"),
+                            (b"x-frame-options", b"DENY")]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def create_ui(door: FrontDoor, sessions: Sessions, *,
+              people: Sequence[DemoPerson] = (),
+              verify: Callable[[str], Awaitable[Any]] | None = None) -> FastAPI:
+    """The pages over ``door``. ``people``: the demo people the sign-in page lists (dev stack
+    only); ``verify``: checks a stream's hash chain (the auditor's view)."""
+    ui = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    ui.add_middleware(SecurityHeaders)
+    templates = Jinja2Templates(directory=HERE / "templates")
+    env = templates.env
+    env.globals.update(day=day, moment=moment, labels=labels)
+    ui.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    demo = {p.key: p for p in people}
+
+    def lang_of(request: Request) -> Lang:
+        return "en" if request.cookies.get(LANG_COOKIE) == "en" else "vi"
+
+    def render(request: Request, name: str, status: int = 200, who: Principal | None = None,
+               **context: Any) -> HTMLResponse:
+        lang = lang_of(request)
+        token = request.cookies.get("drugfree_session")
+        return templates.TemplateResponse(request, name, {
+            "lang": lang, "t": lambda vi, en: pick(lang, vi, en), "who": who,
+            "metric_label": lambda field: metric_label(field, lang),
+            "csrf": sessions.csrf(token) if token and who else "", "demo": bool(demo),
+            "path": request.url.path, **context}, status_code=status)
+
+    def refusal_page(request: Request, exc: DomainError, who: Principal | None) -> Response:
+        if exc.code.startswith("identity."):
+            return RedirectResponse(f"/ui/signin?why={quote(exc.code)}", status_code=303)
+        return render(request, "error.html", status_for(exc.code), who=who, error=exc)
+
+    @ui.exception_handler(DomainError)
+    async def on_refusal(request: Request, exc: DomainError) -> Response:
+        return refusal_page(request, exc, None)
+
+    def signed_in(request: Request) -> Principal:
+        return sessions.principal(request)
+
+    def new_key() -> str:
+        return uuid.uuid4().hex
+
+    # -- sign-in ----------------------------------------------------------------------------
+    @ui.get("/", include_in_schema=False)
+    async def home(request: Request) -> Response:
+        return RedirectResponse("/ui/inbox", status_code=303)
+
+    @ui.get("/signin", response_class=HTMLResponse)
+    async def signin_page(request: Request, why: str | None = None) -> Response:
+        value = sessions.signin_value()  # in the form and in its cookie (double submit)
+        response = render(request, "signin.html", people=list(demo.values()), why=why,
+                          form_csrf=value, error=None)
+        sessions.remember_signin(response, value)
+        return response
+
+    @ui.post("/signin")
+    async def signin(request: Request, csrf: Annotated[str, Form(max_length=200)] = "",
+                     token: Annotated[str, Form(max_length=8000)] = "",
+                     person: Annotated[str, Form(max_length=200)] = "") -> Response:
+        if not sessions.signin_ok(request, csrf):
+            return render(request, "error.html", 403, error=ServiceError(
+                "ui.csrf", "the form is stale or was not sent from this site; reload it",
+                "biểu mẫu đã cũ hoặc không được gửi từ trang này; hãy tải lại trang"))
+        if person:
+            chosen = demo.get(person)
+            if chosen is None:
+                return render(request, "signin.html", 422, people=list(demo.values()),
+                              why=None, form_csrf=csrf, error=pick(
+                                  lang_of(request), "không có người dùng thử này",
+                                  "no such demo person"))
+            token = chosen.token
+        try:
+            who = sessions.authenticator.authenticate(token.strip())
+        except DomainError as exc:
+            return render(request, "signin.html", 401, people=list(demo.values()), why=None,
+                          form_csrf=csrf, error=exc.text(lang_of(request)))
+        response = RedirectResponse("/ui/inbox", status_code=303)
+        sessions.sign_in(response, who.token, max_age=8 * 3600)
+        return response
+
+    @ui.post("/signout")
+    async def signout(request: Request,
+                      csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
+        if not sessions.csrf_ok(request, csrf):
+            return render(request, "error.html", 403, error=_csrf_error())
+        response = RedirectResponse("/ui/signin", status_code=303)
+        sessions.sign_out(response)
+        return response
+
+    @ui.get("/lang/{to}")
+    async def switch_language(request: Request, to: str, next: str = "/ui/inbox") -> Response:
+        target = next if next.startswith("/ui") and "//" not in next else "/ui/inbox"
+        response = RedirectResponse(target, status_code=303)
+        response.set_cookie(LANG_COOKIE, "en" if to == "en" else "vi", max_age=365 * 86400,
+                            path="/ui", samesite="strict", httponly=True,
+                            secure=sessions.secure)
+        return response
+
+    @ui.get("/static/vendor/{name}")
+    async def vendor(name: str) -> Response:
+        path = VENDOR.get(name)
+        if path is None or not path.is_file():
+            return Response(status_code=404)
+        return FileResponse(path, media_type="text/javascript",
+                            headers={"Cache-Control": "public, max-age=86400"})
+
+    # -- inbox ------------------------------------------------------------------------------
+    @ui.get("/inbox", response_class=HTMLResponse)
+    async def inbox(request: Request, plan: Annotated[str, Query(max_length=64)] = "",
+                    level: Annotated[str, Query(max_length=64)] = "",
+                    overdue: bool = False,
+                    page: Annotated[int, Query(ge=1, le=10_000)] = 1) -> Response:
+        who = signed_in(request)
+        size = 50
+        box = await door.service.inbox(who.actor, overdue=overdue, limit=size,
+                                       offset=(page - 1) * size, plan_id=plan or None,
+                                       subject=level or None)
+        overdue_count = (await door.service.inbox(
+            who.actor, overdue=True, limit=1, plan_id=plan or None,
+            subject=level or None)).total
+        plans = [p.plan for p in await door.plans.listing()]
+        levels = sorted({lv.id for p in plans for lv in p.approval_chain})
+        query = {"plan": plan, "level": level, "overdue": "1" if overdue else ""}
+        return render(request, "inbox.html", who=who, box=box, plans=plans, levels=levels,
+                      plan=plan, level=level, overdue=overdue, overdue_count=overdue_count,
+                      page=page, pages=max(1, -(-box.total // size)),
+                      query=urlencode({k: v for k, v in query.items() if v}))
+
+    # -- the case page ------------------------------------------------------------------------
+    async def case_page(request: Request, who: Principal, case_id: str, status: int = 200,
+                        form_error: str | None = None, done: str | None = None) -> Response:
+        ref, plan = await door.allowed(who.actor, "read", case_id)
+        view = await door.service.status(ref)
+        events = await door.service.history(ref)
+        _, _, scope = await door.case_of(case_id)
+        version = await door.plans.find(plan.id, view.case.plan_hash) \
+            if view.case.plan_hash else None
+        own_plan = version.plan if version is not None else plan
+        from domain.admin_units import registry
+
+        units = registry(own_plan.structure)
+        commune = units.commune(scope.commune_code)
+        verified = await verify(ref.case_id) if verify is not None else None
+        chain_roles = {r for lv in own_plan.approval_chain for r in lv.roles}
+        return render(request, "case.html", status, who=who, case_id=case_id, plan=own_plan,
+                      version=version, view=view, facts=facts(own_plan, events),
+                      commune=commune, district=units.districts.get(scope.district_code or ""),
+                      verified=verified, can_decide=who.actor.role in chain_roles,
+                      form_error=form_error, done=done, idem=new_key(),
+                      today=today_in_vietnam())
+
+    @ui.get("/cases/{case_id}", response_class=HTMLResponse)
+    async def case(request: Request, case_id: Annotated[str, _CASE_ID],
+                   done: str | None = None) -> Response:
+        who = signed_in(request)
+        try:
+            return await case_page(request, who, case_id, done=done)
+        except DomainError as exc:
+            return refusal_page(request, exc, who)
+
+    @ui.post("/cases/{case_id}/decision")
+    async def decide(request: Request, case_id: Annotated[str, _CASE_ID],
+                     csrf: Annotated[str, Form(max_length=200)] = "",
+                     idem: Annotated[str, Form(max_length=64)] = "",
+                     action: Annotated[str, Form(max_length=20)] = "",
+                     reason: Annotated[str, Form(max_length=2000)] = "",
+                     to_person: Annotated[str, Form(max_length=200)] = "") -> Response:
+        who = signed_in(request)
+        if not sessions.csrf_ok(request, csrf):
+            return render(request, "error.html", 403, who=who, error=_csrf_error())
+        lang = lang_of(request)
+        try:
+            ref, _ = await door.allowed(who.actor, "decide", case_id)
+            rid = door.request_id(f"ui-{action}", who.actor, idem or None)
+            if action == "approve":
+                await door.service.approve(ref, who.actor, request_id=rid)
+            elif action == "reject":
+                if not reason.strip():
+                    raise ServiceError("decision.reason_required", "a rejection needs a reason",
+                                       "trả lại hồ sơ phải nêu lý do")
+                await door.service.reject(ref, who.actor, reason.strip(), request_id=rid)
+            elif action == "delegate":
+                if not to_person.strip():
+                    raise ServiceError("decision.delegate_to_required",
+                                       "name the colleague to delegate to",
+                                       "phải nêu người được ủy quyền")
+                to = who.actor.model_copy(update={"person_id": to_person.strip()})
+                await door.service.delegate(ref, who.actor, to, request_id=rid)
+            else:
+                raise ServiceError("decision.unknown_action", f"unknown action {action!r}",
+                                   "thao tác không hợp lệ")
+        except DomainError as exc:
+            if exc.code.startswith("identity.") or status_for(exc.code) in (403, 404):
+                return refusal_page(request, exc, who)
+            return await case_page(request, who, case_id, status=status_for(exc.code),
+                                   form_error=exc.text(lang))
+        return RedirectResponse(f"/ui/cases/{quote(case_id, safe=':')}?done={action}",
+                                status_code=303)
+
+    return ui
+
+
+_CASE_ID = Path(pattern=r"^(conversion|recognition):[a-z0-9-]{1,64}:[0-9]{1,10}$")
+
+
+def _csrf_error() -> ServiceError:
+    return ServiceError("ui.csrf", "the form is stale or was not sent from this site; reload it",
+                        "biểu mẫu đã cũ hoặc không được gửi từ trang này; hãy tải lại trang")
