@@ -128,13 +128,6 @@ MAX_NAME = 255
 _TOKEN = r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,62}"
 _MEDIA_TYPE = re.compile(f"^{_TOKEN}/{_TOKEN}$")
 # The workflows refuse these by code only (their messages are English): the Vietnamese here.
-_SUBMISSION_VI = {
-    "submission.none_outstanding": "không còn hạn nộp loại này nào chưa nộp",
-    "submission.kind_mismatch": "hạn nộp đã nêu không thuộc loại báo cáo đã chọn",
-    "submission.unknown_kind": "loại báo cáo không hợp lệ",
-}
-
-
 def clean_name(name: str) -> str:
     """A file name as recorded: its last path part, without control characters, trimmed,
     at most 255 characters (refused when nothing is left)."""
@@ -323,18 +316,13 @@ class CaseService:
             raise ServiceError("submission.deadline_required", "name the deadline or the kind",
                                "cần nêu mã hạn nộp hoặc loại báo cáo")
         attached = await self._attached(ref, attachments or [])
-        try:
-            return await guarded(self._case(ref).execute_update(
-                names.SUBMIT_REPORT, await self.signed(ref.case_id, ReportSubmission(
-                    request_id=request_id or new_request_id(f"submit-{deadline_id or kind}"),
-                    actor=actor, deadline_id=deadline_id, kind=kind, metrics=metrics,
-                    summary=summary, attachments=attached)),
-                result_type=Reply), ref.case_id, self.client)
-        except ServiceError as exc:
-            vi = _SUBMISSION_VI.get(exc.code)
-            if vi is None or exc.message_vi:
-                raise
-            raise ServiceError(exc.code, exc.message, vi) from None
+        # the workflow's refusals (submission.*) bring their Vietnamese wording (domain.case)
+        return await guarded(self._case(ref).execute_update(
+            names.SUBMIT_REPORT, await self.signed(ref.case_id, ReportSubmission(
+                request_id=request_id or new_request_id(f"submit-{deadline_id or kind}"),
+                actor=actor, deadline_id=deadline_id, kind=kind, metrics=metrics,
+                summary=summary, attachments=attached)),
+            result_type=Reply), ref.case_id, self.client)
 
     async def _attached(self, ref: CaseRef, named: list[tuple[str, str]]) -> list[Attachment]:
         """The files named, each checked to be uploaded to this case, with its size."""

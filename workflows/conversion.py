@@ -149,7 +149,8 @@ class CommuneConversionWorkflow:
             refuse_domain(self._open_error)
         if inp.carried is not None and workflow.info().continued_run_id is None:
             # only this workflow's own continue-as-new carries state: a start with it is forged
-            refuse("case.forged_carry", "a case cannot be started with carried state")
+            refuse("case.forged_carry", "a case cannot be started with carried state",
+                   "không được mở hồ sơ kèm trạng thái chuyển tiếp từ lượt chạy trước")
         if inp.carried is None:
             if workflow.patched(names.ADMISSION):
                 # under its own id: the admission refuses a case run under another one
