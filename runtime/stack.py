@@ -67,6 +67,7 @@ class StackKeys:
         key_file = folder / "payload.key"
         if not key_file.exists():
             _write_private(key_file, secrets.token_hex(32).encode())
+        signer("checkpoint")  # the log's checkpoint key (its file is what the worker reads)
         return cls(identity=signer("identity"), front_door=signer("front-door"),
                    relay=signer("relay"), payload_key=key_file.read_text().strip())
 
@@ -130,6 +131,7 @@ async def running_stack(root: Path, *, api_port: int = 8000, temporal_port: int 
     from eventstore.store import EventStore
     from eventstore.urls import app_url
     from runtime import temporal as rt
+    from runtime.schedules import ensure_checkpoint_schedule
     from runtime.trust import Trust
     from service import CaseService
     from service.access import Authenticator
@@ -138,6 +140,9 @@ async def running_stack(root: Path, *, api_port: int = 8000, temporal_port: int 
 
     keys = StackKeys.load_or_create(root / "keys")
     os.environ.setdefault("DRUGFREE_PAYLOAD_KEY", keys.payload_key)  # before any client
+    # hourly signed checkpoints of the log, kept beside the stack's data (outside PostgreSQL)
+    os.environ.setdefault("DRUGFREE_CHECKPOINT_KEY", str(root / "keys" / "checkpoint.pem"))
+    os.environ.setdefault("DRUGFREE_CHECKPOINT_DIR", str(root / "checkpoints"))
     external_db = os.environ.get("DATABASE_URL")
     async with database(None if external_db else root / "postgres") as owner_url:
         if not external_db:
@@ -161,6 +166,7 @@ async def running_stack(root: Path, *, api_port: int = 8000, temporal_port: int 
                              rehearsals=rehearsal is not None)
             async with running_worker(client, db_url, task_queue=TASK_QUEUE, trust=trust), \
                     await EventStore.connect(db_url) as store:
+                await ensure_checkpoint_schedule(client, TASK_QUEUE)
                 service = CaseService(client, TASK_QUEUE, store, signer=keys.front_door)
 
                 async def ready() -> None:

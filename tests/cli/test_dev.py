@@ -4,6 +4,7 @@ PostgreSQL on disk, in a temporary directory)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -11,9 +12,14 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
+from temporalio.client import Client
+
+from domain import checkpoint
+from domain.identity import Signer
 
 HTTP = httpx.Client(timeout=60)  # the machine may be loaded: no 5 s default
 
@@ -69,6 +75,14 @@ class Stack:
         return self.proc.returncode, err
 
 
+async def trigger_checkpoint(temporal_port: int) -> None:
+    client = await Client.connect(f"127.0.0.1:{temporal_port}")
+    handle = client.get_schedule_handle("audit-checkpoints")
+    described = await handle.describe()
+    assert described.schedule.spec.intervals[0].every == timedelta(hours=1)
+    await handle.trigger()
+
+
 def tokens(folder: Path) -> dict[str, str]:
     out = {}
     for line in (folder / "tokens.env").read_text().splitlines():
@@ -119,6 +133,18 @@ def test_the_stack_serves_stops_cleanly_and_resumes(tmp_path: Path) -> None:
                 time.sleep(0.2)
             assert "Hộp công việc" in inbox.text and "Công an tỉnh" in inbox.text
             assert f'href="/ui/cases/{case_id}"' in inbox.text
+        # the hourly checkpoint schedule: run once now, its signed note kept in the folder
+        asyncio.run(trigger_checkpoint(stack.ports[1]))
+        for _ in range(150):
+            kept = sorted((folder / "checkpoints").glob("checkpoint-*.txt"))
+            if kept:
+                break
+            time.sleep(0.2)
+        assert kept, "no checkpoint was written"
+        signer = Signer.from_pem((folder / "keys" / "checkpoint.pem").read_bytes())
+        head = checkpoint.verify(kept[0].read_text(), signer.key.public_key(),
+                                 origin="drugfree.local/events")
+        assert head.size >= 2  # at least the case's first two events
     finally:
         code, err = stack.stop()
     assert code == 0, err

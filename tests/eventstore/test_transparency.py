@@ -136,3 +136,52 @@ async def test_the_audit_commands(fresh_database: Database, tmp_path: Path,
     garbage.write_bytes(b"\xff\xfe not a note")
     r = await drugfree("audit", "verify", "--checkpoint", str(garbage))
     assert r.exit_code == 2 and "Traceback" not in r.output
+
+
+async def test_the_checkpoint_activity_keeps_notes_outside_the_database(
+        fresh_database: Database, tmp_path: Path) -> None:
+    """The scheduled job's activity: a new file each time (never overwritten) and the note
+    posted to a webhook (a real local HTTP server); a webhook that fails is an error."""
+    import http.server
+    import threading
+
+    from temporalio.exceptions import ApplicationError
+    from temporalio.testing import ActivityEnvironment
+
+    from activities.checkpoints import Checkpoints
+
+    received: list[bytes] = []
+    status = [200]
+
+    class Keeper(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+            received.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(status[0])
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Keeper)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        async with await EventStore.connect(fresh_database.app_url) as store:
+            await store.append("conversion:d:1", 0, [event()])
+            job = Checkpoints(store, SIGNER, tmp_path / "kept",
+                              f"http://127.0.0.1:{server.server_port}/checkpoints")
+            taken = await ActivityEnvironment().run(job.take)
+            assert taken.size == 1 and taken.delivered and taken.file
+            kept = Path(taken.file).read_text(encoding="utf-8")
+            assert received == [kept.encode()]
+            head = notes.verify(kept, SIGNER.key.public_key(), origin="drugfree.local/events")
+            assert head.size == 1
+            status[0] = 500
+            with pytest.raises(ApplicationError) as failed:
+                await ActivityEnvironment().run(job.take)
+            assert failed.value.type == "checkpoint.webhook_failed"
+            none = Checkpoints(store, None, tmp_path / "kept")
+            with pytest.raises(ApplicationError) as nokey:
+                await ActivityEnvironment().run(none.take)
+            assert nokey.value.type == "audit.no_key" and nokey.value.non_retryable
+    finally:
+        server.shutdown()
