@@ -10,6 +10,7 @@ attachment's upload past ``max_attachment``, by default ``DRUGFREE_MAX_ATTACHMEN
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
@@ -32,9 +33,14 @@ from api.schemas import (
     CaseCreated,
     CaseIdPath,
     CaseView,
+    ChainCheck,
+    CheckpointBody,
+    ConsistencyAnswer,
     Decision,
     Health,
     HistoryEvent,
+    InclusionAnswer,
+    InclusionBody,
     Page,
     PlanIdPath,
     PlanInfo,
@@ -53,6 +59,8 @@ from eventstore.plan_versions import PlanVersions
 from runtime.limits import attachment_limit
 from service import CaseRef, CaseService, ServiceError
 from service.access import Authenticator, Operation, Principal
+from service.audit import Audit
+from service.audit_reads import ReadLog
 from service.cases import SIGNED_IN, clean_name
 from service.frontdoor import FrontDoor
 from service.plans import PlanBook, PublishedPlan
@@ -220,6 +228,7 @@ def create_app(service: CaseService, authenticator: Authenticator,
                                people=people, max_attachment=max_attachment,
                                verify=None if store is None else store.verify))
     check_baseline = door.check_baseline
+    reads = ReadLog(store)
 
     def request_id(op: str, who: Principal, key: str | None) -> str:
         return door.request_id(op, who.actor, key)
@@ -302,12 +311,16 @@ def create_app(service: CaseService, authenticator: Authenticator,
     @app.get("/cases/{case_id}", tags=["hồ sơ / cases"], responses=READS)
     async def case_status(case_id: CaseIdPath, who: Who) -> CaseView:
         ref, _ = await allowed(who, "read", case_id)
+        if who.actor.role == "auditor":
+            await reads.record(who.actor, "api", "status", ref.case_id)
         view = await service.status(ref)
         return CaseView(case=view.case, chain=view.chain)
 
     @app.get("/cases/{case_id}/history", tags=["hồ sơ / cases"], responses=READS)
     async def case_history(case_id: CaseIdPath, who: Who) -> list[HistoryEvent]:
         ref, _ = await allowed(who, "read", case_id)
+        if who.actor.role == "auditor":
+            await reads.record(who.actor, "api", "history", ref.case_id)
         return [HistoryEvent(version=e.version, type=e.type,
                              recorded_at=e.recorded_at.isoformat(), payload=e.payload,
                              hash=e.hash.hex())
@@ -384,6 +397,59 @@ def create_app(service: CaseService, authenticator: Authenticator,
         return await service.withdraw(ref, who.actor, body.reason,
                                       request_id=request_id("withdraw", who, idempotency_key))
 
+    # -- audit (auditors only; every read recorded) ----------------------------------------
+    def auditor(who: Principal) -> None:
+        if who.actor.role != "auditor":
+            raise ServiceError("audit.auditors_only", "audit reads are for auditors",
+                               "chỉ cán bộ thanh tra, kiểm tra được dùng chức năng kiểm toán")
+
+    def audit_of() -> Audit:
+        if store is None:
+            raise ServiceError("service.no_store", "the audit needs the event store",
+                               "chức năng kiểm toán cần cơ sở dữ liệu")
+        return Audit(store)
+
+    @app.get("/audit/cases/{case_id}/verify", tags=["kiểm toán / audit"], responses=READS)
+    async def audit_verify(case_id: CaseIdPath, who: Who) -> ChainCheck:
+        """Kiểm tra chuỗi băm của hồ sơ: every hash and link re-derived."""
+        auditor(who)
+        ref, _ = await allowed(who, "read", case_id)
+        await reads.record(who.actor, "api", "verify", ref.case_id)
+        report = await audit_of().store.verify(ref.case_id)
+        return ChainCheck(case_id=ref.case_id, events=report.events, intact=report.ok,
+                          broken=None if report.broken is None else str(report.broken))
+
+    @app.post("/audit/consistency", tags=["kiểm toán / audit"], responses=READS)
+    async def audit_consistency(body: CheckpointBody, who: Who) -> ConsistencyAnswer:
+        """Đối chiếu mốc kiểm toán: does the log still hold exactly what a kept checkpoint
+        covered? (a rewritten history answers ``consistent: false`` with the reason)"""
+        auditor(who)
+        await reads.record(who.actor, "api", "consistency", "log")
+        audit = audit_of()
+        try:
+            c = await audit.consistency(body.checkpoint, body.key)
+        except ServiceError as exc:
+            if exc.code != "audit.rewritten":
+                raise
+            head = audit.opened(body.checkpoint, body.key)
+            return ConsistencyAnswer(consistent=False, old_size=head.size,
+                                     old_root=_b64(head.root), code=exc.code,
+                                     message_vi=exc.message_vi, message_en=exc.message)
+        return ConsistencyAnswer(consistent=True, old_size=c.old_size, new_size=c.new_size,
+                                 old_root=_b64(c.old_root), new_root=_b64(c.new_root),
+                                 proof=[_b64(h) for h in c.proof])
+
+    @app.post("/audit/inclusion", tags=["kiểm toán / audit"], responses=READS)
+    async def audit_inclusion(body: InclusionBody, who: Who) -> InclusionAnswer:
+        """Chứng minh một sự kiện nằm trong mốc kiểm toán (RFC 6962 inclusion proof)."""
+        auditor(who)
+        ref, _ = await allowed(who, "read", body.case_id)
+        await reads.record(who.actor, "api", "inclusion", ref.case_id)
+        p = await audit_of().inclusion(ref.case_id, body.version, body.checkpoint, body.key)
+        return InclusionAnswer(case_id=p.stream, version=p.version, leaf_index=p.index,
+                               tree_size=p.size, root=_b64(p.root), leaf_hash=_b64(p.leaf),
+                               proof=[_b64(h) for h in p.proof])
+
     # -- campaigns --------------------------------------------------------------------------
     async def campaign_allowed(who: Principal, op: Operation, plan_id: str) -> Plan:
         return await door.campaign_allowed(who.actor, op, plan_id)
@@ -443,6 +509,10 @@ def plan_info(p: PublishedPlan) -> PlanInfo:
                     version=p.version, content_hash=p.content_hash, source=p.source,
                     published_by=p.published_by,
                     published_at=None if p.published_at is None else p.published_at.isoformat())
+
+
+def _b64(value: bytes) -> str:
+    return base64.b64encode(value).decode()
 
 
 def _jsonable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

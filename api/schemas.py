@@ -222,5 +222,57 @@ class HistoryEvent(BaseModel):
     hash: str
 
 
+class ChainCheck(BaseModel):
+    """A case's hash chain re-derived from its stored bytes."""
+
+    case_id: str
+    events: int
+    intact: bool
+    broken: str | None = None
+
+
+class CheckpointBody(_Body):
+    """A checkpoint the auditor kept (the signed note's text), and optionally the verifier
+    key to check it with (the deployment's by default)."""
+
+    model_config = _examples({"checkpoint": "drugfree.local/events\n42\n...\n\n— ..."})
+
+    checkpoint: str = Field(min_length=1, max_length=64 * 1024)
+    key: str | None = Field(default=None, max_length=500)
+
+
+class InclusionBody(CheckpointBody):
+    model_config = _examples({"case_id": EXAMPLE_CASE, "version": 1,
+                              "checkpoint": "drugfree.local/events\n42\n...\n\n— ..."})
+
+    case_id: str = Field(pattern=CASE_ID_PATTERN, max_length=MAX_ID + 32)
+    version: int = Field(ge=1, le=1_000_000_000)
+
+
+class ConsistencyAnswer(BaseModel):
+    """Whether the log still holds exactly what the checkpoint covered, and the proof
+    (base64 hashes, RFC 6962) from its tree to today's."""
+
+    consistent: bool
+    old_size: int
+    new_size: int | None = None
+    old_root: str
+    new_root: str | None = None
+    proof: list[str] = []
+    code: str | None = None
+    message_vi: str | None = None
+    message_en: str | None = None
+
+
+class InclusionAnswer(BaseModel):
+    case_id: str
+    version: int
+    leaf_index: int
+    tree_size: int
+    root: str
+    leaf_hash: str
+    proof: list[str]
+
+
 class Health(BaseModel):
     status: str

@@ -311,6 +311,19 @@ class CaseClosed(Event):
     outcome: Outcome
 
 
+class AuditRead(Event):
+    """Lượt xem kiểm toán: someone read a case's record (or the log) for audit; kept in the
+    reader's own stream (``audit-reads:<province>:<person>``), hash-chained like any other."""
+
+    TYPE = "audit.read"
+    reader: str
+    role: str
+    province_code: str
+    interface: Literal["api", "web", "cli"]
+    operation: str  # history | status | case_page | verify | consistency | inclusion | ...
+    target: str  # the case id, or "log" for the whole log
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.TYPE: cls
     for cls in (
@@ -338,6 +351,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         CaseWithdrawn,
         CaseClosed,
         RecognitionInterrupted,
+        AuditRead,
     )
 }
 

@@ -173,6 +173,10 @@ class Audit:
                 "sử đã bị viết lại") from None
         return Inclusion(stream, version, index, checkpoint.size, checkpoint.root, leaf, proof)
 
+    def opened(self, note: str, vkey: str | None = None) -> notes.Checkpoint:
+        """The kept checkpoint, once its signature verifies."""
+        return self._open(note, vkey)
+
     @staticmethod
     def _open(note: str, vkey: str | None) -> notes.Checkpoint:
         """The kept checkpoint, once its signature verifies (its refusal's code otherwise)."""

@@ -30,6 +30,7 @@ from domain.plan import Plan
 from domain.roles import Actor
 from service.access import Principal
 from service.errors import ServiceError
+from service.audit_reads import ReadLog
 from service.frontdoor import FrontDoor
 from service.readmodel import InboxItem, today_in_vietnam
 from web import labels
@@ -90,6 +91,7 @@ def create_ui(door: FrontDoor, sessions: Sessions, *,
     env.globals.update(day=day, moment=moment, labels=labels)
     ui.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     demo = {p.key: p for p in people}
+    reads = ReadLog(door.service.store)
 
     def lang_of(request: Request) -> Lang:
         return "en" if request.cookies.get(LANG_COOKIE) == "en" else "vi"
@@ -236,6 +238,9 @@ def create_ui(door: FrontDoor, sessions: Sessions, *,
                    done: str | None = None) -> Response:
         who = signed_in(request)
         try:
+            if who.actor.role == "auditor":  # who looked, recorded before the answer
+                ref, _ = await door.allowed(who.actor, "read", case_id)
+                await reads.record(who.actor, "web", "case_page", ref.case_id)
             return await case_page(request, who, case_id, done=done)
         except DomainError as exc:
             return refusal_page(request, exc, who)
