@@ -99,6 +99,7 @@ class CrossCheck:
     appends: int = 0
     events: int = 0
     unverified: list[str] = field(default_factory=list)  # event ids only a gone run explains
+    from_memory: list[str] = field(default_factory=list)  # request ids answered from memory
     differences: list[Difference] = field(default_factory=list)
 
     @property
@@ -115,7 +116,7 @@ class CrossCheck:
             "runs": [{"workflow_id": r.workflow_id, "run_id": r.run_id, "found": r.found}
                      for r in self.runs],
             "updates": self.updates, "appends": self.appends, "events": self.events,
-            "unverified": self.unverified,
+            "unverified": self.unverified, "from_memory": self.from_memory,
             "differences": [d.as_dict() for d in self.differences],
         }
 
@@ -267,6 +268,7 @@ async def crosscheck(client: Client, store: EventStore, case_id: str) -> CrossCh
         updates += run_updates
         appends += run_appends
     report.updates, report.appends = len(updates), len(appends)
+    report.from_memory = [u.request_id for u in updates if u.from_memory and u.request_id]
 
     try:
         stored = await store.read(case_id)
