@@ -388,8 +388,10 @@ async def replay_code(
 ) -> ReplayReport:
     """Replay each execution's history against the workflow code (by default the worker's own
     workflows, sandbox and data converter) and collect every non-deterministic one."""
+    import catalog
     from worker import WORKFLOWS, workflow_runner
 
+    catalog.warm()  # as a worker does: an old input's plan resolves without reading a file
     replayer = Replayer(workflows=list(workflows if workflows is not None else WORKFLOWS),
                         data_converter=client.data_converter,
                         workflow_runner=runner if runner is not None else workflow_runner())
