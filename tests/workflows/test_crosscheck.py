@@ -166,6 +166,31 @@ async def test_an_event_deleted_and_one_inserted_are_named(
     assert ("history.missing", forged) in found
     timeline = next(d for d in report.differences if d.event_id == started.event_id)
     assert timeline.request_id is None and timeline.workflow_id == case.id
+    assert len(report.differences) == 3  # with the decision deleted before
+    state["timeline"], state["forged"] = started.event_id, forged
+
+
+async def test_a_chain_whose_history_is_gone_is_reported_not_a_mismatch(
+        store: EventStore, temporal: Any, state: dict[str, Any], monkeypatch: Any) -> None:
+    """Retention, simulated: the service answers "not found" for the chain's run. Its events
+    are unverified (the deleted decision is no longer a difference: nothing says it was
+    there); the case's own differences (previous test) are still found."""
+    case: Case = state["case"]
+    real = cc._history
+
+    async def retained(client: Any, workflow_id: str, run_id: str | None) -> Any:
+        return None if workflow_id == case.rid else await real(client, workflow_id, run_id)
+
+    monkeypatch.setattr(cc, "_history", retained)
+    client, _ = temporal
+    report = await cc.crosscheck(client, store, case.id)
+    assert [(r.workflow_id, r.found) for r in report.runs] == [(case.id, True),
+                                                                (case.rid, False)]
+    chain_events = [e.event_id for e in await store.read(case.id)
+                    if e.event_id.startswith(f"{case.id}/recognition/")]
+    assert chain_events and report.unverified == chain_events
+    assert {(d.kind, d.event_id) for d in report.differences} == {
+        ("store.missing", state["timeline"]), ("history.missing", state["forged"])}
 
 
 async def test_a_case_the_service_no_longer_holds_is_reported_gone(
