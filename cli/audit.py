@@ -252,6 +252,8 @@ def crosscheck_cmd(
                 return (await crosscheck(client, store, stream)).as_dict()
         except (RPCError, RuntimeError) as exc:
             _rpc_failure(lang, exc)
+        except ValueError as exc:  # payloads this key cannot decode
+            fail(str(exc))
 
     result = _run(database_url, work)
     if as_json:

@@ -193,12 +193,16 @@ async def chain_runs(client: Client, case_histories: Sequence[WorkflowHistory]
 
 
 async def _decoded(client: Client, payloads: Sequence[Any]) -> Any:
-    values = await client.data_converter.decode(list(payloads))
+    try:
+        values = await client.data_converter.decode(list(payloads))
+    except Exception as exc:  # noqa: BLE001 - a wrong or missing key fails in many ways
+        raise ValueError("cannot decode the history's payloads (is DRUGFREE_PAYLOAD_KEY the "
+                         f"workers' key?): {type(exc).__name__}") from None
     return values[0] if values else None
 
 
-async def _read(client: Client, run: Run, history: WorkflowHistory, answered: set[str]
-                ) -> tuple[list[_Update], list[_Append]]:
+async def _read(client: Client, run: Run, history: WorkflowHistory,
+                answered: set[tuple[str, str]]) -> tuple[list[_Update], list[_Append]]:
     """The updates and appends of one run, each append credited to the update that was
     running (accepted, not yet completed) when it was scheduled, if any."""
     updates: dict[str, _Update] = {}
@@ -212,7 +216,7 @@ async def _read(client: Client, run: Run, history: WorkflowHistory, answered: se
             request_id = arg.get("request_id") if isinstance(arg, dict) else None
             u = _Update(run.workflow_id, run.run_id, a.accepted_request.meta.update_id,
                         a.accepted_request.input.name, request_id,
-                        from_memory=request_id in answered)
+                        from_memory=(run.workflow_id, request_id) in answered)
             updates[u.update_id] = u
             running.append(u)
         elif t == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
@@ -226,7 +230,7 @@ async def _read(client: Client, run: Run, history: WorkflowHistory, answered: se
             else:
                 u2.outcome = "ok"
                 if u2.request_id:
-                    answered.add(u2.request_id)
+                    answered.add((run.workflow_id, u2.request_id))
             if u2 in running:
                 running.remove(u2)
         elif t == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
@@ -258,7 +262,7 @@ async def crosscheck(client: Client, store: EventStore, case_id: str) -> CrossCh
     runs += await chain_runs(client, [h for _, h in runs if h is not None])
     report.runs = [r for r, _ in runs]
 
-    answered: set[str] = set()
+    answered: set[tuple[str, str]] = set()  # (workflow id, request id) answered so far
     updates: list[_Update] = []
     appends: list[_Append] = []
     for run, history in runs:

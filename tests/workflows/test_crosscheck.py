@@ -43,10 +43,10 @@ async def _tamper(admin_url: str, sql: str, *args: object) -> None:
         await conn.close()
 
 
-def _cli(temporal: Any, case_db: str, *args: str) -> Any:
+def _cli(temporal: Any, case_db: str, *args: str, **extra: str) -> Any:
     client, _ = temporal
     env = {"TEMPORAL_ADDRESS": client.service_client.config.target_host,
-           "DATABASE_URL": case_db}
+           "DATABASE_URL": case_db, **extra}
     return CliRunner().invoke(app, ["audit", *args], env=env)
 
 
@@ -191,6 +191,16 @@ async def test_a_chain_whose_history_is_gone_is_reported_not_a_mismatch(
     assert chain_events and report.unverified == chain_events
     assert {(d.kind, d.event_id) for d in report.differences} == {
         ("store.missing", state["timeline"]), ("history.missing", state["forged"])}
+
+
+async def test_histories_sealed_with_another_key_are_one_line_exit_2(
+        temporal: Any, case_db: str, state: dict[str, Any]) -> None:
+    case: Case = state["case"]
+    result = await asyncio.to_thread(_cli, temporal, case_db, "crosscheck", case.id,
+                                     DRUGFREE_PAYLOAD_KEY="ab" * 32)
+    assert result.exit_code == 2, result.output
+    assert "cannot decode the history's payloads" in result.stderr
+    assert "Traceback" not in result.output
 
 
 async def test_a_case_the_service_no_longer_holds_is_reported_gone(
