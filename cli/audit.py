@@ -202,3 +202,147 @@ def prove_cmd(
 
 def _b64(value: bytes) -> str:
     return base64.b64encode(value).decode()
+
+
+# -- the workflow service against the store, and today's code against its histories ----------
+
+TemporalAddress = Annotated[str | None, typer.Option(
+    "--temporal-address", envvar="TEMPORAL_ADDRESS", show_envvar=True,
+    help="Máy chủ Temporal / the workflow service (payloads decrypted with "
+         "DRUGFREE_PAYLOAD_KEY)")]
+
+
+def _temporal(address: str | None, lang: Lang) -> str:
+    if not address:
+        fail(_say(lang, "chưa đặt TEMPORAL_ADDRESS (hoặc dùng --temporal-address)",
+                  "TEMPORAL_ADDRESS is not set (or pass --temporal-address)"))
+    return address
+
+
+def _rpc_failure(lang: Lang, exc: Exception) -> NoReturn:
+    """A failed call (RPCError) or connection (the SDK's RuntimeError), in one line."""
+    fail(_say(lang, f"máy chủ Temporal: {exc}", f"workflow service: {exc}"))
+
+
+@app.command("crosscheck")
+def crosscheck_cmd(
+    case: Annotated[str, typer.Argument(help="Mã hồ sơ / the case id "
+                                             "(conversion:<plan>:<commune>)")],
+    as_json: AsJson = False, temporal_address: TemporalAddress = None,
+    database_url: DatabaseUrl = None, lang: LangOption = Lang.vi,
+) -> None:
+    """Đối chiếu lịch sử quy trình với kho sự kiện / the workflow service's histories of a
+    case against its events: exit 0 when they agree, 1 naming each difference."""
+    from temporalio.service import RPCError
+
+    from runtime.temporal import connect
+    from service.crosscheck import crosscheck
+    from workflows.names import case_id, parse_case_id
+
+    try:
+        stream = case_id(*parse_case_id(case))
+    except ValueError:
+        fail(_say(lang, f"không phải mã hồ sơ: {case!r}", f"not a case id: {case!r}"))
+    address = _temporal(temporal_address, lang)
+
+    async def work(url: str) -> dict[str, Any]:
+        try:
+            client = await connect(address)
+            async with await EventStore.connect(url, max_size=2) as store:
+                return (await crosscheck(client, store, stream)).as_dict()
+        except (RPCError, RuntimeError) as exc:
+            _rpc_failure(lang, exc)
+        except ValueError as exc:  # payloads this key cannot decode
+            fail(str(exc))
+
+    result = _run(database_url, work)
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False))
+    else:
+        for run in result["runs"]:
+            if not run["found"]:
+                typer.echo(_say(
+                    lang, f"lịch sử đã hết hạn lưu giữ: {run['workflow_id']} {run['run_id']}",
+                    f"history gone (retention): {run['workflow_id']} {run['run_id']}"))
+        for d in result["differences"]:
+            where = " ".join(f"{k}={d[k]}" for k in ("event_id", "request_id", "workflow_id",
+                                                     "run_id") if d[k])
+            typer.echo(f"{d['kind']}: {d['detail']} [{where}]")
+        summary = _say(
+            lang, f"{len(result['runs'])} lượt chạy, {result['updates']} yêu cầu, "
+                  f"{result['appends']} lần ghi, {result['events']} sự kiện",
+            f"{len(result['runs'])} runs, {result['updates']} updates, {result['appends']} "
+            f"appends, {result['events']} events")
+        if result["unverified"]:
+            summary += _say(lang, f"; {len(result['unverified'])} sự kiện chưa kiểm được",
+                            f"; {len(result['unverified'])} events unverified")
+        if result["agrees"]:
+            typer.echo(_say(lang, f"khớp: {summary}", f"agree: {summary}"))
+        else:
+            typer.echo(_say(lang, f"{len(result['differences'])} khác biệt: {summary}",
+                            f"{len(result['differences'])} differences: {summary}"), err=True)
+    if not result["agrees"]:
+        raise typer.Exit(EXIT_BROKEN)
+
+
+@app.command("replay-code")
+def replay_code_cmd(
+    plan: Annotated[str | None, typer.Option("--plan", help="Chỉ một kế hoạch / one plan's "
+                                                            "workflows only")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Tối đa N lịch sử / at "
+                                                                     "most N histories")] = None,
+    every: Annotated[int, typer.Option("--every", min=1, help="Một dòng tiến độ mỗi N / a "
+                                                              "progress line per N")] = 50,
+    task_queue: Annotated[str, typer.Option(
+        "--task-queue", envvar="DRUGFREE_TASK_QUEUE", show_envvar=True,
+        help="Hàng đợi của worker / the worker's task queue")] = "drugfree",
+    as_json: AsJson = False, temporal_address: TemporalAddress = None,
+    lang: LangOption = Lang.vi,
+) -> None:
+    """Phát lại lịch sử đang chạy và gần đây với mã quy trình hiện tại / replay the live and
+    recent histories against today's workflow code: exit 1 naming each non-deterministic
+    one (run it before deploying new workflow code)."""
+    import asyncio
+
+    from temporalio.service import RPCError
+
+    from runtime.temporal import connect
+    from service import crosscheck as cc
+
+    address = _temporal(temporal_address, lang)
+
+    def progress(done: int, total: int) -> None:
+        typer.echo(_say(lang, f"đã phát lại {done}/{total}", f"replayed {done}/{total}"),
+                   err=True)
+
+    async def work() -> dict[str, Any]:
+        try:
+            client = await connect(address)
+            executions = await cc.listed(client, task_queue, plan, limit)
+            typer.echo(_say(lang, f"{len(executions)} lịch sử của {task_queue}",
+                            f"{len(executions)} histories of {task_queue}"), err=True)
+            report = await cc.replay_code(client, list(executions), progress=progress,
+                                          every=every)
+        except (RPCError, RuntimeError) as exc:
+            _rpc_failure(lang, exc)
+        except ValueError as exc:  # a plan or queue name that is not a plain id
+            fail(str(exc))
+        return report.as_dict()
+
+    try:
+        result = asyncio.run(work())
+    except OSError as exc:
+        fail(_say(lang, f"không kết nối được: {exc}", f"cannot connect: {exc}"))
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False))
+    else:
+        for f in result["failures"]:
+            typer.echo(_say(lang, "không tất định", "non-deterministic") +
+                       f": {f['workflow_id']} {f['run_id']} ({f['workflow_type']}): "
+                       f"{f['error']}")
+        typer.echo(_say(lang, f"{result['replayed']} lịch sử đã phát lại, "
+                              f"{len(result['failures'])} không tất định",
+                        f"{result['replayed']} histories replayed, "
+                        f"{len(result['failures'])} non-deterministic"))
+    if result["failures"]:
+        raise typer.Exit(EXIT_BROKEN)
