@@ -29,8 +29,8 @@ from domain.metric_labels import label as metric_label
 from domain.plan import Plan
 from domain.roles import Actor
 from service.access import Principal
-from service.errors import ServiceError
 from service.audit_reads import ReadLog
+from service.errors import ServiceError
 from service.frontdoor import FrontDoor
 from service.readmodel import InboxItem, today_in_vietnam
 from web import labels
