@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from workflows.messages import (
     MAX_ATTACHMENTS,
@@ -231,6 +231,14 @@ class ChainCheck(BaseModel):
     broken: str | None = None
 
 
+def _whole(value: Any) -> Any:
+    """JSON Schema's ``integer`` admits 2.0: take it as 2 (strict models refuse floats)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole)]
+
+
 class CheckpointBody(_Body):
     """A checkpoint the auditor kept (the signed note's text), and optionally the verifier
     key to check it with (the deployment's by default)."""
@@ -246,7 +254,7 @@ class InclusionBody(CheckpointBody):
                               "checkpoint": "drugfree.local/events\n42\n...\n\n— ..."})
 
     case_id: str = Field(pattern=CASE_ID_PATTERN, max_length=MAX_ID + 32)
-    version: int = Field(ge=1, le=1_000_000_000)
+    version: WholeNumber = Field(ge=1, le=1_000_000_000)
 
 
 class ConsistencyAnswer(BaseModel):
