@@ -176,7 +176,7 @@ class CaseAt:
 # the payload field that names who acted, by event type
 _ACTOR = ("submitted_by", "decided_by", "reviewer", "withdrawn_by", "opened_by", "from_person")
 _WHERE = ("province_code", "district_code", "commune_code")
-_SKIP_DETAILS = frozenset({"metrics", "results", "classification_reasons", *_ACTOR, "role",
+_SKIP_DETAILS = frozenset({"metrics", "results", "classification_reasons", *_ACTOR, "role", "late",
                            "opened_by_role", *_WHERE})
 
 
