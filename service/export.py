@@ -21,8 +21,8 @@ twice, line by line (first to find the checkpoint at its end), in constant memor
 the names of the streams seen.
 
 A whole-plan export carries one inclusion proof per event, as a case's does: each line is
-provable alone (log2 of the log's size hashes per event); the sibling subtrees the proofs
-share are hashed once.
+provable alone (log2 of the log's size hashes per event); the subtrees the proofs share are
+hashed once (the whole tree at most once).
 
 What the checkpoint cannot prove is completeness at a stream's end: an export cut short after
 a stream's last line still chains and proves. The checkpoint record's counts catch a careless
@@ -43,7 +43,7 @@ from typing import Any, Literal
 from domain import checkpoint as notes
 from domain.errors import DomainError
 from domain.identity import Signer
-from domain.merkle import Frontier, leaf_hash, verify_inclusion
+from domain.merkle import Frontier, leaf_hash, node_hash, verify_inclusion
 from eventstore.canonical import envelope_tail, event_hash
 from eventstore.records import ZERO_HASH
 from eventstore.store import EventStore
@@ -69,20 +69,28 @@ _EVENTS = """SELECT stream, version, position, type, schema_version,
 
 
 class _Paths:
-    """Audit paths of many leaves of one tree; the sibling subtrees they share are hashed
-    once (each level's siblings are disjoint, so at most n log n hashes in all)."""
+    """Audit paths of many leaves of one tree. A subtree of more than ``_DIRECT`` leaves is
+    split as RFC 6962 defines its hash and remembered, so the whole tree is hashed at most
+    once however many proofs are asked (at most n / 4 remembered hashes); smaller ones are
+    hashed from the leaves each time."""
+
+    _DIRECT = 8
 
     def __init__(self, leaves: bytes, size: int) -> None:
         self.leaves, self.size = leaves, size
-        self.cache: dict[tuple[int, int], bytes] = {}
+        self.cache: dict[int, bytes] = {}
 
     def _subtree(self, start: int, end: int) -> bytes:
-        key = (start, end)
-        found = self.cache.get(key)
-        if found is None:
+        if end - start <= self._DIRECT:
             frontier = Frontier()
             frontier.extend(self.leaves[i * 32:(i + 1) * 32] for i in range(start, end))
-            found = self.cache[key] = frontier.root()
+            return frontier.root()
+        key = start << 40 | end  # a tree holds fewer than 2^40 leaves
+        found = self.cache.get(key)
+        if found is None:
+            k = 1 << ((end - start - 1).bit_length() - 1)  # largest power of two below
+            found = self.cache[key] = node_hash(self._subtree(start, start + k),
+                                                self._subtree(start + k, end))
         return found
 
     def proof(self, index: int) -> list[bytes]:
@@ -131,7 +139,7 @@ async def export(store: EventStore, streams: list[str], signer: Signer, now: dat
                                "nhật ký không còn khớp mốc kiểm toán vừa lập")
         paths = _Paths(bytes(kept), cp.size)
         last: str | None = None
-        async for row in conn.cursor(_EVENTS, streams):
+        async for row in conn.cursor(_EVENTS, streams, prefetch=1000):
             leaf_index = index.get(int(row["position"]))
             if leaf_index is None:
                 continue  # recorded after the checkpoint

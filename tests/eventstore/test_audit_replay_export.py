@@ -245,3 +245,18 @@ async def test_a_tampered_export_names_its_line(fresh_database: Database, keys: 
         assert r.exit_code == 2 and "Traceback" not in r.output, (name, r.output)
     r = await drugfree("audit", "verify", "--file", str(tmp_path / "absent.jsonl"))
     assert r.exit_code == 2
+
+
+async def test_the_shared_proofs_are_merkle_inclusion_proofs() -> None:
+    import hashlib
+
+    from domain.merkle import inclusion_proof, leaf_hash
+    from service.export import _Paths
+
+    for n in (1, 2, 3, 31, 32, 33, 100, 1025):
+        leaves = b"".join(leaf_hash(hashlib.sha256(i.to_bytes(8, "big")).digest())
+                          for i in range(n))
+        paths = _Paths(leaves, n)
+        for i in range(n):
+            assert paths.proof(i) == inclusion_proof(
+                i, n, lambda j: leaves[j * 32:(j + 1) * 32]), (n, i)
