@@ -257,6 +257,6 @@ async def test_the_shared_proofs_are_merkle_inclusion_proofs() -> None:
         leaves = b"".join(leaf_hash(hashlib.sha256(i.to_bytes(8, "big")).digest())
                           for i in range(n))
         paths = _Paths(leaves, n)
+        each = [leaves[j * 32:(j + 1) * 32] for j in range(n)]
         for i in range(n):
-            assert paths.proof(i) == inclusion_proof(
-                i, n, lambda j: leaves[j * 32:(j + 1) * 32]), (n, i)
+            assert paths.proof(i) == inclusion_proof(i, n, each), (n, i)
