@@ -272,8 +272,7 @@ def export_cmd(
     signing_key_file: KeyFile = None, database_url: DatabaseUrl = None,
     data_dir: DataDir = None, lang: LangOption = Lang.vi,
 ) -> None:
-    """Xuất hồ sơ kèm mã băm, chứng minh và mốc kiểm toán đã ký, tự kiểm chứng được / a
-    self-verifiable export: every event, its hashes and inclusion proof, a signed checkpoint."""
+    """Tệp xuất tự kiểm chứng / a self-verifiable export (hashes, proofs, checkpoint)."""
     if (case is None) == (plan is None):
         fail(_say(lang, "nêu một hồ sơ hoặc --plan", "name one case or --plan"))
     if fmt not in ("jsonl", "csv"):
@@ -366,8 +365,7 @@ def replay_cmd(
     as_json: AsJson = False, database_url: DatabaseUrl = None, data_dir: DataDir = None,
     lang: LangOption = Lang.vi,
 ) -> None:
-    """Tái hiện hồ sơ tại một thời điểm và diễn biến / the case as it stood at an instant,
-    and its timeline."""
+    """Tái hiện hồ sơ tại một thời điểm / the case as it stood at an instant, its timeline."""
     instant = _instant(at, lang) if at is not None else None
     kind, _, rest = case.partition(":")
     plan_id = rest.partition(":")[0]
