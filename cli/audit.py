@@ -7,6 +7,11 @@
   naming the first broken event); with ``--checkpoint``, also a consistency proof from the
   kept checkpoint to today's log (exit 1 when the history was rewritten).
 - ``audit prove CASE --event N --checkpoint FILE``: an inclusion proof of one event.
+- ``audit replay CASE [--at ISO-TIME] [--json]``: the case as it stood at an instant (the
+  fold of ``domain.replay``) and its timeline, in Viet Nam's time.
+- ``audit export (CASE | --plan P) --format jsonl|csv [--out FILE]``: a self-verifiable
+  export (``service.export``), cut against a checkpoint signed now;
+  ``audit verify --file FILE [--key VKEY]`` checks one offline, without a database.
 
 Connects like ``drugfree db`` (``DATABASE_URL`` / ``--database-url``, or ``--data-dir``).
 """
@@ -14,10 +19,12 @@ Connects like ``drugfree db`` (``DATABASE_URL`` / ``--database-url``, or ``--dat
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
-from datetime import UTC, datetime
+import sys
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import IO, Annotated, Any, NoReturn
 
 import typer
 
@@ -25,8 +32,14 @@ from cli.db import EXIT_BROKEN, DatabaseUrl, DataDir, _run
 from cli.errors import fail
 from cli.lang import Lang, LangOption
 from domain.errors import DomainError
-from eventstore import EventStore
+from domain.plan import Plan
+from domain.replay import CaseAt, replay
+from eventstore import EventStore, StreamNotFoundError
+from eventstore.plan_versions import PlanVersions
+from service import export as exports
 from service.audit import Audit, signing_key, verifier_of
+from web import labels
+from web.i18n import Lang as PageLang
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Kiểm toán: mốc kiểm toán, chứng minh, kiểm tra / audit: checkpoints, "
@@ -109,10 +122,19 @@ def verify_cmd(
         help="Một hồ sơ (luồng sự kiện); bỏ trống: tất cả / one case's stream; all when "
              "omitted")] = None,
     checkpoint: CheckpointFile = None, key: VKey = None, as_json: AsJson = False,
+    file: Annotated[Path | None, typer.Option(
+        "--file", dir_okay=False, help="Kiểm tra một tệp xuất, không cần cơ sở dữ liệu / "
+                                       "check an export file offline")] = None,
     database_url: DatabaseUrl = None, data_dir: DataDir = None, lang: LangOption = Lang.vi,
 ) -> None:
     """Kiểm tra chuỗi băm (và mốc kiểm toán) / verify hash chains (and a kept checkpoint):
     exit 0 when intact, 1 naming the first broken event."""
+    if file is not None:
+        if stream is not None or checkpoint is not None:
+            fail(_say(lang, "--file kiểm tra riêng một tệp xuất; bỏ STREAM và --checkpoint",
+                      "--file checks an export alone; drop STREAM and --checkpoint"))
+        _verify_file(file, key, as_json, lang)
+        return
     note = _read_note(checkpoint, lang) if checkpoint is not None else None
 
     async def work(url: str) -> dict[str, Any]:
@@ -346,3 +368,238 @@ def replay_code_cmd(
                         f"{len(result['failures'])} non-deterministic"))
     if result["failures"]:
         raise typer.Exit(EXIT_BROKEN)
+# -- verify --file -----------------------------------------------------------------------------
+
+
+def _verify_file(path: Path, key: str | None, as_json: bool, lang: Lang) -> None:
+    try:
+        report = exports.verify_file(path, key)
+    except exports.Unreadable as exc:
+        fail(str(exc))
+    broken = report.broken
+    if as_json:
+        typer.echo(json.dumps({
+            "events": report.events, "streams": report.streams, "tree_size": report.size,
+            "broken": None if broken is None else {"line": broken.line,
+                                                   "problem": broken.text(lang)}},
+            ensure_ascii=False))
+    if broken is not None:
+        if not as_json:
+            typer.echo(_say(lang, f"bị phá vỡ: {path} dòng {broken.line}: {broken.text(lang)}",
+                            f"broken: {path} line {broken.line}: {broken.text(lang)}"),
+                       err=True)
+        raise typer.Exit(EXIT_BROKEN)
+    if not as_json:
+        typer.echo(_say(lang, f"toàn vẹn: {report.events} sự kiện trong {report.streams} luồng; "
+                              "mọi mã băm, liên kết và chứng minh thuộc mốc kiểm toán "
+                              f"({report.size} sự kiện, chữ ký hợp lệ) đều đúng",
+                        f"ok: {report.events} events in {report.streams} streams; every hash, "
+                        f"link and inclusion proof in the checkpoint ({report.size} events, "
+                        "signature verified) checks"))
+
+
+# -- export ------------------------------------------------------------------------------------
+
+
+@app.command("export")
+def export_cmd(
+    case: Annotated[str | None, typer.Argument(
+        help="Mã hồ sơ (luồng sự kiện) / the case (its stream)")] = None,
+    plan: Annotated[str | None, typer.Option(
+        "--plan", help="Mọi hồ sơ của một kế hoạch / every case of a plan")] = None,
+    fmt: Annotated[str, typer.Option(
+        "--format", help="jsonl (mặc định / default) hoặc / or csv")] = "jsonl",
+    out: Annotated[Path | None, typer.Option("--out", dir_okay=False,
+                                             help="Ghi ra tệp / write to FILE")] = None,
+    signing_key_file: KeyFile = None, database_url: DatabaseUrl = None,
+    data_dir: DataDir = None, lang: LangOption = Lang.vi,
+) -> None:
+    """Tệp xuất tự kiểm chứng / a self-verifiable export (hashes, proofs, checkpoint)."""
+    if (case is None) == (plan is None):
+        fail(_say(lang, "nêu một hồ sơ hoặc --plan", "name one case or --plan"))
+    if fmt not in ("jsonl", "csv"):
+        fail(_say(lang, f"--format {fmt!r}: chỉ jsonl hoặc csv",
+                  f"--format {fmt!r}: jsonl or csv only"))
+    if out is not None and out.exists():
+        fail(_say(lang, f"{out} đã có; không ghi đè", f"{out} exists; not overwritten"))
+    try:
+        signer = signing_key(signing_key_file)
+    except DomainError as exc:
+        _domain(lang, exc)
+
+    async def work(url: str) -> str | None:
+        async with await EventStore.connect(url, max_size=2) as store:
+            if case is not None:
+                if not await store.version(case):
+                    return _say(lang, f"không có hồ sơ {case}", f"no such case: {case}")
+                streams, scope = [case], {"case": case}
+            else:
+                streams = [s.stream for s in await store.streams(f"conversion:{plan}:")]
+                if not streams:
+                    return _say(lang, f"kế hoạch {plan} chưa có hồ sơ nào",
+                                f"plan {plan} has no cases")
+                scope = {"plan": str(plan)}
+            sink: IO[str] = out.open("x", encoding="utf-8", newline="") \
+                if out is not None else sys.stdout
+            try:
+                if fmt == "csv":
+                    sink.write(exports.csv_header())
+                async for record in exports.export(store, streams, signer, datetime.now(UTC),
+                                                   scope):
+                    sink.write(exports.csv_row(record) if fmt == "csv"
+                               else exports.jsonl(record))
+            finally:
+                if out is not None:
+                    sink.close()
+            return None
+
+    problem = _run(database_url, work, data_dir)
+    if problem is not None:
+        fail(problem)
+    if out is not None:
+        typer.echo(_say(lang, f"đã xuất vào {out}", f"exported to {out}"), err=True)
+
+
+# -- replay ------------------------------------------------------------------------------------
+
+VN_TIME = timezone(timedelta(hours=7), "ICT")  # Asia/Ho_Chi_Minh: no daylight saving
+
+
+def _local(value: datetime | None) -> str:
+    return "-" if value is None else value.astimezone(VN_TIME).strftime("%d/%m/%Y %H:%M")
+
+
+def _instant(text: str, lang: Lang) -> datetime:
+    """An ISO 8601 instant; without a time zone, Viet Nam's time; a date alone, its end."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        fail(_say(lang, f"--at {text!r} không phải thời điểm ISO 8601 (ví dụ "
+                        "2025-06-30T17:00 hoặc 2025-06-30T10:00:00Z)",
+                  f"--at {text!r} is not an ISO 8601 instant (e.g. 2025-06-30T17:00 or "
+                  "2025-06-30T10:00:00Z)"))
+    if len(text.strip()) == 10:  # a day: as it stood at that day's end
+        value = value + timedelta(days=1, microseconds=-1)
+    return value if value.tzinfo is not None else value.replace(tzinfo=VN_TIME)
+
+
+async def _plan_of(store: EventStore, plan_id: str) -> Plan:
+    """The plan's newest stored version, or the catalogue's (names, titles and deadlines; the
+    chain's levels come from the events)."""
+    import catalog
+
+    versions = PlanVersions(store.pool)
+    latest = await versions.latest(plan_id)
+    if latest is not None:
+        document = await versions.document(plan_id, latest.content_hash)
+        if document is not None:
+            return catalog.resolve(Plan.model_validate(json.loads(document)))
+    return catalog.get_plan(plan_id)
+
+
+@app.command("replay")
+def replay_cmd(
+    case: Annotated[str, typer.Argument(help="Mã hồ sơ (luồng sự kiện) / the case (its "
+                                             "stream), conversion:PLAN:COMMUNE")],
+    at: Annotated[str | None, typer.Option(
+        "--at", help="Thời điểm ISO 8601; không có múi giờ: giờ Việt Nam / an ISO 8601 "
+                     "instant; without a zone, Viet Nam's time")] = None,
+    as_json: AsJson = False, database_url: DatabaseUrl = None, data_dir: DataDir = None,
+    lang: LangOption = Lang.vi,
+) -> None:
+    """Tái hiện hồ sơ tại một thời điểm / the case as it stood at an instant, its timeline."""
+    instant = _instant(at, lang) if at is not None else None
+    kind, _, rest = case.partition(":")
+    plan_id = rest.partition(":")[0]
+    if kind != "conversion" or not plan_id:
+        fail(_say(lang, f"{case!r} không phải mã hồ sơ (conversion:KẾ-HOẠCH:MÃ-XÃ)",
+                  f"{case!r} is not a case id (conversion:PLAN:COMMUNE)"))
+
+    async def work(url: str) -> CaseAt | str:
+        async with await EventStore.connect(url, max_size=2) as store:
+            try:
+                events = await store.read(case)
+            except StreamNotFoundError:
+                return _say(lang, f"không có hồ sơ {case}", f"no such case: {case}")
+            try:
+                plan = await _plan_of(store, plan_id)
+            except DomainError as exc:
+                return f"{exc.text(lang)} [{exc.code}]"
+            return replay(plan, events, instant)
+
+    result = _run(database_url, work, data_dir)
+    if isinstance(result, str):
+        fail(result)
+    if as_json:
+        typer.echo(json.dumps({"case": case, **dataclasses.asdict(result)}, default=_iso,
+                              ensure_ascii=False))
+        return
+    for line in _replay_lines(case, result, lang):
+        typer.echo(line)
+
+
+def _iso(value: object) -> str:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(type(value).__name__)
+
+
+def _replay_lines(case: str, r: CaseAt, lang: Lang) -> list[str]:
+    code: PageLang = "vi" if lang == "vi" else "en"
+    when = _local(r.at) if r.at is not None else _say(lang, "hiện tại", "now")
+    lines = [_say(lang, f"Hồ sơ {case} tại {when} (giờ Việt Nam): {r.version}/{r.total} "
+                        "sự kiện",
+                  f"Case {case} at {when} (Viet Nam time): {r.version} of {r.total} events")]
+    if not r.version:
+        lines.append(_say(lang, "Chưa có gì được ghi nhận vào thời điểm này.",
+                          "Nothing was recorded yet at that instant."))
+        return lines
+    state = labels.state(r.outcome or r.status, code)
+    lines.append(_say(lang, "Trạng thái", "Status") + f": {state}" +
+                 (f" · {_say(lang, 'giai đoạn', 'phase')} {r.phase}" if r.phase else ""))
+    if r.reasons:
+        lines.append(_say(lang, "Lý do", "Reasons") + ": " + "; ".join(r.reasons))
+    lines.append(_say(lang, "Phân loại", "Classification") + ": " +
+                 labels.state(r.classification, code) +
+                 (f" ({'; '.join(r.classification_reasons)})" if r.classification_reasons
+                  else ""))
+    if r.metrics is not None:
+        values = ", ".join(f"{k}={v}" for k, v in r.metrics.items())
+        lines.append(_say(lang, "Số liệu nộp gần nhất", "Last metrics") +
+                     f" ({r.metrics_purpose}, {_local(r.metrics_at)}): {values}")
+    if r.criteria_met is not None:
+        lines.append(_say(lang, "Tiêu chí", "Criteria") + ": " +
+                     (_say(lang, "đạt", "met") if r.criteria_met else
+                      _say(lang, "chưa đạt", "not met")))
+    lines.append(_say(lang, "Quá hạn", "Deadlines missed") + ": " +
+                 (", ".join(r.missed) if r.missed else "-"))
+    if r.rounds:
+        pending = r.pending_level or "-"
+        lines.append(_say(lang, f"Xét duyệt công nhận: lần {r.round}, cấp đang chờ {pending}",
+                          f"Recognition: round {r.round}, pending level {pending}"))
+        for rd in r.rounds:
+            lines.append("  " + _say(lang, f"lần {rd.round}", f"round {rd.round}") +
+                         f" ({_local(rd.submitted_at)}):")
+            for level, signed in rd.signed.items():
+                who = ", ".join(f"{s.person} ({labels.role(s.role, code)}) {_local(s.at)}" +
+                                (f" {_say(lang, 'thay', 'for')} {s.on_behalf_of}"
+                                 if s.on_behalf_of else "") for s in signed)
+                passed = f" · {_say(lang, 'thông qua', 'approved')} " \
+                    f"{_local(rd.approved[level])}" if level in rd.approved else ""
+                lines.append(f"    {level}: {who}{passed}")
+            if rd.rejected is not None:
+                x = rd.rejected
+                lines.append("    " + _say(lang, "trả lại tại", "returned at") +
+                             f" {x.level}: {x.by} ({labels.role(x.role, code)}) {_local(x.at)}:"
+                             f" {x.reason}")
+    lines.append(_say(lang, "Diễn biến", "Timeline") + ":")
+    marks = {"on_time": _say(lang, "đúng hạn", "on time"), "late": _say(lang, "trễ hạn", "late"),
+             "missed": _say(lang, "quá hạn", "missed")}
+    for t in r.timeline:
+        who = f"{t.actor} ({labels.role(t.role, code)})" if t.role else t.actor or "-"
+        where = f" [{t.jurisdiction}]" if t.jurisdiction else ""
+        mark = f" [{marks[t.timing]}]" if t.timing else ""
+        details = f": {t.details}" if t.details else ""
+        lines.append(f"  {t.version:>4} {_local(t.at)}  {who}{where}  "
+                     f"{labels.event(t.type, code)}{mark}{details}")
+    return lines
