@@ -312,10 +312,12 @@ def create_ui(door: FrontDoor, sessions: Sessions, *,
             d = await dashboard_of(request, who, plan)
         except DomainError as exc:
             return Response(status_code=status_for(exc.code))
-        # An SVG loaded by <img> is a document of its own: pygal styles it with an inline
-        # <style>, which the pages' policy (style-src 'self') would strip, leaving black
-        # shapes. This response gets a policy of its own instead (no script, no fetch, inline
-        # style only); SecurityHeaders keeps a policy a response already has.
+        # pygal styles its SVG with an inline <style>. Shown by the page's <img>, Chromium
+        # draws it styled under either policy; opened on its own (open image in a new tab),
+        # the SVG is a document, and the pages' policy (style-src 'self') strips that style:
+        # black shapes in Times (checked in Chromium 2026-11). So this response has a policy
+        # of its own (nothing loads, nothing runs, inline style only); SecurityHeaders keeps
+        # a policy a response already has.
         return Response(dashboard.chart_svg(d, lang_of(request)), media_type="image/svg+xml",
                         headers={"Content-Security-Policy": SVG_CSP,
                                  "Cache-Control": "private, no-store"})

@@ -165,6 +165,13 @@ async def test_the_province_approves_the_list_and_the_dashboard_follows(site: Si
     after = (await (await ubnd.request.get(
         f"{site.url}/ui/dashboard/chart.svg?plan={PLAN}")).body()).decode()
     assert totals(after) == {0, 1}  # the running total rose to one
+    # opened on its own, the SVG keeps its style (its own policy allows pygal's inline one)
+    alone = await ubnd.context.new_page()
+    await alone.goto(f"{site.url}/ui/dashboard/chart.svg?plan={PLAN}")
+    assert await alone.evaluate(
+        "getComputedStyle(document.querySelector('.plot > .background')).fill") \
+        == "rgb(255, 255, 255)"
+    await alone.close()
     await accessible(ubnd)
     await screenshot(ubnd, "dashboard")
 
