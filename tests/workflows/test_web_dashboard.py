@@ -129,6 +129,10 @@ async def test_the_province_approves_the_list_and_the_dashboard_follows(site: Si
     await expect(ubnd.locator("#count-recognised td")).to_have_text("0")
     await expect(ubnd.locator("#target")).to_contain_text("21 / 104")  # 20% of Trà Vinh's
     await expect(ubnd.locator("#chart-data")).to_contain_text("Chưa có xã nào")
+    # the last phase report, due after the dossier, is owed by both (past due: the plan's
+    # 2025 dates are behind today's)
+    await expect(ubnd.locator("#overdue tbody tr")).to_have_count(2)
+    await expect(ubnd.locator("#overdue")).to_contain_text("phase_3_report")
     # the chart is pygal's SVG, shown by the page (its own inline style, no script)
     assert await ubnd.locator("#chart").evaluate("img => img.complete && img.naturalWidth > 0")
     chart = await ubnd.request.get(f"{site.url}/ui/dashboard/chart.svg?plan={PLAN}")
@@ -149,10 +153,26 @@ async def test_the_province_approves_the_list_and_the_dashboard_follows(site: Si
     await expect(ubnd.get_by_label("Xã Hàm Giang", exact=False)).to_be_checked()
     await accessible(ubnd)
     await ubnd.get_by_label("Xã Đại An", exact=False).uncheck()
+    form = ubnd.locator("#recognition-form")
+    sent = {"csrf": await form.locator("input[name=csrf]").input_value(),
+            "idem": await form.locator("input[name=idem]").input_value(),
+            "communes": CHOSEN}
+    list_url = f"{site.url}/ui/campaigns/{PLAN}/recognition"
+    forged = await ubnd.request.post(list_url, form={**sent, "csrf": ""})
+    assert forged.status == 403  # without its CSRF token the form changes nothing
     await ubnd.get_by_role("button", name="Phê duyệt các xã đã chọn").click()
     await expect(ubnd.locator(f"#result-{CHOSEN}")).to_contain_text("Đã phê duyệt công nhận")
     assert await ubnd.locator(f"#result-{WITHDRAWN}").count() == 0
     await accessible(ubnd)
+    await screenshot(ubnd, "recognition-list")
+    # the same form sent twice is the same request, answered as the first time
+    again = await ubnd.request.post(list_url, form=sent)
+    assert again.ok and "Đã phê duyệt công nhận" in await again.text()
+    # a commune not on the campaign's list is refused in plain words, nothing sent for it
+    refused = await ubnd.request.post(list_url, form={**sent, "idem": "other",
+                                                      "communes": LEFT_OUT})
+    assert refused.status == 422
+    assert "chưa được lựa chọn" in await refused.text()
 
     # the other commune's case is withdrawn; the dashboard follows both
     await other.withdraw("rút để kiểm thử trang tổng quan")
@@ -190,6 +210,20 @@ async def test_the_province_approves_the_list_and_the_dashboard_follows(site: Si
     assert lines["849"]["Được công nhận"] == "1" and lines["849"]["Đã rút"] == "1"
     assert lines["849"]["Không được lựa chọn"] == "1"
     assert all(r["Được công nhận"] == "0" for code, r in lines.items() if code != "849")
+
+    # the district's People's Committee sees its own communes, one row each; an auditor
+    # reads the province's dashboard but approves nothing
+    district_page = await site.page_as(district)
+    await district_page.goto(board)
+    await expect(district_page.locator("h1")).to_contain_text("Trà Cú")
+    await expect(district_page.locator("#by-unit tbody tr")).to_have_count(3)
+    await expect(district_page.locator("#by-unit")).to_contain_text("Xã Hàm Giang")
+    assert await district_page.locator("#to-recognition").count() == 0
+    auditor = await site.page_as(first.actor("auditor"))
+    await auditor.goto(board)
+    await expect(auditor.locator("#count-recognised td")).to_have_text("1")
+    response = await auditor.goto(list_url)
+    assert response is not None and response.status == 403
 
     # a commune's officer gets a plain refusal, not the province's counts
     commune = await site.page_as(first.actor("commune_ubnd"))
