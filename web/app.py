@@ -24,6 +24,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import status_for
+from domain.admin_units import AdminRegistry
 from domain.errors import DomainError
 from domain.metric_labels import label as metric_label
 from domain.plan import Plan
@@ -276,7 +277,7 @@ def create_ui(door: FrontDoor, sessions: Sessions, *,
                                 status_code=303)
 
     # -- the province dashboard and the recognition list (web/dashboard.py) ------------------
-    async def dashboard_of(request: Request, who: Principal, plan: str) -> dashboard.Dashboard:
+    async def dashboard_of(who: Principal, plan: str) -> dashboard.Dashboard:
         dashboard.may_see(who.actor)
         plan_id = plan or await dashboard.default_plan(door, who.actor)
         if plan_id is None:
@@ -292,7 +293,7 @@ def create_ui(door: FrontDoor, sessions: Sessions, *,
                              plan: Annotated[str, Query(max_length=64)] = "") -> Response:
         who = signed_in(request)
         try:
-            d = await dashboard_of(request, who, plan)
+            d = await dashboard_of(who, plan)
         except DomainError as exc:
             return refusal_page(request, exc, who)
         lang = lang_of(request)
@@ -309,7 +310,7 @@ def create_ui(door: FrontDoor, sessions: Sessions, *,
                               plan: Annotated[str, Query(max_length=64)] = "") -> Response:
         who = signed_in(request)
         try:
-            d = await dashboard_of(request, who, plan)
+            d = await dashboard_of(who, plan)
         except DomainError as exc:
             return Response(status_code=status_for(exc.code))
         # pygal styles its SVG with an inline <style>. Shown by the page's <img>, Chromium
@@ -327,7 +328,7 @@ def create_ui(door: FrontDoor, sessions: Sessions, *,
                             plan: Annotated[str, Query(max_length=64)] = "") -> Response:
         who = signed_in(request)
         try:
-            d = await dashboard_of(request, who, plan)
+            d = await dashboard_of(who, plan)
         except DomainError as exc:
             return refusal_page(request, exc, who)
         name = f"tong-quan-{d.plan.id}-{d.today.isoformat()}.csv"
@@ -398,9 +399,9 @@ _PLAN_ID = Path(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"
 
 
-def _commune_name(units: Any, code: str) -> str:
+def _commune_name(units: AdminRegistry, code: str) -> str:
     try:
-        return str(units.commune(code).name)
+        return units.commune(code).name
     except DomainError:
         return code
 

@@ -225,6 +225,12 @@ async def test_the_province_approves_the_list_and_the_dashboard_follows(site: Si
     response = await auditor.goto(list_url)
     assert response is not None and response.status == 403
 
+    # another province's committee is refused this plan's dashboard
+    outsider = await site.page_as(Actor(person_id="p-38", role="province_ubnd",
+                                        province_code="38"))  # Thanh Hóa
+    response = await outsider.goto(board)
+    assert response is not None and response.status == 403
+
     # a commune's officer gets a plain refusal, not the province's counts
     commune = await site.page_as(first.actor("commune_ubnd"))
     response = await commune.goto(board)
