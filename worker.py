@@ -27,6 +27,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 import catalog
 from activities.admission import Admission
+from activities.checkpoints import Checkpoints
 from activities.fanout import CaseOps
 from activities.persist import EventActivities
 from eventstore.plan_versions import PlanVersions
@@ -34,11 +35,13 @@ from eventstore.projector import Projector
 from runtime import trust as trusts
 from runtime.trust import Trust
 from workflows.campaign import ProvinceCampaignWorkflow
+from workflows.checkpoints import CheckpointWorkflow
 from workflows.conversion import CommuneConversionWorkflow
 from workflows.recognition import RecognitionWorkflow
 
 TASK_QUEUE = os.environ.get("DRUGFREE_TASK_QUEUE", "drugfree")
-WORKFLOWS: list[type] = [CommuneConversionWorkflow, RecognitionWorkflow, ProvinceCampaignWorkflow]
+WORKFLOWS: list[type] = [CommuneConversionWorkflow, RecognitionWorkflow, ProvinceCampaignWorkflow,
+                         CheckpointWorkflow]
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
@@ -65,7 +68,8 @@ def build_worker(client: Client, persist: EventActivities, trust: Trust,
         task_queue=task_queue,
         workflows=WORKFLOWS,
         activities=[persist.append_events, persist.case_outcomes, ops.fan_out,
-                    Admission(trust, PlanVersions(persist.pool)).admit],
+                    Admission(trust, PlanVersions(persist.pool)).admit,
+                    Checkpoints.from_env(persist.store).take],
         workflow_runner=workflow_runner(),
         **options,
     )

@@ -28,6 +28,7 @@ from domain.identity import command_digest, verify_proof
 from domain.plan import Plan, plan_hash
 from eventstore.plan_versions import PlanVersions
 from runtime.trust import Trust
+from workflows.errors import vi_details
 
 OPEN_REQUEST = "open"  # the request id an opening proof is bound to
 
@@ -42,8 +43,8 @@ class AdmissionRequest(BaseModel):
     start: dict[str, Any]
 
 
-def _refuse(code: str, message: str) -> ApplicationError:
-    return ApplicationError(message, type=code, non_retryable=True)
+def _refuse(code: str, message: str, message_vi: str | None) -> ApplicationError:
+    return ApplicationError(message, *vi_details(message_vi), type=code, non_retryable=True)
 
 
 class Admission:
@@ -59,7 +60,7 @@ class Admission:
         try:
             self._admit(req, await self._stored(req))
         except DomainError as exc:
-            raise _refuse(exc.code, exc.message) from None
+            raise _refuse(exc.code, exc.message, exc.message_vi) from None
 
     async def _stored(self, req: AdmissionRequest) -> Plan | None:
         """The start's plan if it is a stored version of its id (same content hash)."""
@@ -96,11 +97,13 @@ class Admission:
             own_id = names.case_id(inp.plan.id, inp.scope.commune_code)
             if req.workflow_id != own_id:
                 raise _refuse("case.wrong_id",
-                              f"the case of this plan and commune runs as {own_id} only")
+                              f"the case of this plan and commune runs as {own_id} only",
+                              f"hồ sơ của kế hoạch và xã này chỉ chạy với mã {own_id}")
         else:
             inp = CampaignInput.model_validate(req.start)
             if inp.opened_by is None:
-                raise _refuse("identity.missing_token", "the campaign names no opener")
+                raise _refuse("identity.missing_token", "the campaign names no opener",
+                              "chiến dịch không ghi người mở")
             opener, via = inp.opened_by, None
             require_actor(opener, territory_scope(inp.plan), campaign_opener_roles(inp.plan),
                           prefix="campaign")
@@ -111,7 +114,9 @@ class Admission:
         published = stored if stored is not None else self._published(inp.plan)
         if inp.clock != PlanClock() and not self.trust.rehearsals:
             raise _refuse("clock.not_allowed", "this deployment runs plans on their own dates "
-                          "only (rehearsal clocks are for the demo, tests and benchmarks)")
+                          "only (rehearsal clocks are for the demo, tests and benchmarks)",
+                          "hệ thống này chỉ chạy kế hoạch theo đúng ngày của kế hoạch (đồng hồ "
+                          "diễn tập chỉ dùng để trình diễn, kiểm thử và đo hiệu năng)")
         if isinstance(inp, CaseInput):
             self._check_scope(published, inp.scope.commune_code, inp.scope.district_code,
                               inp.scope.province_code)
@@ -120,7 +125,9 @@ class Admission:
             if inp.commune_districts != expected:
                 raise _refuse("campaign.communes_mismatch",
                               f"the commune list is not the catalogue's {len(expected)} "
-                              f"communes of plan {published.id}")
+                              f"communes of plan {published.id}",
+                              f"danh sách xã không khớp {len(expected)} xã của kế hoạch "
+                              f"{published.id} trong danh mục")
 
     def _published(self, plan: Plan) -> Plan:
         import catalog
@@ -130,11 +137,15 @@ class Admission:
         except DomainError:
             raise _refuse("plan.not_published",
                           f"plan {plan.id} is neither in this worker's catalogue nor a "
-                          "published version") from None
+                          "published version",
+                          f"kế hoạch {plan.id} không có trong danh mục của hệ thống và cũng "
+                          "không phải một phiên bản đã công bố") from None
         if plan_hash(catalog.resolve(plan)) != plan_hash(published):
             raise _refuse("plan.mismatch", f"plan {plan.id} differs from the catalogue's plan "
                           f"(content hash {plan_hash(published)[:16]}) and from every "
-                          "published version")
+                          "published version",
+                          f"kế hoạch {plan.id} khác với kế hoạch trong danh mục (mã băm nội "
+                          f"dung {plan_hash(published)[:16]}) và với mọi phiên bản đã công bố")
         return published
 
     @staticmethod
@@ -143,7 +154,10 @@ class Admission:
         if commune not in where or where[commune] != district or \
                 province != plan.province_code:
             raise _refuse("scope.mismatch", f"commune {commune} with district {district} is "
-                          f"not a commune of plan {plan.id}'s territory in the catalogue")
+                          f"not a commune of plan {plan.id}'s territory in the catalogue",
+                          f"xã {commune}{f' (huyện {district})' if district else ''} không "
+                          f"thuộc địa bàn của kế hoạch "
+                          f"{plan.id} trong danh mục")
 
 
 def territory(plan: Plan) -> dict[str, str | None]:

@@ -4,19 +4,23 @@ Every route but ``/healthz`` and ``/readyz`` needs ``Authorization: Bearer <iden
 (401 otherwise); the person's role and jurisdiction are checked here (403 with the reason)
 and again by the workflows, which receive a command proof, never the token. ``Idempotency-Key``
 on a POST becomes the command's request id, so a retried request is answered from the
-workflow's memory and changes nothing. Bodies are bounded (413 past ``max_body`` bytes).
+workflow's memory and changes nothing. Bodies are bounded (413 past ``max_body`` bytes; an
+attachment's upload past ``max_attachment``, by default ``DRUGFREE_MAX_ATTACHMENT_BYTES``).
 """
 
 from __future__ import annotations
 
+import base64
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
 from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import Body, Depends, FastAPI, Header, Query, Request
+from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -24,13 +28,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import errors
 from api.errors import documented
 from api.schemas import (
+    SHA256_PATTERN,
     CampaignOpened,
     CaseCreated,
     CaseIdPath,
     CaseView,
+    ChainCheck,
+    CheckpointBody,
+    ConsistencyAnswer,
     Decision,
     Health,
     HistoryEvent,
+    InclusionAnswer,
+    InclusionBody,
     Page,
     PlanIdPath,
     PlanInfo,
@@ -39,23 +49,31 @@ from api.schemas import (
     SelectionBody,
     StartCase,
     Submission,
+    Uploaded,
     WithdrawalBody,
 )
 from domain.clock import PlanClock
 from domain.errors import DomainError
 from domain.plan import Plan
 from eventstore.plan_versions import PlanVersions
+from runtime.limits import attachment_limit
 from service import CaseRef, CaseService, ServiceError
 from service.access import Authenticator, Operation, Principal
-from service.cases import SIGNED_IN
+from service.audit import Audit
+from service.audit_reads import ReadLog
+from service.cases import SIGNED_IN, clean_name
 from service.frontdoor import FrontDoor
 from service.plans import PlanBook, PublishedPlan
 from web.app import DemoPerson, create_ui
 from web.session import Sessions
 from workflows import names
-from workflows.messages import CampaignStatus, ListReply, Reply
+from workflows.messages import MAX_ATTACHMENTS, CampaignStatus, ListReply, Reply
 
 MAX_BODY = 1 << 20  # 1 MiB: a proposal of a few hundred communes with metrics fits easily
+# The routes whose body may be larger than MAX_BODY: an attachment's upload (raw bytes), and
+# the commune's submission form (its files, each checked again by the page).
+UPLOAD_PATH = re.compile(r"^/cases/[^/]+/attachments$")
+FORM_UPLOAD_PATH = re.compile(r"^/ui/cases/[^/]+/submit$")
 # The refusals each kind of route may answer, documented with their body (``ErrorBody``).
 # 503: the workflow service or the database did not answer.
 READS = documented(401, 403, 404, 413, 422, 503)
@@ -64,18 +82,25 @@ OPEN_PATHS = frozenset({"/healthz", "/readyz"})  # all else needs a token
 
 
 class BodyLimit:
-    """Refuse bodies over ``limit`` bytes (declared or streamed) before any route reads them."""
+    """Refuse bodies over ``limit`` bytes (declared or streamed) before any route reads them;
+    an attachment's upload (``POST /cases/{case_id}/attachments``) over ``upload_limit``."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, upload_limit: int | None = None) -> None:
         self.app, self.limit = app, limit
+        self.upload_limit = limit if upload_limit is None else upload_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path, post = scope.get("path", ""), scope.get("method") == "POST"
+        upload = post and bool(UPLOAD_PATH.match(path))
+        limit = self.upload_limit if upload else self.limit
+        if post and FORM_UPLOAD_PATH.match(path):
+            limit = self.upload_limit * MAX_ATTACHMENTS + self.limit
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await _too_large(scope, receive, send, self.limit)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _too_large(scope, receive, send, limit, upload)
             return
         seen = 0
 
@@ -84,24 +109,37 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     raise _TooLarge
             return message
 
         try:
             await self.app(scope, bounded, send)
         except _TooLarge:
-            await _too_large(scope, receive, send, self.limit)
+            await _too_large(scope, receive, send, limit, upload)
 
 
 class _TooLarge(Exception):
     pass
 
 
-async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-    response = JSONResponse(errors.body("input.too_large", f"the body exceeds {limit} bytes",
-                                        f"nội dung vượt quá {limit} byte"), status_code=413)
-    await response(scope, receive, send)
+async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int,
+                     upload: bool = False) -> None:
+    if str(scope.get("path", "")).startswith("/ui/"):  # a person at a page: a page
+        page = HTMLResponse(
+            f"<!doctype html><html lang=vi><title>413</title><h1>Nội dung quá lớn</h1>"
+            f"<p>Biểu mẫu gửi vượt quá {limit} byte; hãy gửi ít tệp hơn hoặc tệp nhỏ hơn.</p>"
+            f"<p lang=en>The form exceeds {limit} bytes.</p><p><a href=/ui/inbox>Hộp công "
+            "việc</a></p></html>", status_code=413)
+        await page(scope, receive, send)
+        return
+    if upload:
+        body = errors.body("attachment.too_large", f"the file exceeds {limit} bytes",
+                           f"tệp vượt quá {limit} byte")
+    else:
+        body = errors.body("input.too_large", f"the body exceeds {limit} bytes",
+                           f"nội dung vượt quá {limit} byte")
+    await JSONResponse(body, status_code=413)(scope, receive, send)
 
 
 # ``Authorization: Bearer <identity token>``, declared as the API's security scheme; a missing
@@ -145,18 +183,29 @@ async def refuse_input(request: Request, exc: Exception) -> JSONResponse:
 # (module level: FastAPI resolves these annotations by name in this module)
 Who = Annotated[Principal, Depends(principal)]
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+Sha256Path = Annotated[str, Path(pattern=SHA256_PATTERN, description="SHA-256 (hex) of the file")]
+FileName = Annotated[str, Query(min_length=1, max_length=255,
+                                description="Tên tệp / the file's name, e.g. bien-ban.pdf")]
+# The upload's body: the file's bytes as they are (no multipart), its type in Content-Type.
+RAW_FILE = {"requestBody": {"required": True, "content": {"application/octet-stream": {
+    "schema": {"type": "string", "format": "binary"}}}}}
+FILE_ANSWER: dict[int | str, dict[str, Any]] = {200: {
+    "description": "tệp / the file's bytes, as uploaded",
+    "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}}
 
 
 def create_app(service: CaseService, authenticator: Authenticator,
                ready: Callable[[], Awaitable[None]] | None = None,
                max_body: int = MAX_BODY,
                clock_for: Callable[[Plan], PlanClock] = lambda _: PlanClock(),
-               people: Sequence[DemoPerson] = (), secure_cookies: bool = False) -> FastAPI:
+               people: Sequence[DemoPerson] = (), secure_cookies: bool = False,
+               max_attachment: int | None = None) -> FastAPI:
     """The API over ``service``, with the web pages under ``/ui``; ``ready`` raises when a
     dependency is down (``/readyz``); ``clock_for``: the calendar a plan's new cases and
     campaigns run on (the plan's own dates; a rehearsal clock only where the workers accept
     one, as in tests); ``people``: the demo people the pages' sign-in offers (dev stack);
-    ``secure_cookies``: the pages' cookies over HTTPS only."""
+    ``secure_cookies``: the pages' cookies over HTTPS only; ``max_attachment``: an uploaded
+    file's bound (default ``attachment_limit()``)."""
     app = FastAPI(
         title="drugfree",
         version="1",
@@ -166,7 +215,8 @@ def create_app(service: CaseService, authenticator: Authenticator,
     app.add_exception_handler(DomainError, errors.on_domain_error)
     app.add_exception_handler(HTTPException, refuse_input)
     app.add_exception_handler(RequestValidationError, refuse_input)
-    app.add_middleware(BodyLimit, limit=max_body)
+    app.add_middleware(BodyLimit, limit=max_body, upload_limit=max_attachment
+                       if max_attachment is not None else attachment_limit())
 
     app.state.authenticator = authenticator
     plans = PlanBook(None if service.store is None else PlanVersions(service.store.pool))
@@ -175,9 +225,10 @@ def create_app(service: CaseService, authenticator: Authenticator,
     app.state.door = door
     store = service.store
     app.mount("/ui", create_ui(door, Sessions(authenticator, secure=secure_cookies),
-                               people=people,
+                               people=people, max_attachment=max_attachment,
                                verify=None if store is None else store.verify))
     check_baseline = door.check_baseline
+    reads = ReadLog(store)
 
     def request_id(op: str, who: Principal, key: str | None) -> str:
         return door.request_id(op, who.actor, key)
@@ -260,12 +311,16 @@ def create_app(service: CaseService, authenticator: Authenticator,
     @app.get("/cases/{case_id}", tags=["hồ sơ / cases"], responses=READS)
     async def case_status(case_id: CaseIdPath, who: Who) -> CaseView:
         ref, _ = await allowed(who, "read", case_id)
+        if who.actor.role == "auditor":
+            await reads.record(who.actor, "api", "status", ref.case_id)
         view = await service.status(ref)
         return CaseView(case=view.case, chain=view.chain)
 
     @app.get("/cases/{case_id}/history", tags=["hồ sơ / cases"], responses=READS)
     async def case_history(case_id: CaseIdPath, who: Who) -> list[HistoryEvent]:
         ref, _ = await allowed(who, "read", case_id)
+        if who.actor.role == "auditor":
+            await reads.record(who.actor, "api", "history", ref.case_id)
         return [HistoryEvent(version=e.version, type=e.type,
                              recorded_at=e.recorded_at.isoformat(), payload=e.payload,
                              hash=e.hash.hex())
@@ -275,9 +330,39 @@ def create_app(service: CaseService, authenticator: Authenticator,
     async def submit(case_id: CaseIdPath, body: Submission, who: Who,
                      idempotency_key: IdemKey = None) -> Reply:
         ref, _ = await allowed(who, "submit", case_id)
-        return await service.submit(ref, who.actor, body.deadline_id, body.metrics,
-                                    body.summary, request_id=request_id(
-                                        f"submit-{body.deadline_id}", who, idempotency_key))
+        what = body.deadline_id or body.kind
+        return await service.submit(
+            ref, who.actor, body.deadline_id, body.metrics, body.summary,
+            request_id=request_id(f"submit-{what}", who, idempotency_key), kind=body.kind,
+            attachments=[(a.name, a.sha256) for a in body.attachments])
+
+    @app.post("/cases/{case_id}/attachments", tags=["hồ sơ / cases"], responses=WRITES,
+              openapi_extra=RAW_FILE)
+    async def upload(case_id: CaseIdPath, name: FileName, request: Request,
+                     who: Who) -> Uploaded:
+        """Tải tệp lên: the file's bytes as the body (Content-Type: its type), for the
+        commune's submissions; answers its SHA-256, to name it in a submission. The same
+        bytes again change nothing (so no Idempotency-Key is needed). Bounded (413)."""
+        ref, _ = await allowed(who, "submit", case_id)
+        content = bytearray()
+        async for chunk in request.stream():  # BodyLimit stops it past the bound
+            content += chunk
+        stored = await service.upload(ref, who.actor, bytes(content), name,
+                                      request.headers.get("content-type"))
+        return Uploaded(sha256=stored.sha256, size=stored.size, name=clean_name(name))
+
+    @app.get("/cases/{case_id}/attachments/{sha256}", tags=["hồ sơ / cases"],
+             response_class=Response, responses={**FILE_ANSWER, **READS})
+    async def download(case_id: CaseIdPath, sha256: Sha256Path, who: Who) -> Response:
+        """Tải tệp về: a file uploaded to the case, for anyone who may read the case."""
+        ref, _ = await allowed(who, "read", case_id)
+        found = await service.attachment(ref, sha256)
+        ascii_name = found.name.encode("ascii", "replace").decode().replace('"', "_")
+        # served as a download, never rendered by the browser on the API's origin
+        return Response(found.content, media_type=found.media_type, headers={
+            "Content-Disposition": f'attachment; filename="{ascii_name}"; '
+                                   f"filename*=UTF-8''{quote(found.name, safe='')}",
+            "X-Content-Type-Options": "nosniff"})
 
     @app.post("/cases/{case_id}/decisions", tags=["hồ sơ / cases"], responses=WRITES)
     async def decide(case_id: CaseIdPath, body: Decision, who: Who,
@@ -311,6 +396,59 @@ def create_app(service: CaseService, authenticator: Authenticator,
         ref, _ = await allowed(who, "withdraw", case_id)
         return await service.withdraw(ref, who.actor, body.reason,
                                       request_id=request_id("withdraw", who, idempotency_key))
+
+    # -- audit (auditors only; every read recorded) ----------------------------------------
+    def auditor(who: Principal) -> None:
+        if who.actor.role != "auditor":
+            raise ServiceError("audit.auditors_only", "audit reads are for auditors",
+                               "chỉ cán bộ thanh tra, kiểm tra được dùng chức năng kiểm toán")
+
+    def audit_of() -> Audit:
+        if store is None:
+            raise ServiceError("service.no_store", "the audit needs the event store",
+                               "chức năng kiểm toán cần cơ sở dữ liệu")
+        return Audit(store)
+
+    @app.get("/audit/cases/{case_id}/verify", tags=["kiểm toán / audit"], responses=READS)
+    async def audit_verify(case_id: CaseIdPath, who: Who) -> ChainCheck:
+        """Kiểm tra chuỗi băm của hồ sơ: every hash and link re-derived."""
+        auditor(who)
+        ref, _ = await allowed(who, "read", case_id)
+        await reads.record(who.actor, "api", "verify", ref.case_id)
+        report = await audit_of().store.verify(ref.case_id)
+        return ChainCheck(case_id=ref.case_id, events=report.events, intact=report.ok,
+                          broken=None if report.broken is None else str(report.broken))
+
+    @app.post("/audit/consistency", tags=["kiểm toán / audit"], responses=READS)
+    async def audit_consistency(body: CheckpointBody, who: Who) -> ConsistencyAnswer:
+        """Đối chiếu mốc kiểm toán: does the log still hold exactly what a kept checkpoint
+        covered? (a rewritten history answers ``consistent: false`` with the reason)"""
+        auditor(who)
+        await reads.record(who.actor, "api", "consistency", "log")
+        audit = audit_of()
+        try:
+            c = await audit.consistency(body.checkpoint, body.key)
+        except ServiceError as exc:
+            if exc.code != "audit.rewritten":
+                raise
+            head = audit.opened(body.checkpoint, body.key)
+            return ConsistencyAnswer(consistent=False, old_size=head.size,
+                                     old_root=_b64(head.root), code=exc.code,
+                                     message_vi=exc.message_vi, message_en=exc.message)
+        return ConsistencyAnswer(consistent=True, old_size=c.old_size, new_size=c.new_size,
+                                 old_root=_b64(c.old_root), new_root=_b64(c.new_root),
+                                 proof=[_b64(h) for h in c.proof])
+
+    @app.post("/audit/inclusion", tags=["kiểm toán / audit"], responses=READS)
+    async def audit_inclusion(body: InclusionBody, who: Who) -> InclusionAnswer:
+        """Chứng minh một sự kiện nằm trong mốc kiểm toán (RFC 6962 inclusion proof)."""
+        auditor(who)
+        ref, _ = await allowed(who, "read", body.case_id)
+        await reads.record(who.actor, "api", "inclusion", ref.case_id)
+        p = await audit_of().inclusion(ref.case_id, body.version, body.checkpoint, body.key)
+        return InclusionAnswer(case_id=p.stream, version=p.version, leaf_index=p.index,
+                               tree_size=p.size, root=_b64(p.root), leaf_hash=_b64(p.leaf),
+                               proof=[_b64(h) for h in p.proof])
 
     # -- campaigns --------------------------------------------------------------------------
     async def campaign_allowed(who: Principal, op: Operation, plan_id: str) -> Plan:
@@ -371,6 +509,10 @@ def plan_info(p: PublishedPlan) -> PlanInfo:
                     version=p.version, content_hash=p.content_hash, source=p.source,
                     published_by=p.published_by,
                     published_at=None if p.published_at is None else p.published_at.isoformat())
+
+
+def _b64(value: bytes) -> str:
+    return base64.b64encode(value).decode()
 
 
 def _jsonable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

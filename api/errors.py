@@ -51,7 +51,7 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
 # code prefix or suffix -> HTTP status; the first match wins
 _BY_SUFFIX = (
     (".wrong_role", 403), (".wrong_jurisdiction", 403), (".not_member", 403),
-    (".read_only", 403), (".not_delegable", 403),
+    (".read_only", 403), (".not_delegable", 403), (".auditors_only", 403),
     (".not_found", 404),
     (".not_pending", 409), (".already_signed", 409), (".already_exists", 409),
     (".closed", 409), (".already_proposed", 409), (".selection_done", 409),

@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from workflows.messages import (
+    MAX_ATTACHMENTS,
     MAX_COMMUNES,
     MAX_ID,
     CaseStatus,
@@ -19,6 +20,7 @@ from workflows.messages import (
     Id,
     MetricsMap,
     RecognitionStatus,
+    SubmissionKind,
     Text,
 )
 
@@ -75,16 +77,42 @@ class StartCase(_Body):
     baseline: MetricsMap = Field(json_schema_extra={"examples": [EXAMPLE_METRICS]})
 
 
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+EXAMPLE_SHA256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+
+
+class AttachmentRef(_Body):
+    """A file uploaded to the case (``POST /cases/{case_id}/attachments``), by its hash."""
+
+    name: str = Field(min_length=1, max_length=255, examples=["bien-ban-hop-dan.pdf"])
+    sha256: str = Field(pattern=SHA256_PATTERN, examples=[EXAMPLE_SHA256])
+
+
 class Submission(_Body):
-    """Nộp báo cáo / hồ sơ: a report due under the plan, or the dossier (with metrics)."""
+    """Nộp báo cáo / hồ sơ: a report due under the plan, or the dossier (with metrics).
+    ``deadline_id`` names the deadline; or ``kind`` alone (implementation_plan, phase_report,
+    forum, dossier): the case's earliest outstanding deadline of that kind. ``attachments``:
+    files uploaded to the case first; the event records each one's name, hash and size."""
 
     model_config = _examples(
         {"deadline_id": "phase_1_report", "summary": "đã tổ chức 3 buổi tuyên truyền"},
+        {"kind": "forum", "summary": "diễn đàn quý I",
+         "attachments": [{"name": "bien-ban.pdf", "sha256": EXAMPLE_SHA256}]},
         {"deadline_id": "dossier", "metrics": EXAMPLE_METRICS, "summary": "hồ sơ đề nghị"})
 
-    deadline_id: Id = Field(json_schema_extra={"examples": ["phase_1_report"]})
+    deadline_id: Id | None = Field(default=None, json_schema_extra={"examples": ["phase_1_report"]})
+    kind: SubmissionKind | None = None
     metrics: MetricsMap | None = None
     summary: Text = ""
+    attachments: list[AttachmentRef] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
+
+
+class Uploaded(BaseModel):
+    """A file stored for the case: its SHA-256 (name it in a submission), size and name."""
+
+    sha256: str
+    size: int
+    name: str
 
 
 DecisionKind = Literal["approve", "reject", "delegate", "resubmit", "select", "not_select"]
@@ -192,6 +220,66 @@ class HistoryEvent(BaseModel):
     recorded_at: str
     payload: dict[str, Any]
     hash: str
+
+
+class ChainCheck(BaseModel):
+    """A case's hash chain re-derived from its stored bytes."""
+
+    case_id: str
+    events: int
+    intact: bool
+    broken: str | None = None
+
+
+def _whole(value: Any) -> Any:
+    """JSON Schema's ``integer`` admits 2.0: take it as 2 (strict models refuse floats)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole)]
+
+
+class CheckpointBody(_Body):
+    """A checkpoint the auditor kept (the signed note's text), and optionally the verifier
+    key to check it with (the deployment's by default)."""
+
+    model_config = _examples({"checkpoint": "drugfree.local/events\n42\n...\n\n— ..."})
+
+    checkpoint: str = Field(min_length=1, max_length=64 * 1024)
+    key: str | None = Field(default=None, max_length=500)
+
+
+class InclusionBody(CheckpointBody):
+    model_config = _examples({"case_id": EXAMPLE_CASE, "version": 1,
+                              "checkpoint": "drugfree.local/events\n42\n...\n\n— ..."})
+
+    case_id: str = Field(pattern=CASE_ID_PATTERN, max_length=MAX_ID + 32)
+    version: WholeNumber = Field(ge=1, le=1_000_000_000)
+
+
+class ConsistencyAnswer(BaseModel):
+    """Whether the log still holds exactly what the checkpoint covered, and the proof
+    (base64 hashes, RFC 6962) from its tree to today's."""
+
+    consistent: bool
+    old_size: int
+    new_size: int | None = None
+    old_root: str
+    new_root: str | None = None
+    proof: list[str] = []
+    code: str | None = None
+    message_vi: str | None = None
+    message_en: str | None = None
+
+
+class InclusionAnswer(BaseModel):
+    case_id: str
+    version: int
+    leaf_index: int
+    tree_size: int
+    root: str
+    leaf_hash: str
+    proof: list[str]
 
 
 class Health(BaseModel):

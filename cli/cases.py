@@ -9,10 +9,15 @@ jurisdiction: status, list, history (times in Viet Nam's time, dd/mm/yyyy HH:MM)
 from __future__ import annotations
 
 import json
+import mimetypes
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+# typer's own copy of click (as cli.main): its usage errors are one line there
+from typer._click.exceptions import UsageError
 
 from cli.client import (
     DEFAULT_API,
@@ -31,7 +36,9 @@ from cli.client import (
 from cli.csvdata import read_communes
 from cli.errors import EXIT_BAD_INPUT, fail, read_metrics
 from cli.lang import Lang, LangOption
+from domain.agenda import CASE_DEADLINE_KINDS
 from domain.errors import InputError
+from runtime.limits import ENV_MAX_ATTACHMENT, attachment_limit
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Hồ sơ chuyển hóa của xã / a commune's conversion case.")
@@ -212,29 +219,95 @@ def _many_report(report: list[dict[str, Any]], as_json: bool, lang: Lang) -> Non
 
 
 # -- the commune's submissions ---------------------------------------------------------------
+class Kind(StrEnum):
+    """A commune's kinds of submission (``domain.agenda.CASE_DEADLINE_KINDS``)."""
+
+    implementation_plan = "implementation_plan"
+    phase_report = "phase_report"
+    forum = "forum"
+    dossier = "dossier"
+
+
+assert tuple(k.value for k in Kind) == CASE_DEADLINE_KINDS
+
+
+def _attachments(paths: list[Path]) -> list[tuple[Path, bytes]]:
+    """Every file read before anything is sent: a missing, unreadable, empty or oversize one
+    stops the command with one line, and nothing is uploaded or recorded."""
+    limit = attachment_limit()
+    out = []
+    for path in paths:
+        if not path.exists():
+            raise InputError("attachment.missing", f"{path}: no such file",
+                             f"{path}: không có tệp này")
+        if not path.is_file():
+            raise InputError("attachment.not_a_file", f"{path}: not a file",
+                             f"{path}: không phải là tệp")
+        size = path.stat().st_size
+        if size > limit:
+            raise InputError("attachment.too_large",
+                             f"{path}: {size} bytes, over the bound of {limit} "
+                             f"({ENV_MAX_ATTACHMENT})",
+                             f"{path}: {size} byte, vượt giới hạn {limit} ({ENV_MAX_ATTACHMENT})")
+        try:
+            content = path.read_bytes()
+        except OSError as exc:
+            raise InputError("attachment.unreadable", f"{path}: cannot read ({exc.strerror})",
+                             f"{path}: không đọc được ({exc.strerror})") from None
+        if not content:
+            raise InputError("attachment.empty", f"{path}: the file is empty",
+                             f"{path}: tệp rỗng")
+        out.append((path, content))
+    return out
+
+
 @app.command("submit")
 @api_command
 def submit_cmd(
+    ctx: typer.Context,
     case: CaseArg,
-    deadline: Annotated[str, typer.Option(
-        "--deadline", help="Mã hạn nộp (drugfree plans show) / deadline id, e.g. dossier")],
+    kind: Annotated[Kind | None, typer.Option(
+        "--kind", help="Loại: implementation_plan, phase_report, forum, dossier (hạn sớm nhất "
+        "chưa nộp) / kind: the earliest outstanding deadline of it")] = None,
+    deadline: Annotated[str | None, typer.Option(
+        "--deadline", help="Mã hạn nộp (drugfree plans show) / deadline id, e.g. dossier")] =
+    None,
     metrics: Annotated[Path | None, typer.Option(
         "--metrics", dir_okay=False, help="Số liệu (JSON/YAML) / metrics file")] = None,
     note: Annotated[str, typer.Option("--note", help="Ghi chú / note")] = "",
+    attach: Annotated[list[Path] | None, typer.Option(
+        "--attach", help="Tệp đính kèm, lặp lại được / a file to attach (repeatable)")] = None,
     api: ApiOption = DEFAULT_API, token: TokenOption = None, as_json: JsonOption = False,
     lang: LangOption = Lang.vi,
 ) -> None:
-    """Nộp báo cáo hoặc hồ sơ / submit a report or the dossier due under the plan."""
+    """Nộp báo cáo hoặc hồ sơ / submit a report or the dossier due under the plan (--kind or
+    --deadline), with files (--attach: each uploaded, its SHA-256 recorded in the event)."""
+    if kind is None and deadline is None:  # a usage error (cli.main): one line, exit 2
+        raise UsageError("Missing option '--kind' or '--deadline'", ctx)
+    files = _attachments(attach or [])
     body: dict[str, Any] = {"deadline_id": deadline, "summary": note,
                             "metrics": _metrics(metrics) if metrics is not None else None}
+    if kind is not None:
+        body["kind"] = kind.value
+    uploaded = []
     with Api(api, token) as http:
+        for path, content in files:
+            media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            stored = http.upload(case_path(case, "attachments"), content, path.name, media_type)
+            uploaded.append({**stored, "path": str(path)})
+            if not as_json:
+                typer.echo(say(lang, f"đã tải lên {path.name}: sha256 {stored['sha256']}",
+                               f"uploaded {path.name}: sha256 {stored['sha256']}"))
+        if uploaded:
+            body["attachments"] = [{"name": u["name"], "sha256": u["sha256"]} for u in uploaded]
         reply = http.post(case_path(case, "submissions"), body)
     if as_json:
-        emit(reply)
+        emit({**reply, "attachments": uploaded})
         return
+    answered = reply.get("deadline_id") or deadline
     when = say(lang, "trễ hạn", "late") if reply.get("late") else say(lang, "đúng hạn",
                                                                       "on time")
-    line = say(lang, f"đã nộp {deadline} ({when})", f"submitted {deadline} ({when})")
+    line = say(lang, f"đã nộp {answered} ({when})", f"submitted {answered} ({when})")
     met = reply.get("criteria_met")
     if met is not None:
         line += say(lang, "; đạt tiêu chí" if met else "; chưa đạt tiêu chí",

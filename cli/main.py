@@ -9,7 +9,7 @@ import typer
 # typer carries its own copy of click: its usage errors are of that copy's classes
 from typer._click.exceptions import UsageError
 
-from cli import api_cmd, auth, campaigns, cases, classify, db, demo, dev, plans
+from cli import api_cmd, audit, auth, campaigns, cases, classify, db, demo, dev, plans
 
 app = typer.Typer(
     name="drugfree",
@@ -29,6 +29,7 @@ app.command("api")(api_cmd.api_cmd)
 app.add_typer(cases.app, name="case")
 app.command("inbox")(cases.inbox_cmd)
 app.add_typer(campaigns.app, name="campaign")
+app.add_typer(audit.app, name="audit")
 
 
 # click's usage errors, in the words users read first (the English follows, after a slash)

@@ -47,7 +47,7 @@ from domain.events import (
     VoteCast,
 )
 from domain.plan import ApprovalLevel, LevelRule
-from domain.roles import Actor, CaseScope, Role, jurisdiction_error
+from domain.roles import ROLE_NAMES_VI, Actor, CaseScope, Role, jurisdiction_problem
 
 ChainStatus = Literal["draft", "pending", "returned", "recognised", "closed"]
 
@@ -190,12 +190,13 @@ def decide(
 ) -> tuple[ChainState, list[Event]]:
     """Apply one decision. Raises ``ChainError`` (and changes nothing) when it is refused."""
     if state.status in ("recognised", "closed"):
-        raise ChainError("chain.closed", "the case is closed; no decision is accepted")
+        raise ChainError("chain.closed", "the case is closed; no decision is accepted",
+                         "hồ sơ đã kết thúc; không tiếp nhận quyết định nào nữa")
     if isinstance(decision, Close):
         return state.model_copy(update={"status": "closed"}), []
-    where = jurisdiction_error(decision.actor, scope)
+    where = jurisdiction_problem(decision.actor, scope)
     if where is not None:
-        raise ChainError("chain.wrong_jurisdiction", where)
+        raise ChainError("chain.wrong_jurisdiction", *where)
     if isinstance(decision, Submit):
         return _submit(chain, state, decision)
     level = _pending_for(chain, state, decision.level)
@@ -206,18 +207,23 @@ def decide(
         raise ChainError(
             "chain.wrong_role",
             f"role {role} does not sign level {level.id} (signers: {', '.join(level.roles)})",
+            f"{ROLE_NAMES_VI[role]} không ký ở bước “{level.name_vi}” (người ký: "
+            f"{', '.join(ROLE_NAMES_VI[r] for r in level.roles)})",
         )
     if level.rule == "quorum":
         return _vote(chain, state, level, decision)
     if role in state.signatures:
         raise ChainError(
-            "chain.already_signed", f"role {role} already signed level {level.id} this round"
+            "chain.already_signed", f"role {role} already signed level {level.id} this round",
+            f"{ROLE_NAMES_VI[role]} đã ký ở bước “{level.name_vi}” trong lượt này",
         )
     delegate = state.delegations.get(role)
     if delegate is not None and decision.actor.person_id != delegate:
         raise ChainError(
             "chain.delegated",
             f"the {role} sign-off of level {level.id} was delegated to another person",
+            f"việc ký của {ROLE_NAMES_VI[role]} ở bước “{level.name_vi}” đã được ủy quyền "
+            "cho người khác",
         )
     on_behalf = state.delegated_by.get(role) if delegate is not None else None
     if isinstance(decision, Reject):
@@ -229,9 +235,11 @@ def _submit(
     chain: list[ApprovalLevel], state: ChainState, d: Submit
 ) -> tuple[ChainState, list[Event]]:
     if d.actor.role != "commune_ubnd":
-        raise ChainError("chain.wrong_role", "only the commune (commune_ubnd) submits its dossier")
+        raise ChainError("chain.wrong_role", "only the commune (commune_ubnd) submits its dossier",
+                         "chỉ UBND cấp xã nộp hồ sơ đề nghị công nhận của xã")
     if state.status == "pending":
-        raise ChainError("chain.already_submitted", "the dossier is already under review")
+        raise ChainError("chain.already_submitted", "the dossier is already under review",
+                         "hồ sơ đang được xét duyệt")
     new_round = state.round + 1
     # every round starts at the first level (a plan has at least one: plan_problems); the
     # event names it so read models need not know the plan
@@ -251,17 +259,26 @@ def _submit(
     return new, [event]
 
 
+def level_name_vi(chain: list[ApprovalLevel], level_id: str) -> str:
+    """A level's Vietnamese name, or its id when the plan has no such level."""
+    return next((lv.name_vi for lv in chain if lv.id == level_id), level_id)
+
+
 def _pending_for(chain: list[ApprovalLevel], state: ChainState, level_id: str) -> ApprovalLevel:
     level = pending_level(chain, state)
     if level is None:
         if state.status == "returned":
             raise ChainError(
-                "chain.not_pending", "the dossier was returned to the commune; nothing is pending"
+                "chain.not_pending", "the dossier was returned to the commune; nothing is pending",
+                "hồ sơ đã được trả lại cho xã; không có bước nào đang chờ quyết định",
             )
-        raise ChainError("chain.not_submitted", "no dossier has been submitted yet")
+        raise ChainError("chain.not_submitted", "no dossier has been submitted yet",
+                         "chưa có hồ sơ đề nghị công nhận nào được nộp")
     if level.id != level_id:
         raise ChainError(
-            "chain.wrong_level", f"level {level_id} is not pending (pending: {level.id})"
+            "chain.wrong_level", f"level {level_id} is not pending (pending: {level.id})",
+            f"bước “{level_name_vi(chain, level_id)}” không chờ quyết định (đang chờ: "
+            f"bước “{level.name_vi}”)",
         )
     return level
 
@@ -271,19 +288,24 @@ def _delegate(
 ) -> tuple[ChainState, list[Event]]:
     role = d.actor.role
     if role not in level.roles:
-        raise ChainError("chain.wrong_role", f"role {role} does not sign level {level.id}")
+        raise ChainError("chain.wrong_role", f"role {role} does not sign level {level.id}",
+                         f"{ROLE_NAMES_VI[role]} không ký ở bước “{level.name_vi}”")
     if level.rule == "quorum":
         # the founding decision names the members: a vote cannot pass to someone unnamed
         raise ChainError(
             "chain.not_delegable",
             f"level {level.id} is decided by its council's vote; a member's vote is personal "
             "and cannot be delegated",
+            f"bước “{level.name_vi}” do hội đồng biểu quyết; phiếu biểu quyết của thành viên "
+            "là của cá nhân, không được ủy quyền",
         )
     if role in state.signatures:
-        raise ChainError("chain.already_signed", f"role {role} already signed level {level.id}")
+        raise ChainError("chain.already_signed", f"role {role} already signed level {level.id}",
+                         f"{ROLE_NAMES_VI[role]} đã ký ở bước “{level.name_vi}”")
     current = state.delegations.get(role)
     if current is not None and current != d.actor.person_id:
-        raise ChainError("chain.delegated", f"the {role} sign-off was delegated to another person")
+        raise ChainError("chain.delegated", f"the {role} sign-off was delegated to another person",
+                         f"việc ký của {ROLE_NAMES_VI[role]} đã được ủy quyền cho người khác")
     to = d.to
     if to.role != role or (to.province_code, to.district_code, to.commune_code) != (
         d.actor.province_code,
@@ -291,10 +313,12 @@ def _delegate(
         d.actor.commune_code,
     ):
         raise ChainError(
-            "chain.bad_delegate", "a sign-off can only go to a person of the same role and unit"
+            "chain.bad_delegate", "a sign-off can only go to a person of the same role and unit",
+            "chỉ được ủy quyền ký cho người cùng vai trò, cùng đơn vị",
         )
     if to.person_id == d.actor.person_id:
-        raise ChainError("chain.bad_delegate", "cannot delegate a sign-off to oneself")
+        raise ChainError("chain.bad_delegate", "cannot delegate a sign-off to oneself",
+                         "không được tự ủy quyền ký cho chính mình")
     event = SignoffDelegated(
         round=state.round,
         level=level.id,
@@ -316,7 +340,8 @@ def _reject(
 ) -> tuple[ChainState, list[Event]]:
     reason = d.reason.strip()
     if not reason:
-        raise ChainError("chain.reason_required", "a rejection must give its reason")
+        raise ChainError("chain.reason_required", "a rejection must give its reason",
+                         "quyết định trả lại hồ sơ phải nêu rõ lý do")
     event = LevelRejected(
         round=state.round,
         level=level.id,
@@ -362,16 +387,19 @@ def _vote(
         raise ChainError(
             "chain.not_member",
             f"person {member} is not a member of the council that decides level {level.id}",
+            f"người {member} không phải thành viên hội đồng quyết định ở bước “{level.name_vi}”",
         )
     if member in state.approvals or member in state.objections:
         raise ChainError(
-            "chain.already_signed", f"member {member} already voted on level {level.id} this round"
+            "chain.already_signed", f"member {member} already voted on level {level.id} this round",
+            f"thành viên {member} đã biểu quyết ở bước “{level.name_vi}” trong lượt này",
         )
     k = level.quorum or 0  # plan_problems guarantees k for a quorum level
     if isinstance(d, Reject):
         reason = d.reason.strip()
         if not reason:
-            raise ChainError("chain.reason_required", "a rejecting vote must give its reason")
+            raise ChainError("chain.reason_required", "a rejecting vote must give its reason",
+                             "phiếu không tán thành phải nêu rõ lý do")
         objections = {**state.objections, member: reason}
         events: list[Event] = [VoteCast(round=state.round, level=level.id, reviewer=member,
                                         role=role, vote="reject", reason=reason)]

@@ -35,6 +35,7 @@ from domain.clock import PlanClock
 from domain.criteria import CriteriaSet, evaluate
 from domain.errors import DomainError
 from domain.events import (
+    Attachment,
     CaseClosed,
     CaseHalted,
     CaseOpened,
@@ -56,7 +57,7 @@ from domain.events import (
 )
 from domain.metrics import parse_metrics
 from domain.plan import Plan
-from domain.roles import Actor, CaseScope, Role, jurisdiction_error
+from domain.roles import ROLE_NAMES_VI, Actor, CaseScope, Role, jurisdiction_problem
 
 Status = Literal["opened", "selected", "in_phase", "in_recognition", "closed"]
 
@@ -122,6 +123,7 @@ class Submit(_Command):
     deadline_id: str
     metrics: dict[str, Any] | None = None
     summary: str = Field(default="", max_length=2000)
+    attachments: list[Attachment] = []
 
 
 class Withdraw(_Command):
@@ -168,14 +170,17 @@ Command = Open | Select | Submit | Withdraw | Pass | ChainEnded | Halt | PlanEnd
 def _rules(plan: Plan) -> RuleSet:
     if plan.rules is None:
         raise CaseError("case.plan_unresolved",
-                        f"plan {plan.id} does not carry its rule set {plan.classification_rules}")
+                        f"plan {plan.id} does not carry its rule set {plan.classification_rules}",
+                        f"kế hoạch {plan.id} thiếu bộ quy tắc phân loại "
+                        f"{plan.classification_rules}")
     return plan.rules
 
 
 def _criteria(plan: Plan) -> CriteriaSet:
     if plan.criteria is None:
         raise CaseError("case.plan_unresolved",
-                        f"plan {plan.id} does not carry its criteria set {plan.criteria_set}")
+                        f"plan {plan.id} does not carry its criteria set {plan.criteria_set}",
+                        f"kế hoạch {plan.id} thiếu bộ tiêu chí {plan.criteria_set}")
     return plan.criteria
 
 
@@ -219,10 +224,12 @@ def require_actor(actor: Actor, scope: CaseScope, roles: tuple[Role, ...],
     """Refuse an actor outside ``roles`` or outside the case's jurisdiction."""
     if actor.role not in roles:
         raise CaseError(f"{prefix}.wrong_role",
-                        f"role {actor.role} may not do this (allowed: {', '.join(roles)})")
-    where = jurisdiction_error(actor, scope)
+                        f"role {actor.role} may not do this (allowed: {', '.join(roles)})",
+                        f"vai trò {ROLE_NAMES_VI[actor.role]} không được thực hiện thao tác "
+                        f"này (chỉ {', '.join(ROLE_NAMES_VI[r] for r in roles)})")
+    where = jurisdiction_problem(actor, scope)
     if where is not None:
-        raise CaseError(f"{prefix}.wrong_jurisdiction", where)
+        raise CaseError(f"{prefix}.wrong_jurisdiction", *where)
 
 
 def decide(
@@ -233,13 +240,16 @@ def decide(
     clock = clock or PlanClock()
     if isinstance(command, Open):
         if state.opened:
-            raise CaseError("case.already_open", "the case is already open")
+            raise CaseError("case.already_open", "the case is already open",
+                            "hồ sơ đã được mở")
         return _open(plan, scope, state, command)
     if not state.opened:
-        raise CaseError("case.not_open", "the case has not been opened yet")
+        raise CaseError("case.not_open", "the case has not been opened yet",
+                        "hồ sơ chưa được mở")
     if state.closed:
         raise CaseError("case.closed",
-                        f"the case is closed ({state.outcome}); nothing is accepted")
+                        f"the case is closed ({state.outcome}); nothing is accepted",
+                        f"hồ sơ đã kết thúc ({state.outcome}); không tiếp nhận thêm")
     if isinstance(command, Select):
         return _select(plan, scope, state, command)
     if isinstance(command, Submit):
@@ -281,9 +291,11 @@ def _select(plan: Plan, scope: CaseScope, state: CaseState,
             c: Select) -> tuple[CaseState, list[Event]]:
     require_actor(c.actor, scope, (selection_role(plan),))
     if state.selected is not None:
-        raise CaseError("case.already_decided", "the selection of this commune is already decided")
+        raise CaseError("case.already_decided", "the selection of this commune is already decided",
+                        "việc lựa chọn xã này đã được quyết định")
     if not c.selected and not c.reason.strip():
-        raise CaseError("case.reason_required", "a decision not to select must give its reason")
+        raise CaseError("case.reason_required", "a decision not to select must give its reason",
+                        "quyết định không lựa chọn phải nêu rõ lý do")
     who = {"decided_by": c.actor.person_id, "role": c.actor.role}
     if c.selected:
         new = state.model_copy(update={"selected": True, "status": "selected"})
@@ -297,23 +309,30 @@ def _submit(plan: Plan, scope: CaseScope, state: CaseState, c: Submit, now: date
             clock: PlanClock) -> tuple[CaseState, list[Event]]:
     require_actor(c.actor, scope, ("commune_ubnd",))
     if not state.selected:
-        raise CaseError("case.not_selected", "the commune has not been selected for conversion")
+        raise CaseError("case.not_selected", "the commune has not been selected for conversion",
+                        "xã chưa được chọn để chuyển hóa")
     d = plan.deadline(c.deadline_id)
     if d.kind not in CASE_DEADLINE_KINDS:
-        raise CaseError("case.unknown_deadline", f"{d.id} is not a commune's submission")
+        raise CaseError("case.unknown_deadline", f"{d.id} is not a commune's submission",
+                        f"{d.id} không phải là báo cáo do xã nộp")
     if d.kind == "dossier":
         if state.recognition_running:
             raise CaseError("case.recognition_running", "the dossier is in the approval chain; "
-                            "resubmit it there after a rejection")
+                            "resubmit it there after a rejection",
+                            "hồ sơ đề nghị công nhận đang được xét duyệt; nếu bị trả lại, "
+                            "hãy nộp lại trong quy trình xét duyệt")
         if c.metrics is None:
-            raise CaseError("case.metrics_required", "a recognition dossier must carry its metrics")
+            raise CaseError("case.metrics_required", "a recognition dossier must carry its metrics",
+                            "hồ sơ đề nghị công nhận phải kèm số liệu")
     elif d.id in state.submitted:
-        raise CaseError("case.already_submitted", f"{d.id} was already submitted")
+        raise CaseError("case.already_submitted", f"{d.id} was already submitted",
+                        f"{d.id} đã được nộp")
     metrics = parse_metrics(c.metrics) if c.metrics is not None else None
     late = now >= clock.deadline(plan, d.due)
     update: dict[str, Any] = {"submitted": {**state.submitted, d.id: late}}
     events: list[Event] = [ReportSubmitted(deadline_id=d.id, submitted_by=c.actor.person_id,
-                                           role=c.actor.role, late=late, summary=c.summary)]
+                                           role=c.actor.role, late=late, summary=c.summary,
+                                           attachments=c.attachments)]
     if metrics is not None:
         cls = classify(metrics, _rules(plan))
         update |= {"last_metrics": metrics.summary(), "classification": cls.classification}
@@ -332,6 +351,37 @@ def _submit(plan: Plan, scope: CaseScope, state: CaseState, c: Submit, now: date
                 criteria_set=report.criteria_set, met=report.met,
                 results=[x.model_dump(mode="json") for x in report.results]))
     return state.model_copy(update=update), events
+
+
+def submission_deadline(plan: Plan, state: CaseState, deadline_id: str | None,
+                        kind: str | None) -> str:
+    """The deadline a submission answers: ``deadline_id`` as given (it must be of ``kind``
+    when both are given), or the earliest-due deadline of ``kind`` not yet submitted (a
+    dossier that did not meet the criteria may come again: its last deadline then)."""
+    if kind is not None and kind not in CASE_DEADLINE_KINDS:
+        raise CaseError("submission.unknown_kind",
+                        f"{kind!r} is not a commune's submission (one of "
+                        f"{', '.join(CASE_DEADLINE_KINDS)})",
+                        f"{kind!r} không phải loại báo cáo của xã (một trong "
+                        f"{', '.join(CASE_DEADLINE_KINDS)})")
+    if deadline_id is not None:
+        if kind is not None and plan.deadline(deadline_id).kind != kind:
+            raise CaseError("submission.kind_mismatch",
+                            f"deadline {deadline_id} is not of kind {kind}",
+                            f"hạn {deadline_id} không thuộc loại {kind}")
+        return deadline_id
+    if kind is None:
+        raise CaseError("submission.deadline_required", "name the deadline or the kind",
+                        "cần nêu mã hạn nộp hoặc loại báo cáo")
+    of_kind = sorted((d for d in plan.deadlines if d.kind == kind), key=lambda d: (d.due, d.id))
+    for d in of_kind:
+        if d.id not in state.submitted:
+            return d.id
+    if kind == "dossier" and of_kind:
+        return of_kind[-1].id
+    raise CaseError("submission.none_outstanding",
+                    f"no {kind} is outstanding in plan {plan.id}",
+                    f"không còn hạn nộp loại {kind} nào chưa nộp trong kế hoạch {plan.id}")
 
 
 def outstanding(plan: Plan, state: CaseState, deadline_id: str) -> bool:
@@ -373,7 +423,8 @@ def _chain_ended(state: CaseState, c: ChainEnded) -> tuple[CaseState, list[Event
 
 def _plan_ended(state: CaseState) -> tuple[CaseState, list[Event]]:
     if state.recognition_running:  # the chain expires at the same instant and reports
-        raise CaseError("case.recognition_running", "the approval chain has not ended yet")
+        raise CaseError("case.recognition_running", "the approval chain has not ended yet",
+                        "quy trình xét duyệt chưa kết thúc")
     if state.selected is None:
         return _close(state, "not_selected", [NO_SELECTION])
     if "dossier" not in state.submitted:

@@ -276,7 +276,8 @@ class RuleSet(_Rule):
         for rule in self.classes:
             if rule.classification == classification:
                 return rule
-        raise DomainError("rules.invalid", f"rule set {self.id}: no class {classification!r}")
+        raise DomainError("rules.invalid", f"rule set {self.id}: no class {classification!r}",
+                          f"bộ quy tắc {self.id}: không có loại {classification!r}")
 
     def required_fields(self) -> tuple[str, ...]:
         """Every metric the rules read, in contract order: all must be reported."""
@@ -294,6 +295,8 @@ class RuleSet(_Rule):
             raise InputError(
                 "metrics.missing",
                 f"{names}: required by rule set {self.id} for classification but not reported",
+                f"{names}: bộ quy tắc {self.id} cần số liệu này để phân loại nhưng chưa được "
+                "báo cáo",
             )
         ctx = _Context(self, metrics)
         for rule in self.classes:
@@ -315,6 +318,8 @@ class RuleSet(_Rule):
             raise DomainError(
                 "rules.incomplete",
                 f"rule set {self.id}: the metrics match no class and are not drug-free",
+                f"bộ quy tắc {self.id}: số liệu không khớp loại nào và cũng không đạt "
+                "tiêu chí không ma túy",
             )
         return ClassificationResult(
             rule_set=self.id,

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from domain.errors import DomainError
 
@@ -95,11 +95,25 @@ class PhaseEnded(Event):
     phase: int
 
 
+class Attachment(BaseModel):
+    """Tệp đính kèm: a file submitted with a report or the dossier, by its SHA-256 (the bytes
+    are kept by the front door's attachment store, keyed by this hash)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=255)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size: int = Field(ge=1)
+
+
 class ReportSubmitted(Event):
     """Báo cáo: a report or document due under the plan (implementation plan, phase report,
-    quarterly forum record, ...). ``late`` marks a submission after its deadline.
+    quarterly forum record, the recognition dossier). ``late`` marks a submission after its
+    deadline; ``attachments`` the files submitted with it (name, SHA-256, size).
 
-    Schema v2 added ``late``; v1 payloads are upcast with ``late = False``.
+    Schema v2 added ``late``; v1 payloads are upcast with ``late = False``. ``attachments``
+    came later with an empty default and is left out of the payload when empty, so a
+    submission without files is stored exactly as before (no new schema version).
     """
 
     TYPE = "report.submitted"
@@ -109,6 +123,11 @@ class ReportSubmitted(Event):
     role: str
     late: bool
     summary: str = ""
+    attachments: list[Attachment] = []
+
+    def payload(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude={"attachments"} if not self.attachments
+                               else None)
 
 
 class DeadlineMissed(Event):
@@ -292,6 +311,19 @@ class CaseClosed(Event):
     outcome: Outcome
 
 
+class AuditRead(Event):
+    """Lượt xem kiểm toán: someone read a case's record (or the log) for audit; kept in the
+    reader's own stream (``audit-reads:<province>:<person>``), hash-chained like any other."""
+
+    TYPE = "audit.read"
+    reader: str
+    role: str
+    province_code: str
+    interface: Literal["api", "web", "cli"]
+    operation: str  # history | status | case_page | verify | consistency | inclusion | ...
+    target: str  # the case id, or "log" for the whole log
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.TYPE: cls
     for cls in (
@@ -319,6 +351,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         CaseWithdrawn,
         CaseClosed,
         RecognitionInterrupted,
+        AuditRead,
     )
 }
 

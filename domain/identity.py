@@ -56,6 +56,8 @@ MAX_JWT = 4096
 # claim -> Actor field: the person and their jurisdiction
 _ACTOR_CLAIMS = {"sub": "person_id", "role": "role", "prov": "province_code",
                  "dist": "district_code", "comm": "commune_code"}
+_CLAIM_VI = {"sub": "mã người", "role": "vai trò", "prov": "mã tỉnh", "dist": "mã huyện",
+             "comm": "mã xã"}
 
 
 class IdentityError(DomainError):
@@ -103,9 +105,11 @@ class Signer:
             key = load_pem_private_key(pem, password=None)
         except (ValueError, TypeError):
             raise IdentityError("identity.bad_key",
-                                "the signing key is not a PEM private key") from None
+                                "the signing key is not a PEM private key",
+                                "khóa ký không phải khóa riêng định dạng PEM") from None
         if not isinstance(key, Ed25519PrivateKey):
-            raise IdentityError("identity.bad_key", "the signing key is not an Ed25519 key")
+            raise IdentityError("identity.bad_key", "the signing key is not an Ed25519 key",
+                                "khóa ký không phải khóa Ed25519")
         return cls(key, key_id(key.public_key()))
 
     def pem(self) -> bytes:
@@ -132,7 +136,8 @@ class KeyRing:
         """Keys from a JWKS document (RFC 7517): only Ed25519 signing keys are taken."""
         entries = document.get("keys") if isinstance(document, Mapping) else None
         if not isinstance(entries, list) or not entries:
-            raise IdentityError("identity.bad_keys", "the key set has no \"keys\" list")
+            raise IdentityError("identity.bad_keys", "the key set has no \"keys\" list",
+                                "bộ khóa không có danh sách \"keys\"")
         keys: dict[str, Ed25519PublicKey] = {}
         for i, entry in enumerate(entries):
             if not isinstance(entry, Mapping) or entry.get("kty") != "OKP" or \
@@ -141,12 +146,14 @@ class KeyRing:
             try:
                 public = jwt.PyJWK(dict(entry), algorithm="EdDSA").key
             except jwt.PyJWTError:
-                raise IdentityError("identity.bad_keys", f"keys[{i}] is not a valid key") from None
+                raise IdentityError("identity.bad_keys", f"keys[{i}] is not a valid key",
+                                    f"keys[{i}] không phải khóa hợp lệ") from None
             if not isinstance(public, Ed25519PublicKey):
                 continue
             keys[str(entry.get("kid") or key_id(public))] = public
         if not keys:
-            raise IdentityError("identity.bad_keys", "the key set holds no Ed25519 key")
+            raise IdentityError("identity.bad_keys", "the key set holds no Ed25519 key",
+                                "bộ khóa không có khóa Ed25519 nào")
         return cls(keys)
 
     def jwks(self) -> dict[str, list[dict[str, str]]]:
@@ -159,24 +166,33 @@ class KeyRing:
         return bool(self.keys)
 
 
+_WHAT_VI = {"identity token": "thẻ định danh", "command proof": "chữ ký xác nhận lệnh"}
+
+
 def _decode(ring: KeyRing, statement: str | None, audience: str, now: datetime,
             max_ttl: timedelta, what: str) -> dict[str, Any]:
     """The claims of a statement signed by a key of ``ring``, for ``audience``, valid at
     ``now``. Times are checked here, against the caller's clock, not the machine's."""
+    vi = _WHAT_VI[what]
     if not statement:
-        raise IdentityError("identity.missing_token", f"the request carries no {what}")
+        raise IdentityError("identity.missing_token", f"the request carries no {what}",
+                            f"yêu cầu không có {vi}")
     if len(statement) > MAX_JWT:
-        raise IdentityError("identity.bad_token", f"the {what} is too long")
+        raise IdentityError("identity.bad_token", f"the {what} is too long",
+                            f"{vi} quá dài")
     try:
         header = jwt.get_unverified_header(statement)
     except jwt.PyJWTError:
-        raise IdentityError("identity.bad_token", f"the {what} is malformed") from None
+        raise IdentityError("identity.bad_token", f"the {what} is malformed",
+                            f"{vi} không hợp lệ") from None
     kid = header.get("kid")
     if header.get("alg") != "EdDSA" or not isinstance(kid, str):
-        raise IdentityError("identity.bad_token", f"the {what} is not signed with EdDSA")
+        raise IdentityError("identity.bad_token", f"the {what} is not signed with EdDSA",
+                            f"{vi} không được ký bằng EdDSA")
     key = ring.keys.get(kid)
     if key is None:
-        raise IdentityError("identity.unknown_key", f"the {what} is signed by an unknown key")
+        raise IdentityError("identity.unknown_key", f"the {what} is signed by an unknown key",
+                            f"{vi} được ký bằng một khóa không được tin cậy")
     try:
         claims: dict[str, Any] = jwt.decode(
             statement, key, algorithms=["EdDSA"], audience=audience,
@@ -184,21 +200,27 @@ def _decode(ring: KeyRing, statement: str | None, audience: str, now: datetime,
                      "require": ["exp", "iat", "aud", "sub"]})
     except jwt.InvalidAudienceError:
         raise IdentityError("identity.wrong_audience", f"the {what} is meant for another "
-                            "audience") from None
+                            "audience", f"{vi} không dành cho hệ thống này") from None
     except jwt.InvalidSignatureError:
         raise IdentityError("identity.bad_signature",
-                            f"the {what}'s signature does not verify") from None
+                            f"the {what}'s signature does not verify",
+                            f"chữ ký của {vi} không đúng") from None
     except jwt.PyJWTError:
-        raise IdentityError("identity.bad_token", f"the {what} is malformed") from None
+        raise IdentityError("identity.bad_token", f"the {what} is malformed",
+                            f"{vi} không hợp lệ") from None
     exp, iat = claims.get("exp"), claims.get("iat")
     if not isinstance(exp, int) or not isinstance(iat, int):
-        raise IdentityError("identity.bad_token", f"the {what} has no valid times")
+        raise IdentityError("identity.bad_token", f"the {what} has no valid times",
+                            f"{vi} không có thời hạn hợp lệ")
     stamp = now.timestamp()
     if exp <= stamp:
-        raise IdentityError("identity.expired", f"the {what} has expired")
+        raise IdentityError("identity.expired", f"the {what} has expired",
+                            f"{vi} đã hết hạn")
     if iat > stamp + SKEW.total_seconds() or exp - iat > max_ttl.total_seconds():
         raise IdentityError("identity.bad_lifetime",
-                            f"the {what} is issued in the future or lives too long")
+                            f"the {what} is issued in the future or lives too long",
+                            f"{vi} có thời hạn không hợp lệ (cấp cho tương lai hoặc "
+                            "hiệu lực quá dài)")
     return claims
 
 
@@ -210,7 +232,8 @@ def actor_of(claims: Mapping[str, Any]) -> Actor:
     try:
         return Actor(**{name: claims.get(claim) for claim, name in _ACTOR_CLAIMS.items()})
     except ValueError:
-        raise IdentityError("identity.bad_token", "the token's person or units are invalid") \
+        raise IdentityError("identity.bad_token", "the token's person or units are invalid",
+                            "thông tin người hoặc đơn vị trong thẻ định danh không hợp lệ") \
             from None
 
 
@@ -218,7 +241,9 @@ def _same_actor(claims: Mapping[str, Any], actor: Actor, what: str) -> None:
     for claim, value in _actor_claims(actor).items():
         if claims.get(claim) != value:
             raise IdentityError("identity.mismatch",
-                                f"the {what} does not vouch for the actor's {_ACTOR_CLAIMS[claim]}")
+                                f"the {what} does not vouch for the actor's {_ACTOR_CLAIMS[claim]}",
+                                f"{_WHAT_VI[what]} không xác nhận {_CLAIM_VI[claim]} của người "
+                                "thực hiện")
 
 
 # -- identity tokens (the person) ------------------------------------------------------------
@@ -229,7 +254,8 @@ def issue_token(signer: Signer, actor: Actor, now: datetime, ttl: timedelta = TO
     """An identity token for ``actor`` (``drugfree auth issue``; a sign-on service's job)."""
     if not timedelta(0) < ttl <= MAX_TOKEN_TTL:
         raise IdentityError("identity.bad_lifetime",
-                            f"a token lives more than 0 and at most {MAX_TOKEN_TTL}")
+                            f"a token lives more than 0 and at most {MAX_TOKEN_TTL}",
+                            f"thời hạn của thẻ phải lớn hơn 0 và không quá {MAX_TOKEN_TTL}")
     iat = int(now.timestamp())
     claims: dict[str, Any] = {**{k: v for k, v in _actor_claims(actor).items() if v is not None},
                               "iss": issuer, "aud": TOKEN_AUDIENCE, "iat": iat,
@@ -245,7 +271,8 @@ def verify_token(ring: KeyRing, token: str | None, now: datetime,
     (and, with ``issuer``, issued by that sign-on: its ``iss`` claim)."""
     claims = _decode(ring, token, TOKEN_AUDIENCE, now, MAX_TOKEN_TTL, "identity token")
     if issuer is not None and claims.get("iss") != issuer:
-        raise IdentityError("identity.wrong_issuer", "the identity token is from another issuer")
+        raise IdentityError("identity.wrong_issuer", "the identity token is from another issuer",
+                            "thẻ định danh không do hệ thống đăng nhập được tin cậy cấp")
     return actor_of(claims)
 
 
@@ -289,14 +316,18 @@ def verify_proof(ring: KeyRing, proof: str | None, actor: Actor, *, target: str,
     claims = _decode(ring, proof, PROOF_AUDIENCE, now, MAX_PROOF_TTL, "command proof")
     _same_actor(claims, actor, "command proof")
     if claims.get("wf") != target:
-        raise IdentityError("identity.wrong_target", "the command proof is for another case")
+        raise IdentityError("identity.wrong_target", "the command proof is for another case",
+                            "chữ ký xác nhận lệnh dành cho một hồ sơ khác")
     if claims.get("req") != request_id:
         raise IdentityError("identity.wrong_request",
-                            "the command proof is for another request")
+                            "the command proof is for another request",
+                            "chữ ký xác nhận lệnh dành cho một yêu cầu khác")
     if claims.get("cmd") != digest:
         raise IdentityError("identity.wrong_content",
-                            "the command proof is for a different command")
+                            "the command proof is for a different command",
+                            "chữ ký xác nhận lệnh dành cho một lệnh có nội dung khác")
     relayed = claims.get("via")
     if relayed is not None and relayed != via:
         raise IdentityError("identity.wrong_relay",
-                            "the command proof is relayed by another campaign")
+                            "the command proof is relayed by another campaign",
+                            "chữ ký xác nhận lệnh được chuyển qua một chiến dịch khác")

@@ -108,7 +108,8 @@ class Metrics(BaseModel):
     def value(self, field: str) -> int | float | bool | None:
         """The reported value of ``field`` (None = not reported); unknown names are a bug."""
         if field not in FIELD_KINDS:
-            raise InputError("metrics.unknown_field", f"metrics.{field}: unknown field")
+            raise InputError("metrics.unknown_field", f"metrics.{field}: unknown field",
+                             f"metrics.{field}: trường không có trong mẫu số liệu")
         result: int | float | bool | None = getattr(self, field)
         return result
 
@@ -319,7 +320,9 @@ def parse_metrics(data: object) -> Metrics:
         return Metrics.model_validate(data)
     except ValidationError as exc:
         message = "; ".join(_describe(err) for err in exc.errors())
-        raise InputError("metrics.invalid", message) from None
+        message_vi = "; ".join(_describe_vi(err) for err in exc.errors())
+        raise InputError("metrics.invalid", message, f"số liệu không hợp lệ: {message_vi}") \
+            from None
 
 
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_]{1,40}")
@@ -341,6 +344,45 @@ def _describe(err: ErrorDetails) -> str:
     rule = f"metrics.{field}: {_EXPECTED[FIELD_KINDS[field]]}"
     kind = _kind(err["input"], FIELD_KINDS[field])
     return f"{rule}, got {kind}" if kind else rule
+
+
+_EXPECTED_VI: dict[FieldKind, str] = {
+    "count": "phải là số nguyên không âm",
+    "population": "phải là số nguyên dương",
+    "area": "phải là số không âm",
+    "flag": "phải là có hoặc không (true/false)",
+}
+
+_KIND_VI = {"null": "giá trị rỗng", "a boolean": "giá trị có/không", "a number": "một số",
+            "a string": "một chuỗi ký tự", "an object": "một đối tượng",
+            "a list": "một danh sách", "a value of another type": "một giá trị kiểu khác"}
+
+_PART_WHOLE = re.compile(r"metrics\.(\w+): must not exceed metrics\.(\w+)")
+
+
+def _label_vi(field: str) -> str:
+    label = FIELD_LABELS.get(field)
+    return f"{label[0]} (metrics.{field})" if label else f"metrics.{field}"
+
+
+def _describe_vi(err: ErrorDetails) -> str:
+    """``_describe`` in Vietnamese: the field's name on the form, and its rule; no value."""
+    loc = err["loc"]
+    if not loc:
+        if err["type"] == "part_exceeds_whole":
+            return "; ".join(f"số {_label_vi(part)} không được lớn hơn số {_label_vi(whole)}"
+                             for part, whole in _PART_WHOLE.findall(err["msg"]))
+        got = _KIND_VI.get(_kind(err["input"]) or "a number", "một giá trị kiểu khác")
+        return f"số liệu phải là một đối tượng (object), nhận được {got}"
+    field = str(loc[0])
+    if err["type"] == "extra_forbidden" or field not in FIELD_KINDS:
+        shown = field if _PLAIN_NAME.fullmatch(field) else "<unnamed>"
+        return f"metrics.{shown}: trường không có trong mẫu số liệu"
+    if err["type"] == "less_than_equal":
+        return f"{_label_vi(field)} không được lớn hơn {MAX_COUNT} (2^53-1)"
+    rule = f"{_label_vi(field)} {_EXPECTED_VI[FIELD_KINDS[field]]}"
+    kind = _kind(err["input"], FIELD_KINDS[field])
+    return f"{rule}, nhận được {_KIND_VI.get(kind, kind)}" if kind else rule
 
 
 def _kind(value: Any, expected: FieldKind | None = None) -> str:

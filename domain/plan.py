@@ -170,7 +170,8 @@ class Plan(_Strict):
         for d in self.deadlines:
             if d.id == deadline_id:
                 return d
-        raise InputError("plan.unknown_deadline", f"plan {self.id} has no deadline {deadline_id!r}")
+        raise InputError("plan.unknown_deadline", f"plan {self.id} has no deadline {deadline_id!r}",
+                         f"kế hoạch {self.id} không có mốc thời hạn {deadline_id!r}")
 
     def deadlines_of(self, kind: DeadlineKind) -> list[Deadline]:
         return [d for d in self.deadlines if d.kind == kind]
@@ -179,7 +180,8 @@ class Plan(_Strict):
         for lv in self.approval_chain:
             if lv.id == level_id:
                 return lv
-        raise InputError("plan.unknown_level", f"plan {self.id} has no approval level {level_id!r}")
+        raise InputError("plan.unknown_level", f"plan {self.id} has no approval level {level_id!r}",
+                         f"kế hoạch {self.id} không có bước xét duyệt {level_id!r}")
 
     @property
     def has_districts(self) -> bool:

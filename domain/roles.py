@@ -91,14 +91,27 @@ class CaseScope(BaseModel):
 
 def jurisdiction_error(actor: Actor, scope: CaseScope) -> str | None:
     """Why ``actor`` may not act on a case in ``scope``, or None if they may."""
+    problem = jurisdiction_problem(actor, scope)
+    return problem[0] if problem else None
+
+
+def jurisdiction_problem(actor: Actor, scope: CaseScope) -> tuple[str, str] | None:
+    """Why ``actor`` may not act on a case in ``scope``, in English and in Vietnamese, or
+    None if they may."""
     if actor.province_code != scope.province_code:
-        return f"actor's province {actor.province_code} is not the case's {scope.province_code}"
+        return (f"actor's province {actor.province_code} is not the case's {scope.province_code}",
+                f"hồ sơ không thuộc địa bàn quản lý của bạn: bạn thuộc tỉnh "
+                f"{actor.province_code}, hồ sơ thuộc tỉnh {scope.province_code}")
     kind = ROLE_SCOPE[actor.role]
     if kind in ("district", "commune") and scope.district_code is not None:
         if actor.district_code != scope.district_code:
             return (
-                f"actor's district {actor.district_code} is not the case's {scope.district_code}"
+                f"actor's district {actor.district_code} is not the case's {scope.district_code}",
+                f"hồ sơ không thuộc địa bàn quản lý của bạn: bạn thuộc huyện "
+                f"{actor.district_code}, hồ sơ thuộc huyện {scope.district_code}",
             )
     if kind == "commune" and actor.commune_code != scope.commune_code:
-        return f"actor's commune {actor.commune_code} is not the case's {scope.commune_code}"
+        return (f"actor's commune {actor.commune_code} is not the case's {scope.commune_code}",
+                f"hồ sơ không thuộc địa bàn quản lý của bạn: bạn thuộc xã "
+                f"{actor.commune_code}, hồ sơ thuộc xã {scope.commune_code}")
     return None

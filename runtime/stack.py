@@ -67,6 +67,7 @@ class StackKeys:
         key_file = folder / "payload.key"
         if not key_file.exists():
             _write_private(key_file, secrets.token_hex(32).encode())
+        signer("checkpoint")  # the log's checkpoint key (its file is what the worker reads)
         return cls(identity=signer("identity"), front_door=signer("front-door"),
                    relay=signer("relay"), payload_key=key_file.read_text().strip())
 
@@ -130,13 +131,18 @@ async def running_stack(root: Path, *, api_port: int = 8000, temporal_port: int 
     from eventstore.store import EventStore
     from eventstore.urls import app_url
     from runtime import temporal as rt
+    from runtime.schedules import ensure_checkpoint_schedule
     from runtime.trust import Trust
     from service import CaseService
     from service.access import Authenticator
+    from web.app import DemoPerson
     from worker import running_worker
 
     keys = StackKeys.load_or_create(root / "keys")
     os.environ.setdefault("DRUGFREE_PAYLOAD_KEY", keys.payload_key)  # before any client
+    # hourly signed checkpoints of the log, kept beside the stack's data (outside PostgreSQL)
+    os.environ.setdefault("DRUGFREE_CHECKPOINT_KEY", str(root / "keys" / "checkpoint.pem"))
+    os.environ.setdefault("DRUGFREE_CHECKPOINT_DIR", str(root / "checkpoints"))
     external_db = os.environ.get("DATABASE_URL")
     async with database(None if external_db else root / "postgres") as owner_url:
         if not external_db:
@@ -160,6 +166,7 @@ async def running_stack(root: Path, *, api_port: int = 8000, temporal_port: int 
                              rehearsals=rehearsal is not None)
             async with running_worker(client, db_url, task_queue=TASK_QUEUE, trust=trust), \
                     await EventStore.connect(db_url) as store:
+                await ensure_checkpoint_schedule(client, TASK_QUEUE)
                 service = CaseService(client, TASK_QUEUE, store, signer=keys.front_door)
 
                 async def ready() -> None:
@@ -169,14 +176,15 @@ async def running_stack(root: Path, *, api_port: int = 8000, temporal_port: int 
                 def clock_for(_: Plan) -> PlanClock:
                     return PlanClock() if rehearsal is None else rehearsal_clock(rehearsal)
 
+                now = datetime.now(UTC)
+                people = [DemoPerson(key=a.role, name=name, actor=a, token=issue_token(
+                    keys.identity, a, now, timedelta(hours=8), name=name))
+                    for a, name in sample_people(sample_plan)]
+                tokens = {p.key: p.token for p in people}
+                # the pages' sign-in lists the sample people (this local stack only)
                 app = create_app(service, Authenticator(keys.identity.ring()), ready=ready,
-                                 clock_for=clock_for)
+                                 clock_for=clock_for, people=people)
                 async with serving(app, "127.0.0.1", api_port):
-                    now = datetime.now(UTC)
-                    tokens: dict[str, str] = {
-                        a.role: issue_token(keys.identity, a, now, timedelta(hours=8),
-                                            name=name)
-                        for a, name in sample_people(sample_plan)}
                     yield StackInfo(api_url=f"http://127.0.0.1:{api_port}",
                                     temporal_address=address, ui_url=ui_url, tokens=tokens,
                                     database_url=db_url, rehearsal=rehearsal)
@@ -211,6 +219,8 @@ def describe(info: StackInfo, root: Path) -> list[str]:
         "drugfree dev: sẵn sàng / ready",
         f"  API:                 {info.api_url}   (tài liệu / docs: {info.api_url}/docs, "
         f"OpenAPI: {info.api_url}/openapi.json)",
+        f"  Trang web / pages:   {info.api_url}/ui   (đăng nhập bằng người dùng mẫu / "
+        "sign in as a sample person)",
         f"  Temporal:            {info.temporal_address}",
     ]
     if info.ui_url:

@@ -62,21 +62,9 @@ class Authenticator:
         try:
             actor = verify_token(self.ring, token, self.clock(), self.issuer)
         except DomainError as exc:
-            raise ServiceError(exc.code, exc.message, _VI.get(exc.code)) from None
+            raise ServiceError(exc.code, exc.message, exc.message_vi) from None
         assert token is not None
         return Principal(actor=actor, name=None, token=token)
-
-
-_VI = {
-    "identity.missing_token": "yêu cầu không có thẻ định danh",
-    "identity.bad_token": "thẻ định danh không hợp lệ",
-    "identity.unknown_key": "thẻ định danh được ký bằng một khóa không được tin cậy",
-    "identity.bad_signature": "chữ ký của thẻ định danh không đúng",
-    "identity.expired": "thẻ định danh đã hết hạn",
-    "identity.bad_lifetime": "thẻ định danh có thời hạn không hợp lệ",
-    "identity.wrong_audience": "thẻ định danh không dành cho hệ thống này",
-    "identity.wrong_issuer": "thẻ định danh không do hệ thống đăng nhập được tin cậy cấp",
-}
 
 
 def roles_for(plan: Plan, op: Operation) -> tuple[Role, ...]:
@@ -112,9 +100,6 @@ def check(actor: Actor, op: Operation, plan: Plan, scope: CaseScope) -> None:
     prefix = "plan" if op == "publish" else "campaign" if op in _CAMPAIGN_OPS else "case"
     try:
         require_actor(actor, scope, roles_for(plan, op), prefix=prefix)
-    except DomainError as exc:
-        vi = ("vai trò của bạn không được thực hiện thao tác này"
-              if exc.code.endswith("wrong_role")
-              else "hồ sơ không thuộc địa bàn quản lý của bạn")
-        raise ServiceError(exc.code, exc.message, f"{vi} ({exc.message})") from None
+    except DomainError as exc:  # the Vietnamese wording is the decider's (domain.case)
+        raise ServiceError(exc.code, exc.message, exc.message_vi) from None
 

@@ -27,6 +27,8 @@ read-your-writes (a status read through the workflow is).
 from __future__ import annotations
 
 import asyncio
+import re
+import unicodedata
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
@@ -42,9 +44,11 @@ from activities.admission import OPEN_REQUEST, territory
 from domain import case as case_decider
 from domain.case import CaseState
 from domain.clock import PlanClock
+from domain.events import Attachment
 from domain.identity import Signer, command_digest, prove
 from domain.plan import Plan
 from domain.roles import Actor, CaseScope
+from eventstore import attachments as files
 from eventstore.projection import CaseStatus as CaseRow
 from eventstore.records import RecordedEvent
 from eventstore.store import EventStore
@@ -68,6 +72,7 @@ from workflows.messages import (
     Request,
     SelectionDecision,
     SelectionList,
+    SubmissionKind,
     Withdrawal,
 )
 from workflows.recognition import RecognitionWorkflow
@@ -117,6 +122,28 @@ class CaseView:
 
 def new_request_id(op: str) -> str:
     return f"{op}-{uuid.uuid4().hex}"
+
+
+MAX_NAME = 255
+_TOKEN = r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,62}"
+_MEDIA_TYPE = re.compile(f"^{_TOKEN}/{_TOKEN}$")
+# The workflows refuse these by code only (their messages are English): the Vietnamese here.
+def clean_name(name: str) -> str:
+    """A file name as recorded: its last path part, without control characters, trimmed,
+    at most 255 characters (refused when nothing is left)."""
+    base = re.split(r"[/\\]", unicodedata.normalize("NFC", name))[-1]
+    base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C").strip()
+    if base in ("", ".", "..") or len(base) > MAX_NAME:
+        raise ServiceError("attachment.bad_name",
+                           f"a file name of 1 to {MAX_NAME} characters is needed, not a path",
+                           f"cần tên tệp từ 1 đến {MAX_NAME} ký tự, không phải đường dẫn")
+    return base
+
+
+def clean_media_type(value: str | None) -> str:
+    """The declared media type without parameters, or application/octet-stream."""
+    kind = (value or "").split(";", 1)[0].strip().lower()
+    return kind if _MEDIA_TYPE.match(kind) else "application/octet-stream"
 
 
 class CaseService:
@@ -277,15 +304,59 @@ class CaseService:
             result_type=Reply), ref.case_id, self.client)
 
     @refuses_bad_input
-    async def submit(self, ref: CaseRef, actor: Actor, deadline_id: str,
+    async def submit(self, ref: CaseRef, actor: Actor, deadline_id: str | None,
                      metrics: dict[str, Any] | None = None, summary: str = "",
-                     request_id: str | None = None) -> Reply:
-        """Nộp báo cáo / hồ sơ: a report due under the plan, or the recognition dossier."""
+                     request_id: str | None = None, *, kind: SubmissionKind | None = None,
+                     attachments: list[tuple[str, str]] | None = None) -> Reply:
+        """Nộp báo cáo / hồ sơ: a report due under the plan, or the recognition dossier.
+        ``deadline_id``, or ``kind`` alone: the case's earliest outstanding deadline of that
+        kind. ``attachments``: (name, sha256) of files uploaded to this case (``upload``);
+        the event records each with its size."""
+        if deadline_id is None and kind is None:
+            raise ServiceError("submission.deadline_required", "name the deadline or the kind",
+                               "cần nêu mã hạn nộp hoặc loại báo cáo")
+        attached = await self._attached(ref, attachments or [])
+        # the workflow's refusals (submission.*) bring their Vietnamese wording (domain.case)
         return await guarded(self._case(ref).execute_update(
             names.SUBMIT_REPORT, await self.signed(ref.case_id, ReportSubmission(
-                request_id=request_id or new_request_id(f"submit-{deadline_id}"),
-                actor=actor, deadline_id=deadline_id, metrics=metrics, summary=summary)),
+                request_id=request_id or new_request_id(f"submit-{deadline_id or kind}"),
+                actor=actor, deadline_id=deadline_id, kind=kind, metrics=metrics,
+                summary=summary, attachments=attached)),
             result_type=Reply), ref.case_id, self.client)
+
+    async def _attached(self, ref: CaseRef, named: list[tuple[str, str]]) -> list[Attachment]:
+        """The files named, each checked to be uploaded to this case, with its size."""
+        if not named:
+            return []
+        known = await files.sizes(self._require_store(), ref.case_id,
+                                  sorted({sha for _, sha in named}))
+        out = []
+        for name, sha in named:
+            if sha not in known:
+                raise ServiceError("attachment.unknown",
+                                   f"no file {sha} was uploaded to {ref.case_id}",
+                                   f"chưa tải lên tệp {sha} cho hồ sơ {ref.case_id}")
+            out.append(Attachment(name=clean_name(name), sha256=sha, size=known[sha]))
+        return out
+
+    async def upload(self, ref: CaseRef, actor: Actor, content: bytes, name: str,
+                     media_type: str | None = None) -> files.StoredFile:
+        """Tải tệp lên: store a file for a submission of this case (by its SHA-256; the same
+        bytes again change nothing). The interface checks the size bound and who may."""
+        clean = clean_name(name)
+        if not content:
+            raise ServiceError("attachment.empty", "the file is empty", "tệp rỗng")
+        await self.require_case(ref)
+        return await files.add(self._require_store(), ref.case_id, content, clean,
+                               clean_media_type(media_type), actor.person_id)
+
+    async def attachment(self, ref: CaseRef, sha256: str) -> files.StoredFile:
+        """A file uploaded to this case, with its bytes."""
+        found = await files.read(self._require_store(), ref.case_id, sha256.lower())
+        if found is None:
+            raise ServiceError("attachment.not_found", f"{ref.case_id} has no file {sha256}",
+                               f"hồ sơ {ref.case_id} không có tệp {sha256}")
+        return found
 
     @refuses_bad_input
     async def withdraw(self, ref: CaseRef, actor: Actor, reason: str,
@@ -371,6 +442,16 @@ class CaseService:
 
         try:
             return await self._require_store().read(ref.case_id)
+        except StreamNotFoundError:
+            raise ServiceError("case.not_found", f"no such case: {ref.case_id}",
+                               f"không có hồ sơ {ref.case_id}") from None
+
+    async def require_case(self, ref: CaseRef) -> None:
+        """Refuse (``case.not_found``) a case with nothing recorded yet."""
+        from eventstore.errors import StreamNotFoundError
+
+        try:
+            await self._require_store().read(ref.case_id, limit=1)
         except StreamNotFoundError:
             raise ServiceError("case.not_found", f"no such case: {ref.case_id}",
                                f"không có hồ sơ {ref.case_id}") from None

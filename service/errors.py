@@ -26,6 +26,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from domain.errors import DomainError
 from domain.validation import describe
+from workflows.errors import vi_of
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -47,7 +48,7 @@ def translate(exc: BaseException, target: str = "") -> ServiceError:
     if isinstance(exc, WorkflowUpdateFailedError | WorkflowFailureError):
         cause = exc.cause
         if isinstance(cause, ApplicationError) and cause.type:
-            return ServiceError(cause.type, cause.message)
+            return ServiceError(cause.type, cause.message, _vi_of(cause))
         return ServiceError("case.refused", f"{target}: {cause}", f"{target}: bị từ chối")
     if isinstance(exc, WorkflowAlreadyStartedError):
         return ServiceError("case.already_exists", f"{target} already exists",
@@ -66,6 +67,14 @@ def translate(exc: BaseException, target: str = "") -> ServiceError:
                             f"the workflow service did not answer ({exc.status.name}): "
                             f"{exc.message}", "hệ thống quy trình không trả lời; thử lại sau")
     raise exc
+
+
+def _vi_of(cause: ApplicationError) -> str | None:
+    """The Vietnamese wording a workflow's refusal carries (``workflows.errors.refuse``)."""
+    try:
+        return vi_of(cause.details)
+    except Exception:  # details that do not decode, or decode to anything at all
+        return None
 
 
 async def guarded(call: Awaitable[T], target: str = "",

@@ -30,11 +30,13 @@ from domain.metric_labels import label as metric_label
 from domain.plan import Plan
 from domain.roles import Actor
 from service.access import Principal
+from service.audit_reads import ReadLog
 from service.errors import ServiceError
 from service.frontdoor import FrontDoor
-from service.readmodel import today_in_vietnam
+from service.readmodel import InboxItem, today_in_vietnam
 from web import dashboard, labels
 from web.casepage import facts
+from web.commune import Pages, add_commune_routes
 from web.i18n import LANG_COOKIE, Lang, day, moment, pick
 from web.session import Sessions
 from workflows import names
@@ -80,9 +82,11 @@ class SecurityHeaders:
 
 def create_ui(door: FrontDoor, sessions: Sessions, *,
               people: Sequence[DemoPerson] = (),
-              verify: Callable[[str], Awaitable[Any]] | None = None) -> FastAPI:
+              verify: Callable[[str], Awaitable[Any]] | None = None,
+              max_attachment: int | None = None) -> FastAPI:
     """The pages over ``door``. ``people``: the demo people the sign-in page lists (dev stack
-    only); ``verify``: checks a stream's hash chain (the auditor's view)."""
+    only); ``verify``: checks a stream's hash chain (the auditor's view); ``max_attachment``:
+    a submitted file's bound (the API's)."""
     ui = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     ui.add_middleware(SecurityHeaders)
     templates = Jinja2Templates(directory=HERE / "templates")
@@ -90,6 +94,7 @@ def create_ui(door: FrontDoor, sessions: Sessions, *,
     env.globals.update(day=day, moment=moment, labels=labels)
     ui.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     demo = {p.key: p for p in people}
+    reads = ReadLog(door.service.store)
 
     def lang_of(request: Request) -> Lang:
         return "en" if request.cookies.get(LANG_COOKIE) == "en" else "vi"
@@ -199,8 +204,11 @@ def create_ui(door: FrontDoor, sessions: Sessions, *,
             subject=level or None)).total
         plans = [p.plan for p in await door.plans.listing()]
         levels = sorted({lv.id for p in plans for lv in p.approval_chain})
+        rows = [(item, *_named(item, {p.id: p for p in plans}, lang_of(request)))
+                for item in box.items]
         query = {"plan": plan, "level": level, "overdue": "1" if overdue else ""}
-        return render(request, "inbox.html", who=who, box=box, plans=plans, levels=levels,
+        return render(request, "inbox.html", who=who, box=box, rows=rows, plans=plans,
+                      levels=levels,
                       plan=plan, level=level, overdue=overdue, overdue_count=overdue_count,
                       page=page, pages=max(1, -(-box.total // size)),
                       query=urlencode({k: v for k, v in query.items() if v}))
@@ -233,6 +241,9 @@ def create_ui(door: FrontDoor, sessions: Sessions, *,
                    done: str | None = None) -> Response:
         who = signed_in(request)
         try:
+            if who.actor.role == "auditor":  # who looked, recorded before the answer
+                ref, _ = await door.allowed(who.actor, "read", case_id)
+                await reads.record(who.actor, "web", "case_page", ref.case_id)
             return await case_page(request, who, case_id, done=done)
         except DomainError as exc:
             return refusal_page(request, exc, who)
@@ -275,6 +286,9 @@ def create_ui(door: FrontDoor, sessions: Sessions, *,
                                    form_error=exc.text(lang))
         return RedirectResponse(f"/ui/cases/{quote(case_id, safe=':')}?done={action}",
                                 status_code=303)
+
+    add_commune_routes(ui, door, sessions, Pages(render, refusal_page, case_page, lang_of),
+                       max_attachment=max_attachment)
 
     # -- the province dashboard and the recognition list (web/dashboard.py) ------------------
     async def dashboard_of(who: Principal, plan: str) -> dashboard.Dashboard:
@@ -389,7 +403,6 @@ def create_ui(door: FrontDoor, sessions: Sessions, *,
             return await recognition_page(request, who, plan_id, status_for(exc.code),
                                           form_error=dashboard.refusal_text(exc.code, lang))
         return await recognition_page(request, who, plan_id, results=reply.results)
-
     return ui
 
 
@@ -404,6 +417,27 @@ def _commune_name(units: AdminRegistry, code: str) -> str:
         return units.commune(code).name
     except DomainError:
         return code
+
+
+def _named(item: InboxItem, plans: dict[str, Plan], lang: Lang) -> tuple[str, str]:
+    """An inbox item's commune name and what is awaited, as a reader says them."""
+    from domain.admin_units import registry
+
+    plan = plans.get(item.plan_id)
+    if plan is None:
+        return item.commune_code, item.subject
+    try:
+        commune = registry(plan.structure).commune(item.commune_code).name
+    except DomainError:
+        commune = item.commune_code
+    what = item.subject
+    if item.kind == "level":
+        what = next((pick(lang, lv.name_vi, lv.name_en) for lv in plan.approval_chain
+                     if lv.id == item.subject), what)
+    else:
+        what = next((pick(lang, d.title_vi, d.title_en) for d in plan.deadlines
+                     if d.id == item.subject), what)
+    return commune, what
 
 
 def _csrf_error() -> ServiceError:

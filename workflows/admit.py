@@ -15,7 +15,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.admission import Admission, AdmissionRequest
-    from workflows.errors import refuse
+    from workflows.errors import refuse, vi_of
     from workflows.messages import CampaignInput, CaseInput
 
 ADMIT_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
@@ -34,5 +34,5 @@ async def admit(workflow_id: str, kind: Literal["case", "campaign"],
     except ActivityError as exc:
         cause = exc.cause
         if isinstance(cause, ApplicationError) and cause.non_retryable:
-            refuse(cause.type or "admission.refused", cause.message)
+            refuse(cause.type or "admission.refused", cause.message, vi_of(cause.details))
         raise

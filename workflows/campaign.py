@@ -30,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
         territory_scope,
     )
     from domain.errors import DomainError
-    from domain.roles import CaseScope, Role
+    from domain.roles import ROLE_NAMES_VI, CaseScope, Role
     from workflows import names
     from workflows.admit import admit
     from workflows.errors import check_proof, refuse, refuse_domain
@@ -71,7 +71,8 @@ class ProvinceCampaignWorkflow:
     @workflow.run
     async def run(self, inp: CampaignInput) -> CampaignStatus:
         if inp.carried is not None and workflow.info().continued_run_id is None:
-            refuse("campaign.forged_carry", "a campaign cannot be started with carried state")
+            refuse("campaign.forged_carry", "a campaign cannot be started with carried state",
+                   "không được mở chiến dịch kèm trạng thái chuyển tiếp từ lượt chạy trước")
         if inp.carried is None and workflow.patched(names.ADMISSION):
             await admit(workflow.info().workflow_id, "campaign", inp)
         self._admitted = True
@@ -156,20 +157,25 @@ class ProvinceCampaignWorkflow:
             return
         self._check_request(p, opener_role(self.plan))
         if self.selection_done:
-            refuse("campaign.selection_done", "the selection list is already approved")
+            refuse("campaign.selection_done", "the selection list is already approved",
+                   "danh sách địa bàn chuyển hóa đã được phê duyệt")
         if not p.communes:
-            refuse("campaign.empty", "a proposal must name at least one commune")
+            refuse("campaign.empty", "a proposal must name at least one commune",
+                   "văn bản đề xuất phải nêu ít nhất một xã")
         for code in p.communes:
             if code in self.proposed:
-                refuse("campaign.already_proposed", f"commune {code} is already proposed")
+                refuse("campaign.already_proposed", f"commune {code} is already proposed",
+                       f"xã {code} đã được đề xuất")
             if self.plan.has_districts and self.inp.commune_districts.get(code) != (
                 p.actor.district_code
             ):
                 refuse("campaign.wrong_jurisdiction",
-                       f"commune {code} is not in district {p.actor.district_code}")
+                       f"commune {code} is not in district {p.actor.district_code}",
+                       f"xã {code} không thuộc huyện {p.actor.district_code}")
             if not self.plan.has_districts and code not in self.inp.commune_districts:
                 refuse("campaign.wrong_jurisdiction",
-                       f"commune {code} is not in province {self.plan.province_code}")
+                       f"commune {code} is not in province {self.plan.province_code}",
+                       f"xã {code} không thuộc tỉnh {self.plan.province_code}")
         # A bad baseline is refused here, naming the commune and the field, rather than
         # answered "ok" and left to fail the case it would start.
         # The opening is dry-run as the case will decide it (metrics and their classification).
@@ -181,7 +187,8 @@ class ProvinceCampaignWorkflow:
                 case_decider.decide(self.plan, scope, CaseState(), case_decider.Open(
                     opened_by=p.actor, baseline=baseline), workflow.now(), self.inp.clock)
             except DomainError as exc:
-                refuse(exc.code, f"commune {code}: {exc.message}")
+                refuse(exc.code, f"commune {code}: {exc.message}",
+                       f"xã {code}: {exc.text('vi')}")
 
     # -- the selection list (danh sách địa bàn chuyển hóa) -----------------------------------
     @workflow.update(name=names.APPROVE_SELECTION)
@@ -215,10 +222,12 @@ class ProvinceCampaignWorkflow:
             return
         self._check_request(s, selection_role(self.plan))
         if self.selection_done:
-            refuse("campaign.selection_done", "the selection list is already approved")
+            refuse("campaign.selection_done", "the selection list is already approved",
+                   "danh sách địa bàn chuyển hóa đã được phê duyệt")
         unknown = sorted(set(s.selected) - set(self.proposed))
         if unknown:
-            refuse("campaign.not_proposed", f"communes not proposed: {', '.join(unknown)}")
+            refuse("campaign.not_proposed", f"communes not proposed: {', '.join(unknown)}",
+                   f"các xã chưa được đề xuất: {', '.join(unknown)}")
 
     # -- the recognition list (danh sách công nhận) -----------------------------------------
     @workflow.update(name=names.APPROVE_RECOGNITION)
@@ -248,11 +257,14 @@ class ProvinceCampaignWorkflow:
         last = self.plan.approval_chain[-1]
         if r.actor.role not in last.roles:
             refuse("campaign.wrong_role",
-                   f"the recognition list is approved by {', '.join(last.roles)}")
+                   f"the recognition list is approved by {', '.join(last.roles)}",
+                   "danh sách công nhận do "
+                   f"{', '.join(ROLE_NAMES_VI[r] for r in last.roles)} phê duyệt")
         self._check_request(r, r.actor.role)
         unknown = sorted(set(r.communes) - set(self.selected))
         if unknown:
-            refuse("campaign.not_selected", f"communes not selected: {', '.join(unknown)}")
+            refuse("campaign.not_selected", f"communes not selected: {', '.join(unknown)}",
+                   f"các xã chưa được chọn chuyển hóa: {', '.join(unknown)}")
 
     # -- cases report back --------------------------------------------------------------------
     @workflow.signal(name=names.CASE_CLOSED)

@@ -149,7 +149,8 @@ class CommuneConversionWorkflow:
             refuse_domain(self._open_error)
         if inp.carried is not None and workflow.info().continued_run_id is None:
             # only this workflow's own continue-as-new carries state: a start with it is forged
-            refuse("case.forged_carry", "a case cannot be started with carried state")
+            refuse("case.forged_carry", "a case cannot be started with carried state",
+                   "không được mở hồ sơ kèm trạng thái chuyển tiếp từ lượt chạy trước")
         if inp.carried is None:
             if workflow.patched(names.ADMISSION):
                 # under its own id: the admission refuses a case run under another one
@@ -257,25 +258,39 @@ class CommuneConversionWorkflow:
         self._dry_run(d, case.Select(actor=d.actor, selected=d.selected, reason=d.reason))
 
     # -- reports and the dossier (báo cáo, hồ sơ) ---------------------------------------------
-    @staticmethod
-    def _submission(r: ReportSubmission) -> case.Submit:
-        return case.Submit(actor=r.actor, deadline_id=r.deadline_id, metrics=r.metrics,
-                           summary=r.summary)
+    def _submission(self, r: ReportSubmission) -> case.Submit:
+        # By kind alone: the earliest outstanding deadline of that kind, in this case's own
+        # (pinned) plan and as the case stands now.
+        deadline_id = case.submission_deadline(self.plan, self.s, r.deadline_id, r.kind)
+        return case.Submit(actor=r.actor, deadline_id=deadline_id, metrics=r.metrics,
+                           summary=r.summary, attachments=r.attachments)
 
     @workflow.update(name=names.SUBMIT_REPORT)
     async def submit_report(self, r: ReportSubmission) -> Reply:
         if (known := self.replies.get(r.request_id)) is not None:
             return known
         await self._opened()
-        events = await self._run(self._submission(r))
+        try:
+            command = self._submission(r)
+        except DomainError as exc:  # the state moved between validation and now
+            refuse_domain(exc)
+        events = await self._run(command)
         criteria = next((e for e in events if isinstance(e, CriteriaEvaluated)), None)
-        reply = Reply(request_id=r.request_id, late=self.s.submitted[r.deadline_id],
-                      criteria_met=criteria.met if criteria is not None else None)
+        reply = Reply(request_id=r.request_id, late=self.s.submitted[command.deadline_id],
+                      criteria_met=criteria.met if criteria is not None else None,
+                      deadline_id=command.deadline_id)
         return self.replies.remember(r.request_id, reply)
 
     @submit_report.validator
     def _check_report(self, r: ReportSubmission) -> None:
-        self._dry_run(r, self._submission(r))
+        # as _dry_run, but which deadline a kind means is itself part of the decision
+        check_proof(r, via=self.inp.campaign_id)
+        if r.request_id in self.replies:
+            return
+        try:
+            self._decide(self._submission(r))
+        except DomainError as exc:
+            refuse_domain(exc)
 
     async def _start_recognition(self, submitted_by: Actor) -> None:
         self._child = await workflow.start_child_workflow(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+from collections.abc import Mapping, Sequence
+from typing import Any, NoReturn
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -14,12 +15,34 @@ with workflow.unsafe.imports_passed_through():
     from workflows.messages import Request
 
 
-def refuse(code: str, message: str) -> NoReturn:
-    raise ApplicationError(message, type=code, non_retryable=True)
+def refuse(code: str, message: str, message_vi: str | None) -> NoReturn:
+    """Refuse with ``code``, the English ``message`` and its Vietnamese wording, which travels
+    in the failure's details (``{"message_vi": ...}``; ``service.errors.translate`` reads it).
+
+    ``message_vi`` is required (None only where no wording exists, e.g. an old activity's
+    refusal): what users read is Vietnamese by default. Failure details are encoded like the
+    message (the payload codec), and a validator's refusal is never replayed.
+    """
+    raise ApplicationError(message, *vi_details(message_vi), type=code, non_retryable=True)
+
+
+def vi_details(message_vi: str | None) -> tuple[dict[str, str], ...]:
+    """A refusal's failure details: its Vietnamese wording, if any (activities use it too)."""
+    return ({"message_vi": message_vi},) if message_vi else ()
+
+
+def vi_of(details: Sequence[Any]) -> str | None:
+    """The Vietnamese wording in a refusal's details; None if absent or not of that shape."""
+    for item in details:
+        if isinstance(item, Mapping):
+            text = item.get("message_vi")
+            if isinstance(text, str) and text.strip():
+                return text
+    return None
 
 
 def refuse_domain(exc: DomainError) -> NoReturn:
-    refuse(exc.code, exc.message)
+    refuse(exc.code, exc.message, exc.message_vi)
 
 
 def check_proof(request: Request, via: str | None = None) -> None:

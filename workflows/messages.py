@@ -9,11 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from domain.approval import ChainState, LevelStanding
 from domain.case import CaseState
 from domain.clock import PlanClock
+from domain.events import Attachment
 from domain.plan import Plan
 from domain.roles import Actor, CaseScope
 
@@ -27,6 +28,7 @@ MAX_CODE = 20  # a commune code
 MAX_LIST_REQUEST_ID = MAX_ID - 1 - MAX_CODE  # "<list request id>:<commune code>" fits MAX_ID
 MAX_COMMUNES = 2000  # communes in one proposal or list (a province has a few hundred)
 MAX_METRIC_KEYS = 100  # keys of one metrics mapping (the contract has about 40 fields)
+MAX_ATTACHMENTS = 20  # files with one submission
 
 Text = Annotated[str, Field(max_length=MAX_TEXT)]
 Id = Annotated[str, Field(min_length=1, max_length=MAX_ID)]
@@ -83,12 +85,31 @@ class SelectionDecision(Request):
     reason: Text = ""
 
 
-class ReportSubmission(Request):
-    """A report / document due under the plan; ``metrics`` for phase reports and the dossier."""
+SubmissionKind = Literal["implementation_plan", "phase_report", "forum", "dossier"]
 
-    deadline_id: Id
+
+class ReportSubmission(Request):
+    """A report / document due under the plan; ``metrics`` for phase reports and the dossier.
+    ``deadline_id`` names the deadline, or ``kind`` alone lets the case pick its earliest
+    outstanding deadline of that kind (``domain.case.submission_deadline``); ``attachments``:
+    files already stored by the front door, with their sizes."""
+
+    deadline_id: Id | None = None
+    kind: SubmissionKind | None = None
     metrics: MetricsMap | None = None
     summary: Text = ""
+    attachments: list[Attachment] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
+
+    @model_serializer(mode="wrap")
+    def _as_before(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # The fields added later are left out while unused: a submission by deadline without
+        # files is the same message (and command digest) as before they existed.
+        data: dict[str, Any] = handler(self)
+        if self.kind is None:
+            data.pop("kind", None)
+        if not self.attachments:
+            data.pop("attachments", None)
+        return data
 
 
 class Withdrawal(Request):
@@ -105,6 +126,7 @@ class Reply(_Msg):
     detail: str = ""
     late: bool | None = None
     criteria_met: bool | None = None
+    deadline_id: str | None = None  # a submission: the deadline it answered
 
 
 class CaseCarry(_Msg):

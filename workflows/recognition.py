@@ -74,9 +74,10 @@ class RecognitionWorkflow:
     @workflow.run
     async def run(self, inp: RecognitionInput) -> RecognitionResult:
         if (orphan := _not_a_child(inp)) is not None:
-            refuse("chain.not_a_child", orphan)  # fails the run; nothing was written
+            refuse("chain.not_a_child", orphan, NOT_A_CHILD_VI)  # fails the run; nothing written
         if inp.carried is not None and workflow.info().continued_run_id is None:
-            refuse("chain.forged_carry", "a chain cannot be started with carried state")
+            refuse("chain.forged_carry", "a chain cannot be started with carried state",
+                   "không được mở quy trình xét duyệt kèm trạng thái chuyển tiếp")
         if not self._opened:
             self.level_since = workflow.now()
             await self._emit(self._opening)
@@ -165,13 +166,15 @@ class RecognitionWorkflow:
         if d.kind == "resubmit":
             return Submit(actor=d.actor)
         if d.level is None:
-            refuse("chain.level_required", f"a {d.kind} decision must name the level")
+            refuse("chain.level_required", f"a {d.kind} decision must name the level",
+                   "quyết định phải ghi rõ cấp xét duyệt")
         if d.kind == "approve":
             return Approve(actor=d.actor, level=d.level, reason=d.reason)
         if d.kind == "reject":
             return Reject(actor=d.actor, level=d.level, reason=d.reason)
         if d.to is None:
-            refuse("chain.bad_delegate", "a delegation must name the person it goes to")
+            refuse("chain.bad_delegate", "a delegation must name the person it goes to",
+                   "việc ủy quyền phải ghi rõ người được ủy quyền")
         return Delegate(actor=d.actor, level=d.level, to=d.to)
 
     @workflow.update(name=names.DECIDE)
@@ -189,7 +192,7 @@ class RecognitionWorkflow:
     @decide.validator
     def _check(self, d: ChainDecision) -> None:
         if (orphan := _not_a_child(self.inp)) is not None:
-            refuse("chain.not_a_child", orphan)
+            refuse("chain.not_a_child", orphan, NOT_A_CHILD_VI)
         check_proof(d, via=self.inp.campaign_id)  # a retry too: an old reply is for no one
         if d.request_id in self.replies:
             return
@@ -232,6 +235,9 @@ class RecognitionWorkflow:
 # A chain runs only as the child of its own case, and writes to that case's stream only: a
 # chain started on its own (by any client that reaches the workflow service) against an
 # existing case would otherwise write a forged chain into its record.
+NOT_A_CHILD_VI = "quy trình xét duyệt chỉ chạy trong hồ sơ của chính xã đó"
+
+
 def _not_a_child(inp: RecognitionInput) -> str | None:
     """Why this run is not the chain of its case (None when it is): it must be the child of
     the case workflow whose stream it writes (only that case's own code starts it)."""

@@ -60,9 +60,11 @@ def test_a_duplicated_key_is_refused_not_overwritten(tmp_path: Path) -> None:
 @pytest.mark.parametrize("field", ["addicts_total", "population"])
 def test_a_count_of_2_to_the_53(tmp_path: Path, field: str) -> None:
     data = json.dumps({**CLASSIFY_INPUT, field: 2**53}).encode()
-    line = refused(run("classify", metrics_file(tmp_path, data)))
-    assert f"metrics.{field}: must be at most 9007199254740991" in line
+    line = refused(run("classify", metrics_file(tmp_path, data)))  # Vietnamese by default
+    assert f"(metrics.{field}) không được lớn hơn 9007199254740991" in line
     assert "[metrics.invalid]" in line
+    line = refused(run("classify", metrics_file(tmp_path, data), "--lang", "en"))
+    assert f"metrics.{field}: must be at most 9007199254740991" in line
 
 
 def test_a_metrics_file_over_1_mib(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ PostgreSQL on disk, in a temporary directory)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -11,9 +12,14 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
+from temporalio.client import Client
+
+from domain import checkpoint
+from domain.identity import Signer
 
 HTTP = httpx.Client(timeout=60)  # the machine may be loaded: no 5 s default
 
@@ -69,6 +75,14 @@ class Stack:
         return self.proc.returncode, err
 
 
+async def trigger_checkpoint(temporal_port: int) -> None:
+    client = await Client.connect(f"127.0.0.1:{temporal_port}")
+    handle = client.get_schedule_handle("audit-checkpoints")
+    described = await handle.describe()
+    assert described.schedule.spec.intervals[0].every == timedelta(hours=1)
+    await handle.trigger()
+
+
 def tokens(folder: Path) -> dict[str, str]:
     out = {}
     for line in (folder / "tokens.env").read_text().splitlines():
@@ -104,6 +118,33 @@ def test_the_stack_serves_stops_cleanly_and_resumes(tmp_path: Path) -> None:
                 break
             time.sleep(0.2)
         assert [e["type"] for e in r.json()][:2] == ["case.opened", "metrics.recorded"]
+        # the pages: the sign-in lists the sample people; one click signs in as one of them
+        assert "/ui" in text
+        with httpx.Client(base_url=stack.api, timeout=30) as web:
+            page = web.get("/ui/signin")
+            assert page.status_code == 200 and "Người dùng thử" in page.text
+            r = web.post("/ui/signin", data={"csrf": web.cookies.get("drugfree_signin"),
+                                             "person": "province_police"})
+            assert r.status_code == 303 and r.headers["location"] == "/ui/inbox"
+            for _ in range(50):  # the read model follows the record within moments
+                inbox = web.get("/ui/inbox")
+                if f'href="/ui/cases/{case_id}"' in inbox.text:  # the selection awaits them
+                    break
+                time.sleep(0.2)
+            assert "Hộp công việc" in inbox.text and "Công an tỉnh" in inbox.text
+            assert f'href="/ui/cases/{case_id}"' in inbox.text
+        # the hourly checkpoint schedule: run once now, its signed note kept in the folder
+        asyncio.run(trigger_checkpoint(stack.ports[1]))
+        for _ in range(150):
+            kept = sorted((folder / "checkpoints").glob("checkpoint-*.txt"))
+            if kept:
+                break
+            time.sleep(0.2)
+        assert kept, "no checkpoint was written"
+        signer = Signer.from_pem((folder / "keys" / "checkpoint.pem").read_bytes())
+        head = checkpoint.verify(kept[0].read_text(), signer.key.public_key(),
+                                 origin="drugfree.local/events")
+        assert head.size >= 2  # at least the case's first two events
     finally:
         code, err = stack.stop()
     assert code == 0, err

@@ -161,6 +161,14 @@ async def test_a_case_from_start_to_recognition_through_http(
     r = await http.post(f"/cases/{case_id}/decisions", headers=bearer(commune),
                         json={"kind": "resubmit"})
     assert r.status_code == 200, r.text
+    # a refusal from inside the workflow (the chain's validator) is read in Vietnamese too
+    last_level = case.plan.approval_chain[-1]
+    r = await http.post(f"/cases/{case_id}/decisions", headers=bearer(reviewer),
+                        json={"kind": "approve", "level": last_level.id})
+    assert r.status_code == 422 and code_of(r) == "chain.wrong_level"
+    refusal = r.json()
+    assert last_level.name_vi in refusal["message_vi"] and "không chờ quyết định" in \
+        refusal["message_vi"] and refusal["message_en"].startswith(f"level {last_level.id}")
     for level in case.plan.approval_chain:
         for role in level.roles:
             r = await http.post(f"/cases/{case_id}/decisions", headers=bearer(case.actor(role)),

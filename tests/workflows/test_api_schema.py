@@ -61,6 +61,7 @@ PEOPLE = (
 # Who goes first for each operation (the person it is meant for, so the schema's examples
 # reach the workflows); the others follow in turn.
 FIRST = {"POST /cases": "p-district", "POST /cases/{case_id}/submissions": "p-commune",
+         "POST /cases/{case_id}/attachments": "p-commune",
          "POST /cases/{case_id}/decisions": "p-police",
          "POST /cases/{case_id}/withdrawal": "p-district", "POST /campaigns/{plan_id}": "p-police",
          "POST /campaigns/{plan_id}/proposals": "p-district",

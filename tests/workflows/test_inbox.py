@@ -72,5 +72,9 @@ async def test_the_inbox_follows_a_case_to_recognition(make_case: Any, store: An
     await case.submit("phase_3_report", CLEAN)
     assert (await case.service.result(case.ref)).outcome == "recognised"
     await shows(case.actor("auditor"), [])
-    [row] = await reads.list_cases("tra-vinh-2025", commune_code="29536")
-    assert (row.state, row.closed, row.pending_level) == ("recognised", True, None)
+
+    async def closed() -> bool:  # the read model follows the record within moments
+        [row] = await reads.list_cases("tra-vinh-2025", commune_code="29536")
+        return (row.state, row.closed, row.pending_level) == ("recognised", True, None)
+    closed.__doc__ = "the case list shows the case recognised and closed"
+    await eventually(closed)

@@ -146,9 +146,44 @@ async def test_sign_in_inbox_case_page_and_refusals(site: Site) -> None:
     await reviewer.get_by_role("link", name="English").click()
     await expect(reviewer.get_by_role("heading", level=1)).to_contain_text("Conversion case")
 
-    # the case ends: nothing is left running on the shared server
-    await case.withdraw("kết thúc thử nghiệm")
-    await (await case.service.handle_for_result(case.id)).result()
+    # the commune resubmits (its own page: test_web_commune.py); each level approves on its
+    # case page; a double submission of one form is one signature
+    await case.service.resubmit(case.ref, case.actor("commune_ubnd"))
+    first_role = True
+    for level in case.plan.approval_chain:
+        for role in level.roles:
+            page = await site.page_as(case.actor(role))
+            await page.goto(f"{site.url}/ui/cases/{case.id}")
+            await expect(page.locator("#decide-h")).to_contain_text(level.name_vi)
+            if first_role:
+                form = {name: await page.locator(f'#decision-form [name="{name}"]')
+                        .get_attribute("value") or "" for name in ("csrf", "idem")}
+                for _ in range(2):
+                    r = await page.request.post(
+                        f"{site.url}/ui/cases/{case.id}/decision",
+                        form={**form, "action": "approve"}, max_redirects=0)
+                    assert r.status == 303, await r.text()
+                signed = [e for e in await case.service.history(case.ref)
+                          if e.type == "level.signed" and e.payload["role"] == role]
+                assert len(signed) == 1
+                first_role = False
+                continue
+            await page.get_by_role("button", name="Đồng ý").click()
+            await expect(page.locator("#done")).to_be_visible()
+    assert (await case.service.result(case.ref)).outcome == "recognised"
+    await reviewer.goto(f"{site.url}/ui/cases/{case.id}")
+    await expect(reviewer.locator("#case-status")).to_contain_text("Recognised")
+    await expect(reviewer.locator(".level-approved")).to_have_count(
+        len(case.plan.approval_chain))
+
+    # the auditor reads the timeline and the hash chain's verification, and has no form
+    auditor = await site.page_as(case.actor("auditor"))
+    await auditor.goto(f"{site.url}/ui/cases/{case.id}")
+    await expect(auditor.locator("#verify-status")).to_contain_text("Toàn vẹn")
+    await expect(auditor.locator(".timeline tbody tr")).to_have_count(
+        len(await case.service.history(case.ref)))
+    assert await auditor.locator("form#decision-form").count() == 0
+    await accessible(auditor)
 
 
 async def test_pages_answer_without_javascript_too(site: Site) -> None:

@@ -1,0 +1,132 @@
+"""The auditor's HTTP endpoints (issue 11): a case's chain verified, a kept checkpoint held
+against the log (consistent, then not once the record is rewritten), an inclusion proof; only
+auditors, in their province; and every audit read recorded as an event before its answer.
+Commune 29302 is this module's only."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import pytest_asyncio
+
+from api.app import create_app
+from domain.identity import Signer
+from domain.merkle import verify_inclusion
+from domain.roles import Actor
+from service import CaseService
+from service.access import Authenticator
+from service.audit import Audit, verifier_of
+from service.audit_reads import stream_of
+from tests.workflows.support import SIGNER, Case
+from tests.workflows.test_api import ISSUER, bearer, code_of
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+CHECKPOINTS = Signer.from_seed(bytes(range(100, 132)))
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def api(make_case: Any, store: Any, monkeypatch: pytest.MonkeyPatch
+              ) -> AsyncIterator[tuple[httpx.AsyncClient, Case]]:
+    monkeypatch.setenv("DRUGFREE_CHECKPOINT_VKEY", verifier_of(CHECKPOINTS))
+    case: Case = await make_case("tra-vinh-2025", "29302")
+    case.service = CaseService(case.client, case.tq, store, signer=SIGNER,
+                               clock=case.env.get_current_time)
+    app = create_app(case.service, Authenticator(ISSUER.ring()))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://api") as http:
+        yield http, case
+
+
+async def test_auditors_verify_prove_and_are_recorded(
+        api: tuple[httpx.AsyncClient, Case], store: Any, case_db: str) -> None:
+    http, case = api
+    await case.start()
+    await case.select()
+    await case.withdraw("kết thúc thử nghiệm")  # the case ends: its record is complete
+    await (await case.service.handle_for_result(case.id)).result()
+    auditor = case.actor("auditor")
+    log = stream_of(auditor)
+
+    async def recorded() -> list[dict[str, Any]]:
+        try:
+            return [e.payload for e in await store.read(log)]
+        except Exception:  # noqa: BLE001 - no stream yet: nothing recorded
+            return []
+
+    # only auditors, and only in their province
+    r = await http.get(f"/audit/cases/{case.id}/verify", headers=bearer(
+        case.actor("province_police")))
+    assert r.status_code == 403 and code_of(r) == "audit.auditors_only"
+    elsewhere = Actor(person_id="a-38", role="auditor", province_code="38")
+    r = await http.get(f"/audit/cases/{case.id}/verify", headers=bearer(elsewhere))
+    assert r.status_code == 403 and code_of(r) == "case.wrong_jurisdiction"
+    assert await recorded() == []  # a refused read is not a read
+
+    r = await http.get(f"/audit/cases/{case.id}/verify", headers=bearer(auditor))
+    assert r.status_code == 200, r.text
+    events = len(await store.read(case.id))
+    assert r.json() == {"case_id": case.id, "events": events, "intact": True, "broken": None}
+    assert (await http.get(f"/cases/{case.id}/history", headers=bearer(auditor))
+            ).status_code == 200
+    seen = await recorded()
+    assert [(e["operation"], e["target"], e["interface"]) for e in seen] == [
+        ("verify", case.id, "api"), ("history", case.id, "api")]
+    assert seen[0]["reader"] == auditor.person_id and seen[0]["role"] == "auditor"
+
+    # a checkpoint kept by the auditor: consistent, and the case's first event is in it
+    note = await Audit(store).checkpoint(CHECKPOINTS, datetime.now(UTC))
+    r = await http.post("/audit/consistency", json={"checkpoint": note},
+                        headers=bearer(auditor))
+    assert r.status_code == 200 and r.json()["consistent"] is True, r.text
+    r = await http.post("/audit/inclusion", headers=bearer(auditor), json={
+        "case_id": case.id, "version": 1, "checkpoint": note})
+    assert r.status_code == 200, r.text
+    p = r.json()
+    verify_inclusion(p["leaf_index"], p["tree_size"], base64.b64decode(p["leaf_hash"]),
+                     [base64.b64decode(h) for h in p["proof"]], base64.b64decode(p["root"]))
+    forged = note.replace("\n\n", "\nextra line\n\n", 1)
+    r = await http.post("/audit/consistency", json={"checkpoint": forged},
+                        headers=bearer(auditor))
+    assert r.status_code == 422 and code_of(r).startswith("checkpoint.")
+
+    # the record rewritten by a database administrator: the kept checkpoint says so
+    admin = await asyncpg.connect(case_db)
+    try:
+        await rewrite_case_end(admin, case.id)
+    finally:
+        await admin.close()
+    r = await http.post("/audit/consistency", json={"checkpoint": note},
+                        headers=bearer(auditor))
+    body = r.json()
+    assert r.status_code == 200 and body["consistent"] is False, body
+    assert body["code"] == "audit.rewritten" and "viết lại" in body["message_vi"]
+    operations = [e["operation"] for e in await recorded()]
+    assert operations == ["verify", "history", "consistency", "inclusion", "consistency",
+                          "consistency"]
+
+
+async def rewrite_case_end(admin: asyncpg.Connection, stream: str) -> None:
+    """Edit the case's last event (its close) with its hash recomputed: no chain link shows
+    it (the same edit as tests/eventstore/test_transparency.py, on a case's real record)."""
+    row = await admin.fetchrow("SELECT position, canonical FROM events WHERE stream = $1 "
+                               "ORDER BY version DESC LIMIT 1", stream)
+    assert b'"outcome":"withdrawn"' in row["canonical"]
+    forged = row["canonical"].replace(b'"outcome":"withdrawn"', b'"outcome":"recognised"')
+    from eventstore.canonical import event_hash
+
+    async with admin.transaction():
+        await admin.execute("SET LOCAL session_replication_role = replica")
+        await admin.execute(
+            "UPDATE events SET canonical = $2, hash = $3, "
+            "payload = jsonb_set(payload, '{outcome}', '\"recognised\"') WHERE position = $1",
+            row["position"], forged, event_hash(forged))
+
+
+
