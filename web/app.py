@@ -24,6 +24,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import status_for
+from domain.admin_units import AdminRegistry
 from domain.errors import DomainError
 from domain.metric_labels import label as metric_label
 from domain.plan import Plan
@@ -33,11 +34,12 @@ from service.audit_reads import ReadLog
 from service.errors import ServiceError
 from service.frontdoor import FrontDoor
 from service.readmodel import InboxItem, today_in_vietnam
-from web import labels
+from web import dashboard, labels
 from web.casepage import facts
 from web.commune import Pages, add_commune_routes
 from web.i18n import LANG_COOKIE, Lang, day, moment, pick
 from web.session import Sessions
+from workflows import names
 
 HERE = FilePath(__file__).parent
 VENDOR = {  # what the pages load from npm packages (web/package.json), by the name served
@@ -67,8 +69,9 @@ class SecurityHeaders:
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers") or [])
-                headers += [(b"content-security-policy", CSP.encode()),
-                            (b"x-content-type-options", b"nosniff"),
+                if not any(k.lower() == b"content-security-policy" for k, _ in headers):
+                    headers.append((b"content-security-policy", CSP.encode()))
+                headers += [(b"x-content-type-options", b"nosniff"),
                             (b"referrer-policy", b"same-origin"),
                             (b"x-frame-options", b"DENY")]
                 message["headers"] = headers
@@ -286,10 +289,134 @@ def create_ui(door: FrontDoor, sessions: Sessions, *,
 
     add_commune_routes(ui, door, sessions, Pages(render, refusal_page, case_page, lang_of),
                        max_attachment=max_attachment)
+
+    # -- the province dashboard and the recognition list (web/dashboard.py) ------------------
+    async def dashboard_of(who: Principal, plan: str) -> dashboard.Dashboard:
+        dashboard.may_see(who.actor)
+        plan_id = plan or await dashboard.default_plan(door, who.actor)
+        if plan_id is None:
+            raise ServiceError("plan.not_found", "no plan of your province is published",
+                               "chưa có kế hoạch nào của tỉnh bạn")
+        return await dashboard.build(door, who.actor, plan_id)
+
+    def may_approve_list(who: Principal, plan: Plan) -> bool:
+        return who.actor.role in plan.approval_chain[-1].roles
+
+    @ui.get("/dashboard", response_class=HTMLResponse)
+    async def dashboard_page(request: Request,
+                             plan: Annotated[str, Query(max_length=64)] = "") -> Response:
+        who = signed_in(request)
+        try:
+            d = await dashboard_of(who, plan)
+        except DomainError as exc:
+            return refusal_page(request, exc, who)
+        lang = lang_of(request)
+        header, rows = dashboard.table(d, lang)
+        plans = [p.plan for p in await door.plans.listing()
+                 if p.plan.province_code == who.actor.province_code]
+        return render(request, "dashboard.html", who=who, d=d, plans=plans, header=header,
+                      rows=rows, name_of=lambda c: dashboard.category_name(c, lang),
+                      can_approve=may_approve_list(who, d.plan),
+                      q=urlencode({"plan": d.plan.id}))
+
+    @ui.get("/dashboard/chart.svg")
+    async def dashboard_chart(request: Request,
+                              plan: Annotated[str, Query(max_length=64)] = "") -> Response:
+        who = signed_in(request)
+        try:
+            d = await dashboard_of(who, plan)
+        except DomainError as exc:
+            return Response(status_code=status_for(exc.code))
+        # pygal styles its SVG with an inline <style>. Shown by the page's <img>, Chromium
+        # draws it styled under either policy; opened on its own (open image in a new tab),
+        # the SVG is a document, and the pages' policy (style-src 'self') strips that style:
+        # black shapes in Times (checked in Chromium 2026-11). So this response has a policy
+        # of its own (nothing loads, nothing runs, inline style only); SecurityHeaders keeps
+        # a policy a response already has.
+        return Response(dashboard.chart_svg(d, lang_of(request)), media_type="image/svg+xml",
+                        headers={"Content-Security-Policy": SVG_CSP,
+                                 "Cache-Control": "private, no-store"})
+
+    @ui.get("/dashboard.csv")
+    async def dashboard_csv(request: Request,
+                            plan: Annotated[str, Query(max_length=64)] = "") -> Response:
+        who = signed_in(request)
+        try:
+            d = await dashboard_of(who, plan)
+        except DomainError as exc:
+            return refusal_page(request, exc, who)
+        name = f"tong-quan-{d.plan.id}-{d.today.isoformat()}.csv"
+        return Response(dashboard.csv_bytes(d, lang_of(request)),
+                        media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"',
+                                 "Cache-Control": "private, no-store"})
+
+    async def recognition_page(request: Request, who: Principal, plan_id: str,
+                               status: int = 200, results: dict[str, str] | None = None,
+                               form_error: str | None = None) -> Response:
+        plan = await door.campaign_allowed(who.actor, "approve_recognition", plan_id)
+        last = plan.approval_chain[-1]
+        box = await door.service.inbox(who.actor, limit=1000, plan_id=plan.id,
+                                       subject=last.id)
+        from domain.admin_units import registry
+
+        units = registry(plan.structure)
+        waiting = sorted({i.commune_code: i for i in box.items if i.kind == "level"}.values(),
+                         key=lambda i: i.commune_code)
+        lang = lang_of(request)
+        return render(request, "recognition.html", status, who=who, plan=plan, level=last,
+                      waiting=waiting, commune_name=lambda c: _commune_name(units, c),
+                      results=results, form_error=form_error, idem=new_key(),
+                      refusal=lambda r: dashboard.refusal_text(r, lang))
+
+    @ui.get("/campaigns/{plan_id}/recognition", response_class=HTMLResponse)
+    async def recognition_list(request: Request, plan_id: Annotated[str, _PLAN_ID]) -> Response:
+        who = signed_in(request)
+        try:
+            return await recognition_page(request, who, plan_id)
+        except DomainError as exc:
+            return refusal_page(request, exc, who)
+
+    @ui.post("/campaigns/{plan_id}/recognition")
+    async def approve_recognition_list(
+            request: Request, plan_id: Annotated[str, _PLAN_ID],
+            csrf: Annotated[str, Form(max_length=200)] = "",
+            idem: Annotated[str, Form(max_length=64)] = "",
+            communes: Annotated[list[str] | None, Form()] = None,
+            reason: Annotated[str, Form(max_length=2000)] = "") -> Response:
+        who = signed_in(request)
+        if not sessions.csrf_ok(request, csrf):
+            return render(request, "error.html", 403, who=who, error=_csrf_error())
+        lang = lang_of(request)
+        chosen = sorted({c for c in (communes or [])[:2000] if c.isdigit() and len(c) <= 10})
+        try:
+            await door.campaign_allowed(who.actor, "approve_recognition", plan_id)
+            if not chosen:
+                return await recognition_page(request, who, plan_id, 422, form_error=pick(
+                    lang, "hãy chọn ít nhất một xã", "choose at least one commune"))
+            rid = door.request_id("ui-recognition", who.actor, idem or None)
+            reply = await door.service.approve_recognition(
+                names.campaign_id(plan_id), who.actor, chosen, reason.strip(), request_id=rid)
+        except DomainError as exc:
+            if exc.code.startswith("identity.") or status_for(exc.code) == 403:
+                return refusal_page(request, exc, who)
+            return await recognition_page(request, who, plan_id, status_for(exc.code),
+                                          form_error=dashboard.refusal_text(exc.code, lang))
+        return await recognition_page(request, who, plan_id, results=reply.results)
     return ui
 
 
 _CASE_ID = Path(pattern=r"^(conversion|recognition):[a-z0-9-]{1,64}:[0-9]{1,10}$")
+_PLAN_ID = Path(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
+# The chart's own policy (see dashboard_chart): nothing loads, nothing runs, inline style.
+SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"
+
+
+def _commune_name(units: AdminRegistry, code: str) -> str:
+    try:
+        return units.commune(code).name
+    except DomainError:
+        return code
 
 
 def _named(item: InboxItem, plans: dict[str, Plan], lang: Lang) -> tuple[str, str]:
