@@ -107,7 +107,9 @@ def create_ui(door: FrontDoor, sessions: Sessions, *,
             "lang": lang, "t": lambda vi, en: pick(lang, vi, en), "who": who,
             "metric_label": lambda field: metric_label(field, lang),
             "csrf": sessions.csrf(token) if token and who else "", "demo": bool(demo),
-            "path": request.url.path, **context}, status_code=status)
+            "path": request.url.path,
+            "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+            **context}, status_code=status)
 
     def refusal_page(request: Request, exc: DomainError, who: Principal | None) -> Response:
         if exc.code.startswith("identity."):
