@@ -11,16 +11,18 @@ attachment's upload past ``max_attachment``, by default ``DRUGFREE_MAX_ATTACHMEN
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import asdict
-from typing import Annotated, Any
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -55,13 +57,16 @@ from api.schemas import (
 from domain.clock import PlanClock
 from domain.errors import DomainError
 from domain.plan import Plan
+from domain.replay import replay
 from eventstore.plan_versions import PlanVersions
 from runtime.limits import attachment_limit
 from service import CaseRef, CaseService, ServiceError
+from service import export as exports
 from service.access import Authenticator, Operation, Principal
-from service.audit import Audit
+from service.audit import Audit, signing_key
 from service.audit_reads import ReadLog
 from service.cases import SIGNED_IN, clean_name
+from service.crosscheck import crosscheck
 from service.frontdoor import FrontDoor
 from service.plans import PlanBook, PublishedPlan
 from web.app import DemoPerson, create_ui
@@ -69,6 +74,7 @@ from web.session import Sessions
 from workflows import names
 from workflows.messages import MAX_ATTACHMENTS, CampaignStatus, ListReply, Reply
 
+VN_TIME = timezone(timedelta(hours=7), "ICT")  # Asia/Ho_Chi_Minh: no daylight saving
 MAX_BODY = 1 << 20  # 1 MiB: a proposal of a few hundred communes with metrics fits easily
 # The routes whose body may be larger than MAX_BODY: an attachment's upload (raw bytes), and
 # the commune's submission form (its files, each checked again by the page).
@@ -449,6 +455,55 @@ def create_app(service: CaseService, authenticator: Authenticator,
         return InclusionAnswer(case_id=p.stream, version=p.version, leaf_index=p.index,
                                tree_size=p.size, root=_b64(p.root), leaf_hash=_b64(p.leaf),
                                proof=[_b64(h) for h in p.proof])
+
+    @app.get("/audit/cases/{case_id}/replay", tags=["kiểm toán / audit"], responses=READS)
+    async def audit_replay(case_id: CaseIdPath, who: Who,
+                           at: Annotated[datetime | None, Query(
+                               description="ISO 8601; without a zone, Viet Nam's time")]
+                           = None) -> dict[str, Any]:
+        """Tái hiện hồ sơ: the case as it stood at ``at`` (now when omitted), and its
+        timeline, folded from its events."""
+        auditor(who)
+        ref, plan = await allowed(who, "read", case_id)
+        await reads.record(who.actor, "api", "replay", ref.case_id)
+        instant = at if at is None or at.tzinfo is not None else at.replace(tzinfo=VN_TIME)
+        state = replay(plan, await service.history(ref), instant)
+        return {"case": ref.case_id, **jsonable_encoder(dataclasses.asdict(state))}
+
+    @app.get("/audit/cases/{case_id}/crosscheck", tags=["kiểm toán / audit"],
+             responses=READS)
+    async def audit_crosscheck(case_id: CaseIdPath, who: Who) -> dict[str, Any]:
+        """Đối chiếu hai bản ghi: the workflow service's histories of the case against its
+        stream (``agrees``, and every difference named)."""
+        auditor(who)
+        ref, _ = await allowed(who, "read", case_id)
+        await reads.record(who.actor, "api", "crosscheck", ref.case_id)
+        return (await crosscheck(service.client, audit_of().store, ref.case_id)).as_dict()
+
+    @app.get("/audit/cases/{case_id}/export", tags=["kiểm toán / audit"], responses=READS,
+             response_class=StreamingResponse)
+    async def audit_export(case_id: CaseIdPath, who: Who,
+                           format: Literal["jsonl", "csv"] = "jsonl") -> StreamingResponse:
+        """Xuất hồ sơ tự kiểm chứng: every event with its hashes and inclusion proof, ending
+        with the signed checkpoint it was cut against (``drugfree audit verify --file``)."""
+        auditor(who)
+        ref, _ = await allowed(who, "read", case_id)
+        signer = signing_key()
+        await reads.record(who.actor, "api", "export", ref.case_id)
+        store_ = audit_of().store
+
+        async def lines() -> AsyncIterator[str]:
+            if format == "csv":
+                yield exports.csv_header()
+            async for record in exports.export(store_, [ref.case_id], signer,
+                                               datetime.now(UTC), {"case": ref.case_id}):
+                yield exports.csv_row(record) if format == "csv" else exports.jsonl(record)
+
+        name = ref.case_id.replace(":", "_")
+        return StreamingResponse(lines(), media_type="text/csv; charset=utf-8"
+                                 if format == "csv" else "application/jsonl; charset=utf-8",
+                                 headers={"Content-Disposition":
+                                          f'attachment; filename="{name}.{format}"'})
 
     # -- campaigns --------------------------------------------------------------------------
     async def campaign_allowed(who: Principal, op: Operation, plan_id: str) -> Plan:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -20,6 +21,7 @@ from domain.identity import Signer
 from domain.merkle import verify_inclusion
 from domain.roles import Actor
 from service import CaseService
+from service import export as exports
 from service.access import Authenticator
 from service.audit import Audit, verifier_of
 from service.audit_reads import stream_of
@@ -45,7 +47,11 @@ async def api(make_case: Any, store: Any, monkeypatch: pytest.MonkeyPatch
 
 
 async def test_auditors_verify_prove_and_are_recorded(
-        api: tuple[httpx.AsyncClient, Case], store: Any, case_db: str) -> None:
+        api: tuple[httpx.AsyncClient, Case], store: Any, case_db: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    key = tmp_path / "checkpoint.pem"
+    key.write_bytes(CHECKPOINTS.pem())
+    monkeypatch.setenv("DRUGFREE_CHECKPOINT_KEY", str(key))
     http, case = api
     await case.start()
     await case.select()
@@ -91,6 +97,25 @@ async def test_auditors_verify_prove_and_are_recorded(
     p = r.json()
     verify_inclusion(p["leaf_index"], p["tree_size"], base64.b64decode(p["leaf_hash"]),
                      [base64.b64decode(h) for h in p["proof"]], base64.b64decode(p["root"]))
+    # the case replayed (now, and before it was selected), crosschecked, exported
+    r = await http.get(f"/audit/cases/{case.id}/replay", headers=bearer(auditor))
+    assert r.status_code == 200 and r.json()["outcome"] == "withdrawn", r.text
+    selected_at = next(e.recorded_at for e in await store.read(case.id)
+                       if e.type == "selection.approved")
+    before = (selected_at - timedelta(microseconds=1)).isoformat()
+    r = await http.get(f"/audit/cases/{case.id}/replay", params={"at": before},
+                       headers=bearer(auditor))
+    assert r.status_code == 200 and r.json()["outcome"] is None, r.text
+    assert r.json()["version"] < events
+    r = await http.get(f"/audit/cases/{case.id}/crosscheck", headers=bearer(auditor))
+    assert r.status_code == 200 and r.json()["agrees"] is True, r.text
+    r = await http.get(f"/audit/cases/{case.id}/export", headers=bearer(auditor))
+    assert r.status_code == 200, r.text
+    exported = tmp_path / "case.jsonl"
+    exported.write_bytes(r.content)
+    report = exports.verify_file(exported)
+    assert report.broken is None and report.events == events, report
+
     forged = note.replace("\n\n", "\nextra line\n\n", 1)
     r = await http.post("/audit/consistency", json={"checkpoint": forged},
                         headers=bearer(auditor))
@@ -108,8 +133,8 @@ async def test_auditors_verify_prove_and_are_recorded(
     assert r.status_code == 200 and body["consistent"] is False, body
     assert body["code"] == "audit.rewritten" and "viết lại" in body["message_vi"]
     operations = [e["operation"] for e in await recorded()]
-    assert operations == ["verify", "history", "consistency", "inclusion", "consistency",
-                          "consistency"]
+    assert operations == ["verify", "history", "consistency", "inclusion", "replay", "replay",
+                          "crosscheck", "export", "consistency", "consistency"]
 
 
 async def rewrite_case_end(admin: asyncpg.Connection, stream: str) -> None:
