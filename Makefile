@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PACKAGES := domain catalog service workflows activities notify eventstore runtime cli api web worker.py
 LOCK := requirements.lock
 
-.PHONY: demo test lint typecheck unit browser lock bench-eventstore bench-workflows bench-api clean
+.PHONY: demo test lint typecheck unit browser lock bench-eventstore bench-workflows bench-api bench-audit clean
 
 # uv itself at the locked version, hash-checked, installed by the venv's own pip.
 $(UV): $(LOCK)
@@ -62,6 +62,11 @@ test: lint typecheck unit
 
 bench-eventstore: $(STAMP)
 	$(BIN)/python -m bench.eventstore_bench
+
+# Verify and checkpoint 1,000,000 events against a plain scan; a consistency proof; a replay
+# of a 1,000-event case; writes bench/results/audit.json (BENCH_ARGS=--events 100000: quick).
+bench-audit: $(STAMP)
+	$(BIN)/python -m bench.audit_bench $(BENCH_ARGS)
 
 bench-workflows: $(STAMP)
 	$(BIN)/python -m bench.workflows_bench

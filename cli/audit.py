@@ -18,6 +18,7 @@ Connects like ``drugfree db`` (``DATABASE_URL`` / ``--database-url``, or ``--dat
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import json
@@ -603,3 +604,40 @@ def _replay_lines(case: str, r: CaseAt, lang: Lang) -> list[str]:
         lines.append(f"  {t.version:>4} {_local(t.at)}  {who}{where}  "
                      f"{labels.event(t.type, code)}{mark}{details}")
     return lines
+
+
+# -- the hourly checkpoint schedule --------------------------------------------------------------
+
+
+@app.command("schedule")
+def schedule_cmd(
+    every: Annotated[int, typer.Option("--every-minutes", min=5, max=24 * 60,
+                                       help="Chu kỳ (phút) / how often, in minutes")] = 60,
+    task_queue: Annotated[str, typer.Option("--task-queue", envvar="DRUGFREE_TASK_QUEUE",
+                                            help="Hàng đợi của worker / the workers' queue")]
+    = "drugfree",
+    temporal_address: TemporalAddress = None, lang: LangOption = Lang.vi,
+) -> None:
+    """Lịch lấy mốc kiểm toán định kỳ / keep the Temporal schedule that takes a signed
+    checkpoint every N minutes (the workers need DRUGFREE_CHECKPOINT_KEY and
+    DRUGFREE_CHECKPOINT_DIR or DRUGFREE_CHECKPOINT_WEBHOOK)."""
+    from temporalio.service import RPCError
+
+    from runtime.schedules import ensure_checkpoint_schedule
+    from runtime.temporal import connect
+
+    address = _temporal(temporal_address, lang)
+
+    async def work() -> bool:
+        try:
+            client = await connect(address)
+            return await ensure_checkpoint_schedule(client, task_queue,
+                                                    timedelta(minutes=every))
+        except (RPCError, RuntimeError) as exc:
+            _rpc_failure(lang, exc)
+
+    created = asyncio.run(work())
+    typer.echo(_say(lang, f"{'đã tạo' if created else 'đã cập nhật'} lịch mốc kiểm toán: "
+                          f"mỗi {every} phút",
+                    f"checkpoint schedule {'created' if created else 'updated'}: every "
+                    f"{every} minutes"))

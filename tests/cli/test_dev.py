@@ -75,6 +75,12 @@ class Stack:
         return self.proc.returncode, err
 
 
+async def schedule_every(temporal_port: int, every: timedelta) -> None:
+    client = await Client.connect(f"127.0.0.1:{temporal_port}")
+    described = await client.get_schedule_handle("audit-checkpoints").describe()
+    assert described.schedule.spec.intervals[0].every == every
+
+
 async def trigger_checkpoint(temporal_port: int) -> None:
     client = await Client.connect(f"127.0.0.1:{temporal_port}")
     handle = client.get_schedule_handle("audit-checkpoints")
@@ -145,6 +151,14 @@ def test_the_stack_serves_stops_cleanly_and_resumes(tmp_path: Path) -> None:
         head = checkpoint.verify(kept[0].read_text(), signer.key.public_key(),
                                  origin="drugfree.local/events")
         assert head.size >= 2  # at least the case's first two events
+        # an operator changes the schedule's period
+        env = {k: v for k, v in os.environ.items() if k != "TEMPORAL_ADDRESS"}
+        done = subprocess.run(
+            [sys.executable, "-m", "cli.main", "audit", "schedule", "--every-minutes", "30",
+             "--temporal-address", f"127.0.0.1:{stack.ports[1]}"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and "mỗi 30 phút" in done.stdout, done.stderr
+        asyncio.run(schedule_every(stack.ports[1], timedelta(minutes=30)))
     finally:
         code, err = stack.stop()
     assert code == 0, err
