@@ -21,7 +21,7 @@ def api_cmd(
     """Chạy API HTTP / serve the HTTP API (TEMPORAL_ADDRESS, DATABASE_URL as drugfree_app,
     DRUGFREE_TOKEN_KEYS or DRUGFREE_TOKEN_JWKS_URL, DRUGFREE_FRONT_DOOR_KEY). For everything
     on one machine, use `drugfree dev`."""
-    from runtime.frontdoor import FrontDoor
+    from runtime.frontdoor import FrontDoorConfig
     from runtime.trust import TrustError
 
     address, db_url = os.environ.get("TEMPORAL_ADDRESS"), os.environ.get("DATABASE_URL")
@@ -29,7 +29,7 @@ def api_cmd(
         fail("cần TEMPORAL_ADDRESS và DATABASE_URL (hoặc dùng `drugfree dev`) / "
              "TEMPORAL_ADDRESS and DATABASE_URL are required (or use `drugfree dev`)")
     try:
-        door = FrontDoor.from_env()
+        door = FrontDoorConfig.from_env()
     except TrustError as exc:
         fail(f"{exc.text('vi')} / {exc.message}")
 

@@ -24,13 +24,13 @@ ENV_FRONT_DOOR_KEY = "DRUGFREE_FRONT_DOOR_KEY"
 
 
 @dataclass(frozen=True)
-class FrontDoor:
+class FrontDoorConfig:
     tokens: KeyRing  # who may sign people's identity tokens
     issuer: str | None  # their required ``iss``, when a sign-on names itself
     signer: Signer | None  # signs command proofs (None: insecure, explicitly)
 
     @classmethod
-    def from_env(cls) -> FrontDoor:
+    def from_env(cls) -> FrontDoorConfig:
         ring = KeyRing()
         if path := os.environ.get(ENV_TOKEN_KEYS):
             ring = ring + ring_from_file(Path(path), ENV_TOKEN_KEYS)

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from cli.main import app
 from domain.identity import Signer, issue_token
 from domain.roles import Actor
-from runtime.frontdoor import FrontDoor
+from runtime.frontdoor import FrontDoorConfig
 from runtime.trust import TrustError
 from service import ServiceError
 from service.access import Authenticator
@@ -54,7 +54,7 @@ def test_a_province_sign_on_by_jwks_url_and_issuer(
     monkeypatch.setenv("DRUGFREE_TOKEN_JWKS_URL", jwks_url)
     monkeypatch.setenv("DRUGFREE_TOKEN_ISSUER", ISSUER)
     monkeypatch.setenv("DRUGFREE_FRONT_DOOR_KEY", str(front))
-    door = FrontDoor.from_env()
+    door = FrontDoorConfig.from_env()
     auth = Authenticator(door.tokens, door.issuer)
     now = datetime.now(UTC)
     assert auth.authenticate(issue_token(SSO, PERSON, now, issuer=ISSUER)).actor == PERSON
@@ -71,11 +71,11 @@ def test_nothing_configured_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) 
                  "DRUGFREE_INSECURE_NO_IDENTITY"):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(TrustError) as info:
-        FrontDoor.from_env()
+        FrontDoorConfig.from_env()
     assert "DRUGFREE_TOKEN_KEYS" in info.value.message
     monkeypatch.setenv("DRUGFREE_TOKEN_JWKS_URL", "http://127.0.0.1:9/jwks.json")
     with pytest.raises(TrustError) as info:  # a sign-on that does not answer
-        FrontDoor.from_env()
+        FrontDoorConfig.from_env()
     assert info.value.code == "trust.bad_keys"
     monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:9")
     monkeypatch.setenv("DATABASE_URL", "postgresql://x@127.0.0.1:9/x")
