@@ -184,3 +184,38 @@ async def test_verify_checks_the_hash_independently_of_the_database(
     doc = json.loads(canonical)
     assert doc["prev_hash"] == "0" * 64
     assert hashlib.sha256(b"\x00" + canonical).digest() == e.hash
+
+
+async def test_an_inserted_event_is_found(store: EventStore, admin: asyncpg.Connection,
+                                          stream: str) -> None:
+    """A row slipped into the middle of a stream (later versions renumbered): its chain
+    no longer links."""
+    events = await _case(store, stream)
+    await _tamper(admin, "UPDATE events SET version = version + 1000 "
+                         "WHERE stream = $1 AND version >= 3", stream)
+    await _tamper(admin, "UPDATE events SET version = version - 999 "
+                         "WHERE stream = $1 AND version >= 1000", stream)
+    await _tamper(admin, """INSERT INTO events (position, stream, version, event_id, type,
+                                schema_version, recorded_at, canonical, payload, hash,
+                                prev_hash)
+                            SELECT (SELECT max(position) FROM events) + 1, stream, 3,
+                                   event_id || '-forged', type,
+                                   schema_version, recorded_at, canonical, payload, hash,
+                                   prev_hash
+                              FROM events WHERE position = $1""", events[1].position)
+    report = await store.verify(stream)
+    assert report.broken is not None and report.broken.stream == stream
+    assert report.broken.version == 3  # the forged row: its link is to version 1's hash
+
+
+async def test_two_swapped_events_are_found(store: EventStore, admin: asyncpg.Connection,
+                                            stream: str) -> None:
+    events = await _case(store, stream)
+    await _tamper(admin, "UPDATE events SET version = 100 WHERE position = $1",
+                  events[1].position)
+    await _tamper(admin, "UPDATE events SET version = 2 WHERE position = $1",
+                  events[2].position)
+    await _tamper(admin, "UPDATE events SET version = 3 WHERE position = $1",
+                  events[1].position)
+    report = await store.verify(stream)
+    assert report.broken is not None and report.broken.version == 2
