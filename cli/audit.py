@@ -37,6 +37,7 @@ from domain.plan import Plan
 from domain.replay import CaseAt, replay
 from eventstore import EventStore, StreamNotFoundError
 from eventstore.plan_versions import PlanVersions
+from eventstore.records import VerifyReport
 from service import export as exports
 from service.audit import Audit, signing_key, verifier_of
 from web import labels
@@ -126,10 +127,17 @@ def verify_cmd(
     file: Annotated[Path | None, typer.Option(
         "--file", dir_okay=False, help="Kiểm tra một tệp xuất, không cần cơ sở dữ liệu / "
                                        "check an export file offline")] = None,
+    plan: Annotated[str | None, typer.Option(
+        "--plan", help="Mọi hồ sơ của một kế hoạch / every case of one plan")] = None,
+    every: Annotated[bool, typer.Option("--all", help="Toàn bộ nhật ký (mặc định) / the "
+                                                      "whole log (the default)")] = False,
     database_url: DatabaseUrl = None, data_dir: DataDir = None, lang: LangOption = Lang.vi,
 ) -> None:
     """Kiểm tra chuỗi băm (và mốc kiểm toán) / verify hash chains (and a kept checkpoint):
     exit 0 when intact, 1 naming the first broken event."""
+    if (stream is not None) + (plan is not None) + every > 1:
+        fail(_say(lang, "chọn một trong: STREAM, --plan, --all",
+                  "choose one of STREAM, --plan, --all"))
     if file is not None:
         if stream is not None or checkpoint is not None:
             fail(_say(lang, "--file kiểm tra riêng một tệp xuất; bỏ STREAM và --checkpoint",
@@ -140,7 +148,8 @@ def verify_cmd(
 
     async def work(url: str) -> dict[str, Any]:
         async with await EventStore.connect(url, max_size=2) as store:
-            report = await store.verify(stream)
+            report = await (_verify_plan(store, plan, lang) if plan is not None
+                            else store.verify(stream))
             out: dict[str, Any] = {"events": report.events, "streams": report.streams,
                                    "broken": str(report.broken) if report.broken else None}
             if note is not None and report.broken is None:
@@ -182,6 +191,23 @@ def verify_cmd(
                         f"checkpoint: the first {c['old_size']} events are unchanged in the "
                         f"log of {c['new_size']} (consistency proof of {len(c['proof'])} "
                         "hashes)"))
+
+
+async def _verify_plan(store: EventStore, plan: str, lang: Lang) -> VerifyReport:
+    """Every case stream of ``plan``, one after the other (constant memory), with a progress
+    bar on stderr; the first break stops it."""
+    streams = [s.stream for s in await store.streams(f"conversion:{plan}:")]
+    if not streams:
+        fail(_say(lang, f"kế hoạch {plan} chưa có hồ sơ nào", f"plan {plan} has no cases"))
+    events = 0
+    with typer.progressbar(streams, label=_say(lang, "kiểm tra", "verifying"),
+                           file=sys.stderr) as bar:
+        for done, name in enumerate(bar, 1):
+            report = await store.verify(name)
+            events += report.events
+            if report.broken is not None:
+                return VerifyReport(events, done, report.broken)
+    return VerifyReport(events, len(streams))
 
 
 @app.command("prove")

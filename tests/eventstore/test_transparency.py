@@ -132,6 +132,24 @@ async def test_the_audit_commands(fresh_database: Database, tmp_path: Path,
     assert r.exit_code == 0  # the chain alone cannot tell
     r = await drugfree("audit", "verify", "--checkpoint", str(kept), "--lang", "en")
     assert r.exit_code == 1 and "[audit.rewritten]" in r.output
+    # one plan's cases, with a progress bar; a broken one is named; choose one scope
+    async with await EventStore.connect(fresh_database.app_url) as store:
+        await store.append("conversion:p:1", 0, [event(), event()])
+        await store.append("conversion:p:2", 0, [event()])
+    r = await drugfree("audit", "verify", "--plan", "p")
+    assert r.exit_code == 0 and "3 sự kiện trong 2 luồng" in r.output, r.output
+    admin = await asyncpg.connect(fresh_database.admin_url)
+    try:
+        async with admin.transaction():
+            await admin.execute("SET LOCAL session_replication_role = replica")
+            await admin.execute("DELETE FROM events WHERE stream = 'conversion:p:1' "
+                                "AND version = 1")
+    finally:
+        await admin.close()
+    r = await drugfree("audit", "verify", "--plan", "p")
+    assert r.exit_code == 1 and "conversion:p:1" in r.output, r.output
+    assert (await drugfree("audit", "verify", "--plan", "nope")).exit_code == 2
+    assert (await drugfree("audit", "verify", "conversion:p:2", "--all")).exit_code == 2
     garbage = tmp_path / "garbage.txt"
     garbage.write_bytes(b"\xff\xfe not a note")
     r = await drugfree("audit", "verify", "--checkpoint", str(garbage))
