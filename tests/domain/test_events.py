@@ -46,9 +46,12 @@ PINNED: dict[str, tuple[str, int]] = {
     "case.closed": ("CaseClosed", 1),
     "recognition.interrupted": ("RecognitionInterrupted", 1),
     "level.voted": ("VoteCast", 1),
+    "audit.read": ("AuditRead", 1),
 }
 
 SAMPLES: list[Event] = [
+    ev.AuditRead(reader="p-auditor", role="auditor", province_code="84", interface="api",
+                 operation="history", target="conversion:tra-vinh-2025:29242"),
     ev.CaseOpened(plan_id="tra-vinh-2025", commune_code="29242", district_code="842",
                   province_code="84", opened_by="p-district-1", opened_by_role="district_ubnd"),
     ev.CaseOpened(plan_id="ninh-binh-2026", commune_code="14359", district_code=None,
