@@ -458,15 +458,25 @@ def create_app(service: CaseService, authenticator: Authenticator,
 
     @app.get("/audit/cases/{case_id}/replay", tags=["kiểm toán / audit"], responses=READS)
     async def audit_replay(case_id: CaseIdPath, who: Who,
-                           at: Annotated[datetime | None, Query(
-                               description="ISO 8601; without a zone, Viet Nam's time")]
+                           at: Annotated[str | None, Query(
+                               pattern=r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}.{0,30}$",
+                               description="ISO 8601 instant; without a zone, Viet Nam's "
+                                           "time", examples=["2025-06-30T17:00:00+07:00"])]
                            = None) -> dict[str, Any]:
         """Tái hiện hồ sơ: the case as it stood at ``at`` (now when omitted), and its
         timeline, folded from its events."""
         auditor(who)
+        instant = None
+        if at is not None:
+            try:
+                instant = datetime.fromisoformat(at)
+            except ValueError:
+                raise ServiceError("audit.bad_instant", f"at: {at!r} is not an ISO 8601 instant",
+                                   f"at: {at!r} không phải thời điểm ISO 8601") from None
+            if instant.tzinfo is None:
+                instant = instant.replace(tzinfo=VN_TIME)
         ref, plan = await allowed(who, "read", case_id)
         await reads.record(who.actor, "api", "replay", ref.case_id)
-        instant = at if at is None or at.tzinfo is not None else at.replace(tzinfo=VN_TIME)
         state = replay(plan, await service.history(ref), instant)
         return {"case": ref.case_id, **jsonable_encoder(dataclasses.asdict(state))}
 
