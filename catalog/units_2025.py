@@ -159,6 +159,11 @@ class Units2025:
     def convert_many(self, legacy_codes: list[str]) -> dict[str, UnitConversion]:
         return {code: self.convert(code) for code in legacy_codes}
 
+    def convert_district(self, district_code: str) -> dict[str, UnitConversion]:
+        """Every legacy commune of a legacy district, converted (in code order)."""
+        communes = registry("legacy").communes_of_district(district_code)
+        return {c.code: self.convert(c.code) for c in communes}
+
     def convert_province(self, province_code: str) -> dict[str, UnitConversion]:
         """Every legacy commune of a legacy province, converted (in code order)."""
         communes = registry("legacy").communes_of_province(province_code)

@@ -474,7 +474,7 @@ def case_effect(plan: Plan, amended: Plan, amendment: Amendment, case_id: str, c
         return CaseEffect(**base, changes=False,
                           notes=["hồ sơ đã đóng: không thay đổi / case closed: unchanged"])
     pending = _pending_effect(plan, amended, amendment, case)
-    deadlines = _deadline_effects(plan, amended, case)
+    deadlines = _deadline_effects(plan, amended, amendment, case)
     escalations = _escalations(plan, amended, case, pending)
     codes = _codes(plan, amended, case, units)
     changed = bool(
@@ -529,11 +529,14 @@ def _pending_effect(plan: Plan, amended: Plan, amendment: Amendment,
         signed_after=sorted(carried), signatures_kept=kept)
 
 
-def _deadline_effects(plan: Plan, amended: Plan, case: CaseAt) -> list[DeadlineEffect]:
+def _deadline_effects(plan: Plan, amended: Plan, amendment: Amendment,
+                      case: CaseAt) -> list[DeadlineEffect]:
+    """The case's outstanding deadlines due on or after the effective date (one due before it
+    passed under the old rules: its escalation, if any, was the old plan's)."""
     outstanding = {row.id for row in case.deadlines if row.state == "pending"}
     effects = []
     for d in plan.deadlines:
-        if d.id not in outstanding:
+        if d.id not in outstanding or d.due < amendment.effective_on:
             continue
         n = amended.deadline(d.id)
         if (n.due, n.role, n.escalate_to) != (d.due, d.role, d.escalate_to):

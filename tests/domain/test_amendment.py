@@ -203,8 +203,9 @@ def test_mid_phase_reminders_and_escalations_go_to_the_new_roles() -> None:
     e = effect(IN_PHASE_2)
     assert e.changes and not e.closed and e.phase == 2 and e.pending is None
     moved = {d.deadline: d for d in e.deadlines}
-    # outstanding only: the implementation plan and phase 1 report are in
-    assert set(moved) == {"forum_q2", "forum_q3", "phase_2_report", "dossier", "phase_3_report"}
+    # outstanding and due from 1 July only: the implementation plan and phase 1 report are
+    # in, and the Q2 forum (due 30 June) passed under the old rules
+    assert set(moved) == {"forum_q3", "phase_2_report", "dossier", "phase_3_report"}
     assert all((d.role_before, d.role_after) == ("commune_ubnd", "commune_ubnd")
                for d in moved.values())
     assert all((d.escalate_before, d.escalate_after) == ("district_ubnd", "province_ubnd")
