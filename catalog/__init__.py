@@ -23,6 +23,7 @@ from pathlib import Path
 
 from catalog.bundle import FileReport, Problem, validate_bundle
 from catalog.store import ENV_VAR, SUFFIXES, Catalog, Kind, read_document, validate_model
+from domain.amendment import Amendment
 from domain.classification import RuleSet
 from domain.criteria import CriteriaSet
 from domain.plan import Plan
@@ -31,6 +32,9 @@ __all__ = [
     "DEFAULT_CRITERIA_SET",
     "DEFAULT_PLAN",
     "DEFAULT_RULE_SET",
+    "amendment_ids",
+    "get_amendment",
+    "load_amendment_file",
     "ENV_VAR",
     "Catalog",
     "FileReport",
@@ -127,3 +131,17 @@ def validate_files(paths: list[Path]) -> list[FileReport]:
     """Check a bundle of plan / criteria / rule set files against each other and the
     catalogue; every problem of every file is reported (``drugfree plans validate``)."""
     return validate_bundle(paths, catalog())
+
+
+def amendment_ids() -> tuple[str, ...]:
+    return catalog().ids("amendment")
+
+
+def get_amendment(amendment_id: str) -> Amendment:
+    """An amendment of the catalogue (``amendments/<id>.yaml``) by id."""
+    return catalog().amendment(amendment_id)
+
+
+def load_amendment_file(path: Path) -> Amendment:
+    """An amendment from any YAML or JSON file, validated (not added to the catalogue)."""
+    return validate_model(Amendment, read_document(path), path, "amendment.invalid")

@@ -17,13 +17,15 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from catalog.store import FOLDERS, NOUNS, Catalog, Kind, read_document, unknown
+from domain.amendment import Amendment
 from domain.classification import RuleSet
 from domain.criteria import CriteriaSet
 from domain.documents import validation_problems
 from domain.errors import InputError
 from domain.plan import Plan
 
-MODELS: dict[Kind, type[BaseModel]] = {"plan": Plan, "criteria": CriteriaSet, "rules": RuleSet}
+MODELS: dict[Kind, type[BaseModel]] = {"plan": Plan, "criteria": CriteriaSet, "rules": RuleSet,
+                                       "amendment": Amendment}
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ def kind_of(path: Path, data: Any) -> Kind | None:
             return kind
     if not isinstance(data, dict):
         return None
+    if "amends" in data:
+        return "amendment"
     if "phases" in data or "approval_chain" in data or "criteria_set" in data:
         return "plan"
     if "classes" in data or "drug_free" in data:
@@ -116,7 +120,8 @@ def _check_file(path: Path) -> FileReport:
 def validate_bundle(paths: Sequence[Path], catalog: Catalog) -> list[FileReport]:
     """Check ``paths`` together, falling back to ``catalog`` for sets the bundle lacks."""
     reports = [_check_file(path) for path in paths]
-    given: dict[Kind, dict[str, FileReport]] = {"plan": {}, "criteria": {}, "rules": {}}
+    given: dict[Kind, dict[str, FileReport]] = {
+        "plan": {}, "criteria": {}, "rules": {}, "amendment": {}}
     for report in reports:
         if report.kind is None or report.id is None:
             continue

@@ -11,6 +11,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from domain.amendment import Amendment
 from domain.classification import RuleSet
 from domain.criteria import CriteriaSet
 from domain.documents import (
@@ -23,10 +24,11 @@ from domain.documents import (
 from domain.errors import InputError
 from domain.plan import Plan
 
-Kind = Literal["plan", "criteria", "rules"]
+Kind = Literal["plan", "criteria", "rules", "amendment"]
 
 ENV_VAR = "DRUGFREE_CATALOG"
-FOLDERS: dict[Kind, str] = {"plan": "plans", "criteria": "criteria_sets", "rules": "rule_sets"}
+FOLDERS: dict[Kind, str] = {"plan": "plans", "criteria": "criteria_sets", "rules": "rule_sets",
+                            "amendment": "amendments"}
 SUFFIXES = (".yaml", ".yml", ".json")
 
 # What each kind is called in messages (English, Vietnamese) and its error-code prefix.
@@ -34,8 +36,10 @@ NOUNS: dict[Kind, tuple[str, str]] = {
     "plan": ("plan", "kế hoạch"),
     "criteria": ("criteria set", "bộ tiêu chí"),
     "rules": ("classification rule set", "bộ quy tắc phân loại"),
+    "amendment": ("amendment", "văn bản sửa đổi"),
 }
-CODES: dict[Kind, str] = {"plan": "plan", "criteria": "criteria", "rules": "rules"}
+CODES: dict[Kind, str] = {"plan": "plan", "criteria": "criteria", "rules": "rules",
+                          "amendment": "amendment"}
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -114,6 +118,7 @@ class Catalog:
         self._criteria: dict[str, CriteriaSet] = {}
         self._rules: dict[str, RuleSet] = {}
         self._plans: dict[str, Plan] = {}
+        self._amendments: dict[str, Amendment] = {}
 
     @classmethod
     def from_env(cls, value: str) -> Catalog:
@@ -193,6 +198,23 @@ class Catalog:
                 check_file_name("plan", loaded.id, path)
                 self._plans[plan_id] = self.resolve(loaded, where=str(path))
             return self._plans[plan_id]
+
+    def amendment(self, amendment_id: str) -> Amendment:
+        """An amendment file (``amendments/<id>.yaml``), validated as ``Amendment`` (whether it
+        applies to its plans is ``domain.amendment.amend``'s business)."""
+        with self._lock:
+            if amendment_id not in self._amendments:
+                path = self.path("amendment", amendment_id)
+                loaded = validate_model(Amendment, read_document(path), path,
+                                        "amendment.invalid")
+                check_file_name("amendment", loaded.id, path)
+                self._amendments[amendment_id] = loaded
+            return self._amendments[amendment_id]
+
+    def amendments_of(self, plan_id: str) -> list[Amendment]:
+        """The amendments that name ``plan_id``, by effective date."""
+        found = [self.amendment(a) for a in self.ids("amendment")]
+        return sorted((a for a in found if plan_id in a.amends), key=lambda a: a.effective_on)
 
     def resolve(self, plan: Plan, *, where: str | None = None) -> Plan:
         """``plan`` with its criteria and rule sets embedded (those it lacks, from here).

@@ -9,7 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
-from catalog import FileReport, get_plan, plan_ids, validate_files
+from catalog import FileReport, get_plan, load_amendment_file, plan_ids, validate_files
+from catalog.units_2025 import units_2025
 from cli.cases import emit
 from cli.client import (
     DEFAULT_API,
@@ -21,8 +22,15 @@ from cli.client import (
     local_time,
     say,
 )
-from cli.errors import EXIT_BAD_INPUT, guarded
+from cli.db import DatabaseUrl, DataDir
+from cli.db import _run as run_db
+from cli.errors import EXIT_BAD_INPUT, fail, guarded
 from cli.lang import Lang, LangOption
+from domain.amendment import Amendment, CaseEffect, amend, case_effect
+from domain.plan import Plan
+from domain.replay import replay
+from domain.units import UnitConversion
+from eventstore import EventStore
 
 app = typer.Typer(help="Plans: timelines, deadlines, criteria and approval chains.")
 
@@ -165,6 +173,7 @@ KIND_NAMES = {
     "plan": ("kế hoạch", "plan"),
     "criteria": ("bộ tiêu chí", "criteria set"),
     "rules": ("bộ quy tắc phân loại", "classification rule set"),
+    "amendment": ("văn bản sửa đổi", "amendment"),
 }
 
 
@@ -203,3 +212,136 @@ def _report_lines(r: FileReport, lang: Lang) -> list[str]:
 def _report_json(r: FileReport, lang: Lang) -> dict[str, object]:
     return {"file": r.file, "kind": r.kind, "id": r.id, "valid": r.valid,
             "problems": [{"field": p.field, "message": p.text(lang)} for p in r.problems]}
+
+
+# -- amendments (issue 12, first step: the dry run) ------------------------------------------
+
+@app.command("amend")
+@guarded
+def amend_plan(
+    file: Annotated[Path, typer.Argument(help="Văn bản sửa đổi (YAML, JSON) / an amendment "
+                                              "file, e.g. domain/amendments/*.yaml")],
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Chỉ xem trước, không thay đổi gì / show what would change for "
+                          "each running case, change nothing")] = False,
+    database_url: DatabaseUrl = None, data_dir: DataDir = None,
+    as_json: JsonOption = False, lang: LangOption = Lang.vi,
+) -> None:
+    """Sửa đổi kế hoạch cho các hồ sơ đang chạy / amend a plan for its running cases: the
+    dry run validates the amendment and lists, per running case of the plan (the read model
+    and each case's events), its pending level and who signs next, its deadlines,
+    escalations and codes before -> after. Applying it is not built yet."""
+    if not dry_run:
+        fail(say(lang, "áp dụng văn bản sửa đổi cho hồ sơ đang chạy chưa được xây dựng; "
+                       "dùng --dry-run để xem trước",
+                 "applying an amendment to running cases is not built yet; use --dry-run "
+                 "to see what it would change"))
+    amendment = load_amendment_file(file)
+    amended = {pid: _amended(get_plan(pid), amendment) for pid in amendment.amends}
+
+    async def preview(url: str) -> list[CaseEffect]:
+        async with await EventStore.connect(url, max_size=2) as store:
+            rows = await store.pool.fetch(
+                "SELECT stream, plan_id FROM case_status "
+                "WHERE plan_id = ANY($1::text[]) AND NOT closed ORDER BY stream",
+                list(amendment.amends))
+            effects = []
+            for row in rows:
+                plan, new, units = amended[row["plan_id"]]
+                case = replay(plan, await store.read(row["stream"]))
+                effects.append(case_effect(plan, new, amendment, row["stream"], case, units))
+            return effects
+
+    effects = run_db(database_url, preview, data_dir)
+    if as_json:
+        emit({"amendment": amendment.id, "effective_on": str(amendment.effective_on),
+              "dry_run": True,
+              "plans": {pid: _chain_json(new) for pid, (_, new, _) in amended.items()},
+              "cases": [e.model_dump(mode="json") for e in effects]})
+        return
+    for line in _effect_lines(amendment, amended, effects, lang):
+        typer.echo(line)
+
+
+def _amended(plan: Plan, amendment: Amendment) -> tuple[Plan, Plan, dict[str, UnitConversion]]:
+    units: dict[str, UnitConversion] = {}
+    if amendment.changes.structure is not None and plan.structure == "legacy":
+        table = units_2025()
+        units = (table.convert_district(plan.district_code) if plan.district_code
+                 else table.convert_province(plan.province_code))
+    return plan, amend(plan, amendment, units), units
+
+
+def _chain_json(plan: Plan) -> dict[str, Any]:
+    return {"structure": plan.structure, "province_code": plan.province_code,
+            "approval_chain": [{"id": lv.id, "roles": list(lv.roles),
+                                "escalate_to": lv.escalate_to} for lv in plan.approval_chain]}
+
+
+def _effect_lines(amendment: Amendment, amended: dict[str, tuple[Plan, Plan, Any]],
+                  effects: list[CaseEffect], lang: Lang) -> list[str]:
+    vi = lang == "vi"
+    lines = [say(lang, f"văn bản sửa đổi {amendment.id}, hiệu lực từ {amendment.effective_on} "
+                       f"(xem trước, không thay đổi gì)",
+                 f"amendment {amendment.id}, effective {amendment.effective_on} "
+                 f"(dry run, nothing changed)")]
+    for pid, (old, new, _) in amended.items():
+        chain_old = " -> ".join(lv.id for lv in old.approval_chain)
+        chain_new = " -> ".join(lv.id for lv in new.approval_chain)
+        lines.append(f"  {pid}: {old.structure}/{old.province_code} -> "
+                     f"{new.structure}/{new.province_code}; "
+                     f"{'quy trình' if vi else 'chain'}: {chain_old}  =>  {chain_new}")
+    lines.append(say(lang, f"{len(effects)} hồ sơ đang chạy", f"{len(effects)} running cases"))
+    for e in effects:
+        lines.extend(_case_lines(e, lang))
+    return lines
+
+
+def _case_lines(e: CaseEffect, lang: Lang) -> list[str]:
+    vi = lang == "vi"
+    phase = f", {'giai đoạn' if vi else 'phase'} {e.phase}" if e.phase else ""
+    head = f"{e.case_id} [{e.status}{phase}]"
+    if not e.changes:
+        return [f"{head}: {'không thay đổi' if vi else 'unchanged'}"]
+    out = [f"{head}:"]
+    p = e.pending
+    if p is not None and p.level_before is None:
+        out.append(say(lang,
+                       f"  hồ sơ bị trả lại (vòng {p.round}): nộp lại vào bước "
+                       f"{p.resubmit_first_before} -> {p.resubmit_first_after}",
+                       f"  dossier returned (round {p.round}): resubmits into "
+                       f"{p.resubmit_first_before} -> {p.resubmit_first_after}"))
+    elif p is not None:
+        moved = (say(lang, " (chuyển giao)", " (transferred)") if p.transferred else "")
+        out.append(say(lang, f"  bước chờ ký: {p.level_before} -> {p.level_after}{moved}",
+                       f"  pending level: {p.level_before} -> {p.level_after}{moved}"))
+        out.append(say(lang, f"  người ký tiếp: {', '.join(p.awaiting_before) or '-'} -> "
+                             f"{', '.join(p.awaiting_after) or '-'}",
+                       f"  who signs next: {', '.join(p.awaiting_before) or '-'} -> "
+                       f"{', '.join(p.awaiting_after) or '-'}"))
+        if p.signatures_kept:
+            kept = ", ".join(f"{s.level}/{s.role}" for s in p.signatures_kept)
+            out.append(say(lang, f"  chữ ký giữ nguyên: {kept}", f"  signatures kept: {kept}"))
+    for d in e.deadlines:
+        due = f"{d.due_before}" + (f" -> {d.due_after}" if d.due_after != d.due_before else "")
+        role = d.role_before + (f" -> {d.role_after}" if d.role_after != d.role_before else "")
+        esc = d.escalate_before + (f" -> {d.escalate_after}"
+                                   if d.escalate_after != d.escalate_before else "")
+        out.append(say(lang, f"  hạn {d.deadline}: {due}; nộp: {role}; báo cáo vượt cấp: {esc}",
+                       f"  deadline {d.deadline}: {due}; submits: {role}; escalates to: {esc}"))
+    for x in e.escalations:
+        out.append(say(lang, f"  bước {x.level}: báo cáo vượt cấp {x.before} -> {x.after}",
+                       f"  level {x.level}: escalates to {x.before} -> {x.after}"))
+    if e.codes is not None:
+        c = e.codes
+        old = "/".join(v for v in (c.province_before, c.district_before, c.commune_before) if v)
+        split = ""
+        if c.split:
+            others = ", ".join(f"{u.commune_code} {u.commune_name}" for u in c.candidates)
+            split = say(lang, f" (xã bị chia: {others}; chọn mặc định)",
+                        f" (split commune: {others}; default taken)")
+        out.append(say(lang, f"  mã đơn vị: {old} -> {c.province_after}/{c.commune_after} "
+                             f"{c.commune_name_after}{split}",
+                       f"  unit codes: {old} -> {c.province_after}/{c.commune_after} "
+                       f"{c.commune_name_after}{split}"))
+    return out

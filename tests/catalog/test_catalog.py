@@ -242,3 +242,31 @@ def test_load_plan_file_embeds_the_sets(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(plan.model_dump(mode="json", exclude={"criteria", "rules"}),
                                    allow_unicode=True), "utf-8")
     assert catalog.load_plan_file(path) == plan
+
+
+def test_amendments_are_catalogue_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``amendments/<id>.yaml``: shipped and a province's own, found by id and by plan; the
+    shipped one is package data; a file in the folder is checked by `plans validate`."""
+    shipped = shipped_root() / "amendments" / "tra-vinh-2025-reform.yaml"
+    assert shipped.is_file()
+    assert "tra-vinh-2025-reform" in catalog.amendment_ids()
+    assert [a.id for a in catalog.catalog().amendments_of("tra-vinh-2025")] == [
+        "tra-vinh-2025-reform"]
+    assert catalog.catalog().amendments_of("nhu-xuan-2024-2025") == []
+    root = tmp_path / "province"
+    (root / "amendments").mkdir(parents=True)
+    own = shipped.read_text(encoding="utf-8").replace("id: tra-vinh-2025-reform",
+                                                      "id: tra-vinh-2025-extra")
+    (root / "amendments" / "tra-vinh-2025-extra.yaml").write_text(own, encoding="utf-8")
+    monkeypatch.setenv("DRUGFREE_CATALOG", str(root))
+    assert catalog.get_amendment("tra-vinh-2025-extra").amends == ["tra-vinh-2025"]
+    with pytest.raises(InputError) as exc:
+        catalog.get_amendment("nowhere")
+    assert exc.value.code == "amendment.unknown" and "tra-vinh-2025-reform" in exc.value.message
+    (reports,) = [catalog.validate_files([shipped])]
+    assert [(r.kind, r.id, r.valid) for r in reports] == [
+        ("amendment", "tra-vinh-2025-reform", True)]
+    broken = root / "amendments" / "tra-vinh-2025-extra.yaml"
+    broken.write_text(own.replace("effective_on: 2025-07-01", "effective_on: soon"), "utf-8")
+    (bad,) = catalog.validate_files([broken])
+    assert not bad.valid and bad.problems[0].field == "effective_on"

@@ -1,0 +1,575 @@
+"""Amendments (văn bản sửa đổi kế hoạch) as plan data: when the law changes mid-year.
+
+An amendment file names the plan(s) it amends, its legal sources, the day it takes effect and
+what changes; every change cites its source (a seed file and section, or the law or decree).
+``amend(plan, amendment, units)`` is the amended plan, validated as any plan is (after the
+2025 reform no district role may remain); ``case_effect`` says what the amendment would change
+for one running case (its state folded by ``domain.replay``). Pure: the catalogue reads the
+file, ``catalog.units_2025`` supplies the legacy -> 2025 unit conversions.
+
+What an amendment may change (``changes``):
+
+- ``levels``: approval levels ``remove``d (each names the level that ``inherited_by`` a pending
+  sign-off), ``add``ed (after a named level, or first), ``replace``d by a new level (which
+  inherits), or ``edit``ed (roles removed / added, deadline days, escalation target);
+- ``roles``: a role reassigned to its successor (``from`` -> ``to``) as the role that must
+  submit at a deadline and as an escalation target (of deadlines and of levels);
+- ``deadlines``: a deadline moved (``due``) or extended (``extend_days``);
+- ``structure``: legacy -> current; the plan's province follows from the conversion of its
+  communes (``province_code`` in the file is checked against it, never used alone).
+
+Refusals name the thing refused, in Vietnamese and English, with stable codes:
+``amendment.other_plan``, ``amendment.outside_plan`` (effective date outside the plan),
+``amendment.unknown_level``, ``amendment.unknown_role``, ``amendment.unknown_deadline``,
+``amendment.unknown_code``, ``amendment.province_mismatch``, ``amendment.empty_level``,
+``amendment.inherit_backwards``, ``amendment.deadline_passed``, ``amendment.units_required``,
+``amendment.invalid_plan`` (the amended plan fails the plan's own checks, each listed).
+
+How a running case is moved (``case_effect``): signatures already given stay valid and are
+listed; a pending level that an amendment removes or replaces is *transferred* to the level
+that inherits it (roles that signed the old level and sign the new one count as signed
+there); a case whose dossier was returned resubmits into the amended chain; outstanding
+deadlines take their new dates, roles and escalation targets; a legacy commune takes its
+2025 commune and province codes (a split commune: the default, every candidate listed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, timedelta
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from domain.admin_units import registry
+from domain.errors import InputError
+from domain.plan import ApprovalLevel, Deadline, Plan
+from domain.replay import CaseAt
+from domain.roles import ROLE_NAMES_VI, ROLES, Role
+from domain.units import NewUnit, UnitConversion
+
+Source = Annotated[str, Field(min_length=3, max_length=300)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class LegalSource(_Strict):
+    """A document the amendment rests on: a law, decree or seed file, and its section."""
+
+    document: Source  # e.g. "Law 72/2025/QH15", "001_bb5719cd39510399.txt"
+    section: str = ""  # e.g. "§III.4"
+    note: str = ""
+
+
+class RemoveLevel(_Strict):
+    level: str
+    inherited_by: str  # the level of the amended chain that takes over a pending sign-off
+    source: Source
+
+
+class AddLevel(_Strict):
+    after: str | None  # a level id of the chain being built; None: first
+    level: ApprovalLevel
+    source: Source
+
+
+class ReplaceLevel(_Strict):
+    level: str
+    by: ApprovalLevel  # inherits the replaced level's pending sign-off
+    source: Source
+
+
+class EditLevel(_Strict):
+    level: str
+    remove_roles: list[str] = []
+    add_roles: list[str] = []
+    deadline_days: int | None = Field(default=None, ge=1, le=120)
+    source: Source
+
+
+class LevelChanges(_Strict):
+    remove: list[RemoveLevel] = []
+    add: list[AddLevel] = []
+    replace: list[ReplaceLevel] = []
+    edit: list[EditLevel] = []
+
+
+class RoleChange(_Strict):
+    """``from_`` is succeeded by ``to`` wherever a deadline names who submits, and wherever a
+    deadline or level names whom to escalate to."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    from_: str = Field(alias="from")
+    to: str
+    source: Source
+
+
+class DeadlineChange(_Strict):
+    deadline: str
+    due: date | None = None  # moved to this day
+    extend_days: int | None = Field(default=None, ge=1, le=366)  # or extended by n days
+    source: Source
+
+    @model_validator(mode="after")
+    def _one(self) -> DeadlineChange:
+        if (self.due is None) == (self.extend_days is None):
+            raise ValueError("a deadline change gives exactly one of due, extend_days")
+        return self
+
+
+class StructureChange(_Strict):
+    to: Literal["current"]
+    province_code: str | None = Field(default=None, pattern=r"^[0-9]{2}$")  # checked
+    source: Source
+
+
+class Changes(_Strict):
+    levels: LevelChanges = LevelChanges()
+    roles: list[RoleChange] = []
+    deadlines: list[DeadlineChange] = []
+    structure: StructureChange | None = None
+
+
+class Amendment(_Strict):
+    """An amendment file (``domain/amendments/<id>.yaml``)."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    title_vi: str
+    title_en: str
+    amends: list[str] = Field(min_length=1)  # plan ids
+    effective_on: date
+    sources: list[LegalSource] = Field(min_length=1)
+    changes: Changes
+
+
+def _err(code: str, en: str, vi: str) -> InputError:
+    return InputError(code, en, vi)
+
+
+# -- the amended plan --------------------------------------------------------------------------
+
+def check_applies(plan: Plan, amendment: Amendment) -> None:
+    """The amendment is for this plan, and takes effect inside its period."""
+    if plan.id not in amendment.amends:
+        raise _err("amendment.other_plan",
+                   f"amendment {amendment.id} amends {', '.join(amendment.amends)}, "
+                   f"not plan {plan.id}",
+                   f"văn bản sửa đổi {amendment.id} sửa kế hoạch {', '.join(amendment.amends)}, "
+                   f"không phải kế hoạch {plan.id}")
+    if not plan.starts_on <= amendment.effective_on <= plan.ends_on:
+        raise _err("amendment.outside_plan",
+                   f"amendment {amendment.id}: effective_on {amendment.effective_on} is outside "
+                   f"plan {plan.id}'s period {plan.starts_on}..{plan.ends_on}",
+                   f"văn bản sửa đổi {amendment.id}: ngày hiệu lực {amendment.effective_on} "
+                   f"nằm ngoài thời gian kế hoạch {plan.id} ({plan.starts_on}..{plan.ends_on})")
+
+
+def _role(amendment: Amendment, name: str, where: str) -> Role:
+    for r in ROLES:
+        if r == name:
+            return r
+    raise _err("amendment.unknown_role",
+               f"amendment {amendment.id}: {where}: unknown role {name!r} "
+               f"(known: {', '.join(ROLES)})",
+               f"văn bản sửa đổi {amendment.id}: {where}: không có vai trò {name!r} "
+               f"(hiện có: {', '.join(ROLES)})")
+
+
+def _unknown_level(amendment: Amendment, level: str, where: str, chain: list[str]) -> InputError:
+    listed = ", ".join(chain) or "-"
+    return _err("amendment.unknown_level",
+                f"amendment {amendment.id}: {where}: unknown approval level {level!r} "
+                f"(the chain has: {listed})",
+                f"văn bản sửa đổi {amendment.id}: {where}: không có bước xét duyệt {level!r} "
+                f"(quy trình có: {listed})")
+
+
+def inheritance(plan: Plan, amendment: Amendment) -> dict[str, str]:
+    """Each level of ``plan`` that the amendment removes or replaces -> the level inheriting
+    its pending sign-off (a level kept maps to itself)."""
+    kept = {lv.id: lv.id for lv in plan.approval_chain}
+    for r in amendment.changes.levels.remove:
+        kept[r.level] = r.inherited_by
+    for p in amendment.changes.levels.replace:
+        kept[p.level] = p.by.id
+    return kept
+
+
+def _amend_chain(plan: Plan, amendment: Amendment,
+                 role_map: dict[Role, Role]) -> list[ApprovalLevel]:
+    changes = amendment.changes.levels
+    chain = list(plan.approval_chain)
+    original = [lv.id for lv in chain]
+
+    def index(level: str, where: str) -> int:
+        for i, lv in enumerate(chain):
+            if lv.id == level:
+                return i
+        raise _unknown_level(amendment, level, where, [lv.id for lv in chain])
+
+    for i, p in enumerate(changes.replace):
+        chain[index(p.level, f"changes.levels.replace[{i}]")] = p.by
+    for i, e in enumerate(changes.edit):
+        where = f"changes.levels.edit[{i}]"
+        at = index(e.level, where)
+        lv = chain[at]
+        drop = {_role(amendment, r, f"{where}.remove_roles") for r in e.remove_roles}
+        for gone in drop:
+            if gone not in lv.roles:
+                raise _err("amendment.unknown_role",
+                           f"amendment {amendment.id}: {where}: level {lv.id} has no role {gone!r}",
+                           f"văn bản sửa đổi {amendment.id}: {where}: bước {lv.id} "
+                           f"không có vai trò {gone!r}")
+        add = [_role(amendment, r, f"{where}.add_roles") for r in e.add_roles]
+        roles = [r for r in lv.roles if r not in drop] + [r for r in add if r not in lv.roles]
+        update: dict[str, object] = {"roles": roles}
+        if e.deadline_days is not None:
+            update["deadline_days"] = e.deadline_days
+        chain[at] = lv.model_copy(update=update)
+    removed: list[RemoveLevel] = []
+    for i, rm in enumerate(changes.remove):
+        del chain[index(rm.level, f"changes.levels.remove[{i}]")]
+        removed.append(rm)
+    for i, a in enumerate(changes.add):
+        where = f"changes.levels.add[{i}]"
+        at = 0 if a.after is None else index(a.after, f"{where}.after") + 1
+        chain.insert(at, a.level)
+    ids = [lv.id for lv in chain]
+    for i, rm in enumerate(removed):
+        where = f"changes.levels.remove[{i}]"
+        if rm.inherited_by not in ids:
+            raise _unknown_level(amendment, rm.inherited_by, f"{where}.inherited_by", ids)
+        # The inheriting level may not come before a level that stood before the removed one:
+        # a pending sign-off moves forward (or stays in place), never back over a passed level.
+        before = [x for x in original[:original.index(rm.level)] if x in ids]
+        if before and ids.index(rm.inherited_by) <= max(ids.index(x) for x in before):
+            raise _err("amendment.inherit_backwards",
+                       f"amendment {amendment.id}: {where}: {rm.inherited_by!r} comes before "
+                       f"levels that preceded {rm.level!r}; a pending sign-off cannot move back",
+                       f"văn bản sửa đổi {amendment.id}: {where}: bước {rm.inherited_by!r} đứng "
+                       f"trước các bước trước {rm.level!r}; không chuyển việc ký ngược lại")
+    for lv in chain:
+        for role in lv.roles:
+            _role(amendment, role, f"level {lv.id}")
+        if not lv.roles:
+            raise _err("amendment.empty_level",
+                       f"amendment {amendment.id}: approval level {lv.id!r} would be left "
+                       f"with no role to sign it",
+                       f"văn bản sửa đổi {amendment.id}: bước xét duyệt {lv.id!r} "
+                       f"sẽ không còn ai ký")
+    return [lv.model_copy(update={"escalate_to": role_map.get(lv.escalate_to, lv.escalate_to)})
+            for lv in chain]
+
+
+def _role_map(plan: Plan, amendment: Amendment) -> dict[Role, Role]:
+    used: set[Role] = set()
+    for d in plan.deadlines:
+        used.update((d.role, d.escalate_to))
+    for lv in plan.approval_chain:
+        used.update((*lv.roles, lv.escalate_to))
+    mapping: dict[Role, Role] = {}
+    for i, c in enumerate(amendment.changes.roles):
+        where = f"changes.roles[{i}]"
+        old = _role(amendment, c.from_, f"{where}.from")
+        new = _role(amendment, c.to, f"{where}.to")
+        if old not in used:
+            raise _err("amendment.unknown_role",
+                       f"amendment {amendment.id}: {where}.from: plan {plan.id} has no role "
+                       f"{old!r} to reassign",
+                       f"văn bản sửa đổi {amendment.id}: {where}.from: kế hoạch {plan.id} "
+                       f"không có vai trò {old!r} ({ROLE_NAMES_VI[old]}) để giao lại")
+        mapping[old] = new
+    return mapping
+
+
+def _amend_deadlines(plan: Plan, amendment: Amendment,
+                     role_map: dict[Role, Role]) -> list[Deadline]:
+    by_id = {d.id: d for d in plan.deadlines}
+    moved: dict[str, date] = {}
+    for i, c in enumerate(amendment.changes.deadlines):
+        where = f"changes.deadlines[{i}]"
+        d = by_id.get(c.deadline)
+        if d is None:
+            listed = ", ".join(by_id)
+            raise _err("amendment.unknown_deadline",
+                       f"amendment {amendment.id}: {where}: plan {plan.id} has no deadline "
+                       f"{c.deadline!r} (known: {listed})",
+                       f"văn bản sửa đổi {amendment.id}: {where}: kế hoạch {plan.id} không có "
+                       f"mốc thời hạn {c.deadline!r} (hiện có: {listed})")
+        if d.due < amendment.effective_on:
+            raise _err("amendment.deadline_passed",
+                       f"amendment {amendment.id}: {where}: deadline {d.id} was due {d.due}, "
+                       f"before the amendment takes effect ({amendment.effective_on})",
+                       f"văn bản sửa đổi {amendment.id}: {where}: hạn {d.id} ({d.due}) đã qua "
+                       f"trước ngày hiệu lực {amendment.effective_on}")
+        moved[d.id] = c.due if c.due is not None else d.due + timedelta(days=c.extend_days or 0)
+    return [d.model_copy(update={
+        "due": moved.get(d.id, d.due),
+        "role": role_map.get(d.role, d.role),
+        "escalate_to": role_map.get(d.escalate_to, d.escalate_to),
+    }) for d in plan.deadlines]
+
+
+def new_province(plan: Plan, amendment: Amendment,
+                 units: Mapping[str, UnitConversion] | None) -> str:
+    """The 2025 province of a legacy plan: the one every commune of its territory went into,
+    by the conversion tables (the amendment's ``province_code`` must agree)."""
+    change = amendment.changes.structure
+    assert change is not None
+    if units is None:
+        raise _err("amendment.units_required",
+                   f"amendment {amendment.id}: switching plan {plan.id} to the 2025 units "
+                   f"needs the legacy -> 2025 conversion of its communes",
+                   f"văn bản sửa đổi {amendment.id}: chuyển kế hoạch {plan.id} sang đơn vị "
+                   f"hành chính mới cần bảng quy đổi các xã")
+    legacy = registry("legacy")
+    territory = (legacy.communes_of_district(plan.district_code) if plan.district_code
+                 else legacy.communes_of_province(plan.province_code))
+    missing = [c.code for c in territory if c.code not in units]
+    if missing:
+        raise _err("amendment.unknown_code",
+                   f"amendment {amendment.id}: no 2025 unit for commune(s) "
+                   f"{', '.join(missing[:10])} of plan {plan.id}",
+                   f"văn bản sửa đổi {amendment.id}: không quy đổi được xã "
+                   f"{', '.join(missing[:10])} của kế hoạch {plan.id}")
+    found = sorted({units[c.code].province_code for c in territory})
+    if len(found) != 1:
+        raise _err("amendment.province_mismatch",
+                   f"amendment {amendment.id}: plan {plan.id}'s communes went into "
+                   f"{len(found)} provinces ({', '.join(found)}), not one",
+                   f"văn bản sửa đổi {amendment.id}: các xã của kế hoạch {plan.id} thuộc "
+                   f"{len(found)} tỉnh mới ({', '.join(found)})")
+    if change.province_code is not None:
+        if change.province_code not in registry("current").provinces:
+            raise _err("amendment.unknown_code",
+                       f"amendment {amendment.id}: changes.structure.province_code: "
+                       f"{change.province_code!r} is not a 2025 province code",
+                       f"văn bản sửa đổi {amendment.id}: changes.structure.province_code: "
+                       f"{change.province_code!r} không phải mã tỉnh mới")
+        if change.province_code != found[0]:
+            raise _err("amendment.province_mismatch",
+                       f"amendment {amendment.id}: changes.structure.province_code: "
+                       f"{change.province_code} but the conversion tables put plan {plan.id}'s "
+                       f"communes in {found[0]}",
+                       f"văn bản sửa đổi {amendment.id}: changes.structure.province_code: "
+                       f"{change.province_code} nhưng theo bảng quy đổi các xã của kế hoạch "
+                       f"{plan.id} thuộc tỉnh {found[0]}")
+    return found[0]
+
+
+def amend(plan: Plan, amendment: Amendment,
+          units: Mapping[str, UnitConversion] | None = None) -> Plan:
+    """The plan as the amendment makes it; refused (``InputError``) with the thing named.
+
+    ``units``: the legacy -> 2025 conversion of (at least) the plan's communes, needed when
+    the amendment switches the structure."""
+    check_applies(plan, amendment)
+    role_map = _role_map(plan, amendment)
+    chain = _amend_chain(plan, amendment, role_map)
+    deadlines = _amend_deadlines(plan, amendment, role_map)
+    doc = plan.model_dump()
+    doc.update(approval_chain=[lv.model_dump() for lv in chain],
+               deadlines=[d.model_dump() for d in deadlines],
+               source=f"{plan.source}; sửa đổi / amended by {amendment.id} "
+                      f"(from {amendment.effective_on})")
+    if amendment.changes.structure is not None and plan.structure == "legacy":
+        doc.update(structure="current", district_code=None,
+                   province_code=new_province(plan, amendment, units))
+    try:
+        return Plan.model_validate(doc)
+    except ValidationError as exc:
+        problems: list[str] = []
+        for err in exc.errors():
+            listed = (err.get("ctx") or {}).get("problems")
+            problems.extend(str(p) for p in listed) if isinstance(listed, list) else (
+                problems.append(str(err["msg"])))
+        text = "; ".join(problems)
+        raise _err("amendment.invalid_plan",
+                   f"amendment {amendment.id}: the amended plan {plan.id} is not valid: {text}",
+                   f"văn bản sửa đổi {amendment.id}: kế hoạch {plan.id} sau sửa đổi không hợp "
+                   f"lệ: {text}") from None
+
+
+# -- the effect on one running case ------------------------------------------------------------
+
+class SignatureKept(_Strict):
+    level: str
+    role: str
+    person: str
+
+
+class PendingChange(_Strict):
+    """The chain of a case whose dossier is pending (or returned) when the amendment applies."""
+
+    round: int
+    level_before: str | None  # None: returned to the commune (no level pending)
+    level_after: str | None
+    transferred: bool  # the pending level was removed or replaced: its sign-off moved
+    awaiting_before: list[str]  # who must sign next
+    awaiting_after: list[str]
+    signed_after: list[str] = []  # roles counted as signed at the inheriting level
+    signatures_kept: list[SignatureKept] = []  # every signature of the round, still valid
+    # a returned dossier resubmits into the amended chain: its first level, before -> after
+    resubmit_first_before: str | None = None
+    resubmit_first_after: str | None = None
+
+
+class DeadlineEffect(_Strict):
+    deadline: str
+    due_before: date
+    due_after: date
+    role_before: str
+    role_after: str
+    escalate_before: str
+    escalate_after: str
+
+
+class LevelEscalation(_Strict):
+    level: str
+    before: str
+    after: str
+
+
+class CodeChange(_Strict):
+    commune_before: str | None
+    district_before: str | None
+    province_before: str | None
+    commune_after: str
+    commune_name_after: str
+    province_after: str
+    split: bool = False
+    candidates: list[NewUnit] = []
+
+
+class CaseEffect(_Strict):
+    """What applying the amendment would change for one case; ``changes`` is False when
+    nothing would (a closed case, or one the amendment does not touch)."""
+
+    case_id: str
+    amendment: str
+    effective_on: date
+    status: str
+    phase: int | None
+    closed: bool
+    changes: bool
+    pending: PendingChange | None = None
+    deadlines: list[DeadlineEffect] = []
+    escalations: list[LevelEscalation] = []
+    codes: CodeChange | None = None
+    notes: list[str] = []
+
+
+def case_effect(plan: Plan, amended: Plan, amendment: Amendment, case_id: str, case: CaseAt,
+                units: Mapping[str, UnitConversion] | None = None) -> CaseEffect:
+    """What ``amendment`` (``amended`` is ``amend(plan, amendment, units)``) would change for
+    one case of ``plan`` whose events fold into ``case``. Changes nothing."""
+    closed = case.status == "closed"
+    base: dict[str, object] = {"case_id": case_id, "amendment": amendment.id,
+                               "effective_on": amendment.effective_on, "status": case.status,
+                               "phase": case.phase, "closed": closed}
+    if closed:
+        return CaseEffect(**base, changes=False,
+                          notes=["hồ sơ đã đóng: không thay đổi / case closed: unchanged"])
+    pending = _pending_effect(plan, amended, amendment, case)
+    deadlines = _deadline_effects(plan, amended, amendment, case)
+    escalations = _escalations(plan, amended, case, pending)
+    codes = _codes(plan, amended, case, units)
+    changed = bool(
+        (pending and (pending.level_before != pending.level_after or pending.transferred
+                      or pending.awaiting_before != pending.awaiting_after
+                      or pending.resubmit_first_before != pending.resubmit_first_after))
+        or deadlines or escalations or codes)
+    return CaseEffect(**base, changes=changed, pending=pending,
+                      deadlines=deadlines, escalations=escalations, codes=codes)
+
+
+def _awaiting(plan: Plan, level: str | None, signed: set[str]) -> list[str]:
+    if level is None:
+        return []
+    lv = plan.level(level)
+    if lv.rule == "quorum":
+        return [m for m in lv.members if m not in signed]
+    return [r for r in lv.roles if r not in signed]
+
+
+def _pending_effect(plan: Plan, amended: Plan, amendment: Amendment,
+                    case: CaseAt) -> PendingChange | None:
+    if case.chain not in ("pending", "returned") or not case.rounds:
+        return None
+    current = case.rounds[-1]
+    kept = [SignatureKept(level=lv, role=s.role, person=s.person)
+            for lv, sigs in current.signed.items() for s in sigs]
+    if case.chain == "returned":
+        return PendingChange(
+            round=case.round, level_before=None, level_after=None, transferred=False,
+            awaiting_before=[], awaiting_after=[], signatures_kept=kept,
+            resubmit_first_before=plan.approval_chain[0].id,
+            resubmit_first_after=amended.approval_chain[0].id)
+    before = case.pending_level
+    assert before is not None
+    after = inheritance(plan, amendment).get(before, before)
+    transferred = after != before or any(p.level == before
+                                         for p in amendment.changes.levels.replace)
+    signed_before = {s.role if plan.level(before).rule != "quorum" else s.person
+                     for s in current.signed.get(before, [])}
+    new_level = amended.level(after)
+    if new_level.rule == "quorum":
+        carried = {s.person for s in current.signed.get(before, [])} & set(new_level.members)
+    else:
+        carried = {r for r in signed_before if r in new_level.roles}
+    if after == before and not transferred:
+        carried = signed_before
+    return PendingChange(
+        round=case.round, level_before=before, level_after=after, transferred=transferred,
+        awaiting_before=_awaiting(plan, before, signed_before),
+        awaiting_after=_awaiting(amended, after, carried),
+        signed_after=sorted(carried), signatures_kept=kept)
+
+
+def _deadline_effects(plan: Plan, amended: Plan, amendment: Amendment,
+                      case: CaseAt) -> list[DeadlineEffect]:
+    """The case's outstanding deadlines due on or after the effective date (one due before it
+    passed under the old rules: its escalation, if any, was the old plan's)."""
+    outstanding = {row.id for row in case.deadlines if row.state == "pending"}
+    effects = []
+    for d in plan.deadlines:
+        if d.id not in outstanding or d.due < amendment.effective_on:
+            continue
+        n = amended.deadline(d.id)
+        if (n.due, n.role, n.escalate_to) != (d.due, d.role, d.escalate_to):
+            effects.append(DeadlineEffect(
+                deadline=d.id, due_before=d.due, due_after=n.due, role_before=d.role,
+                role_after=n.role, escalate_before=d.escalate_to, escalate_after=n.escalate_to))
+    return effects
+
+
+def _escalations(plan: Plan, amended: Plan, case: CaseAt,
+                 pending: PendingChange | None) -> list[LevelEscalation]:
+    """Escalation targets of the levels still ahead of the case in the amended chain."""
+    if case.chain == "recognised":
+        return []
+    ids = [lv.id for lv in amended.approval_chain]
+    start = ids.index(pending.level_after) if pending and pending.level_after else 0
+    old = {lv.id: lv.escalate_to for lv in plan.approval_chain}
+    return [LevelEscalation(level=lv.id, before=old[lv.id], after=lv.escalate_to)
+            for lv in amended.approval_chain[start:]
+            if lv.id in old and old[lv.id] != lv.escalate_to]
+
+
+def _codes(plan: Plan, amended: Plan, case: CaseAt,
+           units: Mapping[str, UnitConversion] | None) -> CodeChange | None:
+    if plan.structure == amended.structure or case.commune_code is None:
+        return None
+    conversion = (units or {}).get(case.commune_code)
+    if conversion is None:
+        raise _err("amendment.unknown_code",
+                   f"no 2025 unit for the case's commune {case.commune_code}",
+                   f"không quy đổi được xã {case.commune_code} của hồ sơ")
+    return CodeChange(
+        commune_before=case.commune_code, district_before=case.district_code,
+        province_before=case.province_code, commune_after=conversion.commune_code,
+        commune_name_after=conversion.commune_name, province_after=conversion.province_code,
+        split=conversion.split, candidates=list(conversion.candidates))
