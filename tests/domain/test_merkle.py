@@ -30,7 +30,11 @@ from domain.merkle import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-VECTORS = REPO.parent / "shared" / "testdata" / "rfc6962"
+# The shared copy beside the repository when there is one (the issue's source); the copy
+# committed under tests/data/ (same files, with their licence) on a clone anywhere else, as CI.
+SHARED = REPO.parent / "shared" / "testdata" / "rfc6962"
+COMMITTED = REPO / "tests" / "data" / "rfc6962"
+VECTORS = SHARED if SHARED.is_dir() else COMMITTED
 VECTOR_DIRS = ("inclusion", "consistency", "inclusion/additional", "inclusion/single-entry",
                "consistency/additional")
 
@@ -50,6 +54,16 @@ def test_the_shared_vectors_are_there() -> None:
     assert len(files) >= 190, f"only {len(files)} vector files under {VECTORS}"
     wanted = [json.loads(f.read_text())["wantErr"] for f in files]
     assert wanted.count(False) >= 10 and wanted.count(True) >= 150
+
+
+def test_the_committed_vectors_are_the_shared_ones() -> None:
+    """The copy under tests/data/ is byte for byte the shared one (checked where both are)."""
+    assert COMMITTED.is_dir(), f"missing {COMMITTED}"
+    if not SHARED.is_dir():
+        return  # a clone away from the shared folder: the committed copy is what there is
+    ours = {p.relative_to(COMMITTED): p.read_bytes() for p in COMMITTED.rglob("*") if p.is_file()}
+    theirs = {p.relative_to(SHARED): p.read_bytes() for p in SHARED.rglob("*") if p.is_file()}
+    assert ours == theirs
 
 
 def _b64(value: str | None) -> bytes:
