@@ -134,6 +134,7 @@ async def test_sign_in_inbox_case_page_and_refusals(site: Site) -> None:
     response = await outsider.goto(f"{site.url}/ui/cases/{case.id}")
     assert response is not None and response.status == 403
     await expect(outsider.get_by_role("alert")).to_contain_text("địa bàn")
+    await accessible(outsider)  # the refusal page too
 
     # a form posted without its CSRF token changes nothing
     before = len(await case.service.history(case.ref))
@@ -184,6 +185,12 @@ async def test_sign_in_inbox_case_page_and_refusals(site: Site) -> None:
         len(await case.service.history(case.ref)))
     assert await auditor.locator("form#decision-form").count() == 0
     await accessible(auditor)
+
+    # signing out ends the session: the pages ask for a sign-in again
+    await auditor.get_by_role("button", name="Đăng xuất").click()
+    await auditor.wait_for_url("**/ui/signin")
+    await auditor.goto(f"{site.url}/ui/inbox")
+    assert "/ui/signin" in auditor.url
 
 
 async def test_pages_answer_without_javascript_too(site: Site) -> None:
