@@ -78,6 +78,8 @@ async def main(events: int, runs: int) -> dict[str, Any]:
         admin, app = await fresh(server)
         fill_seconds = await fill(admin, events)
         store = await EventStore.connect(app, min_size=1, max_size=2)
+        # `drugfree audit verify` runs with the owner's URL (DATABASE_URL), as here
+        owner = await EventStore.connect(admin, min_size=1, max_size=1)
         try:
             load_before = os.getloadavg()[0]
             scans, verifies, checkpoints = [], [], []
@@ -85,7 +87,7 @@ async def main(events: int, runs: int) -> dict[str, Any]:
                 seconds, rows = await plain_scan(admin)
                 scans.append(rows / seconds)
                 start = time.perf_counter()
-                report = await store.verify()
+                report = await owner.verify()
                 verifies.append(report.events / (time.perf_counter() - start))
                 if not report.ok or report.events != rows:
                     raise SystemExit(f"verify failed on generated data: {report}")
@@ -118,6 +120,7 @@ async def main(events: int, runs: int) -> dict[str, Any]:
             load_after = os.getloadavg()[0]
         finally:
             await store.close()
+            await owner.close()
         conn = await asyncpg.connect(server)
         try:
             await conn.execute(f'DROP DATABASE IF EXISTS "{admin.rsplit("/", 1)[-1]}" '
