@@ -8,21 +8,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, Page, expect
 
 from api.app import create_app
-from domain.identity import Signer, issue_token
+from domain.identity import Signer
 from domain.roles import Actor
 from service import CaseService
 from service.access import Authenticator
 from tests.workflows.support import CLEAN, SIGNER, Case, serving
-from tests.workflows.web_support import accessible, browser, screenshot
+from tests.workflows.web_support import Browsing, accessible, browser, screenshot
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 __all__ = ["browser"]  # the fixture, used by name
@@ -32,28 +32,10 @@ COMMUNE = "29485"  # district 849
 ISSUER = Signer.from_seed(bytes(range(128, 160)))
 
 
-def token(actor: Actor) -> str:
-    return issue_token(ISSUER, actor, datetime.now(UTC), timedelta(hours=2))
-
-
-class Site:
+class Site(Browsing):
     def __init__(self, url: str, case: Case, browser: Browser) -> None:
-        self.url, self.case, self.browser = url, case, browser
-        self.contexts: list[BrowserContext] = []
-
-    async def page_as(self, actor: Actor | None) -> Page:
-        """A fresh browser (its own cookies) signed in as ``actor`` through the sign-in form."""
-        context = await self.browser.new_context(viewport={"width": 1366, "height": 768},
-                                                 locale="vi-VN")
-        self.contexts.append(context)
-        page = await context.new_page()
-        await page.goto(f"{self.url}/ui/signin")
-        if actor is not None:
-            await page.get_by_label("Thẻ định danh").fill(token(actor))
-            await page.get_by_role("button", name="Đăng nhập").first.click()
-            await page.wait_for_url("**/ui/inbox")
-        return page
-
+        super().__init__(url, browser, ISSUER)
+        self.case = case
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def site(temporal: Any, worker: str, store: Any, browser: Browser) -> AsyncIterator[Site]:
@@ -66,8 +48,7 @@ async def site(temporal: Any, worker: str, store: Any, browser: Browser) -> Asyn
     async with serving(app) as url:
         s = Site(url, case, browser)
         yield s
-        for context in s.contexts:
-            await context.close()
+        await s.close()
 
 
 async def in_inbox(page: Page, case_id: str, url: str) -> None:
@@ -202,7 +183,7 @@ async def test_pages_answer_without_javascript_too(site: Site) -> None:
         cookie = page.cookies.get("drugfree_signin")
         assert cookie and f'value="{cookie}"' in page.text
         signed = await http.post("/ui/signin", data={
-            "csrf": cookie, "token": token(site.case.actor("province_police"))})
+            "csrf": cookie, "token": site.token(site.case.actor("province_police"))})
         assert signed.status_code == 303 and signed.headers["location"] == "/ui/inbox"
         session = signed.cookies.get("drugfree_session")
         assert session is not None

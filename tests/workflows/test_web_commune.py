@@ -12,23 +12,22 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, Page, expect
 
 from api.app import create_app
-from domain.identity import Signer, issue_token
+from domain.identity import Signer
 from domain.metric_labels import label
 from domain.metrics import Metrics
-from domain.roles import Actor
 from runtime.limits import ENV_MAX_ATTACHMENT
 from service import CaseService
 from service.access import Authenticator
 from tests.workflows.support import CLEAN, SIGNER, Case, eventually, serving
-from tests.workflows.web_support import accessible, browser, screenshot
+from tests.workflows.web_support import Browsing, accessible, browser, screenshot
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 __all__ = ["browser"]  # the fixture, used by name
@@ -38,26 +37,10 @@ COMMUNE, NEIGHBOUR = "29497", "29500"  # Xã Đôn Xuân, Xã Đôn Châu (distr
 ISSUER = Signer.from_seed(bytes(range(160, 192)))
 
 
-def token(actor: Actor) -> str:
-    return issue_token(ISSUER, actor, datetime.now(UTC), timedelta(hours=2))
-
-
-class Site:
+class Site(Browsing):
     def __init__(self, url: str, case: Case, browser: Browser) -> None:
-        self.url, self.case, self.browser = url, case, browser
-        self.contexts: list[BrowserContext] = []
-
-    async def page_as(self, actor: Actor) -> Page:
-        context = await self.browser.new_context(viewport={"width": 1366, "height": 768},
-                                                 locale="vi-VN")
-        self.contexts.append(context)
-        page = await context.new_page()
-        await page.goto(f"{self.url}/ui/signin")
-        await page.get_by_label("Thẻ định danh").fill(token(actor))
-        await page.get_by_role("button", name="Đăng nhập").first.click()
-        await page.wait_for_url("**/ui/inbox")
-        return page
-
+        super().__init__(url, browser, ISSUER)
+        self.case = case
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def site(temporal: Any, worker: str, store: Any, browser: Browser) -> AsyncIterator[Site]:
@@ -71,8 +54,7 @@ async def site(temporal: Any, worker: str, store: Any, browser: Browser) -> Asyn
     async with serving(app) as url:
         s = Site(url, case, browser)
         yield s
-        for context in s.contexts:
-            await context.close()
+        await s.close()
 
 
 async def fill_metrics(page: Page, values: dict[str, Any]) -> None:

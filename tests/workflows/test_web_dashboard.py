@@ -12,20 +12,20 @@ import csv
 import io
 import re
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, Page, expect
 
 from api.app import create_app
-from domain.identity import Signer, issue_token
+from domain.identity import Signer
 from domain.roles import Actor
 from service import CaseService
 from service.access import Authenticator
 from tests.workflows.support import BASELINE, CLEAN, SIGNER, Case, serving
-from tests.workflows.web_support import accessible, browser, screenshot
+from tests.workflows.web_support import Browsing, accessible, browser, screenshot
 from workflows import names
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -36,26 +36,10 @@ CHOSEN, WITHDRAWN, LEFT_OUT = "29488", "29491", "29494"  # district 849
 ISSUER = Signer.from_seed(bytes(range(160, 192)))
 
 
-def token(actor: Actor) -> str:
-    return issue_token(ISSUER, actor, datetime.now(UTC), timedelta(hours=2))
-
-
-class Site:
+class Site(Browsing):
     def __init__(self, url: str, cases: dict[str, Case], browser: Browser) -> None:
-        self.url, self.cases, self.browser = url, cases, browser
-        self.contexts: list[BrowserContext] = []
-
-    async def page_as(self, actor: Actor) -> Page:
-        context = await self.browser.new_context(viewport={"width": 1366, "height": 768},
-                                                 locale="vi-VN", accept_downloads=True)
-        self.contexts.append(context)
-        page = await context.new_page()
-        await page.goto(f"{self.url}/ui/signin")
-        await page.get_by_label("Thẻ định danh").fill(token(actor))
-        await page.get_by_role("button", name="Đăng nhập").first.click()
-        await page.wait_for_url("**/ui/inbox")
-        return page
-
+        super().__init__(url, browser, ISSUER)
+        self.cases = cases
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def site(temporal: Any, worker: str, store: Any, browser: Browser) -> AsyncIterator[Site]:
@@ -71,8 +55,7 @@ async def site(temporal: Any, worker: str, store: Any, browser: Browser) -> Asyn
     async with serving(app) as url:
         s = Site(url, cases, browser)
         yield s
-        for context in s.contexts:
-            await context.close()
+        await s.close()
 
 
 def totals(svg: str) -> set[int]:

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+
+from domain.identity import Signer, issue_token
+from domain.roles import Actor
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -46,3 +50,32 @@ async def accessible(page: Page) -> None:
 async def screenshot(page: Page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
+
+
+class Browsing:
+    """People at the pages: each in a fresh browser context (its own cookies) at 1366x768,
+    signed in through the sign-in form with a token from ``issuer``."""
+
+    def __init__(self, url: str, browser: Browser, issuer: Signer) -> None:
+        self.url, self.browser, self.issuer = url, browser, issuer
+        self.contexts: list[BrowserContext] = []
+
+    def token(self, actor: Actor) -> str:
+        return issue_token(self.issuer, actor, datetime.now(UTC), timedelta(hours=2))
+
+    async def page_as(self, actor: Actor | None) -> Page:
+        """A new browser signed in as ``actor`` (None: at the sign-in page, signed out)."""
+        context = await self.browser.new_context(viewport=VIEWPORT, locale="vi-VN",
+                                                 accept_downloads=True)
+        self.contexts.append(context)
+        page = await context.new_page()
+        await page.goto(f"{self.url}/ui/signin")
+        if actor is not None:
+            await page.get_by_label("Thẻ định danh").fill(self.token(actor))
+            await page.get_by_role("button", name="Đăng nhập").first.click()
+            await page.wait_for_url("**/ui/inbox")
+        return page
+
+    async def close(self) -> None:
+        for context in self.contexts:
+            await context.close()
