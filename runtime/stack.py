@@ -18,6 +18,7 @@ import asyncio
 import json
 import os
 import secrets
+import shlex
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -85,6 +86,7 @@ class StackInfo:
     ui_url: str | None
     tokens: dict[str, str]  # role -> a ready token
     database_url: str = ""  # the event store, as the application role (benchmarks fill it)
+    checkpoint_vkey: str = ""  # the verifier key of the stack's checkpoints
     rehearsal: float | None = None  # seconds per plan day; None: the plans' real dates
 
 
@@ -132,6 +134,7 @@ async def running_stack(root: Path, *, api_port: int = 8000, temporal_port: int 
     from eventstore.urls import app_url
     from runtime import temporal as rt
     from runtime.schedules import ensure_checkpoint_schedule
+    from service.audit import signing_key, verifier_of
     from runtime.trust import Trust
     from service import CaseService
     from service.access import Authenticator
@@ -187,7 +190,8 @@ async def running_stack(root: Path, *, api_port: int = 8000, temporal_port: int 
                 async with serving(app, "127.0.0.1", api_port):
                     yield StackInfo(api_url=f"http://127.0.0.1:{api_port}",
                                     temporal_address=address, ui_url=ui_url, tokens=tokens,
-                                    database_url=db_url, rehearsal=rehearsal)
+                                    database_url=db_url, rehearsal=rehearsal,
+                                    checkpoint_vkey=verifier_of(signing_key()))
         finally:
             if env is not None:
                 await env.shutdown()
@@ -248,6 +252,10 @@ def write_tokens(info: StackInfo, root: Path) -> Path:
     path = root / "tokens.env"
     text = "".join(f"export DRUGFREE_TOKEN_{role.upper()}={token}\n"
                    for role, token in info.tokens.items())
+    if info.database_url:  # for `drugfree audit ...` against the stack's event store
+        text += f"export DRUGFREE_DEV_DATABASE_URL={shlex.quote(info.database_url)}\n"
+    if info.checkpoint_vkey:
+        text += f"export DRUGFREE_CHECKPOINT_VKEY={shlex.quote(info.checkpoint_vkey)}\n"
     if info.rehearsal is not None:  # what a script needs to know when a case's days fall
         text += (f"export DRUGFREE_REHEARSAL_SECONDS_PER_DAY={info.rehearsal:g}\n"
                  f"export DRUGFREE_REHEARSAL_LEAD_SECONDS={REHEARSAL_LEAD.total_seconds():g}\n")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -93,7 +94,7 @@ def tokens(folder: Path) -> dict[str, str]:
     out = {}
     for line in (folder / "tokens.env").read_text().splitlines():
         name, _, value = line.removeprefix("export ").partition("=")
-        out[name] = value
+        out[name] = shlex.split(value)[0]  # as the shell reads it
     return out
 
 
@@ -151,6 +152,15 @@ def test_the_stack_serves_stops_cleanly_and_resumes(tmp_path: Path) -> None:
         head = checkpoint.verify(kept[0].read_text(), signer.key.public_key(),
                                  origin="drugfree.local/events")
         assert head.size >= 2  # at least the case's first two events
+        # an auditor holds the kept checkpoint against the stack's log (tokens.env says how)
+        t = tokens(folder)
+        env = {k: v for k, v in os.environ.items() if k != "TEMPORAL_ADDRESS"}
+        audited = subprocess.run(
+            [sys.executable, "-m", "cli.main", "audit", "verify", "--checkpoint", str(kept[0])],
+            cwd=ROOT, env={**env, "DATABASE_URL": t["DRUGFREE_DEV_DATABASE_URL"],
+                           "DRUGFREE_CHECKPOINT_VKEY": t["DRUGFREE_CHECKPOINT_VKEY"]},
+            capture_output=True, text=True, timeout=120)
+        assert audited.returncode == 0 and "vẫn y nguyên" in audited.stdout, audited.stderr
         # an operator changes the schedule's period
         env = {k: v for k, v in os.environ.items() if k != "TEMPORAL_ADDRESS"}
         done = subprocess.run(
