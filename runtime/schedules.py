@@ -35,7 +35,8 @@ async def ensure_checkpoint_schedule(client: Client, task_queue: str,
     was created now."""
     schedule = checkpoint_schedule(task_queue, every)
     try:
-        await client.create_schedule(SCHEDULE_ID, schedule)
+        # the first checkpoint at once: a fresh deployment has one to keep from the start
+        await client.create_schedule(SCHEDULE_ID, schedule, trigger_immediately=True)
         return True
     except ScheduleAlreadyRunningError:
         def update(_: ScheduleUpdateInput) -> ScheduleUpdate:
