@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -62,7 +63,18 @@ def main() -> None:
     except typer.Abort:
         typer.echo("đã hủy / aborted", err=True)
         sys.exit(1)
-    sys.exit(code if isinstance(code, int) else 0)
+    finish(code if isinstance(code, int) else 0)
+
+
+def finish(code: int) -> None:
+    """Exit with ``code``. After a Temporal client was used, skip the interpreter's teardown
+    (output flushed first): the SDK's threads may abort it (runtime.temporal.connected)."""
+    temporal = sys.modules.get("runtime.temporal")
+    if temporal is not None and getattr(temporal, "connected", False):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -134,10 +134,10 @@ async def running_stack(root: Path, *, api_port: int = 8000, temporal_port: int 
     from eventstore.urls import app_url
     from runtime import temporal as rt
     from runtime.schedules import ensure_checkpoint_schedule
-    from service.audit import signing_key, verifier_of
     from runtime.trust import Trust
     from service import CaseService
     from service.access import Authenticator
+    from service.audit import signing_key, verifier_of
     from web.app import DemoPerson
     from worker import running_worker
 

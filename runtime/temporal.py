@@ -83,9 +83,10 @@ def data_converter() -> DataConverter:
 
 
 @functools.cache
+@functools.cache
 def runtime() -> Runtime:
     """The SDK core's own logs go to stderr at ``DRUGFREE_CORE_LOG`` (default ERROR), so that
-    they never mix into a command's output."""
+    they never mix into a command's output. One per process, kept until it exits."""
     level = os.environ.get("DRUGFREE_CORE_LOG", "ERROR")
     return Runtime(telemetry=TelemetryConfig(
         logging=LoggingConfig(filter=TelemetryFilter(core_level=level, other_level=level))))
@@ -104,7 +105,15 @@ def _binary(name: str) -> str:
     return found
 
 
+# Whether this process made a client: a short command that did should leave without the
+# interpreter's teardown, which the SDK's threads may crash (temporalio/sdk-python#300: a
+# "PyGILState_Release ... finalizing" abort after a successful run, about 1 in 10 here).
+connected = False
+
+
 async def connect(address: str, tracing: bool = False) -> Client:
+    global connected
+    connected = True
     return await Client.connect(address, namespace=NAMESPACE, data_converter=data_converter(),
                                 interceptors=interceptors(tracing), runtime=runtime())
 
