@@ -131,6 +131,9 @@ def verify_cmd(
         "--plan", help="Mọi hồ sơ của một kế hoạch / every case of one plan")] = None,
     every: Annotated[bool, typer.Option("--all", help="Toàn bộ nhật ký (mặc định) / the "
                                                       "whole log (the default)")] = False,
+    deep: Annotated[bool, typer.Option(
+        "--deep", help="So cả bản sao jsonb với dữ liệu đã băm (chậm hơn) / also compare "
+                       "each event's jsonb copy with its hashed bytes (slower)")] = False,
     database_url: DatabaseUrl = None, data_dir: DataDir = None, lang: LangOption = Lang.vi,
 ) -> None:
     """Kiểm tra chuỗi băm (và mốc kiểm toán) / verify hash chains (and a kept checkpoint):
@@ -148,8 +151,8 @@ def verify_cmd(
 
     async def work(url: str) -> dict[str, Any]:
         async with await EventStore.connect(url, max_size=2) as store:
-            report = await (_verify_plan(store, plan, lang) if plan is not None
-                            else store.verify(stream))
+            report = await (_verify_plan(store, plan, lang, deep) if plan is not None
+                            else store.verify(stream, deep=deep))
             out: dict[str, Any] = {"events": report.events, "streams": report.streams,
                                    "broken": str(report.broken) if report.broken else None}
             if note is not None and report.broken is None:
@@ -193,7 +196,8 @@ def verify_cmd(
                         "hashes)"))
 
 
-async def _verify_plan(store: EventStore, plan: str, lang: Lang) -> VerifyReport:
+async def _verify_plan(store: EventStore, plan: str, lang: Lang,
+                       deep: bool = False) -> VerifyReport:
     """Every case stream of ``plan``, one after the other (constant memory), with a progress
     bar on stderr; the first break stops it."""
     streams = [s.stream for s in await store.streams(f"conversion:{plan}:")]
@@ -203,7 +207,7 @@ async def _verify_plan(store: EventStore, plan: str, lang: Lang) -> VerifyReport
     with typer.progressbar(streams, label=_say(lang, "kiểm tra", "verifying"),
                            file=sys.stderr) as bar:
         for done, name in enumerate(bar, 1):
-            report = await store.verify(name)
+            report = await store.verify(name, deep=deep)
             events += report.events
             if report.broken is not None:
                 return VerifyReport(events, done, report.broken)

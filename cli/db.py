@@ -91,12 +91,15 @@ def verify_cmd(
     stream: Annotated[str | None, typer.Argument(help="One stream; all when omitted.")] = None,
     database_url: DatabaseUrl = None,
     data_dir: DataDir = None,
+    deep: Annotated[bool, typer.Option(
+        "--deep", help="Also compare each event's jsonb copy with its hashed bytes "
+                       "(slower).")] = False,
 ) -> None:
     """Re-derive every hash and link; exit 1 and name the first broken row if any."""
 
     async def verify(url: str) -> tuple[int, int, str | None]:
         async with await EventStore.connect(url, max_size=2) as store:
-            report = await store.verify(stream)
+            report = await store.verify(stream, deep=deep)
         return report.events, report.streams, str(report.broken) if report.broken else None
 
     events, streams, broken = _run(database_url, verify, data_dir)

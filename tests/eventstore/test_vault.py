@@ -87,11 +87,14 @@ async def test_a_payload_edited_only_in_its_query_copy_is_named_by_verify(
         await admin.execute("SET LOCAL session_replication_role = replica")
         await admin.execute("UPDATE events SET payload = jsonb_set(payload, '{step}', '7') "
                             "WHERE position = $1", target.position)
-    for report in (await store.verify(stream), await store.verify()):
+    for report in (await store.verify(stream, deep=True), await store.verify(deep=True)):
         assert report.broken is not None
         assert (report.broken.stream, report.broken.version, report.broken.position,
                 report.broken.event_id) == (stream, 2, target.position, target.event_id)
         assert "payload" in report.broken.problem and "query copy" in report.broken.problem
+    # the default (chains only) does not read the copy; nothing the system decides reads it
+    # either: case outcomes come from the hashed bytes (EventStore.outcomes)
+    assert (await store.verify(stream)).ok
 
 
 async def test_verify_still_passes_on_numbers_jsonb_writes_differently(
@@ -112,6 +115,9 @@ async def test_hashed_bytes_that_are_not_json_are_named_not_a_crash(
         await admin.execute("SET LOCAL session_replication_role = replica")
         await admin.execute("UPDATE events SET canonical = $2, hash = $3 WHERE position = $1",
                             target.position, forged, event_hash(forged))
-    report = await store.verify(stream)
+    report = await store.verify(stream, deep=True)
     assert report.broken is not None and report.broken.version == 2
     assert "not JSON" in report.broken.problem
+    # the chains alone: the forged row hashes right, and the next link names the break
+    report = await store.verify(stream)
+    assert report.broken is not None and report.broken.version == 3
