@@ -24,6 +24,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -54,7 +55,9 @@ from api.schemas import (
     Uploaded,
     WithdrawalBody,
 )
+from domain.amendment import Amendment
 from domain.clock import PlanClock
+from domain.documents import validation_problems
 from domain.errors import DomainError
 from domain.plan import Plan
 from domain.replay import replay
@@ -63,6 +66,9 @@ from runtime.limits import attachment_limit
 from service import CaseRef, CaseService, ServiceError
 from service import export as exports
 from service.access import Authenticator, Operation, Principal
+from service.amendments import amended
+from service.amendments import preview as amendments_preview
+from service.amendments import report as amendments_report
 from service.audit import Audit, signing_key
 from service.audit_reads import ReadLog
 from service.cases import SIGNED_IN, clean_name
@@ -279,6 +285,39 @@ def create_app(service: CaseService, authenticator: Authenticator,
         published, created = await plans.publish(who.actor, body)
         return JSONResponse(jsonable_encoder(plan_info(published)),
                             status_code=201 if created else 200)
+
+    @app.post("/plans/{plan_id}/amendments", tags=["kế hoạch / plans"], responses=WRITES)
+    async def amend_plan(plan_id: PlanIdPath, body: Annotated[dict[str, Any], Body(
+            description="An amendment document (as domain/amendments/*.yaml)")],
+            who: Who, dry_run: bool = False) -> dict[str, Any]:
+        """Văn bản sửa đổi: with ``dry_run=true``, what the amendment would change for each
+        running case of the plan (pending level and who signs next, deadlines, escalations,
+        codes), changing nothing; for the plan's issuer (the provincial People's Committee).
+        Applying it is not built yet."""
+        plan = await door.campaign_allowed(who.actor, "publish", plan_id)  # its issuer
+        amendment = validated_amendment(body)
+        if plan_id not in amendment.amends:
+            raise ServiceError("amendment.other_plan",
+                               f"amends: the amendment does not amend plan {plan_id}",
+                               f"amends: văn bản sửa đổi không sửa kế hoạch {plan_id}")
+        if not dry_run:
+            raise ServiceError(
+                "amendment.apply_not_built",
+                "applying an amendment to running cases is not built yet; ask with "
+                "dry_run=true to see what it would change",
+                "áp dụng văn bản sửa đổi cho hồ sơ đang chạy chưa được xây dựng; dùng "
+                "dry_run=true để xem trước")
+        if store is None:
+            raise ServiceError("service.no_store", "the dry run needs the event store",
+                               "cần cơ sở dữ liệu để xem trước")
+        try:
+            plans_ = {pid: amended(plan if pid == plan_id else await door.plan_of(pid),
+                                   amendment) for pid in amendment.amends}
+        except DomainError as exc:
+            raise ServiceError(exc.code, exc.message, exc.message_vi) from None
+        answer: dict[str, Any] = jsonable_encoder(amendments_report(
+            amendment, plans_, await amendments_preview(store, amendment, plans_)))
+        return answer
 
     # -- cases ------------------------------------------------------------------------------
     @app.post("/cases", status_code=201, tags=["hồ sơ / cases"], responses=WRITES)
@@ -574,6 +613,17 @@ def plan_info(p: PublishedPlan) -> PlanInfo:
                     version=p.version, content_hash=p.content_hash, source=p.source,
                     published_by=p.published_by,
                     published_at=None if p.published_at is None else p.published_at.isoformat())
+
+
+def validated_amendment(body: dict[str, Any]) -> Amendment:
+    """The amendment of a request body; every problem named (``amendment.invalid``)."""
+    try:
+        return Amendment.model_validate(body)
+    except ValidationError as exc:
+        listed = "; ".join(f"{field}: {msg}" if field else msg
+                           for field, msg in validation_problems(exc))
+        raise ServiceError("amendment.invalid", listed,
+                           f"văn bản sửa đổi không hợp lệ: {listed}") from None
 
 
 def _b64(value: bytes) -> str:

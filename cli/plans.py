@@ -10,7 +10,6 @@ from typing import Annotated, Any
 import typer
 
 from catalog import FileReport, get_plan, load_amendment_file, plan_ids, validate_files
-from catalog.units_2025 import units_2025
 from cli.cases import emit
 from cli.client import (
     DEFAULT_API,
@@ -26,11 +25,10 @@ from cli.db import DatabaseUrl, DataDir
 from cli.db import _run as run_db
 from cli.errors import EXIT_BAD_INPUT, fail, guarded
 from cli.lang import Lang, LangOption
-from domain.amendment import Amendment, CaseEffect, amend, case_effect
+from domain.amendment import Amendment, CaseEffect
 from domain.plan import Plan
-from domain.replay import replay
-from domain.units import UnitConversion
 from eventstore import EventStore
+from service.amendments import amended_plans, preview, report
 
 app = typer.Typer(help="Plans: timelines, deadlines, criteria and approval chains.")
 
@@ -237,45 +235,18 @@ def amend_plan(
                  "applying an amendment to running cases is not built yet; use --dry-run "
                  "to see what it would change"))
     amendment = load_amendment_file(file)
-    amended = {pid: _amended(get_plan(pid), amendment) for pid in amendment.amends}
+    amended = amended_plans(amendment, get_plan)
 
-    async def preview(url: str) -> list[CaseEffect]:
+    async def work(url: str) -> list[CaseEffect]:
         async with await EventStore.connect(url, max_size=2) as store:
-            rows = await store.pool.fetch(
-                "SELECT stream, plan_id FROM case_status "
-                "WHERE plan_id = ANY($1::text[]) AND NOT closed ORDER BY stream",
-                list(amendment.amends))
-            effects = []
-            for row in rows:
-                plan, new, units = amended[row["plan_id"]]
-                case = replay(plan, await store.read(row["stream"]))
-                effects.append(case_effect(plan, new, amendment, row["stream"], case, units))
-            return effects
+            return await preview(store, amendment, amended)
 
-    effects = run_db(database_url, preview, data_dir)
+    effects = run_db(database_url, work, data_dir)
     if as_json:
-        emit({"amendment": amendment.id, "effective_on": str(amendment.effective_on),
-              "dry_run": True,
-              "plans": {pid: _chain_json(new) for pid, (_, new, _) in amended.items()},
-              "cases": [e.model_dump(mode="json") for e in effects]})
+        emit(report(amendment, amended, effects))
         return
     for line in _effect_lines(amendment, amended, effects, lang):
         typer.echo(line)
-
-
-def _amended(plan: Plan, amendment: Amendment) -> tuple[Plan, Plan, dict[str, UnitConversion]]:
-    units: dict[str, UnitConversion] = {}
-    if amendment.changes.structure is not None and plan.structure == "legacy":
-        table = units_2025()
-        units = (table.convert_district(plan.district_code) if plan.district_code
-                 else table.convert_province(plan.province_code))
-    return plan, amend(plan, amendment, units), units
-
-
-def _chain_json(plan: Plan) -> dict[str, Any]:
-    return {"structure": plan.structure, "province_code": plan.province_code,
-            "approval_chain": [{"id": lv.id, "roles": list(lv.roles),
-                                "escalate_to": lv.escalate_to} for lv in plan.approval_chain]}
 
 
 def _effect_lines(amendment: Amendment, amended: dict[str, tuple[Plan, Plan, Any]],

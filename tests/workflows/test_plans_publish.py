@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -122,3 +124,47 @@ async def test_a_published_plan_gets_versions_and_runs_cases(
     await handle.result()
     types = [e.type for e in await store.read(case_id)]
     assert types[0] == "case.opened" and types[-1] == "case.closed"
+
+
+async def test_an_amendment_dry_run_through_the_api(
+        make_case: Any, store: Any) -> None:
+    """POST /plans/{plan}/amendments?dry_run=true: for the plan's issuer only, a bad document
+    named, what would change for each running case, and nothing written."""
+    import yaml
+
+    case: Case = await make_case(BASE, "29308")  # district 849; used by no other test
+    service = CaseService(case.client, case.tq, store, signer=SIGNER,
+                          clock=case.env.get_current_time)
+    case.service = service
+    app = create_app(service, Authenticator(ISSUER.ring()), clock_for=lambda _: case.clock)
+    reform = json.loads(json.dumps(yaml.safe_load(
+        (Path(catalog.__file__).parent.parent / "domain" / "amendments" /
+         "tra-vinh-2025-reform.yaml").read_text(encoding="utf-8")), default=str))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://api") as http:
+        await case.start()
+        url = f"/plans/{BASE}/amendments"
+        for _ in range(100):  # the read model lists the running case within moments
+            if [r for r in await service.list_cases(BASE) if r.stream == case.id]:
+                break
+            await asyncio.sleep(0.1)
+        before = len(await store.read(case.id))
+        r = await http.post(url, json=reform, params={"dry_run": "true"},
+                            headers=bearer(case.actor("district_ubnd")))
+        assert r.status_code == 403 and code_of(r) == "plan.wrong_role"
+        r = await http.post(url, json={**reform, "effective_on": "not a date"},
+                            params={"dry_run": "true"},
+                            headers=bearer(case.actor("province_ubnd")))
+        assert r.status_code == 422 and code_of(r) == "amendment.invalid"
+        assert "effective_on" in r.json()["message_en"]
+        r = await http.post(url, json=reform, headers=bearer(case.actor("province_ubnd")))
+        assert r.status_code == 422 and code_of(r) == "amendment.apply_not_built"
+        r = await http.post(url, json=reform, params={"dry_run": "true"},
+                            headers=bearer(case.actor("province_ubnd")))
+        assert r.status_code == 200, r.text
+        answer = r.json()
+        assert answer["dry_run"] is True and answer["plans"][BASE]["province_code"] == "86"
+        assert [c["case_id"] for c in answer["cases"]] == [case.id], answer["cases"]
+        assert len(await store.read(case.id)) == before  # nothing written
+        await case.withdraw("kết thúc thử nghiệm")
+        await (await service.handle_for_result(case.id)).result()
