@@ -58,32 +58,33 @@ class Admission:
     async def admit(self, req: AdmissionRequest) -> None:
         """Return if the start may proceed; raise a non-retryable refusal (its code) if not."""
         try:
-            self._admit(req, await self._stored(req))
+            self._admit(req, await self._known(req))
         except DomainError as exc:
             raise _refuse(exc.code, exc.message, exc.message_vi) from None
 
-    async def _stored(self, req: AdmissionRequest) -> Plan | None:
-        """The start's plan if it is a stored version of its id (same content hash)."""
+    async def _known(self, req: AdmissionRequest) -> Plan | None:
+        """The start's plan when it is the catalogue's or a stored version of its id (same
+        content hash, each hashed once); None leaves ``_published`` to name the refusal."""
         import catalog
 
-        if self.versions is None:
-            return None
         try:
             plan = Plan.model_validate(req.start.get("plan"))
         except ValidationError:
             return None  # _admit names what is wrong with the input
         if plan.criteria is None or plan.rules is None:
-            return None  # stored versions embed their sets
+            return None  # an input from before plans embedded their sets: resolved there
         digest = plan_hash(plan)
         try:
-            if plan_hash(catalog.get_plan(plan.id)) == digest:
-                return None  # the catalogue's own plan: no need to ask the database
+            published = catalog.get_plan(plan.id)
         except DomainError:
-            pass
-        found = await self.versions.find(plan.id, digest)
-        return plan if found is not None else None
+            published = None
+        if published is not None and plan_hash(published) == digest:
+            return published  # the catalogue's own plan: no need to ask the database
+        if self.versions is not None and await self.versions.find(plan.id, digest):
+            return plan
+        return None
 
-    def _admit(self, req: AdmissionRequest, stored: Plan | None = None) -> None:
+    def _admit(self, req: AdmissionRequest, known: Plan | None = None) -> None:
         from workflows import names
         from workflows.messages import CampaignInput, CaseInput
 
@@ -111,7 +112,7 @@ class Admission:
             verify_proof(self.trust.ring, inp.proof, opener, target=req.workflow_id,
                          request_id=OPEN_REQUEST, digest=command_digest(req.start),
                          now=req.started_at, via=via)
-        published = stored if stored is not None else self._published(inp.plan)
+        published = known if known is not None else self._published(inp.plan)
         if inp.clock != PlanClock() and not self.trust.rehearsals:
             raise _refuse("clock.not_allowed", "this deployment runs plans on their own dates "
                           "only (rehearsal clocks are for the demo, tests and benchmarks)",

@@ -323,8 +323,8 @@ def create_app(service: CaseService, authenticator: Authenticator,
     @app.post("/cases", status_code=201, tags=["hồ sơ / cases"], responses=WRITES)
     async def start_case(body: StartCase, who: Who,
                          idempotency_key: IdemKey = None) -> CaseCreated:
-        ref, plan = await allowed(who, "start", names.case_id(body.plan_id, body.commune_code))
-        _, _, scope = await door.case_of(ref.case_id)
+        ref, plan, scope = await door.allowed_case(
+            who.actor, "start", names.case_id(body.plan_id, body.commune_code))
         try:  # the service dry-runs the opening first (baseline and its classification)
             await service.start_case(plan, scope, who.actor, body.baseline,
                                      clock=clock_for(plan))

@@ -54,9 +54,15 @@ class FrontDoor:
     async def allowed(self, actor: Actor, op: Operation, case_id: str) -> tuple[CaseRef, Plan]:
         """The case, if ``actor`` may do ``op`` on it (403 ``*.wrong_role`` /
         ``*.wrong_jurisdiction`` / ``access.read_only`` otherwise; 404 for no such case)."""
+        ref, plan, _ = await self.allowed_case(actor, op, case_id)
+        return ref, plan
+
+    async def allowed_case(self, actor: Actor, op: Operation,
+                           case_id: str) -> tuple[CaseRef, Plan, CaseScope]:
+        """``allowed``, with the case's scope (its commune, district and province)."""
         ref, plan, scope = await self.case_of(case_id)
         check(actor, op, plan, scope)
-        return ref, plan
+        return ref, plan, scope
 
     async def campaign_allowed(self, actor: Actor, op: Operation, plan_id: str) -> Plan:
         plan = await self.plan_of(plan_id)

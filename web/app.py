@@ -31,6 +31,7 @@ from domain.plan import Plan
 from domain.roles import Actor
 from service.access import Principal
 from service.audit_reads import ReadLog
+from service.cases import CaseRef
 from service.errors import ServiceError
 from service.frontdoor import FrontDoor
 from service.readmodel import InboxItem, today_in_vietnam
@@ -218,10 +219,9 @@ def create_ui(door: FrontDoor, sessions: Sessions, *,
     # -- the case page ------------------------------------------------------------------------
     async def case_page(request: Request, who: Principal, case_id: str, status: int = 200,
                         form_error: str | None = None, done: str | None = None) -> Response:
-        ref, plan = await door.allowed(who.actor, "read", case_id)
+        ref, plan, scope = await door.allowed_case(who.actor, "read", case_id)
         view = await door.service.status(ref)
         events = await door.service.history(ref)
-        _, _, scope = await door.case_of(case_id)
         version = await door.plans.find(plan.id, view.case.plan_hash) \
             if view.case.plan_hash else None
         own_plan = version.plan if version is not None else plan
@@ -243,10 +243,11 @@ def create_ui(door: FrontDoor, sessions: Sessions, *,
                    done: str | None = None) -> Response:
         who = signed_in(request)
         try:
+            page = await case_page(request, who, case_id, done=done)  # access checked there
             if who.actor.role == "auditor":  # who looked, recorded before the answer
-                ref, _ = await door.allowed(who.actor, "read", case_id)
-                await reads.record(who.actor, "web", "case_page", ref.case_id)
-            return await case_page(request, who, case_id, done=done)
+                await reads.record(who.actor, "web", "case_page",
+                                   CaseRef.parse(case_id).case_id)
+            return page
         except DomainError as exc:
             return refusal_page(request, exc, who)
 
