@@ -19,15 +19,12 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, expect
 
-from api.app import create_app
 from domain.identity import Signer
 from domain.metric_labels import label
 from domain.metrics import Metrics
 from runtime.limits import ENV_MAX_ATTACHMENT
-from service import CaseService
-from service.access import Authenticator
-from tests.workflows.support import CLEAN, SIGNER, Case, eventually, serving
-from tests.workflows.web_support import Browsing, accessible, browser, screenshot
+from tests.workflows.support import CLEAN, Case, eventually
+from tests.workflows.web_support import CaseSite, accessible, browser, case_site, screenshot
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 __all__ = ["browser"]  # the fixture, used by name
@@ -37,24 +34,13 @@ COMMUNE, NEIGHBOUR = "29497", "29500"  # Xã Đôn Xuân, Xã Đôn Châu (distr
 ISSUER = Signer.from_seed(bytes(range(160, 192)))
 
 
-class Site(Browsing):
-    def __init__(self, url: str, case: Case, browser: Browser) -> None:
-        super().__init__(url, browser, ISSUER)
-        self.case = case
+Site = CaseSite
+
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def site(temporal: Any, worker: str, store: Any, browser: Browser) -> AsyncIterator[Site]:
-    client, env = temporal
-    case = Case(client, env, PLAN, COMMUNE, "850", "84", worker,
-                today=(await env.get_current_time()).date())
-    case.service = CaseService(client, worker, store, signer=SIGNER,
-                               clock=env.get_current_time)
-    app = create_app(case.service, Authenticator(ISSUER.ring()),
-                     clock_for=lambda _: case.clock)
-    async with serving(app) as url:
-        s = Site(url, case, browser)
+    async with case_site(temporal, worker, store, browser, ISSUER, PLAN, COMMUNE) as s:
         yield s
-        await s.close()
 
 
 async def fill_metrics(page: Page, values: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@ check of each page, screenshots at 1366x768 into ``var/screenshots/``."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from domain.identity import Signer, issue_token
 from domain.roles import Actor
+from tests.workflows.support import Case
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -79,3 +81,39 @@ class Browsing:
     async def close(self) -> None:
         for context in self.contexts:
             await context.close()
+
+
+class CaseSite(Browsing):
+    """The pages of an API process over the test worker, for one commune's case, whose new
+    cases run on that case's rehearsal calendar."""
+
+    def __init__(self, url: str, browser: Browser, issuer: Signer, case: Case) -> None:
+        super().__init__(url, browser, issuer)
+        self.case = case
+
+
+@contextlib.asynccontextmanager
+async def case_site(temporal: Any, worker: str, store: Any, browser: Browser, issuer: Signer,
+                    plan_id: str, commune: str) -> AsyncIterator[CaseSite]:
+    """``CaseSite`` served by uvicorn for the block; the browsers it opened closed after."""
+    from api.app import create_app
+    from catalog import get_plan
+    from domain.admin_units import registry
+    from service import CaseService
+    from service.access import Authenticator
+    from tests.workflows.support import SIGNER, serving
+
+    client, env = temporal
+    unit = registry(get_plan(plan_id).structure).commune(commune)
+    case = Case(client, env, plan_id, commune, unit.district_code, unit.province_code, worker,
+                today=(await env.get_current_time()).date())
+    case.service = CaseService(client, worker, store, signer=SIGNER,
+                               clock=env.get_current_time)
+    app = create_app(case.service, Authenticator(issuer.ring()),
+                     clock_for=lambda _: case.clock)
+    async with serving(app) as url:
+        site = CaseSite(url, browser, issuer, case)
+        try:
+            yield site
+        finally:
+            await site.close()
