@@ -25,7 +25,8 @@ from cli.db import DatabaseUrl, DataDir
 from cli.db import _run as run_db
 from cli.errors import EXIT_BAD_INPUT, fail, guarded
 from cli.lang import Lang, LangOption
-from domain.amendment import Amendment, CaseEffect
+from domain.amendment import Amendment
+from domain.amendment_effect import CaseEffect
 from domain.plan import Plan
 from eventstore import EventStore
 from service.amendments import amended_plans, preview, report

@@ -3,9 +3,8 @@
 An amendment file names the plan(s) it amends, its legal sources, the day it takes effect and
 what changes; every change cites its source (a seed file and section, or the law or decree).
 ``amend(plan, amendment, units)`` is the amended plan, validated as any plan is (after the
-2025 reform no district role may remain); ``case_effect`` says what the amendment would change
-for one running case (its state folded by ``domain.replay``). Pure: the catalogue reads the
-file, ``catalog.units_2025`` supplies the legacy -> 2025 unit conversions.
+2025 reform no district role may remain). Pure: the catalogue reads the file,
+``catalog.units_2025`` supplies the legacy -> 2025 unit conversions.
 
 What an amendment may change (``changes``):
 
@@ -25,12 +24,7 @@ Refusals name the thing refused, in Vietnamese and English, with stable codes:
 ``amendment.inherit_backwards``, ``amendment.deadline_passed``, ``amendment.units_required``,
 ``amendment.invalid_plan`` (the amended plan fails the plan's own checks, each listed).
 
-How a running case is moved (``case_effect``): signatures already given stay valid and are
-listed; a pending level that an amendment removes or replaces is *transferred* to the level
-that inherits it (roles that signed the old level and sign the new one count as signed
-there); a case whose dossier was returned resubmits into the amended chain; outstanding
-deadlines take their new dates, roles and escalation targets; a legacy commune takes its
-2025 commune and province codes (a split commune: the default, every candidate listed).
+What it does to one running case is ``domain.amendment_effect``.
 """
 
 from __future__ import annotations
@@ -44,9 +38,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from domain.admin_units import registry
 from domain.errors import InputError
 from domain.plan import ApprovalLevel, Deadline, Plan
-from domain.replay import CaseAt
 from domain.roles import ROLE_NAMES_VI, ROLES, Role
-from domain.units import NewUnit, UnitConversion
+from domain.units import UnitConversion
 
 Source = Annotated[str, Field(min_length=3, max_length=300)]
 
@@ -391,185 +384,3 @@ def amend(plan: Plan, amendment: Amendment,
                    f"amendment {amendment.id}: the amended plan {plan.id} is not valid: {text}",
                    f"văn bản sửa đổi {amendment.id}: kế hoạch {plan.id} sau sửa đổi không hợp "
                    f"lệ: {text}") from None
-
-
-# -- the effect on one running case ------------------------------------------------------------
-
-class SignatureKept(_Strict):
-    level: str
-    role: str
-    person: str
-
-
-class PendingChange(_Strict):
-    """The chain of a case whose dossier is pending (or returned) when the amendment applies."""
-
-    round: int
-    level_before: str | None  # None: returned to the commune (no level pending)
-    level_after: str | None
-    transferred: bool  # the pending level was removed or replaced: its sign-off moved
-    awaiting_before: list[str]  # who must sign next
-    awaiting_after: list[str]
-    signed_after: list[str] = []  # roles counted as signed at the inheriting level
-    signatures_kept: list[SignatureKept] = []  # every signature of the round, still valid
-    # a returned dossier resubmits into the amended chain: its first level, before -> after
-    resubmit_first_before: str | None = None
-    resubmit_first_after: str | None = None
-
-
-class DeadlineEffect(_Strict):
-    deadline: str
-    due_before: date
-    due_after: date
-    role_before: str
-    role_after: str
-    escalate_before: str
-    escalate_after: str
-
-
-class LevelEscalation(_Strict):
-    level: str
-    before: str
-    after: str
-
-
-class CodeChange(_Strict):
-    commune_before: str | None
-    district_before: str | None
-    province_before: str | None
-    commune_after: str
-    commune_name_after: str
-    province_after: str
-    split: bool = False
-    candidates: list[NewUnit] = []
-
-
-class CaseEffect(_Strict):
-    """What applying the amendment would change for one case; ``changes`` is False when
-    nothing would (a closed case, or one the amendment does not touch)."""
-
-    case_id: str
-    amendment: str
-    effective_on: date
-    status: str
-    phase: int | None
-    closed: bool
-    changes: bool
-    pending: PendingChange | None = None
-    deadlines: list[DeadlineEffect] = []
-    escalations: list[LevelEscalation] = []
-    codes: CodeChange | None = None
-    notes: list[str] = []
-
-
-def case_effect(plan: Plan, amended: Plan, amendment: Amendment, case_id: str, case: CaseAt,
-                units: Mapping[str, UnitConversion] | None = None) -> CaseEffect:
-    """What ``amendment`` (``amended`` is ``amend(plan, amendment, units)``) would change for
-    one case of ``plan`` whose events fold into ``case``. Changes nothing."""
-    closed = case.status == "closed"
-    base: dict[str, object] = {"case_id": case_id, "amendment": amendment.id,
-                               "effective_on": amendment.effective_on, "status": case.status,
-                               "phase": case.phase, "closed": closed}
-    if closed:
-        return CaseEffect(**base, changes=False,
-                          notes=["hồ sơ đã đóng: không thay đổi / case closed: unchanged"])
-    pending = _pending_effect(plan, amended, amendment, case)
-    deadlines = _deadline_effects(plan, amended, amendment, case)
-    escalations = _escalations(plan, amended, case, pending)
-    codes = _codes(plan, amended, case, units)
-    changed = bool(
-        (pending and (pending.level_before != pending.level_after or pending.transferred
-                      or pending.awaiting_before != pending.awaiting_after
-                      or pending.resubmit_first_before != pending.resubmit_first_after))
-        or deadlines or escalations or codes)
-    return CaseEffect(**base, changes=changed, pending=pending,
-                      deadlines=deadlines, escalations=escalations, codes=codes)
-
-
-def _awaiting(plan: Plan, level: str | None, signed: set[str]) -> list[str]:
-    if level is None:
-        return []
-    lv = plan.level(level)
-    if lv.rule == "quorum":
-        return [m for m in lv.members if m not in signed]
-    return [r for r in lv.roles if r not in signed]
-
-
-def _pending_effect(plan: Plan, amended: Plan, amendment: Amendment,
-                    case: CaseAt) -> PendingChange | None:
-    if case.chain not in ("pending", "returned") or not case.rounds:
-        return None
-    current = case.rounds[-1]
-    kept = [SignatureKept(level=lv, role=s.role, person=s.person)
-            for lv, sigs in current.signed.items() for s in sigs]
-    if case.chain == "returned":
-        return PendingChange(
-            round=case.round, level_before=None, level_after=None, transferred=False,
-            awaiting_before=[], awaiting_after=[], signatures_kept=kept,
-            resubmit_first_before=plan.approval_chain[0].id,
-            resubmit_first_after=amended.approval_chain[0].id)
-    before = case.pending_level
-    assert before is not None
-    after = inheritance(plan, amendment).get(before, before)
-    transferred = after != before or any(p.level == before
-                                         for p in amendment.changes.levels.replace)
-    signed_before = {s.role if plan.level(before).rule != "quorum" else s.person
-                     for s in current.signed.get(before, [])}
-    new_level = amended.level(after)
-    if new_level.rule == "quorum":
-        carried = {s.person for s in current.signed.get(before, [])} & set(new_level.members)
-    else:
-        carried = {r for r in signed_before if r in new_level.roles}
-    if after == before and not transferred:
-        carried = signed_before
-    return PendingChange(
-        round=case.round, level_before=before, level_after=after, transferred=transferred,
-        awaiting_before=_awaiting(plan, before, signed_before),
-        awaiting_after=_awaiting(amended, after, carried),
-        signed_after=sorted(carried), signatures_kept=kept)
-
-
-def _deadline_effects(plan: Plan, amended: Plan, amendment: Amendment,
-                      case: CaseAt) -> list[DeadlineEffect]:
-    """The case's outstanding deadlines due on or after the effective date (one due before it
-    passed under the old rules: its escalation, if any, was the old plan's)."""
-    outstanding = {row.id for row in case.deadlines if row.state == "pending"}
-    effects = []
-    for d in plan.deadlines:
-        if d.id not in outstanding or d.due < amendment.effective_on:
-            continue
-        n = amended.deadline(d.id)
-        if (n.due, n.role, n.escalate_to) != (d.due, d.role, d.escalate_to):
-            effects.append(DeadlineEffect(
-                deadline=d.id, due_before=d.due, due_after=n.due, role_before=d.role,
-                role_after=n.role, escalate_before=d.escalate_to, escalate_after=n.escalate_to))
-    return effects
-
-
-def _escalations(plan: Plan, amended: Plan, case: CaseAt,
-                 pending: PendingChange | None) -> list[LevelEscalation]:
-    """Escalation targets of the levels still ahead of the case in the amended chain."""
-    if case.chain == "recognised":
-        return []
-    ids = [lv.id for lv in amended.approval_chain]
-    start = ids.index(pending.level_after) if pending and pending.level_after else 0
-    old = {lv.id: lv.escalate_to for lv in plan.approval_chain}
-    return [LevelEscalation(level=lv.id, before=old[lv.id], after=lv.escalate_to)
-            for lv in amended.approval_chain[start:]
-            if lv.id in old and old[lv.id] != lv.escalate_to]
-
-
-def _codes(plan: Plan, amended: Plan, case: CaseAt,
-           units: Mapping[str, UnitConversion] | None) -> CodeChange | None:
-    if plan.structure == amended.structure or case.commune_code is None:
-        return None
-    conversion = (units or {}).get(case.commune_code)
-    if conversion is None:
-        raise _err("amendment.unknown_code",
-                   f"no 2025 unit for the case's commune {case.commune_code}",
-                   f"không quy đổi được xã {case.commune_code} của hồ sơ")
-    return CodeChange(
-        commune_before=case.commune_code, district_before=case.district_code,
-        province_before=case.province_code, commune_after=conversion.commune_code,
-        commune_name_after=conversion.commune_name, province_after=conversion.province_code,
-        split=conversion.split, candidates=list(conversion.candidates))

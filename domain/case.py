@@ -88,6 +88,7 @@ class CaseState(BaseModel):
     recognition_running: bool = False
     outcome: Outcome | None = None
     reasons: list[str] = []
+    amendments: list[str] = []  # amendments (văn bản sửa đổi) applied, in order
 
     @property
     def closed(self) -> bool:

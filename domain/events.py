@@ -311,6 +311,37 @@ class CaseClosed(Event):
     outcome: Outcome
 
 
+class CaseAmended(Event):
+    """Sửa đổi kế hoạch: an amendment (văn bản sửa đổi) moved the running case onto new rules.
+
+    Self-describing, so a reader needs neither the amendment file nor the plan: the
+    amendment, its legal sources and effective date, who applied it, the plan's content hash
+    before and after, the chain before (ids) and after (levels with names and signers), and
+    for this case the pending level before -> after (``transferred`` when the level that was
+    pending is gone: its sign-off moved, never dropped), the deadlines, escalation targets
+    and unit codes before -> after. Signatures given before stay valid and are listed.
+    """
+
+    TYPE = "case.amended"
+    amendment: str
+    title_vi: str
+    effective_on: date
+    sources: list[str]
+    decided_by: str
+    role: str
+    plan_before: str  # content hashes (RFC 8785 JSON, SHA-256)
+    plan_after: str
+    structure_before: str
+    structure_after: str
+    roles: dict[str, str] = {}  # role reassigned -> its successor
+    chain_before: list[str]
+    chain_after: list[dict[str, Any]]  # {id, name_vi, name_en, roles, rule}
+    pending: dict[str, Any] | None = None  # domain.amendment.PendingChange
+    deadlines: list[dict[str, Any]] = []  # domain.amendment.DeadlineEffect
+    escalations: list[dict[str, Any]] = []  # domain.amendment.LevelEscalation
+    codes: dict[str, Any] | None = None  # domain.amendment.CodeChange
+
+
 class AuditRead(Event):
     """Lượt xem kiểm toán: someone read a case's record (or the log) for audit; kept in the
     reader's own stream (``audit-reads:<province>:<person>``), hash-chained like any other."""
@@ -351,6 +382,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         CaseWithdrawn,
         CaseClosed,
         RecognitionInterrupted,
+        CaseAmended,
         AuditRead,
     )
 }

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.events import (
+    CaseAmended,
     CaseClosed,
     CaseOpened,
     DeadlineMissed,
@@ -112,6 +113,14 @@ def notices_for(
             out.append(notice("dossier_returned", "commune_ubnd", level=e.level))
         elif isinstance(e, RecognitionGranted):
             out.append(notice("recognised", "commune_ubnd"))
+        elif isinstance(e, CaseAmended):
+            # the commune learns its new rules; a transferred sign-off goes to its new signers
+            out.append(notice("case_amended", "commune_ubnd", amendment=e.amendment,
+                              effective_on=e.effective_on.isoformat()))
+            pending = e.pending or {}
+            if pending.get("transferred") and pending.get("level_after"):
+                nxt = plan.level(str(pending["level_after"]))
+                out += [notice("decision_needed", r, level=nxt.id) for r in nxt.roles]
         elif isinstance(e, CaseClosed):
             out += [notice(f"case_{e.outcome}", "district_ubnd"),
                     notice(f"case_{e.outcome}", "commune_ubnd")]

@@ -83,7 +83,7 @@ class LevelRow:
     name_en: str
     roles: list[str]
     rule: str
-    state: str  # waiting | pending | approved | returned
+    state: str  # waiting | pending | approved | returned | transferred (amended away)
     signed: list[Signature] = field(default_factory=list)
     approved_at: datetime | None = None
 
@@ -132,6 +132,24 @@ class TimelineRow:
 
 
 @dataclass
+class AmendmentRow:
+    """A ``case.amended`` event: the amendment that moved the case onto new rules."""
+
+    id: str
+    title_vi: str
+    effective_on: str
+    at: datetime
+    by: str
+    sources: list[str]
+    level_before: str | None = None  # the pending level it moved (transferred) ...
+    level_after: str | None = None  # ... to
+    transferred: bool = False
+    commune_after: str | None = None  # 2025 codes, when it switched the structure
+    commune_name_after: str | None = None
+    province_after: str | None = None
+
+
+@dataclass
 class CaseAt:
     """The case as it stood after its first ``version`` events (``at``: the instant asked)."""
 
@@ -164,6 +182,15 @@ class CaseAt:
     levels: list[LevelRow] = field(default_factory=list)  # the current round, in plan order
     rejections: list[Rejection] = field(default_factory=list)
     timeline: list[TimelineRow] = field(default_factory=list)
+    amendments: list[AmendmentRow] = field(default_factory=list)
+    # the chain after the last amendment (its levels as the event names them); None: the plan's
+    chain_after: list[dict[str, Any]] | None = None
+    due_after: dict[str, date] = field(default_factory=dict)  # deadline id -> amended due day
+
+    @property
+    def amended_by(self) -> list[str]:
+        """The ids of the amendments applied to the case, in order."""
+        return [a.id for a in self.amendments]
 
     @property
     def signed(self) -> list[Signature]:
@@ -194,7 +221,7 @@ def replay(plan: Plan, events: Iterable[ReplayedEvent], at: datetime | None = No
             stopped = True
             continue
         _apply(plan, out, submitted, e)
-    out.deadlines = _deadlines(plan, submitted, set(out.missed))
+    out.deadlines = _deadlines(plan, submitted, set(out.missed), out.due_after)
     out.levels = _levels(plan, out)
     return out
 
@@ -262,12 +289,34 @@ def _apply(plan: Plan, out: CaseAt, submitted: dict[str, bool], e: ReplayedEvent
         out.reasons = [f"halted: {_text(p.get('code'))}"]
     elif t == "case.withdrawn":
         out.reasons = [_text(p.get("reason"))]
+    elif t == "case.amended":
+        _amended(out, p, when)
     elif t == "case.closed":
         out.status, out.outcome = "closed", _text(p.get("outcome")) or None
         if out.chain == "pending":
             out.chain = "closed"
         out.pending_level = None
     out.timeline.append(_row(e))
+
+
+def _amended(out: CaseAt, p: dict[str, Any], when: datetime) -> None:
+    pending: dict[str, Any] = p["pending"] if isinstance(p.get("pending"), dict) else {}
+    codes: dict[str, Any] = p["codes"] if isinstance(p.get("codes"), dict) else {}
+    row = AmendmentRow(
+        _text(p.get("amendment")), _text(p.get("title_vi")), _text(p.get("effective_on")), when,
+        _text(p.get("decided_by")), [str(x) for x in p.get("sources") or []],
+        _text(pending.get("level_before")) or None, _text(pending.get("level_after")) or None,
+        bool(pending.get("transferred")), _text(codes.get("commune_after")) or None,
+        _text(codes.get("commune_name_after")) or None,
+        _text(codes.get("province_after")) or None)
+    out.amendments.append(row)
+    if isinstance(p.get("chain_after"), list):
+        out.chain_after = [dict(lv) for lv in p["chain_after"] if isinstance(lv, dict)]
+    for d in p.get("deadlines") or []:
+        if isinstance(d, dict) and d.get("deadline") and d.get("due_after"):
+            out.due_after[str(d["deadline"])] = date.fromisoformat(str(d["due_after"]))
+    if out.chain == "pending" and row.level_after:  # a transferred sign-off: pending there now
+        out.pending_level = row.level_after
 
 
 def _new_round(plan: Plan, out: CaseAt, submitted: dict[str, bool], p: dict[str, Any],
@@ -305,9 +354,10 @@ def _criteria(plan: Plan, results: list[dict[str, Any]]) -> list[CriterionRow]:
     return rows
 
 
-def _deadlines(plan: Plan, submitted: dict[str, bool], missed: set[str]) -> list[DeadlineRow]:
+def _deadlines(plan: Plan, submitted: dict[str, bool], missed: set[str],
+               due_after: dict[str, date]) -> list[DeadlineRow]:
     rows = []
-    for d in sorted(plan.deadlines, key=lambda d: d.due):
+    for d in sorted(plan.deadlines, key=lambda d: due_after.get(d.id, d.due)):
         if d.kind not in CASE_DEADLINE_KINDS:
             continue
         if d.id in submitted:
@@ -316,7 +366,8 @@ def _deadlines(plan: Plan, submitted: dict[str, bool], missed: set[str]) -> list
             state = "missed"
         else:
             state = "pending"
-        rows.append(DeadlineRow(d.id, d.kind, d.title_vi, d.title_en, d.due, state, d.source))
+        rows.append(DeadlineRow(d.id, d.kind, d.title_vi, d.title_en, due_after.get(d.id, d.due),
+                                state, d.source))
     return rows
 
 
@@ -324,17 +375,35 @@ def _levels(plan: Plan, out: CaseAt) -> list[LevelRow]:
     current = out.rounds[-1] if out.rounds else Round(0, datetime.min, "")
     returned = current.rejected.level if current.rejected else None
     rows = []
-    for lv in plan.approval_chain:
-        if lv.id in current.approved:
+    chain: list[tuple[str, str, str, list[str], str]] = [
+        (lv.id, lv.name_vi, lv.name_en, [str(r) for r in lv.roles], str(lv.rule))
+        for lv in plan.approval_chain]
+    if out.chain_after is not None:  # amended: the chain the case runs on now
+        chain = [(_text(lv.get("id")), _text(lv.get("name_vi")), _text(lv.get("name_en")),
+                  [str(r) for r in lv.get("roles") or []], _text(lv.get("rule")))
+                 for lv in out.chain_after]
+    if out.chain_after is not None:
+        # levels of this round the amendment took away: still shown with their signatures,
+        # approved, or "transferred" (their pending sign-off moved on)
+        now = {c[0] for c in chain}
+        gone = [(lv.id, lv.name_vi, lv.name_en, [str(r) for r in lv.roles], str(lv.rule))
+                for lv in plan.approval_chain if lv.id not in now
+                and (lv.id in current.approved or lv.id in current.signed)]
+        chain = gone + chain
+    for lv_id, name_vi, name_en, roles, rule in chain:
+        if lv_id in current.approved:
             state = "approved"
-        elif lv.id == returned:
+        elif lv_id == returned:
             state = "returned"
-        elif lv.id == out.pending_level:
+        elif lv_id == out.pending_level:
             state = "pending"
+        elif out.chain_after is not None and lv_id not in {
+                _text(x.get("id")) for x in out.chain_after}:
+            state = "transferred"
         else:
             state = "waiting"
-        rows.append(LevelRow(lv.id, lv.name_vi, lv.name_en, list(lv.roles), lv.rule, state,
-                             list(current.signed.get(lv.id, [])), current.approved.get(lv.id)))
+        rows.append(LevelRow(lv_id, name_vi, name_en, roles, rule, state,
+                             list(current.signed.get(lv_id, [])), current.approved.get(lv_id)))
     return rows
 
 

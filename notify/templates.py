@@ -134,6 +134,13 @@ CATALOGUE: dict[str, dict[str, tuple[str, str]]] = {
             "qua ở bước {{ level | label }}; lý do xem trên hệ thống. Xã có thể bổ sung, hoàn "
             "thiện và nộp lại trong thời hạn.",
         ),
+        "case_amended": (
+            "[{{ plan }}] Kế hoạch sửa đổi áp dụng cho hồ sơ xã {{ commune }}",
+            "Từ ngày {{ effective_on | day }}, hồ sơ chuyển hóa của xã {{ commune }} (kế hoạch "
+            "{{ plan }}) thực hiện theo văn bản sửa đổi {{ amendment }}: các thời hạn, nơi báo "
+            "cáo và quy trình xét duyệt theo quy định mới; các ý kiến đã ký vẫn giữ nguyên "
+            "giá trị. Chi tiết xem trên hệ thống.",
+        ),
         "recognised": (
             "[{{ plan }}] Xã {{ commune }} được công nhận đạt tiêu chuẩn xã không ma túy",
             "Hồ sơ đề nghị công nhận xã {{ commune }} đã được thông qua ở tất cả các cấp. "
@@ -222,6 +229,13 @@ CATALOGUE: dict[str, dict[str, tuple[str, str]]] = {
             "The recognition dossier of commune {{ commune }} (plan {{ plan }}) was not "
             "approved at the {{ level | label }}; see the reasons in the system. The commune "
             "may complete and resubmit it before the deadline.",
+        ),
+        "case_amended": (
+            "[{{ plan }}] Amended plan applies to the case of commune {{ commune }}",
+            "From {{ effective_on | day }}, the conversion case of commune {{ commune }} "
+            "(plan {{ plan }}) follows amendment {{ amendment }}: deadlines, whom to report "
+            "to and the approval chain follow the new rules; signatures already given stay "
+            "valid. See the details in the system.",
         ),
         "recognised": (
             "[{{ plan }}] Commune {{ commune }} recognised as drug-free",

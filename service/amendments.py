@@ -1,23 +1,53 @@
-"""What an amendment (văn bản sửa đổi) would change for a plan's running cases: the dry run
-that ``drugfree plans amend --dry-run`` and ``POST /plans/{plan_id}/amendments`` answer.
-Applying it to running workflows is not built yet (issue 12)."""
+"""Amendments (văn bản sửa đổi) applied to a plan's running cases: the dry run and the real run
+that ``drugfree plans amend`` and ``POST /plans/{plan_id}/amendments`` answer.
+
+The dry run folds each running case's events and says what would change (``case_effect``);
+nothing is written. The real run sends each running case the amendment (a Temporal Update:
+applied now, or on a timer in the case until its effective date) and reports, per case, what
+it did, with the ``case.amended`` record as stored. Re-applying is a no-op: each case knows
+the amendments it has (``already_applied``, ``already_scheduled``).
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
 
 from catalog.units_2025 import units_2025
-from domain.amendment import Amendment, CaseEffect, amend, case_effect
+from domain.amendment import Amendment, amend
+from domain.amendment_effect import CaseEffect, case_effect
 from domain.plan import Plan
 from domain.replay import replay
+from domain.roles import Actor
 from domain.units import UnitConversion
 from eventstore.store import EventStore
+from service.cases import CaseRef, CaseService
+from service.errors import ServiceError
+from workflows import names
 
 Amended = tuple[Plan, Plan, dict[str, UnitConversion]]  # before, after, unit conversions
+Result = Literal["applied", "scheduled", "already_applied", "already_scheduled", "refused"]
 
 _RUNNING = """SELECT stream, plan_id FROM case_status
               WHERE plan_id = ANY($1::text[]) AND NOT closed ORDER BY stream"""
+# cases sent the amendment at once: each is one Update; the workflow service queues the rest
+APPLY_CONCURRENCY = 8
+
+
+class CaseApplied(BaseModel):
+    """What applying the amendment did to one case."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    case_id: str
+    result: Result
+    effect: CaseEffect  # what the dry run said would change, just before
+    record: dict[str, Any] | None = None  # the case.amended payload as stored (applied)
+    code: str | None = None  # refused: the code and message
+    message: str | None = None
 
 
 def amended(plan: Plan, amendment: Amendment) -> Amended:
@@ -47,6 +77,37 @@ async def preview(store: EventStore, amendment: Amendment,
     return effects
 
 
+async def apply(cases: CaseService, store: EventStore, actor: Actor, amendment: Amendment,
+                plans: dict[str, Amended]) -> list[CaseApplied]:
+    """Send every running case of the amended plans the amendment; per case, what it did."""
+    effects = await preview(store, amendment, plans)
+    gate = asyncio.Semaphore(APPLY_CONCURRENCY)
+
+    async def one(effect: CaseEffect) -> CaseApplied:
+        plan_id, commune = names.parse_case_id(effect.case_id)
+        async with gate:
+            try:
+                reply = await cases.amend(CaseRef(plan_id, commune), actor, amendment,
+                                          plans[plan_id][2])
+            except ServiceError as exc:
+                return CaseApplied(case_id=effect.case_id, result="refused", effect=effect,
+                                   code=exc.code, message=exc.message_vi or exc.message)
+        result: Result = reply.detail  # type: ignore[assignment]  # the workflow's word
+        record = await recorded(store, effect.case_id, amendment.id)
+        return CaseApplied(case_id=effect.case_id, result=result, effect=effect,
+                           record=record)
+
+    return list(await asyncio.gather(*(one(e) for e in effects)))
+
+
+async def recorded(store: EventStore, case_id: str, amendment_id: str) -> dict[str, Any] | None:
+    """The case's ``case.amended`` record of ``amendment_id``, as stored (None: not yet)."""
+    for e in reversed(await store.read(case_id)):
+        if e.type == "case.amended" and e.payload.get("amendment") == amendment_id:
+            return dict(e.payload)
+    return None
+
+
 def chain_json(plan: Plan) -> dict[str, Any]:
     return {"structure": plan.structure, "province_code": plan.province_code,
             "approval_chain": [{"id": lv.id, "roles": list(lv.roles),
@@ -60,3 +121,15 @@ def report(amendment: Amendment, plans: dict[str, Amended],
             "dry_run": True,
             "plans": {pid: chain_json(new) for pid, (_, new, _) in plans.items()},
             "cases": [e.model_dump(mode="json") for e in effects]}
+
+
+def applied_report(amendment: Amendment, plans: dict[str, Amended],
+                   done: list[CaseApplied]) -> dict[str, Any]:
+    """The real run as JSON: per case what was done, and counts by result."""
+    counts: dict[str, int] = {}
+    for d in done:
+        counts[d.result] = counts.get(d.result, 0) + 1
+    return {"amendment": amendment.id, "effective_on": str(amendment.effective_on),
+            "dry_run": False, "counts": counts,
+            "plans": {pid: chain_json(new) for pid, (_, new, _) in plans.items()},
+            "cases": [d.model_dump(mode="json") for d in done]}

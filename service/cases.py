@@ -42,12 +42,14 @@ from temporalio.client import Client, WorkflowHandle
 
 from activities.admission import OPEN_REQUEST, territory
 from domain import case as case_decider
+from domain.amendment import Amendment
 from domain.case import CaseState
 from domain.clock import PlanClock
 from domain.events import Attachment
 from domain.identity import Signer, command_digest, prove
 from domain.plan import Plan
 from domain.roles import Actor, CaseScope
+from domain.units import UnitConversion
 from eventstore import attachments as files
 from eventstore.projection import CaseStatus as CaseRow
 from eventstore.records import RecordedEvent
@@ -58,6 +60,7 @@ from workflows import names
 from workflows.campaign import ProvinceCampaignWorkflow
 from workflows.conversion import CommuneConversionWorkflow
 from workflows.messages import (
+    AmendmentOrder,
     CampaignInput,
     CampaignStatus,
     CaseInput,
@@ -366,6 +369,18 @@ class CaseService:
             names.WITHDRAW, await self.signed(ref.case_id, Withdrawal(
                 request_id=request_id or new_request_id("withdraw"), actor=actor,
                 reason=reason)),
+            result_type=Reply), ref.case_id, self.client)
+
+    @refuses_bad_input
+    async def amend(self, ref: CaseRef, actor: Actor, amendment: Amendment,
+                    units: dict[str, UnitConversion], request_id: str | None = None) -> Reply:
+        """Áp dụng văn bản sửa đổi: move a running case onto the amended plan (now, or at its
+        effective date); the reply's detail says which (applied, scheduled, already_applied,
+        already_scheduled)."""
+        return await guarded(self._case(ref).execute_update(
+            names.AMEND, await self.signed(ref.case_id, AmendmentOrder(
+                request_id=request_id or new_request_id("amend"), actor=actor,
+                amendment=amendment, units=units)),
             result_type=Reply), ref.case_id, self.client)
 
     # -- the recognition chain ----------------------------------------------------------------

@@ -34,19 +34,31 @@ with workflow.unsafe.imports_passed_through():
         cutoff,
         selection_agenda,
     )
+    from domain.amendment import amend
+    from domain.amendment_effect import (
+        CodeChange,
+        amended_event,
+        amended_scope,
+        code_change,
+        deadline_effects,
+        outstanding,
+        require_amender,
+    )
     from domain.errors import DomainError
     from domain.events import CriteriaEvaluated, Event
     from domain.notices import notices_for
-    from domain.plan import plan_hash
+    from domain.plan import Plan, plan_hash
     from domain.roles import Actor
     from workflows import names
     from workflows.admit import admit
     from workflows.errors import check_proof, refuse, refuse_domain
     from workflows.event_log import EventLog
     from workflows.messages import (
+        AmendmentOrder,
         CaseCarry,
         CaseInput,
         CaseStatus,
+        ChainAmendment,
         RecognitionInput,
         RecognitionResult,
         Reply,
@@ -84,6 +96,15 @@ class CommuneConversionWorkflow:
         self.done_agenda: list[str] = list(carry.done_agenda) if carry else []
         self.replies: ReplyMemory[Reply] = ReplyMemory(carry.replies if carry else None)
         self.log = EventLog(self.id, "case", carry.event_seq if carry else 0)
+        if carry is not None and carry.plan is not None:  # amended before continuing as new
+            self.plan = carry.plan
+        if carry is not None and carry.scope is not None:
+            self.scope = carry.scope
+        # amendments (văn bản sửa đổi) waiting for their effective date, each on its own timer
+        self.scheduled: list[AmendmentOrder] = list(carry.scheduled) if carry else []
+        self._amended = 0  # bumped when the plan changes: the agenda is recomputed
+        self._amending = False
+        self._chain_acks: set[str] = set()  # amendments the running chain has recorded
         self.cutoff = cutoff(inp.plan, inp.clock)
         self._child: workflow.ChildWorkflowHandle[RecognitionWorkflow, RecognitionResult] | None
         self._child = None
@@ -157,6 +178,8 @@ class CommuneConversionWorkflow:
                 await admit(workflow.info().workflow_id, "case", inp)
             await self._emit(self._opening)
             self._ready = True
+        for order in self.scheduled:  # carried over a continue-as-new: armed again
+            asyncio.ensure_future(self._when_due(order))
         try:
             await self._timeline(inp)
         except ApplicationError as exc:  # a rule of the plan could not be applied
@@ -168,12 +191,12 @@ class CommuneConversionWorkflow:
 
     async def _timeline(self, inp: CaseInput) -> None:
         if self.s.selected is None and not self.s.closed:
-            await self._agenda(selection_agenda(self.plan, inp.clock))
+            await self._agenda(lambda: selection_agenda(self.plan, inp.clock))
             await self._wait(lambda: self.s.selected is not None or self.s.closed, self.cutoff)
             if self.s.selected is None and not self.s.closed:
                 await self._run(case.PlanEnded())
         if self.s.selected and not self.s.closed:
-            await self._agenda(case_agenda(self.plan, inp.clock))
+            await self._agenda(lambda: case_agenda(self.plan, inp.clock))
         if not self.s.closed:
             await self._wait(lambda: self._child_result is not None or self.s.closed,
                              self.cutoff)
@@ -181,20 +204,26 @@ class CommuneConversionWorkflow:
                 await workflow.wait_condition(lambda: self._child_result is not None)
             await self._settle()
 
-    async def _agenda(self, items: list[AgendaItem]) -> None:
-        for item in items:
-            if item.key in self.done_agenda:
-                continue
-            while await self._wait(lambda: self.s.closed or self._unhandled_failure(), item.at):
+    async def _agenda(self, items_of: Callable[[], list[AgendaItem]]) -> None:
+        """Pass the agenda's points in order. The agenda is the plan's: an amendment changes
+        it, so it is recomputed after one (a case never amended passes the same points in the
+        same order as when this was a loop over one list: recorded histories replay)."""
+        while todo := [i for i in items_of() if i.key not in self.done_agenda]:
+            item, seen = todo[0], self._amended
+            while await self._wait(lambda: self.s.closed or self._unhandled_failure()  # noqa: B023
+                                   or self._amended != seen, item.at):  # noqa: B023
                 if self.s.closed:
                     return
+                if self._amended != seen:
+                    break
                 if workflow.patched(CHAIN_INTERRUPTED):  # a dead chain closes the case now
                     await self._settle()
                     return
                 self._failure_seen = True  # before the patch: waited for the plan's end
-            await self._run(case.Pass(item=item))
-            self.done_agenda.append(item.key)
-            await self._maybe_continue_as_new()
+            else:
+                await self._run(case.Pass(item=item))
+                self.done_agenda.append(item.key)
+                await self._maybe_continue_as_new()
 
     async def _wait(self, cond: Callable[[], bool], until: datetime) -> bool:
         """Wait for ``cond`` until the instant ``until``; True if it held."""
@@ -234,10 +263,15 @@ class CommuneConversionWorkflow:
             (info.is_continue_as_new_suggested()
              or (limit is not None and info.get_current_history_length() > limit))
             and self._child is None
+            and not self._amending
             and workflow.all_handlers_finished()
         ):
+            amended = self.s.amendments
             carry = CaseCarry(case=self.s, done_agenda=self.done_agenda,
-                              event_seq=self.log.seq, replies=self.replies.replies)
+                              event_seq=self.log.seq, replies=self.replies.replies,
+                              plan=self.plan if amended else None,
+                              scope=self.scope if amended else None,
+                              scheduled=self.scheduled)
             workflow.continue_as_new(self.inp.model_copy(update={"carried": carry}))
 
     async def _opened(self) -> None:
@@ -329,6 +363,116 @@ class CommuneConversionWorkflow:
     def _check_withdraw(self, w: Withdrawal) -> None:
         self._dry_run(w, case.Withdraw(actor=w.actor, reason=w.reason))
 
+    # -- amendments (văn bản sửa đổi) -------------------------------------------------------
+    def _amendment_known(self, amendment_id: str) -> str | None:
+        if amendment_id in self.s.amendments:
+            return "already_applied"
+        if any(o.amendment.id == amendment_id for o in self.scheduled):
+            return "already_scheduled"
+        return None
+
+    def _amended_plan(self, order: AmendmentOrder) -> tuple[Plan, CodeChange | None]:
+        """The case's own plan (the version it runs on) as the amendment makes it, after
+        checking who applies it; refused with the amendment's code if it does not apply."""
+        amended = amend(self.plan, order.amendment, order.units)
+        require_amender(order.actor, self.plan, amended)
+        return amended, code_change(self.plan, amended, self.scope, order.units)
+
+    def _effective_at(self, order: AmendmentOrder) -> datetime:
+        return self.inp.clock.day_start(self.plan, order.amendment.effective_on)
+
+    @workflow.update(name=names.AMEND)
+    async def amend(self, order: AmendmentOrder) -> Reply:
+        if (known := self.replies.get(order.request_id)) is not None:
+            return known
+        await self._opened()
+        detail = self._amendment_known(order.amendment.id)
+        if detail is None:
+            workflow.patched(names.AMENDMENTS)
+            try:
+                self._amended_plan(order)
+            except DomainError as exc:  # the state moved between validation and now
+                refuse_domain(exc)
+            if self.s.closed:
+                refuse("case.closed", "the case closed before the amendment could apply",
+                       "hồ sơ đã kết thúc trước khi áp dụng văn bản sửa đổi")
+            if workflow.now() < self._effective_at(order):
+                self.scheduled.append(order)
+                asyncio.ensure_future(self._when_due(order))
+                detail = "scheduled"
+            else:
+                await self._apply_amendment(order)
+                detail = "applied"
+        return self.replies.remember(order.request_id,
+                                     Reply(request_id=order.request_id, detail=detail))
+
+    @amend.validator
+    def _check_amend(self, order: AmendmentOrder) -> None:
+        check_proof(order)
+        if order.request_id in self.replies:
+            return
+        try:
+            if self._amendment_known(order.amendment.id) is not None:  # a no-op, for its issuer
+                require_amender(order.actor, self.plan, self.plan)
+                return
+            if self.s.closed:
+                refuse("case.closed", f"the case is closed ({self.s.outcome}); an amendment "
+                       "applies to running cases only",
+                       f"hồ sơ đã kết thúc ({self.s.outcome}); văn bản sửa đổi chỉ áp dụng "
+                       "cho hồ sơ đang chạy")
+            self._amended_plan(order)
+        except DomainError as exc:
+            refuse_domain(exc)
+
+    async def _when_due(self, order: AmendmentOrder) -> None:
+        """A scheduled amendment: applied at the start of its effective day."""
+        remaining = self._effective_at(order) - workflow.now()
+        if remaining > timedelta(0):
+            await workflow.sleep(remaining)
+        self.scheduled = [o for o in self.scheduled if o is not order]
+        if not self.s.closed and order.amendment.id not in self.s.amendments:
+            await self._apply_amendment(order)
+
+    async def _apply_amendment(self, order: AmendmentOrder) -> None:
+        """Move the case onto the amended plan and record ``case.amended``: by the case, or
+        (a dossier in the chain) by the chain, which transfers its pending level and writes
+        the record in order with its own decisions."""
+        self._amending = True
+        try:
+            try:
+                amended, codes = self._amended_plan(order)
+            except DomainError as exc:  # a scheduled one no longer applies: said, not dropped
+                workflow.logger.warning("amendment %s no longer applies: %s",
+                                        order.amendment.id, exc.code)
+                return
+            waiting = outstanding(self.plan, self.s)
+            deadlines = deadline_effects(self.plan, amended, order.amendment, waiting)
+            chain = self._child if self._child_result is None else None
+            record = amended_event(self.plan, amended, order.amendment, order.actor,
+                                   deadlines, codes)
+            self.plan, self.scope, self._hash = amended, amended_scope(self.scope, codes), None
+            self.s = self.s.model_copy(
+                update={"amendments": [*self.s.amendments, order.amendment.id]})
+            self._amended += 1
+            if chain is not None:
+                try:
+                    await chain.signal(names.AMEND_CHAIN, ChainAmendment(
+                        amendment=order.amendment, plan=amended, scope=self.scope,
+                        record=record.payload()))
+                except ApplicationError:  # the chain ended meanwhile: the case records it
+                    chain = None
+            if chain is not None:
+                await workflow.wait_condition(lambda: order.amendment.id in self._chain_acks
+                                              or self._child_result is not None)
+            if order.amendment.id not in self._chain_acks:
+                await self._emit([record])
+        finally:
+            self._amending = False
+
+    @workflow.signal(name=names.CHAIN_AMENDED)
+    def chain_amended(self, amendment_id: str) -> None:
+        self._chain_acks.add(amendment_id)
+
     # -- queries ----------------------------------------------------------------------------
     @workflow.query(name=names.STATUS)
     def status(self) -> CaseStatus:
@@ -344,7 +488,8 @@ class CommuneConversionWorkflow:
             status=self.s.status, phase=self.s.phase, classification=self.s.classification,
             submitted=self.s.submitted, missed=self.s.missed, criteria_met=self.s.criteria_met,
             outcome=self.s.outcome, reasons=self.s.reasons, next_deadlines=upcoming,
-            plan_hash=self._plan_hash(),
+            plan_hash=self._plan_hash(), amendments=list(self.s.amendments),
+            scheduled=[o.amendment.id for o in self.scheduled],
         )
 
     def _plan_hash(self) -> str:

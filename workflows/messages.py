@@ -11,12 +11,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
+from domain.amendment import Amendment
+from domain.amendment_effect import SignatureKept
 from domain.approval import ChainState, LevelStanding
 from domain.case import CaseState
 from domain.clock import PlanClock
 from domain.events import Attachment
 from domain.plan import Plan
 from domain.roles import Actor, CaseScope
+from domain.units import UnitConversion
 
 # Size bounds on everything a caller can send. An oversize message is refused as a whole when
 # a workflow decodes it (code ``input.invalid``, runtime.temporal), before any validator runs,
@@ -29,6 +32,7 @@ MAX_LIST_REQUEST_ID = MAX_ID - 1 - MAX_CODE  # "<list request id>:<commune code>
 MAX_COMMUNES = 2000  # communes in one proposal or list (a province has a few hundred)
 MAX_METRIC_KEYS = 100  # keys of one metrics mapping (the contract has about 40 fields)
 MAX_ATTACHMENTS = 20  # files with one submission
+MAX_UNITS = 5000  # unit conversions with one amendment (a province has a few hundred communes)
 
 Text = Annotated[str, Field(max_length=MAX_TEXT)]
 Id = Annotated[str, Field(min_length=1, max_length=MAX_ID)]
@@ -129,6 +133,27 @@ class Reply(_Msg):
     deadline_id: str | None = None  # a submission: the deadline it answered
 
 
+class AmendmentOrder(Request):
+    """Áp dụng văn bản sửa đổi: the provincial People's Committee moves the case onto the
+    amended plan, now or (a future effective date) when it takes effect. ``units``: the
+    legacy -> 2025 conversion of the plan's communes, when the amendment switches the
+    structure (from the official tables: ``catalog.units_2025``)."""
+
+    amendment: Amendment
+    units: dict[CommuneCode, UnitConversion] = Field(default_factory=dict,
+                                                     max_length=MAX_UNITS)
+
+
+class ChainAmendment(_Msg):
+    """A case tells its running chain to move onto the amended plan (a signal); the chain
+    records ``record`` (the ``case.amended`` payload) completed with its pending level."""
+
+    amendment: Amendment
+    plan: Plan
+    scope: CaseScope
+    record: dict[str, Any]
+
+
 class CaseCarry(_Msg):
     """What a case carries across continue-as-new: the decider's state and the bookkeeping."""
 
@@ -136,6 +161,9 @@ class CaseCarry(_Msg):
     done_agenda: list[str] = []
     event_seq: int = 0
     replies: dict[str, Reply] = {}
+    plan: Plan | None = None  # amended: the plan the case runs on now (None: its input's)
+    scope: CaseScope | None = None
+    scheduled: list[AmendmentOrder] = []  # amendments waiting for their effective date
 
 
 class CaseStatus(_Msg):
@@ -152,6 +180,8 @@ class CaseStatus(_Msg):
     reasons: list[str]
     next_deadlines: list[dict[str, str]]
     plan_hash: str | None = None  # the content hash of the plan the case runs on
+    amendments: list[str] = []  # amendments applied, in order
+    scheduled: list[str] = []  # amendments waiting for their effective date
 
 
 # -- recognition chain ------------------------------------------------------------------------
@@ -175,6 +205,9 @@ class RecognitionCarry(_Msg):
     event_seq: int
     replies: dict[str, Reply]
     reminded: list[str]
+    plan: Plan | None = None  # amended: the plan the chain runs on now (None: its input's)
+    scope: CaseScope | None = None
+    round_signed: list[SignatureKept] = []
 
 
 class ChainDecision(Request):

@@ -15,8 +15,11 @@ CAMPAIGN = "campaign"
 DECIDE_SELECTION = "decide_selection"
 SUBMIT_REPORT = "submit_report"
 WITHDRAW = "withdraw"
+AMEND = "amend"  # apply an amendment (văn bản sửa đổi)
+CHAIN_AMENDED = "chain_amended"  # signal: the chain recorded the amendment
 # Updates of RecognitionWorkflow
 DECIDE = "decide"
+AMEND_CHAIN = "amend_chain"  # signal from its case: move onto the amended plan
 # Updates and signals of ProvinceCampaignWorkflow
 PROPOSE = "propose"
 APPROVE_SELECTION = "approve_selection"
@@ -26,6 +29,7 @@ CASE_CLOSED = "case_closed"
 STATUS = "status"
 # Patches shared by the workflows (behaviour changes since the recorded histories)
 ADMISSION = "trust-admission"  # a start is admitted by the worker's trust before it writes
+AMENDMENTS = "plan-amendments"  # a case or chain moved onto an amended plan
 
 
 def case_id(plan_id: str, commune_code: str) -> str:

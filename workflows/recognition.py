@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from domain.amendment_effect import SignatureKept, chain_transfer, escalations
     from domain.approval import (
         Approve,
         ChainError,
@@ -30,16 +31,24 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.approval import decide as chain_decide
     from domain.events import (
+        CaseAmended,
         DeadlineMissed,
+        DossierResubmitted,
+        DossierSubmitted,
         Escalated,
         Event,
         ReminderSent,
+        SignoffRecorded,
+        VoteCast,
     )
     from domain.notices import level_deadline_id, notices_for
+    from domain.plan import Plan
+    from domain.roles import CaseScope
     from workflows import names
     from workflows.errors import check_proof, refuse, refuse_domain
     from workflows.event_log import EventLog
     from workflows.messages import (
+        ChainAmendment,
         ChainDecision,
         RecognitionCarry,
         RecognitionInput,
@@ -61,6 +70,10 @@ class RecognitionWorkflow:
         self.replies: ReplyMemory[Reply] = ReplyMemory(carry.replies if carry else None)
         self.reminded: list[str] = list(carry.reminded) if carry else []
         self.log = EventLog(inp.case_id, "recognition", carry.event_seq if carry else 0)
+        # the plan and scope the chain runs on: its input's, or an amendment's (văn bản sửa đổi)
+        self.plan: Plan = carry.plan if carry and carry.plan else inp.plan
+        self.scope: CaseScope = carry.scope if carry and carry.scope else inp.scope
+        self.round_signed: list[SignatureKept] = list(carry.round_signed) if carry else []
         self._changes = 0  # bumped by every accepted decision: wakes the timeline loop
         # The submission is applied here, synchronously, so that a reviewer's update arriving
         # with the first task is validated against the pending chain; its events are appended
@@ -69,6 +82,7 @@ class RecognitionWorkflow:
         if carry is None:  # pure: nothing is written before run checks the parent
             self.chain, self._opening = chain_decide(
                 inp.plan.approval_chain, inp.scope, self.chain, Submit(actor=inp.submitted_by))
+            self._keep_signatures(self._opening)
         self._opened = carry is not None
 
     @workflow.run
@@ -109,26 +123,26 @@ class RecognitionWorkflow:
     # -- level deadlines ----------------------------------------------------------------------
     def _next_item(self) -> tuple[str, datetime, int | None] | None:
         """The next level deadline point: (key, instant, days before due or None for due)."""
-        lv = pending_level(self.inp.plan.approval_chain, self.chain)
+        lv = pending_level(self.plan.approval_chain, self.chain)
         if lv is None or self.level_since is None:
             return None
         clock, base = self.inp.clock, f"r{self.chain.round}:{lv.id}"
         due = self.level_since + clock.days(lv.deadline_days)
         points: list[tuple[str, datetime, int | None]] = [
             (f"{base}:remind:{n}", due - clock.days(n), n)
-            for n in self.inp.plan.reminder_days_before if n < lv.deadline_days]
+            for n in self.plan.reminder_days_before if n < lv.deadline_days]
         points.append((f"{base}:due", due, None))
         todo = [p for p in points if p[0] not in self.reminded]
         return min(todo, key=lambda p: p[1]) if todo else None
 
     async def _deadline_point(self, point: tuple[str, datetime, int | None]) -> None:
         key, _, days_before = point
-        lv = pending_level(self.inp.plan.approval_chain, self.chain)
+        lv = pending_level(self.plan.approval_chain, self.chain)
         assert lv is not None and self.level_since is not None
         self.reminded.append(key)
         due_day = self.inp.clock.plan_date(
-            self.inp.plan, self.level_since + self.inp.clock.days(lv.deadline_days))
-        now = standing(self.inp.plan.approval_chain, self.chain)
+            self.plan, self.level_since + self.inp.clock.days(lv.deadline_days))
+        now = standing(self.plan.approval_chain, self.chain)
         assert now is not None
         deadline_id = level_deadline_id(lv.id, self.chain.round)
         if days_before is not None:
@@ -142,7 +156,7 @@ class RecognitionWorkflow:
 
     async def _expire(self) -> RecognitionResult:
         """The plan's last day passed before recognition: the chain closes unfinished."""
-        lv = pending_level(self.inp.plan.approval_chain, self.chain)
+        lv = pending_level(self.plan.approval_chain, self.chain)
         if self.chain.status == "returned" and self.chain.last_rejection:
             reasons = [f"hồ sơ bị trả lại / dossier returned: {self.chain.last_rejection}"]
         elif lv is not None:
@@ -150,15 +164,19 @@ class RecognitionWorkflow:
         else:
             reasons = ["hết thời hạn kế hoạch / plan ended"]
         self.chain, _ = chain_decide(
-            self.inp.plan.approval_chain, self.inp.scope, self.chain, Close())
+            self.plan.approval_chain, self.scope, self.chain, Close())
         await workflow.wait_condition(workflow.all_handlers_finished)
         return RecognitionResult(outcome="not_recognised", round=self.chain.round, reasons=reasons)
 
     def _maybe_continue_as_new(self) -> None:
         if workflow.info().is_continue_as_new_suggested() and workflow.all_handlers_finished():
+            amended = self.plan is not self.inp.plan
             carry = RecognitionCarry(chain=self.chain, level_since=self.level_since,
                                      event_seq=self.log.seq, replies=self.replies.replies,
-                                     reminded=self.reminded)
+                                     reminded=self.reminded,
+                                     plan=self.plan if amended else None,
+                                     scope=self.scope if amended else None,
+                                     round_signed=self.round_signed)
             workflow.continue_as_new(self.inp.model_copy(update={"carried": carry}))
 
     # -- decisions --------------------------------------------------------------------------
@@ -197,37 +215,74 @@ class RecognitionWorkflow:
         if d.request_id in self.replies:
             return
         try:
-            chain_decide(self.inp.plan.approval_chain, self.inp.scope, self.chain,
+            chain_decide(self.plan.approval_chain, self.scope, self.chain,
                    self._domain_decision(d))
         except ChainError as exc:
             refuse_domain(exc)
 
     async def _apply(self, decision: Submit | Approve | Reject | Delegate) -> None:
-        chain = self.inp.plan.approval_chain
+        chain = self.plan.approval_chain
         before = self.chain
-        self.chain, events = chain_decide(chain, self.inp.scope, before, decision)
+        self.chain, events = chain_decide(chain, self.scope, before, decision)
         if self.chain.level_index != before.level_index or self.chain.round != before.round:
             self.level_since = workflow.now()
         self._changes += 1
+        self._keep_signatures(events)
         await self._emit(events)
 
+    def _keep_signatures(self, events: list[Event]) -> None:
+        """The round's signatures (and approving votes): an amendment lists them as kept."""
+        for e in events:
+            if isinstance(e, DossierSubmitted | DossierResubmitted):
+                self.round_signed = []
+            elif isinstance(e, SignoffRecorded) or (isinstance(e, VoteCast)
+                                                    and e.vote == "approve"):
+                self.round_signed.append(SignatureKept(level=e.level, role=e.role,
+                                                       person=e.reviewer))
+
+    # -- amendments (văn bản sửa đổi) -------------------------------------------------------
+    @workflow.signal(name=names.AMEND_CHAIN)
+    async def amend_chain(self, order: ChainAmendment) -> None:
+        """The case moved onto an amended plan: the pending level moves with it (transferred
+        to the level that inherits it, never dropped) and this chain records ``case.amended``
+        in order with its own decisions; then it tells the case."""
+        await workflow.wait_condition(lambda: self._opened)
+        workflow.patched(names.AMENDMENTS)
+        before, before_status = self.plan, self.chain.status
+        self.chain, pending = chain_transfer(before, order.plan, order.amendment, self.chain,
+                                             self.round_signed)
+        if pending is not None and pending.transferred:
+            self.level_since = workflow.now()  # the inheriting level's days start now
+        record = CaseAmended.model_validate(order.record)
+        record = record.model_copy(update={
+            "pending": pending.model_dump(mode="json") if pending else None,
+            "escalations": [e.model_dump(mode="json") for e in escalations(
+                before, order.plan, before_status, pending.level_after if pending else None)]})
+        self.plan, self.scope = order.plan, order.scope
+        self._changes += 1
+        await self._emit([record])
+        parent = workflow.info().parent
+        if parent is not None:
+            await workflow.get_external_workflow_handle(parent.workflow_id).signal(
+                names.CHAIN_AMENDED, order.amendment.id)
+
     async def _emit(self, events: list[Event], awaiting: Sequence[str] = ()) -> None:
-        notices = notices_for(self.inp.plan, self.inp.scope, self.inp.case_id, events,
+        notices = notices_for(self.plan, self.scope, self.inp.case_id, events,
                               awaiting)
         await self.log.emit(events, notices)
 
     # -- queries ----------------------------------------------------------------------------
     @workflow.query(name=names.STATUS)
     def status(self) -> RecognitionStatus:
-        lv = pending_level(self.inp.plan.approval_chain, self.chain)
+        lv = pending_level(self.plan.approval_chain, self.chain)
         due = None
         if lv is not None and self.level_since is not None:
             due = self.level_since + self.inp.clock.days(lv.deadline_days)
         return RecognitionStatus(
             case_id=self.inp.case_id, status=self.chain.status, round=self.chain.round,
             pending_level=lv.id if lv else None, signed=dict(self.chain.signatures),
-            awaiting=awaiting(self.inp.plan.approval_chain, self.chain),
-            standing=standing(self.inp.plan.approval_chain, self.chain),
+            awaiting=awaiting(self.plan.approval_chain, self.chain),
+            standing=standing(self.plan.approval_chain, self.chain),
             last_rejection=self.chain.last_rejection, level_due=due,
         )
 

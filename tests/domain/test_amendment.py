@@ -11,7 +11,8 @@ import pytest
 
 from catalog import get_amendment, get_plan
 from catalog.units_2025 import units_2025
-from domain.amendment import Amendment, amend, case_effect
+from domain.amendment import Amendment, amend
+from domain.amendment_effect import case_effect
 from domain.errors import InputError
 from domain.plan import Plan
 from domain.replay import replay

@@ -44,6 +44,7 @@ PINNED: dict[str, tuple[str, int]] = {
     "case.withdrawn": ("CaseWithdrawn", 1),
     "case.halted": ("CaseHalted", 1),
     "case.closed": ("CaseClosed", 1),
+    "case.amended": ("CaseAmended", 1),
     "recognition.interrupted": ("RecognitionInterrupted", 1),
     "level.voted": ("VoteCast", 1),
     "audit.read": ("AuditRead", 1),
@@ -94,6 +95,19 @@ SAMPLES: list[Event] = [
     ev.CaseHalted(code="plan.bad_rule"),
     ev.CaseClosed(outcome="recognised"),
     ev.RecognitionInterrupted(cause="terminated"),
+    ev.CaseAmended(amendment="tra-vinh-2025-reform", title_vi="Trà Vinh 2025: hai cấp",
+                   effective_on=date(2025, 7, 1), sources=["Law 72/2025/QH15"],
+                   decided_by="p-pu-1", role="province_ubnd", plan_before="a" * 64,
+                   plan_after="b" * 64, structure_before="legacy", structure_after="current",
+                   roles={"district_ubnd": "province_ubnd"},
+                   chain_before=["district_appraisal", "province_decision"],
+                   chain_after=[{"id": "province_decision", "name_vi": "Quyết định",
+                                 "name_en": "Decision", "roles": ["province_ubnd"],
+                                 "rule": "all_of"}],
+                   pending={"round": 1, "level_before": "district_appraisal",
+                            "level_after": "province_decision", "transferred": True},
+                   codes={"commune_before": "29266", "commune_after": "29266",
+                          "province_after": "86"}),
 ]
 
 
@@ -156,6 +170,13 @@ _OVERRIDES: dict[type[Event], dict[str, st.SearchStrategy[Any]]] = {
     ev.MetricsRecorded: {"metrics": st.dictionaries(st.text(), _json, max_size=6)},
     ev.CriteriaEvaluated: {
         "results": st.lists(st.dictionaries(st.text(), _json, max_size=4), max_size=4)
+    },
+    ev.CaseAmended: {
+        "chain_after": st.lists(st.dictionaries(st.text(), _json, max_size=4), max_size=3),
+        "pending": st.none() | st.dictionaries(st.text(), _json, max_size=4),
+        "deadlines": st.lists(st.dictionaries(st.text(), _json, max_size=4), max_size=3),
+        "escalations": st.lists(st.dictionaries(st.text(), _json, max_size=4), max_size=3),
+        "codes": st.none() | st.dictionaries(st.text(), _json, max_size=4),
     },
 }
 any_event = st.one_of(
