@@ -15,7 +15,9 @@ What an amendment may change (``changes``):
   submit at a deadline and as an escalation target (of deadlines and of levels);
 - ``deadlines``: a deadline moved (``due``) or extended (``extend_days``);
 - ``structure``: legacy -> current; the plan's province follows from the conversion of its
-  communes (``province_code`` in the file is checked against it, never used alone).
+  communes (``province_code`` in the file is checked against it, never used alone);
+- ``merged_communes``: how a 2025 commune made of several legacy communes is recognised, and
+  what the plan's target counts.
 
 Refusals name the thing refused, in Vietnamese and English, with stable codes:
 ``amendment.other_plan``, ``amendment.outside_plan`` (effective date outside the plan),
@@ -119,11 +121,24 @@ class StructureChange(_Strict):
     source: Source
 
 
+class MergedCommunes(_Strict):
+    """How a 2025 commune made of several legacy communes (its constituent areas, each with
+    its own case) counts: ``recognition`` of the new commune follows from its areas' outcomes
+    (``all_constituents``: recognised only when every constituent area is; ``any_constituent``:
+    when at least one is), and the plan's ``target`` share counts ``new_communes`` (the 2025
+    communes of the plan's former territory) or still ``legacy_areas``."""
+
+    recognition: Literal["all_constituents", "any_constituent"] = "all_constituents"
+    target: Literal["new_communes", "legacy_areas"] = "new_communes"
+    source: Source
+
+
 class Changes(_Strict):
     levels: LevelChanges = LevelChanges()
     roles: list[RoleChange] = []
     deadlines: list[DeadlineChange] = []
     structure: StructureChange | None = None
+    merged_communes: MergedCommunes | None = None  # with ``structure`` only
 
 
 class Amendment(_Strict):
@@ -136,6 +151,13 @@ class Amendment(_Strict):
     effective_on: date
     sources: list[LegalSource] = Field(min_length=1)
     changes: Changes
+
+    @model_validator(mode="after")
+    def _merged_with_structure(self) -> Amendment:
+        if self.changes.merged_communes is not None and self.changes.structure is None:
+            raise ValueError("changes.merged_communes needs changes.structure (communes merge "
+                             "only when the units change)")
+        return self
 
 
 def _err(code: str, en: str, vi: str) -> InputError:

@@ -268,7 +268,10 @@ def amended_event(plan: Plan, amended: Plan, amendment: Amendment, actor: Actor,
         deadlines=[d.model_dump(mode="json") for d in deadlines],
         escalations=[e.model_dump(mode="json") for e in escalations(
             plan, amended, chain_status, pending.level_after if pending else None)],
-        codes=codes.model_dump(mode="json") if codes else None)
+        codes=codes.model_dump(mode="json") if codes else None,
+        merged=(None if amendment.changes.merged_communes is None else {
+            "recognition": amendment.changes.merged_communes.recognition,
+            "target": amendment.changes.merged_communes.target}))
 
 
 # -- the dry run, from a case's folded events ---------------------------------------------------

@@ -340,6 +340,8 @@ class CaseAmended(Event):
     deadlines: list[dict[str, Any]] = []  # domain.amendment.DeadlineEffect
     escalations: list[dict[str, Any]] = []  # domain.amendment.LevelEscalation
     codes: dict[str, Any] | None = None  # domain.amendment.CodeChange
+    # merged communes (domain.amendment.MergedCommunes): recognition rule and target unit
+    merged: dict[str, str] | None = None
 
 
 class AuditRead(Event):
