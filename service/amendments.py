@@ -23,6 +23,7 @@ from domain.plan import Plan
 from domain.replay import replay
 from domain.roles import Actor
 from domain.units import UnitConversion
+from eventstore.amendments import Amendments
 from eventstore.store import EventStore
 from service.cases import CaseRef, CaseService
 from service.errors import ServiceError
@@ -79,7 +80,11 @@ async def preview(store: EventStore, amendment: Amendment,
 
 async def apply(cases: CaseService, store: EventStore, actor: Actor, amendment: Amendment,
                 plans: dict[str, Amended]) -> list[CaseApplied]:
-    """Send every running case of the amended plans the amendment; per case, what it did."""
+    """Keep the amendment (readers rebuild amended plans from it), then send every running
+    case of the amended plans the amendment; per case, what it did."""
+    await Amendments(store.pool).keep(amendment, {"person_id": actor.person_id,
+                                                  "role": actor.role,
+                                                  "province_code": actor.province_code})
     effects = await preview(store, amendment, plans)
     gate = asyncio.Semaphore(APPLY_CONCURRENCY)
 
