@@ -412,10 +412,10 @@ class CommuneConversionWorkflow:
         if order.request_id in self.replies:
             return
         try:
-            if self._amendment_known(order.amendment.id) is not None:  # a no-op, for its issuer
-                require_amender(order.actor, self.plan, self.plan)
+            if self._amendment_known(order.amendment.id) == "already_applied":  # a no-op
+                require_amender(order.actor, self.plan, self.plan)  # for its issuer only
                 return
-            if self.s.closed:
+            if self.s.closed and self._amendment_known(order.amendment.id) is None:
                 refuse("case.closed", f"the case is closed ({self.s.outcome}); an amendment "
                        "applies to running cases only",
                        f"hồ sơ đã kết thúc ({self.s.outcome}); văn bản sửa đổi chỉ áp dụng "
