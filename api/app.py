@@ -56,6 +56,7 @@ from api.schemas import (
     WithdrawalBody,
 )
 from domain.amendment import Amendment
+from domain.amendment_effect import require_amender
 from domain.clock import PlanClock
 from domain.documents import validation_problems
 from domain.errors import DomainError
@@ -67,6 +68,8 @@ from service import CaseRef, CaseService, ServiceError
 from service import export as exports
 from service.access import Authenticator, Operation, Principal
 from service.amendments import amended
+from service.amendments import applied_report as amendments_applied
+from service.amendments import apply as amendments_apply
 from service.amendments import preview as amendments_preview
 from service.amendments import report as amendments_report
 from service.audit import Audit, signing_key
@@ -290,34 +293,36 @@ def create_app(service: CaseService, authenticator: Authenticator,
     async def amend_plan(plan_id: PlanIdPath, body: Annotated[dict[str, Any], Body(
             description="An amendment document (as domain/amendments/*.yaml)")],
             who: Who, dry_run: bool = False) -> dict[str, Any]:
-        """Văn bản sửa đổi: with ``dry_run=true``, what the amendment would change for each
-        running case of the plan (pending level and who signs next, deadlines, escalations,
-        codes), changing nothing; for the plan's issuer (the provincial People's Committee).
-        Applying it is not built yet."""
-        plan = await door.campaign_allowed(who.actor, "publish", plan_id)  # its issuer
+        """Văn bản sửa đổi, for the plan's issuer (the provincial People's Committee, of the
+        plan's province or of the province it became). With ``dry_run=true``: what the
+        amendment would change for each running case of the plan (pending level and who signs
+        next, deadlines, escalations, codes), changing nothing. Without: the amendment is kept
+        and sent to every running case (applied now, or at its effective date on a timer in
+        the case); the answer says per case what was done, with the ``case.amended`` record.
+        Applying the same amendment again changes nothing."""
+        plan = await door.plan_of(plan_id)
         amendment = validated_amendment(body)
         if plan_id not in amendment.amends:
             raise ServiceError("amendment.other_plan",
                                f"amends: the amendment does not amend plan {plan_id}",
                                f"amends: văn bản sửa đổi không sửa kế hoạch {plan_id}")
-        if not dry_run:
-            raise ServiceError(
-                "amendment.apply_not_built",
-                "applying an amendment to running cases is not built yet; ask with "
-                "dry_run=true to see what it would change",
-                "áp dụng văn bản sửa đổi cho hồ sơ đang chạy chưa được xây dựng; dùng "
-                "dry_run=true để xem trước")
         if store is None:
-            raise ServiceError("service.no_store", "the dry run needs the event store",
-                               "cần cơ sở dữ liệu để xem trước")
+            raise ServiceError("service.no_store", "amendments need the event store",
+                               "cần cơ sở dữ liệu để áp dụng văn bản sửa đổi")
         try:
             plans_ = {pid: amended(plan if pid == plan_id else await door.plan_of(pid),
                                    amendment) for pid in amendment.amends}
+            for before, after, _ in plans_.values():
+                require_amender(who.actor, before, after)
         except DomainError as exc:
             raise ServiceError(exc.code, exc.message, exc.message_vi) from None
-        answer: dict[str, Any] = jsonable_encoder(amendments_report(
-            amendment, plans_, await amendments_preview(store, amendment, plans_)))
-        return answer
+        if dry_run:
+            answer: dict[str, Any] = jsonable_encoder(amendments_report(
+                amendment, plans_, await amendments_preview(store, amendment, plans_)))
+            return answer
+        done = await amendments_apply(service, store, who.actor, amendment, plans_)
+        applied: dict[str, Any] = jsonable_encoder(amendments_applied(amendment, plans_, done))
+        return applied
 
     # -- cases ------------------------------------------------------------------------------
     @app.post("/cases", status_code=201, tags=["hồ sơ / cases"], responses=WRITES)

@@ -27,9 +27,8 @@ from cli.errors import EXIT_BAD_INPUT, fail, guarded
 from cli.lang import Lang, LangOption
 from domain.amendment import Amendment
 from domain.amendment_effect import CaseEffect
-from domain.plan import Plan
 from eventstore import EventStore
-from service.amendments import amended_plans, preview, report
+from service.amendments import amended_plans, chain_json, preview, report
 
 app = typer.Typer(help="Plans: timelines, deadlines, criteria and approval chains.")
 
@@ -213,7 +212,7 @@ def _report_json(r: FileReport, lang: Lang) -> dict[str, object]:
             "problems": [{"field": p.field, "message": p.text(lang)} for p in r.problems]}
 
 
-# -- amendments (issue 12, first step: the dry run) ------------------------------------------
+# -- amendments (văn bản sửa đổi) ------------------------------------------------------------
 
 @app.command("amend")
 @guarded
@@ -223,19 +222,27 @@ def amend_plan(
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Chỉ xem trước, không thay đổi gì / show what would change for "
                           "each running case, change nothing")] = False,
+    api: ApiOption = DEFAULT_API, token: TokenOption = None,
     database_url: DatabaseUrl = None, data_dir: DataDir = None,
     as_json: JsonOption = False, lang: LangOption = Lang.vi,
 ) -> None:
-    """Sửa đổi kế hoạch cho các hồ sơ đang chạy / amend a plan for its running cases: the
-    dry run validates the amendment and lists, per running case of the plan (the read model
-    and each case's events), its pending level and who signs next, its deadlines,
-    escalations and codes before -> after. Applying it is not built yet."""
-    if not dry_run:
-        fail(say(lang, "áp dụng văn bản sửa đổi cho hồ sơ đang chạy chưa được xây dựng; "
-                       "dùng --dry-run để xem trước",
-                 "applying an amendment to running cases is not built yet; use --dry-run "
-                 "to see what it would change"))
+    """Sửa đổi kế hoạch cho các hồ sơ đang chạy / amend a plan for its running cases.
+
+    --dry-run lists, per running case of the plan, its pending level and who signs next, its
+    deadlines, escalations and codes before -> after, and changes nothing (with a token,
+    through the API; without, from this machine's database). Without --dry-run, the plan's
+    issuer (provincial People's Committee, with a token) applies it through the API: every
+    running case takes it now, or at its effective date; applying it again changes nothing."""
+    if token is None and not dry_run:
+        fail(say(lang, "áp dụng văn bản sửa đổi cần thẻ định danh của UBND tỉnh (--token); "
+                       "--dry-run để xem trước",
+                 "applying an amendment needs the provincial People's Committee's token "
+                 "(--token); use --dry-run to see what it would change"))
     amendment = load_amendment_file(file)
+    if token is not None:
+        for plan_id in amendment.amends:
+            _amend_api(api, token, plan_id, amendment, dry_run, as_json, lang)
+        return
     amended = amended_plans(amendment, get_plan)
 
     async def work(url: str) -> list[CaseEffect]:
@@ -246,22 +253,83 @@ def amend_plan(
     if as_json:
         emit(report(amendment, amended, effects))
         return
-    for line in _effect_lines(amendment, amended, effects, lang):
+    chains = {pid: (chain_json(old), chain_json(new)) for pid, (old, new, _) in amended.items()}
+    for line in _effect_lines(amendment, chains, effects, lang):
         typer.echo(line)
 
 
-def _effect_lines(amendment: Amendment, amended: dict[str, tuple[Plan, Plan, Any]],
+@api_command
+def _amend_api(api: str, token: str | None, plan_id: str, amendment: Amendment, dry_run: bool,
+               as_json: bool, lang: Lang) -> None:
+    with Api(api, token) as http:
+        query = "?dry_run=true" if dry_run else ""
+        answer = http.post(f"/plans/{plan_id}/amendments{query}",
+                           amendment.model_dump(mode="json", by_alias=True))
+    if as_json:
+        emit(answer)
+        return
+    plans = {pid: (chain_json(get_plan(pid)), chain) for pid, chain in answer["plans"].items()}
+    if dry_run:
+        effects = [CaseEffect.model_validate(c) for c in answer["cases"]]
+        for line in _effect_lines(amendment, plans, effects, lang):
+            typer.echo(line)
+        return
+    for line in _applied_lines(amendment, answer, lang):
+        typer.echo(line)
+
+
+RESULT_NAMES = {
+    "applied": ("đã áp dụng", "applied"),
+    "scheduled": ("hẹn áp dụng vào ngày hiệu lực", "scheduled for its effective date"),
+    "already_applied": ("đã áp dụng trước đó, không thay đổi", "already applied, unchanged"),
+    "already_scheduled": ("đã hẹn trước đó, không thay đổi", "already scheduled, unchanged"),
+    "refused": ("bị từ chối", "refused"),
+}
+
+
+def _applied_lines(amendment: Amendment, answer: dict[str, Any], lang: Lang) -> list[str]:
+    vi = lang == "vi"
+    counts = ", ".join(f"{n} {RESULT_NAMES.get(k, (k, k))[0 if vi else 1]}"
+                       for k, n in sorted(answer["counts"].items()))
+    lines = [say(lang, f"văn bản sửa đổi {amendment.id}, hiệu lực từ {amendment.effective_on}: "
+                       f"{len(answer['cases'])} hồ sơ đang chạy ({counts or '-'})",
+                 f"amendment {amendment.id}, effective {amendment.effective_on}: "
+                 f"{len(answer['cases'])} running cases ({counts or '-'})")]
+    for c in answer["cases"]:
+        word = RESULT_NAMES.get(c["result"], (c["result"], c["result"]))[0 if vi else 1]
+        refusal = f": {c['message']} [{c['code']}]" if c["result"] == "refused" else ""
+        lines.append(f"{c['case_id']}: {word}{refusal}")
+        record = c.get("record") or {}
+        pending = record.get("pending") or {}
+        if pending.get("transferred"):
+            lines.append(say(lang, f"  chuyển giao bước chờ ký: {pending['level_before']} -> "
+                                   f"{pending['level_after']}",
+                             f"  pending level transferred: {pending['level_before']} -> "
+                             f"{pending['level_after']}"))
+        codes = record.get("codes") or {}
+        if codes:
+            lines.append(say(lang, f"  mã mới: {codes['province_after']}/"
+                                   f"{codes['commune_after']} {codes['commune_name_after']}",
+                             f"  new codes: {codes['province_after']}/"
+                             f"{codes['commune_after']} {codes['commune_name_after']}"))
+    return lines
+
+
+def _effect_lines(amendment: Amendment,
+                  chains: dict[str, tuple[dict[str, Any], dict[str, Any]]],
                   effects: list[CaseEffect], lang: Lang) -> list[str]:
+    """The dry run's lines; ``chains``: per plan, its chain before and after
+    (``service.amendments.chain_json``)."""
     vi = lang == "vi"
     lines = [say(lang, f"văn bản sửa đổi {amendment.id}, hiệu lực từ {amendment.effective_on} "
                        f"(xem trước, không thay đổi gì)",
                  f"amendment {amendment.id}, effective {amendment.effective_on} "
                  f"(dry run, nothing changed)")]
-    for pid, (old, new, _) in amended.items():
-        chain_old = " -> ".join(lv.id for lv in old.approval_chain)
-        chain_new = " -> ".join(lv.id for lv in new.approval_chain)
-        lines.append(f"  {pid}: {old.structure}/{old.province_code} -> "
-                     f"{new.structure}/{new.province_code}; "
+    for pid, (old, new) in chains.items():
+        chain_old = " -> ".join(lv["id"] for lv in old["approval_chain"])
+        chain_new = " -> ".join(lv["id"] for lv in new["approval_chain"])
+        lines.append(f"  {pid}: {old['structure']}/{old['province_code']} -> "
+                     f"{new['structure']}/{new['province_code']}; "
                      f"{'quy trình' if vi else 'chain'}: {chain_old}  =>  {chain_new}")
     lines.append(say(lang, f"{len(effects)} hồ sơ đang chạy", f"{len(effects)} running cases"))
     for e in effects:

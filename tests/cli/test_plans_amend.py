@@ -127,12 +127,12 @@ async def test_dry_run_lists_running_cases_and_changes_nothing(fresh_database: D
     assert await _snapshot(fresh_database.admin_url) == before
 
 
-def test_without_dry_run_it_refuses_in_one_line() -> None:
+def test_applying_without_a_token_refuses_in_one_line() -> None:
     r = run("plans", "amend", str(REFORM), "--lang", "en")
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr.strip().splitlines() == [
-        "error: applying an amendment to running cases is not built yet; use --dry-run to "
-        "see what it would change"]
+        "error: applying an amendment needs the provincial People's Committee's token "
+        "(--token); use --dry-run to see what it would change"]
 
 
 def test_a_bad_amendment_is_refused_naming_the_level(tmp_path: Path) -> None:

@@ -126,10 +126,11 @@ async def test_a_published_plan_gets_versions_and_runs_cases(
     assert types[0] == "case.opened" and types[-1] == "case.closed"
 
 
-async def test_an_amendment_dry_run_through_the_api(
+async def test_an_amendment_through_the_api(
         make_case: Any, store: Any) -> None:
-    """POST /plans/{plan}/amendments?dry_run=true: for the plan's issuer only, a bad document
-    named, what would change for each running case, and nothing written."""
+    """POST /plans/{plan}/amendments: for the plan's issuer only, a bad document named; the
+    dry run says what would change for each running case and writes nothing; the real run
+    schedules it in the case (before its effective date), and again changes nothing."""
     import yaml
 
     case: Case = await make_case(BASE, "29308")  # district 849; used by no other test
@@ -151,14 +152,12 @@ async def test_an_amendment_dry_run_through_the_api(
         before = len(await store.read(case.id))
         r = await http.post(url, json=reform, params={"dry_run": "true"},
                             headers=bearer(case.actor("district_ubnd")))
-        assert r.status_code == 403 and code_of(r) == "plan.wrong_role"
+        assert r.status_code == 403 and code_of(r) == "amendment.wrong_role"
         r = await http.post(url, json={**reform, "effective_on": "not a date"},
                             params={"dry_run": "true"},
                             headers=bearer(case.actor("province_ubnd")))
         assert r.status_code == 422 and code_of(r) == "amendment.invalid"
         assert "effective_on" in r.json()["message_en"]
-        r = await http.post(url, json=reform, headers=bearer(case.actor("province_ubnd")))
-        assert r.status_code == 422 and code_of(r) == "amendment.apply_not_built"
         r = await http.post(url, json=reform, params={"dry_run": "true"},
                             headers=bearer(case.actor("province_ubnd")))
         assert r.status_code == 200, r.text
@@ -166,5 +165,15 @@ async def test_an_amendment_dry_run_through_the_api(
         assert answer["dry_run"] is True and answer["plans"][BASE]["province_code"] == "86"
         assert [c["case_id"] for c in answer["cases"]] == [case.id], answer["cases"]
         assert len(await store.read(case.id)) == before  # nothing written
+        # the real run: before 1 July the case keeps the amendment on a timer; again: no-op
+        r = await http.post(url, json=reform, headers=bearer(case.actor("province_ubnd")))
+        assert r.status_code == 200, r.text
+        assert r.json()["dry_run"] is False and r.json()["counts"] == {"scheduled": 1}
+        [one] = r.json()["cases"]
+        assert one["case_id"] == case.id and one["record"] is None
+        assert one["effect"]["codes"]["province_after"] == "86"
+        r = await http.post(url, json=reform, headers=bearer(case.actor("province_ubnd")))
+        assert r.json()["counts"] == {"already_scheduled": 1}
+        assert len(await store.read(case.id)) == before
         await case.withdraw("kết thúc thử nghiệm")
         await (await service.handle_for_result(case.id)).result()
