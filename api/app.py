@@ -70,6 +70,7 @@ from service.access import Authenticator, Operation, Principal
 from service.amendments import amended
 from service.amendments import applied_report as amendments_applied
 from service.amendments import apply as amendments_apply
+from service.amendments import apply_campaigns as amendments_campaigns
 from service.amendments import preview as amendments_preview
 from service.amendments import report as amendments_report
 from service.audit import Audit, signing_key
@@ -321,7 +322,9 @@ def create_app(service: CaseService, authenticator: Authenticator,
                 amendment, plans_, await amendments_preview(store, amendment, plans_)))
             return answer
         done = await amendments_apply(service, store, who.actor, amendment, plans_)
-        applied: dict[str, Any] = jsonable_encoder(amendments_applied(amendment, plans_, done))
+        campaigns = await amendments_campaigns(service, who.actor, amendment, plans_)
+        applied: dict[str, Any] = jsonable_encoder(
+            amendments_applied(amendment, plans_, done, campaigns))
         return applied
 
     # -- cases ------------------------------------------------------------------------------

@@ -105,6 +105,20 @@ async def apply(cases: CaseService, store: EventStore, actor: Actor, amendment: 
     return list(await asyncio.gather(*(one(e) for e in effects)))
 
 
+async def apply_campaigns(cases: CaseService, actor: Actor, amendment: Amendment,
+                          plans: dict[str, Amended]) -> dict[str, str]:
+    """Each amended plan's province campaign follows the amendment too: plan id -> what it
+    did (applied, scheduled, already_*), or the code it was refused with (e.g. no campaign)."""
+    done: dict[str, str] = {}
+    for plan_id, (_, _, units) in plans.items():
+        try:
+            done[plan_id] = await cases.amend_campaign(names.campaign_id(plan_id), actor,
+                                                       amendment, units)
+        except ServiceError as exc:
+            done[plan_id] = exc.code
+    return done
+
+
 async def recorded(store: EventStore, case_id: str, amendment_id: str) -> dict[str, Any] | None:
     """The case's ``case.amended`` record of ``amendment_id``, as stored (None: not yet)."""
     for e in reversed(await store.read(case_id)):
@@ -128,13 +142,13 @@ def report(amendment: Amendment, plans: dict[str, Amended],
             "cases": [e.model_dump(mode="json") for e in effects]}
 
 
-def applied_report(amendment: Amendment, plans: dict[str, Amended],
-                   done: list[CaseApplied]) -> dict[str, Any]:
-    """The real run as JSON: per case what was done, and counts by result."""
+def applied_report(amendment: Amendment, plans: dict[str, Amended], done: list[CaseApplied],
+                   campaigns: dict[str, str] | None = None) -> dict[str, Any]:
+    """The real run as JSON: per case what was done, counts by result, and the campaigns'."""
     counts: dict[str, int] = {}
     for d in done:
         counts[d.result] = counts.get(d.result, 0) + 1
     return {"amendment": amendment.id, "effective_on": str(amendment.effective_on),
-            "dry_run": False, "counts": counts,
+            "dry_run": False, "counts": counts, "campaigns": campaigns or {},
             "plans": {pid: chain_json(new) for pid, (_, new, _) in plans.items()},
             "cases": [d.model_dump(mode="json") for d in done]}

@@ -383,6 +383,19 @@ class CaseService:
                 amendment=amendment, units=units)),
             result_type=Reply), ref.case_id, self.client)
 
+    @refuses_bad_input
+    async def amend_campaign(self, campaign_id: str, actor: Actor, amendment: Amendment,
+                             units: dict[str, UnitConversion],
+                             request_id: str | None = None) -> str:
+        """The campaign follows the amendment (its list decisions and target); its word:
+        applied, scheduled, already_applied or already_scheduled."""
+        reply = await guarded(self._campaign(campaign_id).execute_update(
+            names.AMEND, await self.signed(campaign_id, AmendmentOrder(
+                request_id=request_id or new_request_id("amend"), actor=actor,
+                amendment=amendment, units=units)),
+            result_type=ListReply), campaign_id, self.client)
+        return str(reply.results.get("", ""))
+
     # -- the recognition chain ----------------------------------------------------------------
     @refuses_bad_input
     async def decide(self, ref: CaseRef, actor: Actor, kind: ChainKind, level: str | None = None,

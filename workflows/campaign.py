@@ -10,8 +10,9 @@ communes, 001 §II.2.4). Fan-outs go through an activity that holds a Temporal c
 
 from __future__ import annotations
 
+import asyncio
 import math
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -22,6 +23,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.persist import EventActivities
     from domain import case as case_decider
     from domain.agenda import cutoff
+    from domain.amendment import amend
+    from domain.amendment_effect import require_amender
     from domain.case import (
         CaseState,
         opener_role,
@@ -30,11 +33,14 @@ with workflow.unsafe.imports_passed_through():
         territory_scope,
     )
     from domain.errors import DomainError
+    from domain.merged import Rule, TargetUnit, new_communes, target_count
+    from domain.plan import Plan
     from domain.roles import ROLE_NAMES_VI, CaseScope, Role
     from workflows import names
     from workflows.admit import admit
     from workflows.errors import check_proof, refuse, refuse_domain
     from workflows.messages import (
+        AmendmentOrder,
         CampaignCarry,
         CampaignInput,
         CampaignStatus,
@@ -59,6 +65,12 @@ class ProvinceCampaignWorkflow:
         self.inp = inp
         self.plan = inp.plan
         carry = inp.carried
+        if carry is not None and carry.plan is not None:  # amended before continuing as new
+            self.plan = carry.plan
+        self.amendments: list[str] = list(carry.amendments) if carry else []
+        self.new_units: dict[str, str] = dict(carry.new_units) if carry else {}
+        self.merged: dict[str, str] | None = carry.merged if carry else None
+        self.scheduled: list[AmendmentOrder] = list(carry.scheduled) if carry else []
         # commune -> district (None: two-level)
         self.proposed: dict[str, str | None] = dict(carry.proposed) if carry else {}
         self.selection_done = carry.selection_done if carry else False
@@ -76,6 +88,8 @@ class ProvinceCampaignWorkflow:
         if inp.carried is None and workflow.patched(names.ADMISSION):
             await admit(workflow.info().workflow_id, "campaign", inp)
         self._admitted = True
+        for order in self.scheduled:  # carried over a continue-as-new: armed again
+            asyncio.ensure_future(self._when_due(order))
         end = cutoff(inp.plan, inp.clock)
         # During the year a case's word (a signal anyone could send) only prompts a look at
         # the record: counts come from the outcomes the cases wrote to the event store.
@@ -103,7 +117,10 @@ class ProvinceCampaignWorkflow:
                 and workflow.all_handlers_finished():
             carry = CampaignCarry(proposed=self.proposed, selection_done=self.selection_done,
                                   selected=self.selected, closed=self.closed,
-                                  replies=self.replies.replies)
+                                  replies=self.replies.replies,
+                                  plan=self.plan if self.amendments else None,
+                                  amendments=self.amendments, new_units=self.new_units,
+                                  merged=self.merged, scheduled=self.scheduled)
             workflow.continue_as_new(self.inp.model_copy(update={"carried": carry}))
 
     async def _prompted(self, within: timedelta) -> bool:
@@ -274,19 +291,99 @@ class ProvinceCampaignWorkflow:
         del commune_code, outcome
         self._prompt = True
 
+    # -- amendments (văn bản sửa đổi) -------------------------------------------------------
+    @workflow.update(name=names.AMEND)
+    async def amend(self, order: AmendmentOrder) -> ListReply:
+        """The campaign follows its plan's amendment: list decisions are checked against the
+        amended plan (e.g. the new province's People's Committee approves the recognition
+        list) and, when communes merged, the target counts as the amendment says. Applied at
+        once (a list decision before the effective date is the old plan's business)."""
+        if (known := self.replies.get(order.request_id)) is not None:
+            return known
+        await workflow.wait_condition(lambda: self._admitted)
+        if order.amendment.id in self.amendments:
+            detail = "already_applied"
+        elif any(o.amendment.id == order.amendment.id for o in self.scheduled):
+            detail = "already_scheduled"
+        else:
+            workflow.patched(names.AMENDMENTS)
+            self._amended(order)
+            if workflow.now() < self._effective_at(order):
+                self.scheduled.append(order)
+                asyncio.ensure_future(self._when_due(order))
+                detail = "scheduled"
+            else:
+                self._apply(order)
+                detail = "applied"
+        return self._remember(ListReply(request_id=order.request_id, results={"": detail}))
+
+    def _effective_at(self, order: AmendmentOrder) -> datetime:
+        return self.inp.clock.day_start(self.plan, order.amendment.effective_on)
+
+    async def _when_due(self, order: AmendmentOrder) -> None:
+        remaining = self._effective_at(order) - workflow.now()
+        if remaining > timedelta(0):
+            await workflow.sleep(remaining)
+        self.scheduled = [o for o in self.scheduled if o is not order]
+        if order.amendment.id not in self.amendments:
+            try:
+                self._apply(order)
+            except DomainError as exc:  # another amendment came first: said, not dropped
+                workflow.logger.warning("amendment %s no longer applies: %s",
+                                        order.amendment.id, exc.code)
+
+    def _apply(self, order: AmendmentOrder) -> None:
+        self.plan = self._amended(order)
+        self.amendments.append(order.amendment.id)
+        if order.units and order.amendment.changes.merged_communes is not None:
+            rule = order.amendment.changes.merged_communes
+            self.new_units = {c: order.units[c].commune_code
+                              for c in self.inp.commune_districts if c in order.units}
+            self.merged = {"recognition": rule.recognition, "target": rule.target}
+
+    @amend.validator
+    def _check_amend(self, order: AmendmentOrder) -> None:
+        check_proof(order)
+        if order.request_id in self.replies:
+            return
+        try:
+            if order.amendment.id in self.amendments:  # a no-op, for its issuer only
+                require_amender(order.actor, self.plan, self.plan)
+            else:
+                self._amended(order)
+        except DomainError as exc:
+            refuse_domain(exc)
+
+    def _amended(self, order: AmendmentOrder) -> Plan:
+        new = amend(self.plan, order.amendment, order.units)
+        require_amender(order.actor, self.plan, new)
+        return new
+
     @workflow.query(name=names.STATUS)
     def status(self) -> CampaignStatus:
         recognised = sorted(c for c, o in self.closed.items() if o == "recognised")
         total = len(self.inp.commune_districts)
         need = math.ceil(self.plan.target.share * total - 1e-9)
-        return CampaignStatus(
+        status = CampaignStatus(
             plan_id=self.plan.id, proposed=sorted(self.proposed), selected=self.selected,
             recognised=recognised,
             not_recognised=sorted(c for c, o in self.closed.items()
                                   if o in ("not_recognised", "withdrawn")),
             total_communes=total, target_share=self.plan.target.share,
-            target_met=len(recognised) >= need,
+            target_met=len(recognised) >= need, amendments=list(self.amendments),
         )
+        if self.merged is None or not self.new_units:
+            return status
+        rule: Rule = ("any_constituent" if self.merged["recognition"] == "any_constituent"
+                      else "all_constituents")
+        unit: TargetUnit = ("legacy_areas" if self.merged["target"] == "legacy_areas"
+                            else "new_communes")
+        count = target_count(self.plan.target.share, self.new_units, self.closed, rule, unit)
+        merged = new_communes(self.new_units, self.closed, rule)
+        return status.model_copy(update={
+            "target_unit": unit, "target_total": count.total, "target_need": count.need,
+            "target_recognised": count.recognised, "target_met": count.met,
+            "new_communes_recognised": [n.code for n in merged if n.recognised]})
 
     # -- helpers ----------------------------------------------------------------------------
     def _check_request(self, request: Request, role: Role) -> None:

@@ -332,7 +332,8 @@ class CommuneConversionWorkflow:
             RecognitionInput(case_id=self.id, plan=self.plan, scope=self.scope,
                              clock=self.inp.clock, submitted_by=submitted_by,
                              cutoff=self.cutoff, campaign_id=self.inp.campaign_id),
-            id=names.recognition_id(self.plan.id, self.scope.commune_code),
+            # the case's own address (its legacy commune after a reform), not its new codes
+            id=names.recognition_id(self.inp.plan.id, self.inp.scope.commune_code),
         )
         child = self._child
 

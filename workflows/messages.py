@@ -259,6 +259,11 @@ class CampaignCarry(_Msg):
     selected: list[str]
     closed: dict[str, str]
     replies: dict[str, ListReply]
+    plan: Plan | None = None  # amended: the plan the campaign runs on now (None: its input's)
+    amendments: list[str] = []
+    new_units: dict[str, str] = {}  # legacy commune -> its 2025 commune (after the reform)
+    merged: dict[str, str] | None = None  # domain.amendment.MergedCommunes: rule and target
+    scheduled: list[AmendmentOrder] = []  # amendments waiting for their effective date
 
 
 class Proposal(ListRequest):
@@ -296,6 +301,13 @@ class CampaignStatus(_Msg):
     total_communes: int
     target_share: float
     target_met: bool
+    # after an amendment that merged communes (domain.merged): what the target counts
+    amendments: list[str] = []
+    target_unit: str = "communes"  # communes | new_communes | legacy_areas
+    target_total: int | None = None  # communes the share is taken of
+    target_need: int | None = None
+    target_recognised: int | None = None
+    new_communes_recognised: list[str] = []  # 2025 communes recognised by the plan's rule
 
 
 CaseInput.model_rebuild()

@@ -297,7 +297,15 @@ def _not_a_child(inp: RecognitionInput) -> str | None:
     """Why this run is not the chain of its case (None when it is): it must be the child of
     the case workflow whose stream it writes (only that case's own code starts it)."""
     info = workflow.info()
-    case_id = names.case_id(inp.plan.id, inp.scope.commune_code)
+    # by its own address: after a reform the scope carries the commune's new code, while the
+    # case (and so its chain) keeps the address it was opened under
+    try:
+        plan_id, commune = names.parse_case_id(info.workflow_id)
+    except ValueError:
+        plan_id, commune = inp.plan.id, inp.scope.commune_code
+    case_id = names.case_id(plan_id, commune)
+    if plan_id != inp.plan.id:
+        return f"this chain's plan {inp.plan.id} is not its case's {plan_id}"
     parent = info.parent
     if parent is None or parent.workflow_id != case_id:
         return f"a recognition chain runs only as the child of its case {case_id}"

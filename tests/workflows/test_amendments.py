@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 from temporalio.api.enums.v1 import EventType
 
-from catalog import load_amendment_file
+from catalog import get_plan, load_amendment_file
 from domain.amendment import Amendment
 from domain.roles import Actor
 from service import ServiceError
 from service.amendments import amended, preview
 from tests.workflows.support import CLEAN, Case, eventually, rid
+from workflows.campaign import ProvinceCampaignWorkflow
 from workflows.conversion import CommuneConversionWorkflow
 from workflows.recognition import RecognitionWorkflow
 
@@ -256,3 +257,55 @@ async def test_a_bad_amendment_is_refused_naming_what_is_wrong(make_case, store)
     assert await updates_accepted(handle) == accepted  # refused in the validator: unrecorded
     await case.withdraw("thử nghiệm")  # the district still stands: the reform was refused
     assert (await handle.result()).outcome == "withdrawn"
+
+
+async def test_the_campaign_counts_merged_communes_by_the_plans_rule(  # type: ignore[no-untyped-def]
+        temporal, worker, store) -> None:
+    """Xã Hùng Hòa (2025, 29362) = legacy 29359 + 29362 + 29368, all recognised: it counts;
+    Xã Song Lộc = 29386 + 29389 + 29392, only 29386 in the campaign: it does not."""
+    import uuid
+
+    from tests.workflows.support import BASELINE
+    client, env = temporal
+    plan = get_plan("tra-vinh-2025")
+    today = plan.local_date(await env.get_current_time())
+    codes = {"29359": "846", "29362": "846", "29368": "846", "29386": "847"}
+    cases = {c: Case(client, env, plan.id, c, d, "84", worker, today) for c, d in codes.items()}
+    first = cases["29359"]
+    wid = await first.service.start_campaign(
+        plan, first.actor("province_ubnd"), clock=first.clock,
+        campaign_id=f"campaign:{plan.id}:{uuid.uuid4().hex[:6]}")
+    camp = await first.service.handle_for_result(wid)
+    for district in ("846", "847"):
+        mine = {c: BASELINE for c, d in codes.items() if d == district}
+        reply = await first.service.propose(wid, first.actor("district_ubnd",
+                                                             district_code=district), mine)
+        assert set(reply.results.values()) == {"ok"}, reply.results
+    await first.advance_to(date(2025, 3, 20))
+    selected = await first.service.approve_selection(wid, first.actor("province_police"),
+                                                     sorted(codes))
+    assert set(selected.results.values()) == {"ok"}, selected.results
+    _, _, units = amended(plan, REFORM)
+    ubnd = after(first, "province_ubnd")
+    assert await first.service.amend_campaign(wid, ubnd, REFORM, units) == "scheduled"
+    for c in cases.values():
+        assert (await amend(c)).detail == "scheduled"
+
+    await first.advance_to(date(2025, 7, 2))
+    status = await camp.query(ProvinceCampaignWorkflow.status)
+    assert status.amendments == [REFORM.id] and status.target_unit == "new_communes"
+    assert (status.target_total, status.target_need) == (41, 9)
+    for code, c in cases.items():
+        new = "29362" if codes[code] == "846" else "29386"
+        officer = after(c, "commune_ubnd", new)
+        got = await c.service.submit(c.ref, officer, "dossier", CLEAN, request_id=rid())
+        assert got.criteria_met is True, got
+        for role in ("province_police", "province_department"):
+            await c.decide("approve", after(c, role), "province_appraisal")
+    # the new province's People's Committee approves the list (the old one's is refused)
+    reply = await first.service.approve_recognition(wid, ubnd, sorted(codes))
+    assert set(reply.results.values()) == {"ok"}, reply.results
+    final = await camp.result()
+    assert sorted(final.recognised) == sorted(codes)
+    assert final.new_communes_recognised == ["29362"]  # Song Lộc lacks 29389 and 29392
+    assert (final.target_recognised, final.target_met) == (1, False)
