@@ -402,3 +402,35 @@ async def test_plans_publish_and_list_their_versions(drugfree: Run, tmp_path: Pa
     table = (await drugfree("plans", "list", "--all-versions", who=ubnd)).stdout
     rows = [line.split("\t") for line in table.splitlines() if "tra-vinh-2025-cli" in line]
     assert [row[1] for row in rows] == ["v1", "v2"] and rows[0][5] == "ubnd-84"
+
+
+async def test_plans_amend_applies_through_the_api(drugfree: Run, served: Served,
+                                                   make_case: Any) -> None:
+    """`drugfree plans amend FILE --token`: the provincial People's Committee applies the
+    reform to a running case (29305, Xã Đức Mỹ -> 29302 of Vĩnh Long); again: a no-op."""
+    reform = Path(__file__).resolve().parents[2] / "domain/amendments/tra-vinh-2025-reform.yaml"
+    case: Case = await make_case(PLAN, "29305")
+    served.use(case)
+    await case.start()
+    await case.advance_to(datetime(2025, 7, 2).date())
+    for _ in range(100):  # the read model lists the running case within moments
+        if [r for r in await served.service.list_cases(PLAN) if r.stream == case.id]:
+            break
+        await asyncio.sleep(0.1)
+    district = Actor(person_id="d-844", role="district_ubnd", province_code="84",
+                     district_code="844")
+    one_error(await drugfree("plans", "amend", str(reform), who=district, code=2),
+              "amendment.wrong_role")
+    ubnd = Actor(person_id="ubnd-86", role="province_ubnd", province_code="86")
+    r = await drugfree("plans", "amend", str(reform), who=ubnd)
+    mine = r.stdout.splitlines()
+    at = mine.index(f"{case.id}: đã áp dụng")
+    assert mine[at + 1].startswith("  mã mới: 86/29302 "), r.stdout
+    assert "tra-vinh-2025-reform" in mine[0]
+    again = await drugfree("plans", "amend", str(reform), "--lang", "en", who=ubnd)
+    assert f"{case.id}: already applied, unchanged" in again.stdout.splitlines()
+    amended = [e for e in await served.service.history(case.ref) if e.type == "case.amended"]
+    assert len(amended) == 1 and amended[0].payload["decided_by"] == "ubnd-86"
+    await case.service.withdraw(case.ref, Actor(person_id="ubnd-86", role="province_ubnd",
+                                                province_code="86"), "kết thúc thử nghiệm")
+    assert await outcome(case) == "withdrawn"
