@@ -27,7 +27,7 @@ from api.errors import status_for
 from domain.admin_units import AdminRegistry
 from domain.errors import DomainError
 from domain.metric_labels import label as metric_label
-from domain.plan import Plan
+from domain.plan import Plan, plan_hash
 from domain.roles import Actor
 from service.access import Principal
 from service.audit_reads import ReadLog
@@ -226,13 +226,16 @@ def create_ui(door: FrontDoor, sessions: Sessions, *,
             if view.case.plan_hash else None
         # the case's events are read against the plan it started on (an amended case's page
         # still shows the levels the amendment took away); its place, as it stands now
-        own_plan = version.plan if version is not None else await door.plan_of(ref.plan_id)
+        base = await door.plan_of(ref.plan_id)
+        own_plan = version.plan if version is not None else base
+        # who decides: the amended plan's chain once amendments moved the case, else its own
+        runs_on = own_plan if plan is base or plan_hash(plan) == plan_hash(base) else plan
         from domain.admin_units import registry
 
         units = registry(plan.structure)
         commune = units.commune(scope.commune_code)
         verified = await verify(ref.case_id) if verify is not None else None
-        chain_roles = {r for lv in plan.approval_chain for r in lv.roles}
+        chain_roles = {r for lv in runs_on.approval_chain for r in lv.roles}
         return render(request, "case.html", status, who=who, case_id=case_id, plan=own_plan,
                       version=version, view=view, facts=facts(own_plan, events),
                       commune=commune, district=units.districts.get(scope.district_code or ""),
