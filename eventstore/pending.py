@@ -153,12 +153,77 @@ def apply_pending(rows: Rows, status: CaseStatus | None, event: ProjectedEvent,
     elif kind == "level.approved":
         nxt = p.get("next_level")
         open_level(_level(plan, nxt) if nxt else None, p.get("round", status.round))
+    elif kind == "case.amended":
+        _amended(out, status, event, plan, since)
     elif kind == "level.rejected":
         drop("level")
         # the commune may resubmit until the plan ends (the chain expires then)
         for d in plan.deadlines_of("dossier"):
             add("dossier", d.id, d.role, plan.ends_on, p.get("round", status.round))
     return out
+
+
+def _amended(out: Rows, status: CaseStatus, event: ProjectedEvent, plan: Plan,
+             since: date) -> None:
+    """``case.amended``: every row follows the case to its 2025 codes; a transferred level's
+    rows become the inheriting level's (its roles as the event names them, less those counted
+    as signed), due its days from now; amended deadlines take their new role and date."""
+    p = event.payload
+    for key, row in list(out.items()):
+        out[key] = replace(row, province_code=status.province_code or row.province_code,
+                           district_code=status.district_code,
+                           commune_code=status.commune_code or row.commune_code)
+    for d in p.get("deadlines") or []:
+        if not isinstance(d, dict):
+            continue
+        for key, row in list(out.items()):
+            if key[0] in ("report", "dossier") and key[1] == d.get("deadline"):
+                del out[key]
+                moved = replace(row, role=str(d.get("role_after") or row.role),
+                                due=_day(d.get("due_after")) or row.due)
+                out[moved.key] = moved
+    pending = p.get("pending")
+    if not (isinstance(pending, dict) and pending.get("transferred")
+            and pending.get("level_after")):
+        return
+    level_id = str(pending["level_after"])
+    old = [row for key, row in out.items() if key[0] == "level"]
+    for key in [k for k in out if k[0] == "level"]:
+        del out[key]
+    named = next((lv for lv in p.get("chain_after") or []
+                  if isinstance(lv, dict) and lv.get("id") == level_id), None)
+    known = _level(plan, level_id)  # the plan's own level of that id: days, council members
+    roles = [str(r) for r in named.get("roles") or []] if named is not None else (
+        list(known.roles) if known is not None else [])
+    rule = str(named.get("rule")) if named is not None else (known.rule if known else "")
+    signed = {str(x) for x in pending.get("signed_after") or []}
+    # the inheriting level's days start at the transfer (workflows.recognition.amend_chain);
+    # the event does not carry them: the plan's level of that id, else the old level's due
+    days = (named or {}).get("deadline_days") or (known.deadline_days if known else None)
+    due = since + timedelta(days=int(days)) if days else max(
+        (row.due for row in old), default=since)
+    members = (named or {}).get("members") or (known.members if known else [])
+    rnd = pending.get("round", status.round)
+    left = [str(m) for m in members if str(m) not in signed]  # council: yet to vote
+    for role in roles:
+        if rule != "quorum" and role in signed:
+            continue
+        row = PendingDecision(
+            stream=status.stream, kind="level", subject=level_id, role=role,
+            plan_id=str(status.plan_id), province_code=str(status.province_code),
+            district_code=status.district_code, commune_code=str(status.commune_code),
+            round=rnd, members=left if rule == "quorum" else [], since=since, due=due,
+            position=event.position)
+        out[row.key] = row
+
+
+def _day(value: object) -> date | None:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
 
 
 def _deadline_kind(plan: Plan, deadline_id: object) -> str | None:

@@ -9,7 +9,7 @@ or "unknown", never an error.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
 from typing import Any, Protocol
 
@@ -56,6 +56,11 @@ class CaseStatus:
     late_reports: int = 0
     closed: bool = False
     outcome: str | None = None
+    # after an amendment that switched the structure (migration 0056): the codes the case
+    # was opened with, kept because the codes above are then the 2025 ones
+    legacy_district_code: str | None = None
+    legacy_commune_code: str | None = None
+    amendments: list[str] = field(default_factory=list)  # ids applied, in order
 
 
 COLUMNS = tuple(f.name for f in fields(CaseStatus))
@@ -105,6 +110,8 @@ def apply(status: CaseStatus | None, event: ProjectedEvent) -> CaseStatus | None
     elif kind == "level.rejected":
         status = replace(status, state="returned", pending_level=None,
                          last_rejection_reason=p.get("reason"))
+    elif kind == "case.amended":
+        status = amended(status, p)
     elif kind == "case.closed":
         status = replace(status, closed=True, outcome=p.get("outcome"))
     elif kind == "deadline.missed":
@@ -113,6 +120,29 @@ def apply(status: CaseStatus | None, event: ProjectedEvent) -> CaseStatus | None
         status = replace(status, late_reports=status.late_reports + 1)
     return replace(status, version=event.version, last_position=event.position,
                    updated_at=event.recorded_at)
+
+
+def amended(status: CaseStatus, p: dict[str, Any]) -> CaseStatus:
+    """The row after ``case.amended``: the amendment listed, the 2025 codes when it switched
+    the structure (the opening codes kept as legacy), and a transferred pending level."""
+    amendment = p.get("amendment")
+    if isinstance(amendment, str) and amendment not in status.amendments:
+        status = replace(status, amendments=[*status.amendments, amendment])
+    codes = p.get("codes")
+    if isinstance(codes, dict) and codes.get("commune_after"):
+        status = replace(
+            status,
+            # a second switch (none is foreseen) keeps the codes the case was opened with
+            legacy_commune_code=status.legacy_commune_code or codes.get("commune_before")
+            or status.commune_code,
+            legacy_district_code=status.legacy_district_code or codes.get("district_before")
+            or status.district_code,
+            province_code=codes.get("province_after") or status.province_code,
+            district_code=None, commune_code=codes.get("commune_after"))
+    pending = p.get("pending")
+    if isinstance(pending, dict) and pending.get("transferred") and pending.get("level_after"):
+        status = replace(status, pending_level=str(pending["level_after"]))
+    return status
 
 
 def project(events: Iterable[ProjectedEvent]) -> CaseStatus | None:

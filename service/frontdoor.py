@@ -8,7 +8,7 @@ the API refuses, with the same codes and reasons.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -18,9 +18,13 @@ from domain.classification import classify
 from domain.clock import PlanClock
 from domain.errors import DomainError
 from domain.metrics import parse_metrics
-from domain.plan import Plan
+from domain.plan import Plan, plan_hash
 from domain.roles import ROLE_SCOPE, Actor, CaseScope, jurisdiction_error
+from eventstore.amendments import Amendments
+from eventstore.projection import CaseStatus
+from eventstore.projector import read_status
 from service.access import Operation, check
+from service.amendments import amended
 from service.cases import CaseRef, CaseService, new_request_id
 from service.errors import ServiceError
 from service.plans import PlanBook
@@ -34,15 +38,52 @@ class FrontDoor:
         self.service = service
         self.plans = plans
         self.clock_for = clock_for
+        # (plan hash, amendment ids) -> the plan as amended: both name fixed contents
+        self._as_run: dict[tuple[str, tuple[str, ...]], Plan] = {}
 
     async def plan_of(self, plan_id: str) -> Plan:
         """The plan's newest version: what new cases start with, and whose roles and
         territory the front door checks (the workflows check a case's own plan again)."""
         return (await self.plans.current(plan_id)).plan
 
+    async def as_run(self, plan: Plan, amendments: Sequence[str]) -> Plan:
+        """``plan`` as a case runs it after ``amendments`` (ids, in the order applied): each
+        amended in turn with its stored text (migration 0055) and the unit conversions."""
+        if not amendments:
+            return plan
+        key = (plan_hash(plan), tuple(amendments))
+        if key in self._as_run:
+            return self._as_run[key]
+        store = self.service.store
+        docs = await Amendments(store.pool).load(list(amendments)) if store else {}
+        out = plan
+        for amendment_id in amendments:
+            doc = docs.get(amendment_id)
+            if doc is None:  # every case.amended names a kept amendment (service.amendments)
+                raise ServiceError("amendment.not_found",
+                                   f"amendment {amendment_id} applied to the case is not stored",
+                                   f"không tìm thấy văn bản sửa đổi {amendment_id} đã áp dụng "
+                                   f"cho hồ sơ")
+            _, out, _ = amended(out, doc)
+        self._as_run[key] = out
+        return out
+
+    async def row_of(self, ref: CaseRef) -> CaseStatus | None:
+        """The case's read-model row (None: no store, or not projected yet)."""
+        store = self.service.store
+        return await read_status(store, ref.case_id) if store is not None else None
+
     async def case_of(self, case_id: str) -> tuple[CaseRef, Plan, CaseScope]:
+        """The case, the plan it runs on and where it stands. A case that amendments moved
+        (its row lists them) runs on the amended plan, at its codes after them (after the
+        2025 reform: the new province and commune, no district)."""
         ref = CaseRef.parse(case_id)
         plan = await self.plan_of(ref.plan_id)
+        row = await self.row_of(ref)
+        if row is not None and row.amendments and row.province_code and row.commune_code:
+            return ref, await self.as_run(plan, row.amendments), CaseScope(
+                province_code=row.province_code, district_code=row.district_code,
+                commune_code=row.commune_code)
         try:
             unit = registry(plan.structure).commune(ref.commune_code)
         except DomainError:

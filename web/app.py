@@ -27,7 +27,7 @@ from api.errors import status_for
 from domain.admin_units import AdminRegistry
 from domain.errors import DomainError
 from domain.metric_labels import label as metric_label
-from domain.plan import Plan
+from domain.plan import Plan, plan_hash
 from domain.roles import Actor
 from service.access import Principal
 from service.audit_reads import ReadLog
@@ -224,13 +224,18 @@ def create_ui(door: FrontDoor, sessions: Sessions, *,
         events = await door.service.history(ref)
         version = await door.plans.find(plan.id, view.case.plan_hash) \
             if view.case.plan_hash else None
-        own_plan = version.plan if version is not None else plan
+        # the case's events are read against the plan it started on (an amended case's page
+        # still shows the levels the amendment took away); its place, as it stands now
+        base = await door.plan_of(ref.plan_id)
+        own_plan = version.plan if version is not None else base
+        # who decides: the amended plan's chain once amendments moved the case, else its own
+        runs_on = own_plan if plan is base or plan_hash(plan) == plan_hash(base) else plan
         from domain.admin_units import registry
 
-        units = registry(own_plan.structure)
+        units = registry(plan.structure)
         commune = units.commune(scope.commune_code)
         verified = await verify(ref.case_id) if verify is not None else None
-        chain_roles = {r for lv in own_plan.approval_chain for r in lv.roles}
+        chain_roles = {r for lv in runs_on.approval_chain for r in lv.roles}
         return render(request, "case.html", status, who=who, case_id=case_id, plan=own_plan,
                       version=version, view=view, facts=facts(own_plan, events),
                       commune=commune, district=units.districts.get(scope.district_code or ""),
@@ -317,8 +322,14 @@ def create_ui(door: FrontDoor, sessions: Sessions, *,
         header, rows = dashboard.table(d, lang)
         plans = [p.plan for p in await door.plans.listing()
                  if p.plan.province_code == who.actor.province_code]
+        merged = None
+        if d.merged is not None:  # by former district, then by new commune, with the rule
+            merged = {"districts": dashboard.district_table(d, lang),
+                      "rule": dashboard.rule_text(d.merged, lang),
+                      "target": dashboard.target_text(d, lang)}
         return render(request, "dashboard.html", who=who, d=d, plans=plans, header=header,
-                      rows=rows, name_of=lambda c: dashboard.category_name(c, lang),
+                      rows=rows, merged=merged,
+                      name_of=lambda c: dashboard.category_name(c, lang),
                       can_approve=may_approve_list(who, d.plan),
                       q=urlencode({"plan": d.plan.id}))
 

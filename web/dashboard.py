@@ -18,13 +18,21 @@ from __future__ import annotations
 import csv
 import io
 import math
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from domain.admin_units import registry
+from domain.amendment import Amendment, MergedCommunes
+from domain.case import territory_scope
+from domain.errors import DomainError
 from domain.plan import Plan
 from domain.roles import ROLE_SCOPE, Actor
+from domain.units import UnitConversion
+from eventstore.amendments import Amendments
+from service.access import check
+from service.amendments import amended
 from service.errors import ServiceError
 from service.frontdoor import FrontDoor
 from service.readmodel import today_in_vietnam
@@ -107,9 +115,14 @@ class Dashboard:
     last_day: date  # recognition
     overdue: list[Overdue] = field(default_factory=list)
     today: date = date.min
+    merged: Merged | None = None  # the plan's communes were merged by an amendment
 
     @property
     def recognised(self) -> int:
+        """Recognised units as the target counts them (merged: the new communes, when the
+        amendment says the target counts them)."""
+        if self.merged is not None and self.merged.target == "new_communes":
+            return self.merged.recognised
         return self.counts.get("recognised", 0)
 
     @property
@@ -155,7 +168,18 @@ async def build(door: FrontDoor, actor: Actor, plan_id: str) -> Dashboard:
     """The dashboard of ``plan_id`` as ``actor`` may see it (403 outside their role or
     territory, 404 for no such plan)."""
     may_see(actor)
-    plan = await door.campaign_allowed(actor, "read", plan_id)
+    base = await door.plan_of(plan_id)
+    merging_by = await merging(door, base)
+    try:
+        plan = await door.campaign_allowed(actor, "read", plan_id)
+    except ServiceError:
+        if merging_by is None:
+            raise
+        # after the reform the plan's territory lies in the new province: its readers too
+        check(actor, "read", merging_by[1], territory_scope(merging_by[1]))
+        plan = base
+    if merging_by is not None and ROLE_SCOPE[actor.role] != "commune":
+        return await _build_merged(door, actor, plan, *merging_by)
     units = registry(plan.structure)
     territory = [c for c in units.communes_of_province(plan.province_code)
                  if plan.district_code is None or c.district_code == plan.district_code]
@@ -241,6 +265,74 @@ async def build(door: FrontDoor, actor: Actor, plan_id: str) -> Dashboard:
                      last_day=last, overdue=overdue, today=today)
 
 
+async def _build_merged(door: FrontDoor, actor: Actor, plan: Plan, amendment: Amendment,
+                        as_run: Plan) -> Dashboard:
+    """The dashboard of a legacy plan whose communes an amendment merged: its cases (opened
+    under the legacy codes, some now at the 2025 ones) by former district and new commune, the
+    target counted as the amendment says."""
+    rule = amendment.changes.merged_communes
+    assert rule is not None
+    _, _, units = amended(plan, amendment)
+    legacy = registry("legacy")
+    territory = [c.code for c in (legacy.communes_of_district(plan.district_code)
+                                  if plan.district_code
+                                  else legacy.communes_of_province(plan.province_code))]
+    mine_district = actor.district_code if ROLE_SCOPE[actor.role] == "district" else None
+    if mine_district is not None:  # a former district's reader: its own areas
+        territory = [c for c in territory
+                     if c in units and units[c].legacy_district_code == mine_district]
+    inside = set(territory)
+    provinces = [plan.province_code, as_run.province_code]
+    rows = [asdict(r) for r in await door.service.list_cases(plan.id)
+            if r.province_code in provinces and legacy_code(asdict(r)) in inside]
+    store = door.service.store
+    opened: dict[str, datetime] = {}
+    granted: dict[str, date] = {}
+    overdue: list[Overdue] = []
+    today = today_in_vietnam()
+    names = {c: units[c].legacy_commune_name for c in territory if c in units}
+    if store is not None and rows:
+        for r in await store.pool.fetch(_MILESTONES, [str(row["stream"]) for row in rows]):
+            opened[r["stream"]] = r["created_at"]
+            if r["recognised_at"] is not None:
+                granted[r["stream"]] = plan.local_date(r["recognised_at"])
+        streams = {str(row["stream"]): legacy_code(row) for row in rows}
+        for r in await store.pool.fetch(_OVERDUE_STREAMS, list(streams), today):
+            code = streams[r["stream"]]
+            overdue.append(Overdue(case_id=r["stream"], commune_code=code,
+                                   commune_name=names.get(code, code), kind=r["kind"],
+                                   subject=r["subject"], role=r["role"], due=r["due"]))
+    order = ["proposed", "selected", *(f"phase_{p.number}" for p in plan.phases),
+             "in_recognition", "recognised", "not_recognised", "not_selected", "withdrawn"]
+    counts = dict.fromkeys(order, 0)
+    for row in rows:
+        cat = category(row)
+        counts[cat] = counts.get(cat, 0) + 1
+    m = merge(rule, amendment.id, territory, units, rows, granted)
+    if rule.target == "new_communes":
+        communes = len(m.communes)
+        recognitions = sorted((c.recognised_on, c.code) for c in m.communes
+                              if c.recognised and c.recognised_on is not None)
+    else:
+        communes = len(territory)
+        recognitions = sorted((d, legacy_code(row)) for row in rows
+                              if category(row) == "recognised"
+                              and (d := granted.get(str(row["stream"]))) is not None)
+    days = [plan.local_date(t) for t in opened.values()] + [d for d, _ in recognitions]
+    old = (legacy.district(plan.district_code).name if plan.district_code
+           else legacy.province(plan.province_code).name)
+    if mine_district is not None:
+        old = legacy.district(mine_district).name
+    new = registry("current").province(as_run.province_code).name
+    return Dashboard(plan=plan, area=f"{old} → {new}", communes=communes,
+                     need=merged_target(plan.target.share, communes),
+                     counts={k: v for k, v in counts.items() if v or k in order},
+                     by="merged", lines=m.districts, recognitions=recognitions,
+                     first_day=min([plan.starts_on, *days]),
+                     last_day=max([plan.ends_on, *days]), overdue=overdue, today=today,
+                     merged=m)
+
+
 _MILESTONES = """
 SELECT s.stream, s.created_at,
        (SELECT min(e.recorded_at) FROM events e
@@ -249,6 +341,163 @@ SELECT s.stream, s.created_at,
 _OVERDUE = """
 SELECT stream, kind, subject, role, commune_code, due FROM pending_decisions
  WHERE plan_id = $1 AND province_code = $2 AND kind IN ('report', 'dossier') AND due < $3"""
+_OVERDUE_STREAMS = """
+SELECT stream, kind, subject, role, commune_code, due FROM pending_decisions
+ WHERE stream = ANY($1::text[]) AND kind IN ('report', 'dossier') AND due < $2
+ ORDER BY due, stream, subject"""
+
+
+# -- merged communes (an amendment switched the plan to the 2025 units) ------------------------
+Recognition = Literal["all_constituents", "any_constituent"]
+
+
+@dataclass(frozen=True)
+class NewCommune:
+    """A 2025 commune made of the plan's legacy communes (its constituent areas, each its own
+    case), and whether it counts as recognised under the amendment's rule."""
+
+    code: str
+    name: str
+    former_districts: list[str]  # names of the former districts its areas lay in
+    constituents: list[str]  # legacy commune codes of the plan's former territory
+    cases: int  # constituents with a case
+    recognised_areas: int  # constituents whose case was recognised
+    recognised: bool
+    recognised_on: date | None = None  # the day the rule was first satisfied
+
+
+@dataclass(frozen=True)
+class Merged:
+    amendment: str
+    recognition: Recognition
+    target: Literal["new_communes", "legacy_areas"]
+    communes: list[NewCommune]  # by former district, then code
+    districts: list[Line]  # per former district: its areas' cases by category
+
+    @property
+    def recognised(self) -> int:
+        return sum(1 for c in self.communes if c.recognised)
+
+
+Outcomes = Mapping[str, tuple[str, date | None]]  # legacy commune -> (category, day recognised)
+
+
+def new_commune_outcome(rule: Recognition, constituents: list[str],
+                        outcomes: Outcomes) -> tuple[bool, date | None]:
+    """Whether a new commune counts as recognised, and since when: ``outcomes`` maps a legacy
+    commune with a case to (its category, the day recognised). ``all_constituents``: every
+    constituent recognised (one not recognised, or with no case, keeps it unrecognised), since
+    the last of them; ``any_constituent``: at least one, since the first."""
+    days = [outcomes[c][1] for c in constituents
+            if c in outcomes and outcomes[c][0] == "recognised"]
+    known = [d for d in days if d is not None]
+    if rule == "all_constituents":
+        if not constituents or len(days) < len(constituents):
+            return False, None
+        return True, max(known) if len(known) == len(days) else None
+    if not days:
+        return False, None
+    return True, min(known) if known else None
+
+
+def merged_target(share: float, units: int) -> int:
+    """How many units the target share asks for (20% of 41 new communes: 9)."""
+    return math.ceil(share * units - 1e-9)
+
+
+def legacy_code(row: Mapping[str, Any]) -> str:
+    """The legacy commune a case was opened for (its codes are the 2025 ones once amended)."""
+    return str(row.get("legacy_commune_code") or row.get("commune_code"))
+
+
+def merge(rule: MergedCommunes, amendment_id: str, territory: list[str],
+          units: Mapping[str, UnitConversion], rows: Sequence[Mapping[str, Any]],
+          granted_on: Mapping[str, date]) -> Merged:
+    """Group the cases of the plan's former ``territory`` (legacy commune codes) by former
+    district and by new commune. A case never amended (it ended before the reform) is placed
+    in its new commune by the conversion of its legacy code, as amended ones are.
+    ``granted_on``: stream -> the day its case was recognised."""
+    outcomes: dict[str, tuple[str, date | None]] = {}
+    by_district: dict[str, dict[str, int]] = {}
+    for row in rows:
+        code, cat = legacy_code(row), category(dict(row))
+        outcomes[code] = (cat, granted_on.get(str(row["stream"])))
+        district = str(row.get("legacy_district_code") or row.get("district_code")
+                       or (units[code].legacy_district_code if code in units else "") or "")
+        counts = by_district.setdefault(district, {})
+        counts[cat] = counts.get(cat, 0) + 1
+    members: dict[str, list[str]] = {}
+    for code in territory:
+        if code in units:
+            members.setdefault(units[code].commune_code, []).append(code)
+    communes = []
+    for new, parts in members.items():
+        ok, since = new_commune_outcome(rule.recognition, parts, outcomes)
+        former = list(dict.fromkeys(units[c].legacy_district_code or "" for c in parts))
+        communes.append(NewCommune(
+            code=new, name=units[parts[0]].commune_name,
+            former_districts=[_district_name(legacy_district) for legacy_district in former],
+            constituents=parts, cases=sum(1 for c in parts if c in outcomes),
+            recognised_areas=sum(1 for c in parts if outcomes.get(c, ("",))[0] == "recognised"),
+            recognised=ok, recognised_on=since))
+    communes.sort(key=lambda c: (c.former_districts, c.code))
+    districts = sorted({units[c].legacy_district_code or "" for c in territory if c in units})
+    lines = [Line(code=d, name=_district_name(d), counts=by_district.get(d, {}),
+                  communes=sum(1 for c in territory
+                               if c in units and units[c].legacy_district_code == d))
+             for d in districts]
+    return Merged(amendment=amendment_id, recognition=rule.recognition, target=rule.target,
+                  communes=communes, districts=lines)
+
+
+def _district_name(code: str) -> str:
+    try:
+        return registry("legacy").district(code).name
+    except DomainError:  # a code the registry lacks is shown as it is
+        return code
+
+
+_PLAN_AMENDMENTS = """SELECT amendments FROM case_status
+                      WHERE plan_id = $1 AND cardinality(amendments) > 0
+                      ORDER BY cardinality(amendments) DESC, stream LIMIT 1"""
+
+
+async def merging(door: FrontDoor, plan: Plan) -> tuple[Amendment, Plan] | None:
+    """The amendment that merged the plan's communes (the last one applied to its cases that
+    says how merged communes count), the plan as its cases run it, and the ids applied."""
+    store = door.service.store
+    if store is None:
+        return None
+    ids = await store.pool.fetchval(_PLAN_AMENDMENTS, plan.id)
+    if not ids:
+        return None
+    docs = await Amendments(store.pool).load(list(ids))
+    found = [docs[i] for i in ids if i in docs and docs[i].changes.merged_communes is not None]
+    if not found:
+        return None
+    return found[-1], await door.as_run(plan, list(ids))
+
+
+def rule_text(m: Merged, lang: Lang) -> str:
+    if m.recognition == "all_constituents":
+        return pick(lang, "xã mới được tính là đạt khi tất cả các khu vực xã cũ hợp thành "
+                          "đều được công nhận",
+                    "a new commune counts when every constituent former commune is recognised")
+    return pick(lang, "xã mới được tính là đạt khi ít nhất một khu vực xã cũ hợp thành "
+                      "được công nhận",
+                "a new commune counts when at least one constituent former commune is "
+                "recognised")
+
+
+def target_text(d: Dashboard, lang: Lang) -> str:
+    share = f"{d.plan.target.share * 100:g}%"
+    if d.merged is not None and d.merged.target == "new_communes":
+        return pick(lang, f"chỉ tiêu tính trên số xã mới: {share} × {d.communes} xã mới = "
+                          f"{d.need}",
+                    f"the target counts the new communes: {share} × {d.communes} new "
+                    f"communes = {d.need}")
+    return pick(lang, f"chỉ tiêu tính trên số khu vực xã cũ: {share} × {d.communes} = {d.need}",
+                f"the target counts the former communes: {share} × {d.communes} = {d.need}")
 
 
 # -- the chart ---------------------------------------------------------------------------------
@@ -302,13 +551,10 @@ def chart_svg(d: Dashboard, lang: Lang) -> bytes:
 # -- the table as CSV ----------------------------------------------------------------------------
 def table(d: Dashboard, lang: Lang) -> tuple[list[str], list[list[str]]]:
     """The table's header and rows, as the page shows them and the CSV carries them."""
-    shown = list(d.counts)
+    if d.merged is not None:
+        return merged_table(d.merged, lang)
     if d.by == "district":
-        header = [pick(lang, "Mã huyện", "District code"), pick(lang, "Huyện", "District"),
-                  pick(lang, "Số xã", "Communes")] + [category_name(c, lang) for c in shown]
-        rows = [[line.code, line.name, str(line.communes)]
-                + [str(line.counts.get(c, 0)) for c in shown] for line in d.lines]
-        return header, rows
+        return district_table(d, lang)
     header = [pick(lang, "Mã xã", "Commune code"), pick(lang, "Xã", "Commune"),
               pick(lang, "Tình trạng", "Status"), pick(lang, "Phân loại", "Classification"),
               pick(lang, "Số lần quá hạn", "Deadlines missed"),
@@ -318,6 +564,37 @@ def table(d: Dashboard, lang: Lang) -> tuple[list[str], list[list[str]]]:
              str(line.missed_deadlines),
              day(line.recognised_on) if line.recognised_on else "", line.case_id or ""]
             for line in d.lines]
+    return header, rows
+
+
+def district_table(d: Dashboard, lang: Lang) -> tuple[list[str], list[list[str]]]:
+    """Cases per district by category (merged: per former district, khu vực huyện cũ)."""
+    shown = list(d.counts)
+    former = d.merged is not None
+    header = [pick(lang, "Mã huyện cũ" if former else "Mã huyện", "District code"),
+              pick(lang, "Khu vực huyện cũ" if former else "Huyện",
+                   "Former district" if former else "District"),
+              pick(lang, "Số xã cũ" if former else "Số xã",
+                   "Former communes" if former else "Communes")]
+    rows = [[line.code, line.name, str(line.communes)]
+            + [str(line.counts.get(c, 0)) for c in shown] for line in d.lines]
+    return header + [category_name(c, lang) for c in shown], rows
+
+
+def merged_table(m: Merged, lang: Lang) -> tuple[list[str], list[list[str]]]:
+    """Each new commune (by former district): its constituent areas and its outcome under the
+    amendment's rule."""
+    header = [pick(lang, "Khu vực huyện cũ", "Former district"),
+              pick(lang, "Mã xã mới", "New commune code"), pick(lang, "Xã mới", "New commune"),
+              pick(lang, "Khu vực xã cũ hợp thành", "Constituent former communes"),
+              pick(lang, "Có hồ sơ", "With a case"),
+              pick(lang, "Được công nhận", "Recognised"), pick(lang, "Kết quả", "Outcome"),
+              pick(lang, "Ngày công nhận", "Recognised on")]
+    rows = [[", ".join(c.former_districts), c.code, c.name, " ".join(c.constituents),
+             str(c.cases), str(c.recognised_areas),
+             pick(lang, "Đạt", "Counts") if c.recognised else pick(lang, "Chưa đạt",
+                                                                    "Does not count yet"),
+             day(c.recognised_on) if c.recognised_on else ""] for c in m.communes]
     return header, rows
 
 

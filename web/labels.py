@@ -31,6 +31,7 @@ EVENTS: dict[str, tuple[str, str]] = {
     "case.withdrawn": ("Rút hồ sơ", "Case withdrawn"),
     "case.halted": ("Hồ sơ bị dừng", "Case halted"),
     "case.closed": ("Đóng hồ sơ", "Case closed"),
+    "case.amended": ("Áp dụng văn bản sửa đổi", "Amendment applied"),
 }
 
 KINDS: dict[str, tuple[str, str]] = {
@@ -63,6 +64,8 @@ STATES: dict[str, tuple[str, str]] = {
     "type_iii": ("Loại III", "Type III"),
     "less_complex": ("Ít phức tạp", "Less complex"),
     "drug_free": ("Không ma túy", "Drug-free"),
+    # a level an amendment took away: its pending sign-off moved to the level inheriting it
+    "transferred": ("Đã chuyển giao", "Transferred"),
 }
 
 ROLE_NAMES_EN: dict[str, str] = {
