@@ -262,7 +262,8 @@ def amended_event(plan: Plan, amended: Plan, amendment: Amendment, actor: Actor,
         roles={c.from_: c.to for c in amendment.changes.roles},
         chain_before=[lv.id for lv in plan.approval_chain],
         chain_after=[{"id": lv.id, "name_vi": lv.name_vi, "name_en": lv.name_en,
-                      "roles": list(lv.roles), "rule": lv.rule}
+                      "roles": list(lv.roles), "rule": lv.rule,
+                      "deadline_days": lv.deadline_days, "members": list(lv.members)}
                      for lv in amended.approval_chain],
         pending=pending.model_dump(mode="json") if pending else None,
         deadlines=[d.model_dump(mode="json") for d in deadlines],

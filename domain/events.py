@@ -335,7 +335,7 @@ class CaseAmended(Event):
     structure_after: str
     roles: dict[str, str] = {}  # role reassigned -> its successor
     chain_before: list[str]
-    chain_after: list[dict[str, Any]]  # {id, name_vi, name_en, roles, rule}
+    chain_after: list[dict[str, Any]]  # {id, name_vi, name_en, roles, rule, deadline_days, members}
     pending: dict[str, Any] | None = None  # domain.amendment.PendingChange
     deadlines: list[dict[str, Any]] = []  # domain.amendment.DeadlineEffect
     escalations: list[dict[str, Any]] = []  # domain.amendment.LevelEscalation

@@ -12,7 +12,7 @@ and whether the plan's target share counts ``new_communes`` or still ``legacy_ar
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -27,6 +27,19 @@ class NewCommune:
     recognised: bool
 
 
+def commune_recognised(rule: Rule, constituents: Collection[str],
+                       recognised: Collection[str]) -> bool:
+    """Whether a new commune counts as recognised under ``rule``, given which of its
+    constituent legacy communes were (``recognised``)."""
+    done = [c in recognised for c in constituents]
+    return bool(done) and (all(done) if rule == "all_constituents" else any(done))
+
+
+def need(share: float, total: int) -> int:
+    """How many communes the target share asks for (20% of 41 new communes: 9)."""
+    return math.ceil(share * total - 1e-9)
+
+
 def new_communes(units: Mapping[str, str], outcomes: Mapping[str, str],
                  rule: Rule) -> list[NewCommune]:
     """Each new commune of ``units`` (legacy code -> new code, the whole former territory)
@@ -35,11 +48,9 @@ def new_communes(units: Mapping[str, str], outcomes: Mapping[str, str],
     groups: dict[str, list[str]] = {}
     for legacy, new in sorted(units.items()):
         groups.setdefault(new, []).append(legacy)
-    out = []
-    for new, parts in sorted(groups.items()):
-        done = [outcomes.get(p) == "recognised" for p in parts]
-        out.append(NewCommune(new, parts, all(done) if rule == "all_constituents" else any(done)))
-    return out
+    recognised = {c for c, o in outcomes.items() if o == "recognised"}
+    return [NewCommune(new, parts, commune_recognised(rule, parts, recognised))
+            for new, parts in sorted(groups.items())]
 
 
 @dataclass(frozen=True)
@@ -63,4 +74,4 @@ def target_count(share: float, units: Mapping[str, str], outcomes: Mapping[str, 
     else:
         merged = new_communes(units, outcomes, rule)
         total, recognised = len(merged), sum(1 for n in merged if n.recognised)
-    return TargetCount(unit, total, math.ceil(share * total - 1e-9), recognised)
+    return TargetCount(unit, total, need(share, total), recognised)

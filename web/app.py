@@ -320,8 +320,7 @@ def create_ui(door: FrontDoor, sessions: Sessions, *,
             return refusal_page(request, exc, who)
         lang = lang_of(request)
         header, rows = dashboard.table(d, lang)
-        plans = [p.plan for p in await door.plans.listing()
-                 if p.plan.province_code == who.actor.province_code]
+        plans = await dashboard.own_plans(door, who.actor)
         merged = None
         if d.merged is not None:  # by former district, then by new commune, with the rule
             merged = {"districts": dashboard.district_table(d, lang),

@@ -27,6 +27,7 @@ from domain.admin_units import registry
 from domain.amendment import Amendment, MergedCommunes
 from domain.case import territory_scope
 from domain.errors import DomainError
+from domain.merged import Rule, commune_recognised, need
 from domain.plan import Plan
 from domain.roles import ROLE_SCOPE, Actor
 from domain.units import UnitConversion
@@ -154,14 +155,28 @@ def may_see(actor: Actor) -> None:
             "hồ sơ của xã mình trong Hộp công việc")
 
 
-async def default_plan(door: FrontDoor, actor: Actor) -> str | None:
-    """The reader's plan when none is named: the first of their province (and district)."""
+async def own_plans(door: FrontDoor, actor: Actor) -> list[Plan]:
+    """The plans of the reader's province (and district): by the plan's own province, or by
+    the province its cases moved to (a reform: Trà Vinh's plan is Vĩnh Long's after 1 July
+    2025)."""
+    out = []
     for p in await door.plans.listing():
         plan = p.plan
-        if plan.province_code == actor.province_code and (
+        provinces = {plan.province_code}
+        if plan.province_code != actor.province_code:
+            moved = await merging(door, plan)
+            if moved is not None:
+                provinces.add(moved[1].province_code)
+        if actor.province_code in provinces and (
                 plan.district_code is None or actor.district_code in (None, plan.district_code)):
-            return plan.id
-    return None
+            out.append(plan)
+    return out
+
+
+async def default_plan(door: FrontDoor, actor: Actor) -> str | None:
+    """The reader's plan when none is named: the first of their province (and district)."""
+    plans = await own_plans(door, actor)
+    return plans[0].id if plans else None
 
 
 async def build(door: FrontDoor, actor: Actor, plan_id: str) -> Dashboard:
@@ -348,7 +363,7 @@ SELECT stream, kind, subject, role, commune_code, due FROM pending_decisions
 
 
 # -- merged communes (an amendment switched the plan to the 2025 units) ------------------------
-Recognition = Literal["all_constituents", "any_constituent"]
+Recognition = Rule
 
 
 @dataclass(frozen=True)
@@ -384,25 +399,22 @@ Outcomes = Mapping[str, tuple[str, date | None]]  # legacy commune -> (category,
 
 def new_commune_outcome(rule: Recognition, constituents: list[str],
                         outcomes: Outcomes) -> tuple[bool, date | None]:
-    """Whether a new commune counts as recognised, and since when: ``outcomes`` maps a legacy
-    commune with a case to (its category, the day recognised). ``all_constituents``: every
-    constituent recognised (one not recognised, or with no case, keeps it unrecognised), since
-    the last of them; ``any_constituent``: at least one, since the first."""
-    days = [outcomes[c][1] for c in constituents
-            if c in outcomes and outcomes[c][0] == "recognised"]
+    """Whether a new commune counts as recognised (``domain.merged``'s rule), and since when:
+    ``outcomes`` maps a legacy commune with a case to (its category, the day recognised);
+    since the last constituent recognised (all of them) or the first (any one)."""
+    recognised = [c for c in constituents if c in outcomes and outcomes[c][0] == "recognised"]
+    if not commune_recognised(rule, constituents, recognised):
+        return False, None
+    days = [outcomes[c][1] for c in recognised]
     known = [d for d in days if d is not None]
     if rule == "all_constituents":
-        if not constituents or len(days) < len(constituents):
-            return False, None
         return True, max(known) if len(known) == len(days) else None
-    if not days:
-        return False, None
     return True, min(known) if known else None
 
 
 def merged_target(share: float, units: int) -> int:
     """How many units the target share asks for (20% of 41 new communes: 9)."""
-    return math.ceil(share * units - 1e-9)
+    return need(share, units)
 
 
 def legacy_code(row: Mapping[str, Any]) -> str:
