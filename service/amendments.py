@@ -80,8 +80,9 @@ async def preview(store: EventStore, amendment: Amendment,
 
 async def apply(cases: CaseService, store: EventStore, actor: Actor, amendment: Amendment,
                 plans: dict[str, Amended]) -> list[CaseApplied]:
-    """Keep the amendment (readers rebuild amended plans from it), then send every running
-    case of the amended plans the amendment; per case, what it did."""
+    """Keep the amendment (readers rebuild amended plans from it; a text reused under its id
+    is refused before any case is sent it), then send every running case of the amended
+    plans the amendment; per case, what it did."""
     await Amendments(store.pool).keep(amendment, {"person_id": actor.person_id,
                                                   "role": actor.role,
                                                   "province_code": actor.province_code})

@@ -51,6 +51,7 @@ from domain.plan import Plan
 from domain.roles import Actor, CaseScope
 from domain.units import UnitConversion
 from eventstore import attachments as files
+from eventstore.amendments import Amendments
 from eventstore.projection import CaseStatus as CaseRow
 from eventstore.records import RecordedEvent
 from eventstore.store import EventStore
@@ -376,7 +377,9 @@ class CaseService:
                     units: dict[str, UnitConversion], request_id: str | None = None) -> Reply:
         """Áp dụng văn bản sửa đổi: move a running case onto the amended plan (now, or at its
         effective date); the reply's detail says which (applied, scheduled, already_applied,
-        already_scheduled)."""
+        already_scheduled). The amendment is kept first: every ``case.amended`` names a text
+        the readers can load (``eventstore.amendments``)."""
+        await self._keep(amendment, actor)
         return await guarded(self._case(ref).execute_update(
             names.AMEND, await self.signed(ref.case_id, AmendmentOrder(
                 request_id=request_id or new_request_id("amend"), actor=actor,
@@ -389,12 +392,19 @@ class CaseService:
                              request_id: str | None = None) -> str:
         """The campaign follows the amendment (its list decisions and target); its word:
         applied, scheduled, already_applied or already_scheduled."""
+        await self._keep(amendment, actor)
         reply = await guarded(self._campaign(campaign_id).execute_update(
             names.AMEND, await self.signed(campaign_id, AmendmentOrder(
                 request_id=request_id or new_request_id("amend"), actor=actor,
                 amendment=amendment, units=units)),
             result_type=ListReply), campaign_id, self.client)
         return str(reply.results.get("", ""))
+
+    async def _keep(self, amendment: Amendment, actor: Actor) -> None:
+        if self.store is not None:
+            await Amendments(self.store.pool).keep(amendment, {
+                "person_id": actor.person_id, "role": actor.role,
+                "province_code": actor.province_code})
 
     # -- the recognition chain ----------------------------------------------------------------
     @refuses_bad_input
