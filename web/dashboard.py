@@ -54,6 +54,12 @@ NAMES: dict[str, tuple[str, str]] = {
 }
 
 
+def categories(plan: Plan) -> list[str]:
+    """Where a case of ``plan`` can stand, in the order the dashboard counts them."""
+    return ["proposed", "selected", *(f"phase_{p.number}" for p in plan.phases),
+            "in_recognition", "recognised", "not_recognised", "not_selected", "withdrawn"]
+
+
 def category(row: dict[str, Any]) -> str:
     """The dashboard's name for where a case stands: proposed, selected, phase_N,
     in_recognition (returned dossiers included), or how it ended."""
@@ -227,8 +233,7 @@ async def build(door: FrontDoor, actor: Actor, plan_id: str) -> Dashboard:
                                    commune_name=names.get(code, code), kind=r["kind"],
                                    subject=r["subject"], role=r["role"], due=r["due"]))
 
-    order = ["proposed", "selected", *(f"phase_{p.number}" for p in plan.phases),
-             "in_recognition", "recognised", "not_recognised", "not_selected", "withdrawn"]
+    order = categories(plan)
     counts = dict.fromkeys(order, 0)
     per_commune: dict[str, Line] = {}
     for row in rows:
@@ -317,8 +322,7 @@ async def _build_merged(door: FrontDoor, actor: Actor, plan: Plan, amendment: Am
             overdue.append(Overdue(case_id=r["stream"], commune_code=code,
                                    commune_name=names.get(code, code), kind=r["kind"],
                                    subject=r["subject"], role=r["role"], due=r["due"]))
-    order = ["proposed", "selected", *(f"phase_{p.number}" for p in plan.phases),
-             "in_recognition", "recognised", "not_recognised", "not_selected", "withdrawn"]
+    order = categories(plan)
     counts = dict.fromkeys(order, 0)
     for row in rows:
         cat = category(row)
