@@ -38,10 +38,11 @@ from workflows.campaign import ProvinceCampaignWorkflow
 from workflows.checkpoints import CheckpointWorkflow
 from workflows.conversion import CommuneConversionWorkflow
 from workflows.recognition import RecognitionWorkflow
+from workflows.reporting import ReportingRoundWorkflow
 
 TASK_QUEUE = os.environ.get("DRUGFREE_TASK_QUEUE", "drugfree")
 WORKFLOWS: list[type] = [CommuneConversionWorkflow, RecognitionWorkflow, ProvinceCampaignWorkflow,
-                         CheckpointWorkflow]
+                         CheckpointWorkflow, ReportingRoundWorkflow]
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
@@ -67,7 +68,8 @@ def build_worker(client: Client, persist: EventActivities, trust: Trust,
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=[persist.append_events, persist.case_outcomes, ops.fan_out,
+        activities=[persist.append_events, persist.case_outcomes, persist.round_table,
+                    ops.fan_out,
                     Admission(trust, PlanVersions(persist.pool)).admit,
                     Checkpoints.from_env(persist.store).take],
         workflow_runner=workflow_runner(),

@@ -57,5 +57,16 @@ class Outcomes(BaseModel):
     outcomes: dict[str, str]  # stream -> outcome, for the closed ones only
 
 
+class TableRequest(BaseModel):
+    """A reporting round's stream whose consolidated table is asked for (year on year)."""
+
+    model_config = ConfigDict(extra="forbid")
+    stream: str = Field(max_length=200)
+
+
+class Table(BaseModel):
+    table: dict[str, Any] | None = None  # its last round.consolidated table; None: none yet
+
+
 class FanoutResult(BaseModel):
     results: dict[str, str]

@@ -17,13 +17,21 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.contracts import AppendRequest, AppendResult, Outcomes, OutcomesRequest
+from activities.contracts import (
+    AppendRequest,
+    AppendResult,
+    Outcomes,
+    OutcomesRequest,
+    Table,
+    TableRequest,
+)
 from eventstore.errors import (
     ConcurrencyError,
     DuplicateEventError,
     EventStoreError,
     InvalidEventError,
     PayloadTooLargeError,
+    StreamNotFoundError,
     UnsafeNumberError,
 )
 from eventstore.records import NewEvent
@@ -75,6 +83,16 @@ class EventActivities:
     async def case_outcomes(self, req: OutcomesRequest) -> Outcomes:
         """Facts for the campaign: the outcomes its cases recorded (only workers write)."""
         return Outcomes(outcomes=await self.store.outcomes(req.streams))
+
+    @activity.defn(name="round_table")
+    async def round_table(self, req: TableRequest) -> Table:
+        """A reporting round's consolidated table, as it recorded it (year on year)."""
+        try:
+            events = await self.store.read(req.stream)
+        except StreamNotFoundError:
+            return Table()
+        tables = [e.payload.get("table") for e in events if e.type == "round.consolidated"]
+        return Table(table=tables[-1] if tables else None)
 
     async def _append(self, req: AppendRequest) -> AppendResult:
         events = [NewEvent(e.event_id, e.type, e.schema_version, e.payload) for e in req.events]

@@ -12,10 +12,24 @@ Events always carry the plan's own dates; only waiting uses the clock.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from domain.plan import Plan
+
+class Calendar(Protocol):
+    """What a clock needs of a plan (a conversion plan or a reporting plan): its first day
+    and its time zone's midnights and dates."""
+
+    @property
+    def starts_on(self) -> date: ...
+
+    def local_midnight(self, day: date) -> datetime: ...
+
+    def local_date(self, instant: datetime) -> date: ...
+
+
+Plan = Calendar  # the parameters below are named for the conversion plans that came first
 
 
 class PlanClock(BaseModel):

@@ -344,6 +344,98 @@ class CaseAmended(Event):
     merged: dict[str, str] | None = None
 
 
+# -- reporting rounds (kỳ báo cáo: domain.reporting_round) -------------------------------------
+
+
+class RoundOpened(Event):
+    """Mở kỳ báo cáo: a reporting round opens; every unit listed owes its report by ``due``."""
+
+    TYPE = "round.opened"
+    plan_id: str
+    round: str
+    kind: str
+    year: int
+    due: date
+    form: str
+    province_code: str
+    opened_by: str
+    role: str
+    units: list[str]
+
+
+class UnitReportSubmitted(Event):
+    """Báo cáo của đơn vị: one unit's report (values typed by the form), on time or late;
+    ``resubmission``: after it was sent back."""
+
+    TYPE = "unit_report.submitted"
+    unit: str
+    submitted_by: str
+    role: str
+    late: bool
+    values: dict[str, Any]
+    sections: dict[str, str] = {}
+    attachments: list[Attachment] = []
+    resubmission: bool = False
+
+
+class UnitReportReturned(Event):
+    """Trả lại báo cáo: the consolidating role sends a unit's report back, with the reason;
+    the unit reports again."""
+
+    TYPE = "unit_report.returned"
+    unit: str
+    reviewer: str
+    role: str
+    reason: str
+
+
+class UnitReportReminded(Event):
+    """Nhắc hạn: a unit whose report is still owed is reminded ``days_before`` its due day."""
+
+    TYPE = "unit_report.reminded"
+    unit: str
+    due: date
+    days_before: int
+    to_role: str
+
+
+class UnitReportMissed(Event):
+    """Quá hạn: a unit's report was not in by its due day; escalated to ``escalated_to``."""
+
+    TYPE = "unit_report.missed"
+    unit: str
+    due: date
+    escalated_to: str
+
+
+class RoundConsolidated(Event):
+    """Tổng hợp: the consolidating role's table of the round (``domain.reporting``'s
+    ``Consolidation``: per indicator the value, the change on the previous round, the target
+    met or not; units reported, missing and late)."""
+
+    TYPE = "round.consolidated"
+    consolidated_by: str
+    role: str
+    table: dict[str, Any]
+
+
+class RoundApproved(Event):
+    """Phê duyệt báo cáo: the approving role (provincial People's Committee) approves the
+    province's report of the round."""
+
+    TYPE = "round.approved"
+    approved_by: str
+    role: str
+    reason: str = ""
+
+
+class RoundClosed(Event):
+    """Kết thúc kỳ báo cáo: approved, or expired at the plan's end without an approval."""
+
+    TYPE = "round.closed"
+    outcome: Literal["approved", "expired"]
+
+
 class AuditRead(Event):
     """Lượt xem kiểm toán: someone read a case's record (or the log) for audit; kept in the
     reader's own stream (``audit-reads:<province>:<person>``), hash-chained like any other."""
@@ -385,6 +477,14 @@ EVENT_TYPES: dict[str, type[Event]] = {
         CaseClosed,
         RecognitionInterrupted,
         CaseAmended,
+        RoundOpened,
+        UnitReportSubmitted,
+        UnitReportReturned,
+        UnitReportReminded,
+        UnitReportMissed,
+        RoundConsolidated,
+        RoundApproved,
+        RoundClosed,
         AuditRead,
     )
 }

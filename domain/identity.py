@@ -55,9 +55,9 @@ MAX_JWT = 4096
 
 # claim -> Actor field: the person and their jurisdiction
 _ACTOR_CLAIMS = {"sub": "person_id", "role": "role", "prov": "province_code",
-                 "dist": "district_code", "comm": "commune_code"}
+                 "dist": "district_code", "comm": "commune_code", "unit": "unit"}
 _CLAIM_VI = {"sub": "mã người", "role": "vai trò", "prov": "mã tỉnh", "dist": "mã huyện",
-             "comm": "mã xã"}
+             "comm": "mã xã", "unit": "đơn vị"}
 
 
 class IdentityError(DomainError):

@@ -9,7 +9,7 @@ metric ever rides along: sensitive data stays in the event store).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,7 +27,14 @@ from domain.events import (
     RecognitionGranted,
     ReminderSent,
     ReportSubmitted,
+    RoundApproved,
+    RoundConsolidated,
+    RoundOpened,
     SelectionApproved,
+    UnitReportMissed,
+    UnitReportReminded,
+    UnitReportReturned,
+    UnitReportSubmitted,
 )
 from domain.plan import Plan
 from domain.roles import CaseScope
@@ -124,4 +131,38 @@ def notices_for(
         elif isinstance(e, CaseClosed):
             out += [notice(f"case_{e.outcome}", "district_ubnd"),
                     notice(f"case_{e.outcome}", "commune_ubnd")]
+    return out
+
+
+def round_notices(plan_id: str, stream: str, units: Mapping[str, str], consolidator: str,
+                  approver: str, events: Sequence[Event]) -> list[Notice]:
+    """The notices a reporting round's events call for (``units``: unit id -> its role)."""
+    out: list[Notice] = []
+
+    def notice(template: str, to_role: str, **params: str | int | None) -> Notice:
+        return Notice(template=template, to_role=to_role, case_id=stream,
+                      params={"plan": plan_id, **params})
+
+    for e in events:
+        if isinstance(e, RoundOpened):
+            out += [notice("round_opened", role, unit=u, round=e.round, due=e.due.isoformat())
+                    for u, role in units.items() if u in e.units]
+        elif isinstance(e, UnitReportReminded):
+            out.append(notice("unit_report_reminder", e.to_role, unit=e.unit,
+                              due=e.due.isoformat(), days_before=e.days_before))
+        elif isinstance(e, UnitReportMissed):
+            out += [notice("unit_report_missed", units.get(e.unit, e.escalated_to), unit=e.unit,
+                           due=e.due.isoformat()),
+                    notice("unit_report_escalated", e.escalated_to, unit=e.unit,
+                           due=e.due.isoformat())]
+        elif isinstance(e, UnitReportSubmitted):
+            out.append(notice("unit_report_received", consolidator, unit=e.unit, late=e.late))
+        elif isinstance(e, UnitReportReturned):
+            out.append(notice("unit_report_returned", units.get(e.unit, consolidator),
+                              unit=e.unit))
+        elif isinstance(e, RoundConsolidated):
+            out.append(notice("round_consolidated", approver,
+                              round=str(e.table.get("round", ""))))
+        elif isinstance(e, RoundApproved):
+            out.append(notice("round_approved", consolidator))
     return out

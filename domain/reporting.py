@@ -210,7 +210,11 @@ class ReportingPlan(_Strict):
                          f"(hiện có: {listed})")
 
     def local_midnight(self, day: date) -> datetime:
+        """The instant ``day`` begins in the plan's time zone."""
         return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(self.timezone))
+
+    def local_date(self, instant: datetime) -> date:
+        return instant.astimezone(ZoneInfo(self.timezone)).date()
 
 
 def reporting_plan_problems(plan: ReportingPlan) -> list[str]:

@@ -7,9 +7,9 @@ commune's province / district / commune; a decision from outside it is refused.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 Role = Literal[
     "commune_ubnd",  # UBND xã/phường/thị trấn: runs the conversion, submits reports and dossier
@@ -77,6 +77,18 @@ class Actor(BaseModel):
     district_code: str | None = Field(default=None, pattern=r"^\d{3}$")
     commune_code: str | None = Field(default=None, pattern=r"^\d{5}$")
     token: str | None = Field(default=None, max_length=4096)  # see domain/identity.py
+    # the department (sở, ngành) a person reports for, when their role has several
+    # (province_department): a reporting unit's id (domain.reporting)
+    unit: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)
+
+    @model_serializer(mode="wrap")
+    def _as_before(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # left out while unset: an actor without a unit is the same message (and command
+        # digest) as before units existed
+        data: dict[str, Any] = handler(self)
+        if self.unit is None:
+            data.pop("unit", None)
+        return data
 
 
 class CaseScope(BaseModel):

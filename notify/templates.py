@@ -134,6 +134,46 @@ CATALOGUE: dict[str, dict[str, tuple[str, str]]] = {
             "qua ở bước {{ level | label }}; lý do xem trên hệ thống. Xã có thể bổ sung, hoàn "
             "thiện và nộp lại trong thời hạn.",
         ),
+        "round_opened": (
+            "[{{ plan }}] Kỳ báo cáo {{ round }}: đề nghị {{ unit }} báo cáo trước {{ due | day }}",
+            "Kỳ báo cáo {{ round }} của kế hoạch {{ plan }} đã mở. Đề nghị đơn vị {{ unit }} "
+            "gửi báo cáo kết quả thực hiện theo biểu mẫu trên hệ thống, hạn ngày "
+            "{{ due | day }}.",
+        ),
+        "unit_report_reminder": (
+            "[{{ plan }}] Nhắc hạn báo cáo: {{ unit }} (còn {{ days_before }} ngày)",
+            "Còn {{ days_before }} ngày đến hạn báo cáo ({{ due | day }}) của đơn vị {{ unit }} "
+            "theo kế hoạch {{ plan }}.",
+        ),
+        "unit_report_missed": (
+            "[{{ plan }}] Quá hạn báo cáo: {{ unit }}",
+            "Đơn vị {{ unit }} chưa gửi báo cáo theo hạn ngày {{ due | day }} (kế hoạch "
+            "{{ plan }}). Việc chậm trễ đã được ghi nhận; đề nghị gửi báo cáo ngay.",
+        ),
+        "unit_report_escalated": (
+            "[{{ plan }}] Đôn đốc: {{ unit }} chưa báo cáo",
+            "Đơn vị {{ unit }} chưa gửi báo cáo theo hạn ngày {{ due | day }} (kế hoạch "
+            "{{ plan }}). Đề nghị đôn đốc.",
+        ),
+        "unit_report_received": (
+            "[{{ plan }}] Đã nhận báo cáo của {{ unit }}",
+            "Đã nhận báo cáo của đơn vị {{ unit }} (kế hoạch {{ plan }}). "
+            "{% if late %}Gửi sau thời hạn.{% else %}Gửi đúng hạn.{% endif %}",
+        ),
+        "unit_report_returned": (
+            "[{{ plan }}] Báo cáo của {{ unit }} bị trả lại",
+            "Báo cáo của đơn vị {{ unit }} (kế hoạch {{ plan }}) được trả lại để bổ sung, "
+            "hoàn thiện; lý do xem trên hệ thống. Đề nghị gửi lại.",
+        ),
+        "round_consolidated": (
+            "[{{ plan }}] Báo cáo tổng hợp kỳ {{ round }} chờ phê duyệt",
+            "Công an tỉnh đã tổng hợp báo cáo kỳ {{ round }} (kế hoạch {{ plan }}). Đề nghị "
+            "xem xét, phê duyệt.",
+        ),
+        "round_approved": (
+            "[{{ plan }}] Báo cáo tổng hợp đã được phê duyệt",
+            "Báo cáo tổng hợp của kế hoạch {{ plan }} đã được phê duyệt.",
+        ),
         "case_amended": (
             "[{{ plan }}] Kế hoạch sửa đổi áp dụng cho hồ sơ xã {{ commune }}",
             "Từ ngày {{ effective_on | day }}, hồ sơ chuyển hóa của xã {{ commune }} (kế hoạch "
@@ -229,6 +269,45 @@ CATALOGUE: dict[str, dict[str, tuple[str, str]]] = {
             "The recognition dossier of commune {{ commune }} (plan {{ plan }}) was not "
             "approved at the {{ level | label }}; see the reasons in the system. The commune "
             "may complete and resubmit it before the deadline.",
+        ),
+        "round_opened": (
+            "[{{ plan }}] Reporting round {{ round }}: {{ unit }} to report by {{ due | day }}",
+            "Reporting round {{ round }} of plan {{ plan }} is open. Unit {{ unit }} is asked "
+            "to send its report on the form in the system by {{ due | day }}.",
+        ),
+        "unit_report_reminder": (
+            "[{{ plan }}] Reminder: report of {{ unit }} due in {{ days_before }} days",
+            "The report of unit {{ unit }} (plan {{ plan }}) is due on {{ due | day }}, in "
+            "{{ days_before }} days.",
+        ),
+        "unit_report_missed": (
+            "[{{ plan }}] Report overdue: {{ unit }}",
+            "Unit {{ unit }} has not sent its report due on {{ due | day }} (plan {{ plan }}). "
+            "The delay is recorded; please send it now.",
+        ),
+        "unit_report_escalated": (
+            "[{{ plan }}] Follow up: {{ unit }} has not reported",
+            "Unit {{ unit }} has not sent its report due on {{ due | day }} (plan {{ plan }}). "
+            "Please follow up.",
+        ),
+        "unit_report_received": (
+            "[{{ plan }}] Report of {{ unit }} received",
+            "The report of unit {{ unit }} (plan {{ plan }}) has been received"
+            "{% if late %} after its due day{% else %} on time{% endif %}.",
+        ),
+        "unit_report_returned": (
+            "[{{ plan }}] Report of {{ unit }} sent back",
+            "The report of unit {{ unit }} (plan {{ plan }}) was sent back to be completed; "
+            "see the reason in the system. Please send it again.",
+        ),
+        "round_consolidated": (
+            "[{{ plan }}] Consolidated report of round {{ round }} awaits approval",
+            "The provincial police consolidated the reports of round {{ round }} (plan "
+            "{{ plan }}). Please review and approve.",
+        ),
+        "round_approved": (
+            "[{{ plan }}] Consolidated report approved",
+            "The consolidated report of plan {{ plan }} has been approved.",
         ),
         "case_amended": (
             "[{{ plan }}] Amended plan applies to the case of commune {{ commune }}",

@@ -18,6 +18,7 @@ from domain.case import CaseState
 from domain.clock import PlanClock
 from domain.events import Attachment
 from domain.plan import Plan
+from domain.reporting import ReportingPlan, Round
 from domain.roles import Actor, CaseScope
 from domain.units import UnitConversion
 
@@ -308,6 +309,62 @@ class CampaignStatus(_Msg):
     target_need: int | None = None
     target_recognised: int | None = None
     new_communes_recognised: list[str] = []  # 2025 communes recognised by the plan's rule
+
+
+# -- reporting rounds (kỳ báo cáo) ---------------------------------------------------------------
+
+MAX_INDICATORS = 200  # values in one unit's report
+MAX_SECTION = 20000  # characters of one narrative section
+
+
+class RoundInput(_Msg):
+    """Start of a reporting round (mở kỳ báo cáo) by the consolidating role."""
+
+    plan: ReportingPlan
+    round: Round
+    clock: PlanClock = PlanClock()
+    opened_by: Actor
+    proof: Proof | None = None
+
+
+class UnitReport(Request):
+    """A unit's report (báo cáo của đơn vị): its values by indicator id and its sections."""
+
+    unit: Id
+    values: dict[Annotated[str, Field(max_length=MAX_ID)], Any] = Field(
+        max_length=MAX_INDICATORS)
+    sections: dict[Annotated[str, Field(max_length=MAX_ID)],
+                   Annotated[str, Field(max_length=MAX_SECTION)]] = Field(
+        default_factory=dict, max_length=50)
+    attachments: list[Attachment] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
+
+
+class ReportReturn(Request):
+    """The consolidating role sends a unit's report back (trả lại), with its reason."""
+
+    unit: Id
+    reason: Text
+
+
+class RoundDecision(Request):
+    """Tổng hợp (consolidate) or phê duyệt (approve) the round."""
+
+    kind: Literal["consolidate", "approve"]
+    reason: Text = ""
+
+
+class RoundStatus(_Msg):
+    plan_id: str
+    round: str
+    status: str
+    due: str
+    units: list[str]
+    reported: list[str]
+    owing: list[str]
+    late: list[str]
+    returned: dict[str, str]
+    missed: list[str]
+    consolidation: dict[str, Any] | None = None
 
 
 CaseInput.model_rebuild()

@@ -10,6 +10,7 @@ from __future__ import annotations
 CASE = "conversion"
 RECOGNITION = "recognition"
 CAMPAIGN = "campaign"
+ROUND = "round"
 
 # Updates and queries of CommuneConversionWorkflow
 DECIDE_SELECTION = "decide_selection"
@@ -25,6 +26,10 @@ PROPOSE = "propose"
 APPROVE_SELECTION = "approve_selection"
 APPROVE_RECOGNITION = "approve_recognition"
 CASE_CLOSED = "case_closed"
+# Updates of ReportingRoundWorkflow
+SUBMIT_UNIT_REPORT = "submit_unit_report"
+SEND_BACK = "send_back"
+DECIDE_ROUND = "decide_round"  # consolidate (tổng hợp) or approve (phê duyệt)
 # Every workflow answers this query
 STATUS = "status"
 # Patches shared by the workflows (behaviour changes since the recorded histories)
@@ -43,6 +48,20 @@ def recognition_id(plan_id: str, commune_code: str) -> str:
 
 def campaign_id(plan_id: str) -> str:
     return f"{CAMPAIGN}:{plan_id}"
+
+
+def round_id(plan_id: str, round_id_: str) -> str:
+    """``round:<plan>:<round>``: one reporting round of a reporting plan (also its stream)."""
+    return f"{ROUND}:{plan_id}:{round_id_}"
+
+
+def parse_round_id(workflow_id: str) -> tuple[str, str]:
+    """(plan id, round id) of a round id; ValueError for anything else."""
+    kind, sep, rest = workflow_id.partition(":")
+    plan_id, sep2, rnd = rest.partition(":")
+    if kind != ROUND or not sep or not sep2 or not plan_id or not rnd or ":" in rnd:
+        raise ValueError(f"not a reporting round id: {workflow_id!r}")
+    return plan_id, rnd
 
 
 def parse_case_id(workflow_id: str) -> tuple[str, str]:

@@ -45,6 +45,14 @@ PINNED: dict[str, tuple[str, int]] = {
     "case.halted": ("CaseHalted", 1),
     "case.closed": ("CaseClosed", 1),
     "case.amended": ("CaseAmended", 1),
+    "round.opened": ("RoundOpened", 1),
+    "unit_report.submitted": ("UnitReportSubmitted", 1),
+    "unit_report.returned": ("UnitReportReturned", 1),
+    "unit_report.reminded": ("UnitReportReminded", 1),
+    "unit_report.missed": ("UnitReportMissed", 1),
+    "round.consolidated": ("RoundConsolidated", 1),
+    "round.approved": ("RoundApproved", 1),
+    "round.closed": ("RoundClosed", 1),
     "recognition.interrupted": ("RecognitionInterrupted", 1),
     "level.voted": ("VoteCast", 1),
     "audit.read": ("AuditRead", 1),
@@ -108,6 +116,21 @@ SAMPLES: list[Event] = [
                             "level_after": "province_decision", "transferred": True},
                    codes={"commune_before": "29266", "commune_after": "29266",
                           "province_after": "86"}),
+    ev.RoundOpened(plan_id="son-la-action-month-2023", round="action-month", kind="campaign",
+                   year=2023, due=date(2023, 7, 3), form="action-month", province_code="14",
+                   opened_by="p-pp-1", role="province_police", units=["police", "district-116"]),
+    ev.UnitReportSubmitted(unit="district-116", submitted_by="p-du-1", role="district_ubnd",
+                           late=False, values={"sessions": 12, "reached_share": 80.5},
+                           sections={"results": "..."}),
+    ev.UnitReportReturned(unit="district-116", reviewer="p-pp-1", role="province_police",
+                          reason="thiếu số liệu"),
+    ev.UnitReportReminded(unit="health", due=date(2023, 7, 3), days_before=3,
+                          to_role="province_department"),
+    ev.UnitReportMissed(unit="health", due=date(2023, 7, 3), escalated_to="province_police"),
+    ev.RoundConsolidated(consolidated_by="p-pp-1", role="province_police",
+                         table={"round": "action-month", "indicators": []}),
+    ev.RoundApproved(approved_by="p-pu-1", role="province_ubnd"),
+    ev.RoundClosed(outcome="approved"),
 ]
 
 
@@ -171,6 +194,8 @@ _OVERRIDES: dict[type[Event], dict[str, st.SearchStrategy[Any]]] = {
     ev.CriteriaEvaluated: {
         "results": st.lists(st.dictionaries(st.text(), _json, max_size=4), max_size=4)
     },
+    ev.UnitReportSubmitted: {"values": st.dictionaries(st.text(), _json, max_size=4)},
+    ev.RoundConsolidated: {"table": st.dictionaries(st.text(), _json, max_size=4)},
     ev.CaseAmended: {
         "chain_after": st.lists(st.dictionaries(st.text(), _json, max_size=4), max_size=3),
         "pending": st.none() | st.dictionaries(st.text(), _json, max_size=4),

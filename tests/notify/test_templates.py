@@ -29,12 +29,39 @@ REALISTIC: dict[str, dict[str, str | int | bool]] = {
     "case_not_selected": BASE,
     "case_withdrawn": BASE,
     "case_interrupted": BASE,
+    "case_amended": {**BASE, "amendment": "tra-vinh-2025-reform", "effective_on": "2025-07-01"},
+}
+
+# The parameters each reporting round notice carries (workflows/reporting.py).
+ROUND = {"plan": "son-la-action-month-2023", "unit": "district-116"}
+ROUND_REALISTIC: dict[str, dict[str, str | int | bool]] = {
+    "round_opened": {**ROUND, "round": "action-month", "due": "2023-07-03"},
+    "unit_report_reminder": {**ROUND, "due": "2023-07-03", "days_before": 3},
+    "unit_report_missed": {**ROUND, "due": "2023-07-03"},
+    "unit_report_escalated": {**ROUND, "due": "2023-07-03"},
+    "unit_report_received": {**ROUND, "late": True},
+    "unit_report_returned": ROUND,
+    "round_consolidated": {"plan": ROUND["plan"], "round": "action-month"},
+    "round_approved": {"plan": ROUND["plan"]},
 }
 
 
 def test_the_catalogue_covers_every_workflow_notice_in_both_languages() -> None:
-    assert template_names() == set(REALISTIC)
-    assert set(CATALOGUE["vi"]) == set(CATALOGUE["en"]) == set(REALISTIC)
+    assert template_names() == set(REALISTIC) | set(ROUND_REALISTIC)
+    assert set(CATALOGUE["vi"]) == set(CATALOGUE["en"]) == set(REALISTIC) | set(ROUND_REALISTIC)
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+@pytest.mark.parametrize("name", sorted(ROUND_REALISTIC))
+def test_every_round_template_renders_with_the_params_the_round_sends(name: str,
+                                                                      lang: str) -> None:
+    params = ROUND_REALISTIC[name]
+    subject, body = render(name, params, lang, to_role="district_ubnd",
+                           case_id="round:son-la-action-month-2023:action-month", strict=True)
+    assert "son-la-action-month-2023" in subject and "\n" not in subject
+    if "unit" in params:
+        assert "district-116" in body
+    assert "{{" not in subject + body
 
 
 def test_every_outcome_has_its_closing_notice() -> None:

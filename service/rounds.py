@@ -1,0 +1,113 @@
+"""Reporting rounds (kỳ báo cáo) for every interface: open a round, a unit's report, send a
+report back, consolidate, approve, and read a round (its status, its record, its table).
+
+The twin of ``service.cases`` for ``ReportingRoundWorkflow``: every command carries a proof
+signed by the front door (``CaseService.signed``) and a request id (a retry is answered from
+the workflow's memory); Temporal failures become ``ServiceError`` with the domain's codes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio.client import WorkflowHandle
+
+from activities.admission import OPEN_REQUEST
+from domain.clock import PlanClock
+from domain.events import Attachment
+from domain.reporting import Consolidation, ReportingPlan, Round
+from domain.reporting_round import RoundState
+from domain.roles import Actor
+from eventstore.records import RecordedEvent
+from service.cases import CaseService, new_request_id
+from service.errors import ServiceError, guarded, refuses_bad_input
+from workflows import names
+from workflows.messages import (
+    Reply,
+    ReportReturn,
+    RoundDecision,
+    RoundInput,
+    RoundStatus,
+    UnitReport,
+)
+from workflows.reporting import ReportingRoundWorkflow
+
+
+class RoundService:
+    def __init__(self, cases: CaseService) -> None:
+        self.cases = cases
+
+    def _round(self, plan_id: str, round_id: str) -> WorkflowHandle[ReportingRoundWorkflow,
+                                                                    RoundState]:
+        return self.cases.client.get_workflow_handle_for(
+            ReportingRoundWorkflow.run, names.round_id(plan_id, round_id))
+
+    @refuses_bad_input
+    async def open(self, plan: ReportingPlan, rnd: Round, actor: Actor,
+                   clock: PlanClock | None = None) -> str:
+        """Mở kỳ báo cáo: the consolidating role opens a round of ``plan`` (one of its rounds,
+        or an ad hoc one on the plan's ad hoc form)."""
+        wid = names.round_id(plan.id, rnd.id)
+        inp = await self.cases.signed(wid, RoundInput(
+            plan=plan, round=rnd, clock=clock or PlanClock(), opened_by=actor),
+            "opened_by", OPEN_REQUEST)
+        handle = await guarded(self.cases.client.start_workflow(
+            ReportingRoundWorkflow.run, inp, id=wid, task_queue=self.cases.task_queue), wid)
+        self.cases._started[wid] = handle
+        return wid
+
+    @refuses_bad_input
+    async def submit(self, plan_id: str, round_id: str, actor: Actor, unit: str,
+                     values: dict[str, Any], sections: dict[str, str] | None = None,
+                     attachments: list[Attachment] | None = None,
+                     request_id: str | None = None) -> Reply:
+        """Báo cáo của đơn vị: a unit's report, checked against the round's form."""
+        wid = names.round_id(plan_id, round_id)
+        return await guarded(self._round(plan_id, round_id).execute_update(
+            names.SUBMIT_UNIT_REPORT, await self.cases.signed(wid, UnitReport(
+                request_id=request_id or new_request_id("report"), actor=actor, unit=unit,
+                values=values, sections=sections or {}, attachments=attachments or [])),
+            result_type=Reply), wid, self.cases.client)
+
+    @refuses_bad_input
+    async def send_back(self, plan_id: str, round_id: str, actor: Actor, unit: str,
+                        reason: str, request_id: str | None = None) -> Reply:
+        """Trả lại: the consolidating role sends a unit's report back, with its reason."""
+        wid = names.round_id(plan_id, round_id)
+        return await guarded(self._round(plan_id, round_id).execute_update(
+            names.SEND_BACK, await self.cases.signed(wid, ReportReturn(
+                request_id=request_id or new_request_id("send-back"), actor=actor, unit=unit,
+                reason=reason)),
+            result_type=Reply), wid, self.cases.client)
+
+    @refuses_bad_input
+    async def decide(self, plan_id: str, round_id: str, actor: Actor, kind: str,
+                     reason: str = "", request_id: str | None = None) -> Reply:
+        """Tổng hợp (``consolidate``) or phê duyệt (``approve``) the round."""
+        if kind not in ("consolidate", "approve"):
+            raise ServiceError("round.bad_decision", f"{kind!r}: consolidate or approve",
+                               f"{kind!r}: chỉ tổng hợp (consolidate) hoặc phê duyệt (approve)")
+        wid = names.round_id(plan_id, round_id)
+        return await guarded(self._round(plan_id, round_id).execute_update(
+            names.DECIDE_ROUND, await self.cases.signed(wid, RoundDecision(
+                request_id=request_id or new_request_id(kind), actor=actor,
+                kind="consolidate" if kind == "consolidate" else "approve", reason=reason)),
+            result_type=Reply), wid, self.cases.client)
+
+    async def status(self, plan_id: str, round_id: str) -> RoundStatus:
+        wid = names.round_id(plan_id, round_id)
+        return await guarded(self._round(plan_id, round_id).query(
+            ReportingRoundWorkflow.status), wid, self.cases.client)
+
+    async def history(self, plan_id: str, round_id: str) -> list[RecordedEvent]:
+        store = self.cases.store
+        if store is None:
+            raise ServiceError("service.no_store", "reading a round needs the event store",
+                               "cần cơ sở dữ liệu để đọc kỳ báo cáo")
+        return await store.read(names.round_id(plan_id, round_id))
+
+    async def table(self, plan_id: str, round_id: str) -> Consolidation | None:
+        """The round's consolidated table as recorded (None: not consolidated yet)."""
+        tables = [e.payload["table"] for e in await self.history(plan_id, round_id)
+                  if e.type == "round.consolidated"]
+        return Consolidation.model_validate(tables[-1]) if tables else None
