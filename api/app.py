@@ -19,17 +19,17 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request
+from fastapi import Body, FastAPI, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
 from api.errors import documented
+from api.identity import IdemKey, Who, bearer, principal
 from api.schemas import (
     SHA256_PATTERN,
     CampaignOpened,
@@ -75,7 +75,7 @@ from service.amendments import preview as amendments_preview
 from service.amendments import report as amendments_report
 from service.audit import Audit, signing_key
 from service.audit_reads import ReadLog
-from service.cases import SIGNED_IN, clean_name
+from service.cases import clean_name
 from service.crosscheck import crosscheck
 from service.frontdoor import FrontDoor
 from service.plans import PlanBook, PublishedPlan
@@ -158,28 +158,6 @@ async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int,
     await JSONResponse(body, status_code=413)(scope, receive, send)
 
 
-# ``Authorization: Bearer <identity token>``, declared as the API's security scheme; a missing
-# or malformed header is answered below (401 with our body), not by FastAPI.
-bearer = HTTPBearer(auto_error=False, scheme_name="identity token",
-                    description="thẻ định danh / identity token (JWT, EdDSA)")
-
-
-async def principal(request: Request, credentials: Annotated[
-        HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
-    """The caller, from ``Authorization: Bearer <identity token>`` (401 without a valid one).
-    Async, so it runs in the request's own task: the token it verified is the one whose hash
-    the request's command proofs carry (``service.cases.SIGNED_IN``)."""
-    token = credentials.credentials.strip() if credentials is not None else ""
-    if not token:
-        raise ServiceError("identity.missing_token",
-                           "send Authorization: Bearer <identity token>",
-                           "cần tiêu đề Authorization: Bearer <thẻ định danh>")
-    authenticator: Authenticator = request.app.state.authenticator
-    who = authenticator.authenticate(token)
-    SIGNED_IN.set(token)
-    return who
-
-
 async def refuse_input(request: Request, exc: Exception) -> JSONResponse:
     """Bad input (an undecodable body: 400 from FastAPI, a body or parameter out of its schema)
     is named only to a caller with a valid token: FastAPI reads a body before it runs the
@@ -197,8 +175,6 @@ async def refuse_input(request: Request, exc: Exception) -> JSONResponse:
 
 
 # (module level: FastAPI resolves these annotations by name in this module)
-Who = Annotated[Principal, Depends(principal)]
-IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 Sha256Path = Annotated[str, Path(pattern=SHA256_PATTERN, description="SHA-256 (hex) of the file")]
 FileName = Annotated[str, Query(min_length=1, max_length=255,
                                 description="Tên tệp / the file's name, e.g. bien-ban.pdf")]
