@@ -13,6 +13,9 @@ those sets for its whole life. ``resolve`` embeds them into a plan that lacks th
 recorded before plans carried their sets). Reading files is I/O, so this is not in
 ``domain/``; everything read is validated once and cached, and ``warm()`` loads it all up
 front so a worker never reads a file inside a workflow.
+
+Amendments (``amendments/``) and reporting plans (``reporting_plans/``: who reports what and
+when, ``domain.reporting``) are catalogue files of the same kind, by id.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from domain.amendment import Amendment
 from domain.classification import RuleSet
 from domain.criteria import CriteriaSet
 from domain.plan import Plan
+from domain.reporting import ReportingPlan
 
 __all__ = [
     "DEFAULT_CRITERIA_SET",
@@ -50,7 +54,10 @@ __all__ = [
     "load_plan_file",
     "load_rule_set_file",
     "plan_ids",
+    "load_reporting_plan_file",
     "read_document",
+    "reporting_plan",
+    "reporting_plan_ids",
     "resolve",
     "rule_set_ids",
     "validate_files",
@@ -145,3 +152,19 @@ def get_amendment(amendment_id: str) -> Amendment:
 def load_amendment_file(path: Path) -> Amendment:
     """An amendment from any YAML or JSON file, validated (not added to the catalogue)."""
     return validate_model(Amendment, read_document(path), path, "amendment.invalid")
+
+
+def reporting_plan_ids() -> tuple[str, ...]:
+    return catalog().ids("reporting")
+
+
+def reporting_plan(plan_id: str) -> ReportingPlan:
+    """A reporting plan of the catalogue (``reporting_plans/<id>.yaml``) by id, checked and
+    cached (an unknown id is an ``InputError`` listing the known ones)."""
+    return catalog().reporting_plan(plan_id)
+
+
+def load_reporting_plan_file(path: Path) -> ReportingPlan:
+    """A reporting plan from any YAML or JSON file, validated (not added to the catalogue);
+    ``validate_files`` gives its problems by field."""
+    return validate_model(ReportingPlan, read_document(path), path, "reporting.invalid")

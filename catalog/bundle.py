@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from catalog.reporting_checks import cross_problems, model_problems
 from catalog.store import FOLDERS, NOUNS, Catalog, Kind, read_document, unknown
 from domain.amendment import Amendment
 from domain.classification import RuleSet
@@ -23,9 +24,10 @@ from domain.criteria import CriteriaSet
 from domain.documents import validation_problems
 from domain.errors import InputError
 from domain.plan import Plan
+from domain.reporting import ReportingPlan
 
 MODELS: dict[Kind, type[BaseModel]] = {"plan": Plan, "criteria": CriteriaSet, "rules": RuleSet,
-                                       "amendment": Amendment}
+                                       "amendment": Amendment, "reporting": ReportingPlan}
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,8 @@ def kind_of(path: Path, data: Any) -> Kind | None:
         return None
     if "amends" in data:
         return "amendment"
+    if data.get("kind") == "reporting" or ("rounds" in data and "units" in data):
+        return "reporting"
     if "phases" in data or "approval_chain" in data or "criteria_set" in data:
         return "plan"
     if "classes" in data or "drug_free" in data:
@@ -99,9 +103,11 @@ def _check_file(path: Path) -> FileReport:
         report.problems.append(Problem(
             "",
             "not a plan, a criteria set or a rule set (expected the key 'phases', "
-            "'criteria' or 'classes', or the folder plans/, criteria_sets/ or rule_sets/)",
+            "'criteria' or 'classes', or the folder plans/, criteria_sets/ or rule_sets/; "
+            "a reporting plan has 'units' and 'rounds', or sits in reporting_plans/)",
             "không phải kế hoạch, bộ tiêu chí hay bộ quy tắc phân loại (cần khóa 'phases', "
-            "'criteria' hoặc 'classes', hoặc thư mục plans/, criteria_sets/, rule_sets/)",
+            "'criteria' hoặc 'classes', hoặc thư mục plans/, criteria_sets/, rule_sets/; "
+            "kế hoạch báo cáo có 'units' và 'rounds', hoặc nằm trong reporting_plans/)",
         ))
         return report
     if report.id is not None and report.id != path.stem:
@@ -113,7 +119,15 @@ def _check_file(path: Path) -> FileReport:
     try:
         report.model = MODELS[report.kind].model_validate(data)
     except ValidationError as exc:
-        report.problems.extend(Problem(f, m) for f, m in validation_problems(exc))
+        found = validation_problems(exc)
+        if report.kind == "reporting":
+            # The reporting plan refuses in one plan-wide message: put each part on its field.
+            found = [placed for f, m in found
+                     for placed in (model_problems(data, m) if not f else [(f, m)])]
+        report.problems.extend(Problem(f, m) for f, m in found)
+        return report
+    if isinstance(report.model, ReportingPlan):
+        report.problems.extend(Problem(f, en, vi) for f, en, vi in cross_problems(report.model))
     return report
 
 
@@ -121,7 +135,7 @@ def validate_bundle(paths: Sequence[Path], catalog: Catalog) -> list[FileReport]
     """Check ``paths`` together, falling back to ``catalog`` for sets the bundle lacks."""
     reports = [_check_file(path) for path in paths]
     given: dict[Kind, dict[str, FileReport]] = {
-        "plan": {}, "criteria": {}, "rules": {}, "amendment": {}}
+        "plan": {}, "criteria": {}, "rules": {}, "amendment": {}, "reporting": {}}
     for report in reports:
         if report.kind is None or report.id is None:
             continue

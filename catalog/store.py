@@ -23,12 +23,13 @@ from domain.documents import (
 )
 from domain.errors import InputError
 from domain.plan import Plan
+from domain.reporting import ReportingPlan
 
-Kind = Literal["plan", "criteria", "rules", "amendment"]
+Kind = Literal["plan", "criteria", "rules", "amendment", "reporting"]
 
 ENV_VAR = "DRUGFREE_CATALOG"
 FOLDERS: dict[Kind, str] = {"plan": "plans", "criteria": "criteria_sets", "rules": "rule_sets",
-                            "amendment": "amendments"}
+                            "amendment": "amendments", "reporting": "reporting_plans"}
 SUFFIXES = (".yaml", ".yml", ".json")
 
 # What each kind is called in messages (English, Vietnamese) and its error-code prefix.
@@ -37,9 +38,10 @@ NOUNS: dict[Kind, tuple[str, str]] = {
     "criteria": ("criteria set", "bộ tiêu chí"),
     "rules": ("classification rule set", "bộ quy tắc phân loại"),
     "amendment": ("amendment", "văn bản sửa đổi"),
+    "reporting": ("reporting plan", "kế hoạch báo cáo"),
 }
 CODES: dict[Kind, str] = {"plan": "plan", "criteria": "criteria", "rules": "rules",
-                          "amendment": "amendment"}
+                          "amendment": "amendment", "reporting": "reporting"}
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -119,6 +121,7 @@ class Catalog:
         self._rules: dict[str, RuleSet] = {}
         self._plans: dict[str, Plan] = {}
         self._amendments: dict[str, Amendment] = {}
+        self._reporting: dict[str, ReportingPlan] = {}
 
     @classmethod
     def from_env(cls, value: str) -> Catalog:
@@ -211,6 +214,26 @@ class Catalog:
                 self._amendments[amendment_id] = loaded
             return self._amendments[amendment_id]
 
+    def reporting_plan(self, plan_id: str) -> ReportingPlan:
+        """A reporting plan (``reporting_plans/<id>.yaml``): validated as ``ReportingPlan``,
+        then checked across its parts (``catalog.reporting_checks``), every problem named."""
+        from catalog.reporting_checks import cross_problems
+
+        with self._lock:
+            if plan_id not in self._reporting:
+                path = self.path("reporting", plan_id)
+                loaded = validate_model(ReportingPlan, read_document(path), path,
+                                        "reporting.invalid")
+                check_file_name("reporting", loaded.id, path)
+                found = cross_problems(loaded)
+                if found:
+                    raise InputError(
+                        "reporting.invalid",
+                        f"{path}: " + "; ".join(f"{f}: {en}" for f, en, _ in found),
+                        f"{path}: " + "; ".join(f"{f}: {vi}" for f, _, vi in found))
+                self._reporting[plan_id] = loaded
+            return self._reporting[plan_id]
+
     def amendments_of(self, plan_id: str) -> list[Amendment]:
         """The amendments that name ``plan_id``, by effective date."""
         found = [self.amendment(a) for a in self.ids("amendment")]
@@ -248,3 +271,5 @@ class Catalog:
             self.rule_set(set_id)
         for plan_id in self.ids("plan"):
             self.plan(plan_id)
+        for plan_id in self.ids("reporting"):
+            self.reporting_plan(plan_id)

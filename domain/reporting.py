@@ -54,6 +54,10 @@ class IndicatorTarget(_Strict):
     kind: TargetKind
     value: float
     by_year: dict[int, float] = {}
+    # "trên 90%", "tăng trên 3%", "giảm": beyond the value, not reaching it
+    strict: bool = False
+    # "phấn đấu đến hết năm 2030": not measured before that year (met is None)
+    from_year: int | None = Field(default=None, ge=2000, le=2100)
     source: Source
 
     def for_year(self, year: int) -> float:
@@ -369,6 +373,7 @@ class IndicatorResult(_Strict):
     change_pct: float | None = None  # year-on-year change, percent
     target_kind: str | None = None
     target_value: float | None = None
+    target_strict: bool = False  # "trên", "giảm": beyond target_value
     met: bool | None = None  # None: no target, or not measurable yet
 
 
@@ -426,6 +431,7 @@ def consolidate(plan: ReportingPlan, rnd: Round, units: Sequence[ReportingUnit],
                 units), previous=prev, change_pct=change,
             target_kind=i.target.kind if i.target else None,
             target_value=i.target.for_year(rnd.year) if i.target else None,
+            target_strict=i.target.strict if i.target else False,
             met=_met(i, value, change, rnd.year)))
     reported = sorted(u.id for u in units if u.id in submitted)
     return Consolidation(
@@ -437,12 +443,15 @@ def consolidate(plan: ReportingPlan, rnd: Round, units: Sequence[ReportingUnit],
 def _met(i: Indicator, value: float | bool | None, change: float | None,
          year: int) -> bool | None:
     t = i.target
-    if t is None or value is None:
+    if t is None or value is None or (t.from_year is not None and year < t.from_year):
         return None
     goal = t.for_year(year)
     if t.kind in ("change_at_least", "change_at_most"):
         if change is None:
             return None
-        return change >= goal if t.kind == "change_at_least" else change <= goal
-    number = float(value)
-    return number >= goal if t.kind == "at_least" else number <= goal
+        number = change
+    else:
+        number = float(value)
+    if t.kind in ("at_least", "change_at_least"):
+        return number > goal if t.strict else number >= goal
+    return number < goal if t.strict else number <= goal
