@@ -27,9 +27,11 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+import catalog
 from api import errors
 from api.errors import documented
 from api.identity import IdemKey, Who, bearer, principal
+from api.rounds import add_round_routes
 from api.schemas import (
     SHA256_PATTERN,
     CampaignOpened,
@@ -79,6 +81,7 @@ from service.cases import clean_name
 from service.crosscheck import crosscheck
 from service.frontdoor import FrontDoor
 from service.plans import PlanBook, PublishedPlan
+from service.rounds import RoundService
 from web.app import DemoPerson, create_ui
 from web.session import Sessions
 from workflows import names
@@ -586,6 +589,10 @@ def create_app(service: CaseService, authenticator: Authenticator,
             names.campaign_id(plan_id), who.actor, body.communes, body.reason,
             request_id=request_id("recognition", who, idempotency_key))
 
+    add_round_routes(app, RoundService(service), plan_of=catalog.reporting_plan,
+                     plan_ids=catalog.reporting_plan_ids,
+                     clock_for=lambda p: clock_for(p),  # type: ignore[arg-type]
+                     request_id=door.request_id)
     return app
 
 

@@ -15,7 +15,7 @@ only keeps readers inside their province (auditors everywhere).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from enum import Enum
 from typing import Annotated, Any, Literal
@@ -30,6 +30,7 @@ from domain.clock import PlanClock
 from domain.events import Attachment
 from domain.reporting import ReportingPlan, Round, reporting_units
 from domain.roles import Actor
+from service import report_document
 from service.errors import ServiceError
 from service.rounds import RoundService
 from workflows.messages import MAX_INDICATORS, MAX_SECTION, Reply, RoundStatus
@@ -113,7 +114,7 @@ def may_read(actor: Actor, plan: ReportingPlan) -> None:
 
 def add_round_routes(app: FastAPI, rounds: RoundService,
                      plan_of: Callable[[str], ReportingPlan],
-                     plan_ids: Callable[[], list[str]],
+                     plan_ids: Callable[[], Sequence[str]],
                      clock_for: Callable[[ReportingPlan], PlanClock],
                      request_id: Callable[[str, Actor, str | None], str]) -> None:
     """The routes above, on ``app``."""
@@ -202,7 +203,7 @@ def add_round_routes(app: FastAPI, rounds: RoundService,
                                                          idempotency_key))
 
     @app.get("/rounds/{plan_id}/{round_id}/report.{fmt}", tags=tags, responses=READS)
-    async def report_document(plan_id: PlanPath, round_id: RoundPath,
+    async def report_file(plan_id: PlanPath, round_id: RoundPath,
                               fmt: Literal["docx", "csv"], who: Who) -> Response:
         """Báo cáo tổng hợp: the consolidated report as a Word document or a CSV."""
         plan = known(plan_id)
@@ -212,12 +213,13 @@ def add_round_routes(app: FastAPI, rounds: RoundService,
             raise ServiceError("round.not_consolidated",
                                "the round's reports are not consolidated yet",
                                "báo cáo của kỳ chưa được tổng hợp")
-        from service import report_document
-
-        rnd = next((r for r in plan.rounds if r.id == round_id), None)
+        rnd = await rounds.definition(plan, round_id)
         if fmt == "csv":
-            return Response(report_document.csv_text(plan, rnd, table).encode("utf-8-sig")
-                            if hasattr(report_document, "csv_text") else b"",
-                            media_type="text/csv; charset=utf-8")
+            return Response(report_document.csv_text(table).encode("utf-8"),
+                            media_type="text/csv; charset=utf-8", headers={
+                                "Content-Disposition":
+                                    f'attachment; filename="{plan_id}-{round_id}.csv"'})
         return Response(report_document.docx(plan, rnd, table), media_type=(
-            "application/vnd.openxmlformats-officedocument.wordprocessingml.document"))
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+            headers={"Content-Disposition":
+                     f'attachment; filename="{plan_id}-{round_id}.docx"'})

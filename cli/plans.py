@@ -172,6 +172,7 @@ KIND_NAMES = {
     "criteria": ("bộ tiêu chí", "criteria set"),
     "rules": ("bộ quy tắc phân loại", "classification rule set"),
     "amendment": ("văn bản sửa đổi", "amendment"),
+    "reporting": ("kế hoạch báo cáo", "reporting plan"),
 }
 
 

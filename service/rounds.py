@@ -106,6 +106,20 @@ class RoundService:
                                "cần cơ sở dữ liệu để đọc kỳ báo cáo")
         return await store.read(names.round_id(plan_id, round_id))
 
+    async def definition(self, plan: ReportingPlan, round_id: str) -> Round:
+        """A round of ``plan``: one it schedules, or an ad hoc one as its opening recorded."""
+        if any(r.id == round_id for r in plan.rounds):
+            return plan.round(round_id)
+        opened = [e.payload for e in await self.history(plan.id, round_id)
+                  if e.type == "round.opened"]
+        if not opened:
+            raise ServiceError("round.not_found", f"no round {round_id} of plan {plan.id}",
+                               f"không có kỳ báo cáo {round_id} của kế hoạch {plan.id}")
+        p = opened[0]
+        return Round(id=round_id, kind="adhoc", title_vi="Báo cáo đột xuất",
+                     title_en="Ad hoc report", year=int(p["year"]), opens_on=p["due"],
+                     due=p["due"], form=str(p["form"]), source="round.opened")
+
     async def table(self, plan_id: str, round_id: str) -> Consolidation | None:
         """The round's consolidated table as recorded (None: not consolidated yet)."""
         tables = [e.payload["table"] for e in await self.history(plan_id, round_id)

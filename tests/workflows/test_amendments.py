@@ -51,6 +51,21 @@ async def records(store: Any, case: Case, type_: str) -> list[Any]:
     return [e for e in await store.read(case.id) if e.type == type_]
 
 
+async def crossed(store: Any, *cases: Case) -> None:
+    """Skip to the first hour of the effective day, then wait (real time) until each case has
+    recorded the amendment: skipping on while the cases' workflow tasks of that instant are
+    in flight lets the time-skipping server time them out on its own clock."""
+    await cases[0].advance_to(date(2025, 7, 1), hours=1)
+
+    async def amended() -> bool:
+        for c in cases:
+            if not await records(store, c, "case.amended"):
+                return False
+        return True
+
+    await eventually(amended, within=30)
+
+
 async def until_dossier(case: Case, day: date) -> None:
     """Selected, the reports due before ``day`` in on time, the dossier submitted on ``day``
     (early: before the reform), so the chain is at its first, district level."""
@@ -93,7 +108,7 @@ async def test_mid_chain_a_pending_district_level_moves_to_the_province(  # type
     assert await records(store, case, "case.amended") == []
     await case.decide("approve", case.actor("district_labour"), "district_appraisal")
 
-    await case.advance_to(date(2025, 7, 1), hours=2)
+    await crossed(store, case)
     [record] = await records(store, case, "case.amended")
     assert record.event_id.split("/")[-2] == "recognition"  # in order with the chain's own
     p = record.payload
@@ -291,6 +306,7 @@ async def test_the_campaign_counts_merged_communes_by_the_plans_rule(  # type: i
     for c in cases.values():
         assert (await amend(c)).detail == "scheduled"
 
+    await crossed(store, *cases.values())
     await first.advance_to(date(2025, 7, 2))
     status = await camp.query(ProvinceCampaignWorkflow.status)
     assert status.amendments == [REFORM.id] and status.target_unit == "new_communes"

@@ -48,6 +48,12 @@ async def test_an_amended_case_and_the_merged_dashboard(temporal: Any, worker: s
         ubnd = after("province_ubnd")
         assert (await case.service.amend(case.ref, ubnd, REFORM, units,
                                          request_id=rid())).detail == "scheduled"
+        await case.advance_to(date(2025, 7, 1), hours=1)  # then wait: see test_amendments
+
+        async def recorded() -> bool:
+            return any(e.type == "case.amended" for e in await store.read(case.id))
+
+        await eventually(recorded, within=30)
         await case.advance_to(date(2025, 7, 2))
 
         async def projected() -> bool:
