@@ -51,11 +51,12 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
 # code prefix or suffix -> HTTP status; the first match wins
 _BY_SUFFIX = (
     (".wrong_role", 403), (".wrong_jurisdiction", 403), (".not_member", 403),
-    (".read_only", 403), (".not_delegable", 403), (".auditors_only", 403),
+    (".read_only", 403), (".not_delegable", 403), (".auditors_only", 403), (".wrong_unit", 403),
     (".not_found", 404),
     (".not_pending", 409), (".already_signed", 409), (".already_exists", 409),
     (".closed", 409), (".already_proposed", 409), (".selection_done", 409),
-    (".already_open", 409), (".already_decided", 409),
+    (".already_open", 409), (".already_decided", 409), (".already_reported", 409),
+    (".consolidated", 409), (".already_consolidated", 409),
 )
 _BY_PREFIX = (("identity.", 401), ("service.", 503))
 

@@ -15,12 +15,14 @@ only keeps readers inside their province (auditors everywhere).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from datetime import date
 from enum import Enum
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Path
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -201,6 +203,16 @@ def add_round_routes(app: FastAPI, rounds: RoundService,
         return await rounds.decide(plan_id, round_id, who.actor, body.kind, body.reason,
                                    request_id=request_id(body.kind, who.actor,
                                                          idempotency_key))
+
+    @app.get("/programmes/{plan_id}", tags=tags, responses=READS)
+    async def programme(plan_id: PlanPath, who: Who) -> dict[str, Any]:
+        """Chỉ tiêu qua các năm: each indicator's value year by year against its target, and
+        the units behind in the latest consolidated round."""
+        plan = known(plan_id)
+        may_read(who.actor, plan)
+        status = await rounds.programme(plan)
+        out: dict[str, Any] = jsonable_encoder(dataclasses.asdict(status))
+        return out
 
     @app.get("/rounds/{plan_id}/{round_id}/report.{fmt}", tags=tags, responses=READS)
     async def report_file(plan_id: PlanPath, round_id: RoundPath,

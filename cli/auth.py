@@ -53,7 +53,7 @@ def parse_ttl(text: str) -> timedelta:
 
 
 def person(role: str, province: str, district: str | None, commune: str | None,
-           person_id: str) -> Actor:
+           person_id: str, unit: str | None = None) -> Actor:
     """The person a token vouches for, checked against the official unit codes: a commune
     role names its commune, a district role its district, each inside the province."""
     if role not in ROLES:
@@ -81,7 +81,7 @@ def person(role: str, province: str, district: str | None, commune: str | None,
     role_: Role = role
     return Actor(person_id=person_id, role=role_, province_code=province,
                  district_code=district if scope != "province" else None,
-                 commune_code=commune if scope == "commune" else None)
+                 commune_code=commune if scope == "commune" else None, unit=unit)
 
 
 @app.command("keygen")
@@ -124,6 +124,9 @@ def issue_cmd(
     None,
     person_id: Annotated[str | None, typer.Option("--person-id", help="Mã người dùng / "
                                                   "person id (default: generated)")] = None,
+    unit: Annotated[str | None, typer.Option(
+        "--unit", help="Sở, ngành báo cáo (mã đơn vị) / the department a person reports for, "
+                       "e.g. health")] = None,
     ttl: Annotated[str, typer.Option("--ttl", help="Thời hạn / lifetime: 30m, 8h, 1d")] = "8h",
     key: Annotated[Path | None, typer.Option("--key", envvar=ENV_SIGNING_KEY, dir_okay=False,
                                              help="Khóa riêng (PEM) / private key")] = None,
@@ -146,7 +149,7 @@ def issue_cmd(
         signer = Signer.from_pem(pem)
         lifetime = parse_ttl(ttl)
         who = person(role, province, district, commune,
-                     person_id or f"p-{uuid.uuid4().hex[:12]}")
+                     person_id or f"p-{uuid.uuid4().hex[:12]}", unit)
     except (IdentityError, InputError) as exc:
         fail(f"{exc.text(lang.value)} [{exc.code}]")
     except ValueError as exc:  # pydantic: a malformed code or id

@@ -138,6 +138,13 @@ class Api:
         return self._send("POST", path, params={"name": name}, content=content,
                           headers={"Content-Type": media_type})
 
+    def fetch(self, path: str) -> bytes:
+        """GET a file's bytes (a document the server made); a refusal as ``get``'s."""
+        response = self._http.request("GET", path)
+        if response.is_success:
+            return response.content
+        return self._answer(response)  # type: ignore[no-any-return]  # raises
+
     def _send(self, method: str, path: str, **kw: Any) -> Any:
         delay = 0.2
         for attempt in range(self.retries + 1):
@@ -173,6 +180,11 @@ class Api:
             "drugfree",
             f"the server at {self.base_url} answered HTTP {response.status_code}, not as the "
             "drugfree API")
+
+
+def round_path(plan_id: str, round_id: str, *rest: str) -> str:
+    return "/".join([f"/rounds/{quote(plan_id.strip(), safe='')}/"
+                     f"{quote(round_id.strip(), safe='')}", *rest])
 
 
 def case_path(case_id: str, *rest: str) -> str:

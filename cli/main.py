@@ -10,7 +10,7 @@ import typer
 # typer carries its own copy of click: its usage errors are of that copy's classes
 from typer._click.exceptions import UsageError
 
-from cli import api_cmd, audit, auth, campaigns, cases, classify, db, demo, dev, plans
+from cli import api_cmd, audit, auth, campaigns, cases, classify, db, demo, dev, plans, rounds
 
 app = typer.Typer(
     name="drugfree",
@@ -30,6 +30,8 @@ app.command("api")(api_cmd.api_cmd)
 app.add_typer(cases.app, name="case")
 app.command("inbox")(cases.inbox_cmd)
 app.add_typer(campaigns.app, name="campaign")
+app.add_typer(rounds.app, name="round")
+app.add_typer(rounds.programme_app, name="programme")
 app.add_typer(audit.app, name="audit")
 
 

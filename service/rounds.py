@@ -13,11 +13,13 @@ from typing import Any
 from temporalio.client import WorkflowHandle
 
 from activities.admission import OPEN_REQUEST
+from domain import reporting_round as rr
 from domain.clock import PlanClock
 from domain.events import Attachment
-from domain.reporting import Consolidation, ReportingPlan, Round
-from domain.reporting_round import RoundState
+from domain.programme import ProgrammeStatus, programme_status
+from domain.reporting import Consolidation, ReportingPlan, Round, Value, reporting_units
 from domain.roles import Actor
+from eventstore.errors import StreamNotFoundError
 from eventstore.records import RecordedEvent
 from service.cases import CaseService, new_request_id
 from service.errors import ServiceError, guarded, refuses_bad_input
@@ -38,7 +40,7 @@ class RoundService:
         self.cases = cases
 
     def _round(self, plan_id: str, round_id: str) -> WorkflowHandle[ReportingRoundWorkflow,
-                                                                    RoundState]:
+                                                                    rr.RoundState]:
         return self.cases.client.get_workflow_handle_for(
             ReportingRoundWorkflow.run, names.round_id(plan_id, round_id))
 
@@ -48,6 +50,9 @@ class RoundService:
         """Mở kỳ báo cáo: the consolidating role opens a round of ``plan`` (one of its rounds,
         or an ad hoc one on the plan's ad hoc form)."""
         wid = names.round_id(plan.id, rnd.id)
+        # refused here, with the decider's code, rather than by a run that fails at once
+        rr.decide(plan, rnd, reporting_units(plan), rr.RoundState(), rr.Open(actor=actor),
+                  await self.cases.clock(), clock)
         inp = await self.cases.signed(wid, RoundInput(
             plan=plan, round=rnd, clock=clock or PlanClock(), opened_by=actor),
             "opened_by", OPEN_REQUEST)
@@ -125,3 +130,24 @@ class RoundService:
         tables = [e.payload["table"] for e in await self.history(plan_id, round_id)
                   if e.type == "round.consolidated"]
         return Consolidation.model_validate(tables[-1]) if tables else None
+
+    async def programme(self, plan: ReportingPlan) -> ProgrammeStatus:
+        """Chỉ tiêu qua các năm: each indicator's path over the plan's consolidated rounds and
+        the units behind in the latest (from the rounds' records)."""
+        tables: dict[str, Consolidation] = {}
+        given: dict[str, dict[str, dict[str, Value]]] = {}
+        for rnd in plan.rounds:
+            try:
+                events = await self.history(plan.id, rnd.id)
+            except StreamNotFoundError:
+                continue
+            reports: dict[str, dict[str, Value]] = {}
+            for e in events:
+                if e.type == "unit_report.submitted":
+                    reports[str(e.payload["unit"])] = dict(e.payload.get("values") or {})
+                elif e.type == "unit_report.returned":
+                    reports.pop(str(e.payload["unit"]), None)
+                elif e.type == "round.consolidated":
+                    tables[rnd.id] = Consolidation.model_validate(e.payload["table"])
+            given[rnd.id] = reports
+        return programme_status(plan, tables, given)
