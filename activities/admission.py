@@ -37,7 +37,7 @@ class AdmissionRequest(BaseModel):
     """A workflow's start, as it was given: its id, when it started, and its input."""
 
     model_config = ConfigDict(extra="forbid")
-    kind: Literal["case", "campaign"]
+    kind: Literal["case", "campaign", "round"]
     workflow_id: str
     started_at: datetime
     start: dict[str, Any]
@@ -58,7 +58,10 @@ class Admission:
     async def admit(self, req: AdmissionRequest) -> None:
         """Return if the start may proceed; raise a non-retryable refusal (its code) if not."""
         try:
-            self._admit(req, await self._known(req))
+            if req.kind == "round":
+                self._admit_round(req)
+            else:
+                self._admit(req, await self._known(req))
         except DomainError as exc:
             raise _refuse(exc.code, exc.message, exc.message_vi) from None
 
@@ -129,6 +132,50 @@ class Admission:
                               f"communes of plan {published.id}",
                               f"danh sách xã không khớp {len(expected)} xã của kế hoạch "
                               f"{published.id} trong danh mục")
+
+    def _admit_round(self, req: AdmissionRequest) -> None:
+        """A reporting round: under its own id, opened by a proof-bearing person, on the
+        catalogue's reporting plan exactly, and a round that plan schedules (or an ad hoc
+        one on its ad hoc form)."""
+        import catalog
+        from workflows import names
+        from workflows.messages import RoundInput
+
+        inp = RoundInput.model_validate(req.start)
+        own_id = names.round_id(inp.plan.id, inp.round.id)
+        if req.workflow_id != own_id:
+            raise _refuse("round.wrong_id", f"this round runs as {own_id} only",
+                          f"kỳ báo cáo này chỉ chạy với mã {own_id}")
+        if not self.trust.insecure:
+            verify_proof(self.trust.ring, inp.proof, inp.opened_by, target=req.workflow_id,
+                         request_id=OPEN_REQUEST, digest=command_digest(req.start),
+                         now=req.started_at)
+        try:
+            published = catalog.reporting_plan(inp.plan.id)
+        except DomainError:
+            raise _refuse("plan.not_published",
+                          f"reporting plan {inp.plan.id} is not in this worker's catalogue",
+                          f"kế hoạch báo cáo {inp.plan.id} không có trong danh mục") from None
+        if published != inp.plan:
+            raise _refuse("plan.mismatch",
+                          f"reporting plan {inp.plan.id} differs from the catalogue's",
+                          f"kế hoạch báo cáo {inp.plan.id} khác với kế hoạch trong danh mục")
+        scheduled = next((r for r in published.rounds if r.id == inp.round.id), None)
+        if scheduled is not None and scheduled != inp.round:
+            raise _refuse("round.mismatch", f"round {inp.round.id} differs from the plan's",
+                          f"kỳ báo cáo {inp.round.id} khác với kỳ trong kế hoạch")
+        if scheduled is None and (inp.round.kind != "adhoc"
+                                  or inp.round.form != published.adhoc_form):
+            raise _refuse("round.not_scheduled",
+                          f"round {inp.round.id} is not one of the plan's, nor an ad hoc "
+                          "round on its ad hoc form",
+                          f"kỳ {inp.round.id} không thuộc kế hoạch và không phải kỳ báo cáo "
+                          "đột xuất theo biểu mẫu đột xuất của kế hoạch")
+        if inp.clock != PlanClock() and not self.trust.rehearsals:
+            raise _refuse("clock.not_allowed", "this deployment runs plans on their own dates "
+                          "only (rehearsal clocks are for the demo, tests and benchmarks)",
+                          "hệ thống này chỉ chạy kế hoạch theo đúng ngày của kế hoạch (đồng hồ "
+                          "diễn tập chỉ dùng để trình diễn, kiểm thử và đo hiệu năng)")
 
     def _published(self, plan: Plan) -> Plan:
         import catalog

@@ -16,13 +16,13 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.admission import Admission, AdmissionRequest
     from workflows.errors import refuse, vi_of
-    from workflows.messages import CampaignInput, CaseInput
+    from workflows.messages import CampaignInput, CaseInput, RoundInput
 
 ADMIT_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 
 
-async def admit(workflow_id: str, kind: Literal["case", "campaign"],
-                inp: CaseInput | CampaignInput) -> None:
+async def admit(workflow_id: str, kind: Literal["case", "campaign", "round"],
+                inp: CaseInput | CampaignInput | RoundInput) -> None:
     """Return once the worker admits this start; refuse it with the admission's code if not."""
     try:
         await workflow.execute_activity_method(

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.notices import round_notices
     from domain.reporting import Consolidation, reporting_units
     from workflows import names
+    from workflows.admit import admit
     from workflows.errors import check_proof, refuse, refuse_domain
     from workflows.event_log import APPEND_RETRY, EventLog
     from workflows.messages import (
@@ -84,6 +85,9 @@ class ReportingRoundWorkflow:
         if workflow.info().workflow_id != self.id:
             refuse("round.wrong_id", f"a round runs under its own id {self.id}",
                    f"kỳ báo cáo chỉ chạy dưới mã của chính nó {self.id}")
+        # the worker vouches for the start (opener's proof, the catalogue's plan and round)
+        # before anything is written
+        await admit(workflow.info().workflow_id, "round", inp)
         await self._emit(self._opening)
         self._ready = True
         for at, command in rr.reminder_points(self.plan, self.rnd, inp.clock):

@@ -9,11 +9,15 @@ chosen so the arithmetic can be done by hand."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 
+import catalog
 from domain.clock import PlanClock, rehearsal_shift
 from domain.reporting import ReportingPlan, Round
 from domain.roles import Actor
@@ -127,6 +131,18 @@ async def today(temporal: Any) -> date:
     return now.date()
 
 
+@pytest.fixture
+def own_plans(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The synthetic plans in a catalogue of their own (the worker admits a round only on
+    its catalogue's reporting plan, exactly)."""
+    folder = tmp_path / "reporting_plans"
+    folder.mkdir()
+    for plan_id in ("test-reporting-a", "test-reporting-b"):
+        (folder / f"{plan_id}.json").write_text(json.dumps(plan_doc(plan_id)), encoding="utf-8")
+    monkeypatch.setenv(catalog.ENV_VAR, str(tmp_path))
+
+
+@pytest.mark.usefixtures("own_plans")
 async def test_a_round_from_opening_to_approval(temporal, worker, store) -> None:  # type: ignore[no-untyped-def]
     t = Round_(temporal, worker, store, "test-reporting-a", await today(temporal))
     police, health = t.person("province_police"), t.person("province_department", unit="health")
@@ -165,6 +181,19 @@ async def test_a_round_from_opening_to_approval(temporal, worker, store) -> None
     await refused(t.rounds.decide(t.plan.id, "2023", t.person("province_ubnd"), "approve"),
                   "round.not_consolidated")
     assert len(await store.read(wid)) == logged
+
+    # a round the plan does not schedule, on another form or with other dates: not admitted
+    forged = rnd.model_copy(update={"id": "2099", "due": date(2023, 7, 30)})
+    fwid = await t.rounds.open(t.plan, forged, police, clock=t.clock)
+    fh = t.cases.client.get_workflow_handle(fwid)
+
+    async def refused_start() -> bool:
+        return (await fh.describe()).status == WorkflowExecutionStatus.FAILED
+
+    await eventually(refused_start)
+    with pytest.raises(WorkflowFailureError) as info:
+        await fh.result()
+    assert getattr(info.value.cause, "type", None) == "round.not_scheduled"
 
     # districts 116..127 report on time (sessions 10, 11, ..., 21; all without new hotspots
     # but 127); 128 never reports
@@ -244,6 +273,7 @@ async def test_a_round_from_opening_to_approval(temporal, worker, store) -> None
     await closed(store, wid24)
 
 
+@pytest.mark.usefixtures("own_plans")
 async def test_an_ad_hoc_round_and_who_may_open_one(temporal, worker, store) -> None:  # type: ignore[no-untyped-def]
     t = Round_(temporal, worker, store, "test-reporting-b", await today(temporal))
     await t.at(date(2023, 9, 1))
