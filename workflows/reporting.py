@@ -25,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.reporting import Consolidation, reporting_units
     from workflows import names
     from workflows.admit import admit
-    from workflows.errors import check_proof, refuse, refuse_domain
+    from workflows.errors import check_proof, refuse_domain
     from workflows.event_log import APPEND_RETRY, EventLog
     from workflows.messages import (
         Reply,
@@ -82,11 +82,9 @@ class ReportingRoundWorkflow:
     async def run(self, inp: RoundInput) -> rr.RoundState:
         if self._open_error is not None:
             refuse_domain(self._open_error)
-        if workflow.info().workflow_id != self.id:
-            refuse("round.wrong_id", f"a round runs under its own id {self.id}",
-                   f"kỳ báo cáo chỉ chạy dưới mã của chính nó {self.id}")
-        # the worker vouches for the start (opener's proof, the catalogue's plan and round)
-        # before anything is written
+        # the worker vouches for the start (its own id, the opener's proof, the catalogue's
+        # plan and round) before anything is written; its answer is recorded, so a replay
+        # under another id (a recorded history) follows the same path
         await admit(workflow.info().workflow_id, "round", inp)
         await self._emit(self._opening)
         self._ready = True

@@ -27,7 +27,8 @@ def test_histories_are_recorded() -> None:
     names = {p.stem for p in recorded()}
     assert {"happy_path_case", "happy_path_recognition", "rejection_case",
             "withdrawal_case",  # recorded before amendments existed: they must still replay
-            "amended_mid_chain_case", "amended_mid_chain_recognition"} <= names, names
+            "amended_mid_chain_case", "amended_mid_chain_recognition",
+            "reporting_round"} <= names, names
 
 
 @pytest.mark.asyncio(loop_scope="session")

@@ -143,7 +143,8 @@ def own_plans(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("own_plans")
-async def test_a_round_from_opening_to_approval(temporal, worker, store) -> None:  # type: ignore[no-untyped-def]
+async def test_a_round_from_opening_to_approval(temporal, worker, store,  # type: ignore[no-untyped-def]
+                                                record_history) -> None:
     t = Round_(temporal, worker, store, "test-reporting-a", await today(temporal))
     police, health = t.person("province_police"), t.person("province_department", unit="health")
     rnd = t.plan.round("2023")
@@ -252,6 +253,7 @@ async def test_a_round_from_opening_to_approval(temporal, worker, store) -> None
     assert trail[0] == "round.opened" and trail[-2:] == ["round.approved", "round.closed"]
     assert trail.count("unit_report.returned") == 1
     assert (await store.verify(wid)).ok
+    await record_history(wid, "reporting_round")
 
     # the next year compares with this one: cases detected 200 -> 212 is +6%, target +5% met
     rnd24 = t.plan.round("2024")
