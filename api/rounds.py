@@ -156,7 +156,8 @@ def add_round_routes(app: FastAPI, rounds: RoundService,
                                    f"{round_id} is a scheduled round of plan {plan_id}",
                                    f"{round_id} là kỳ báo cáo định kỳ của kế hoạch {plan_id}")
             a = body.adhoc
-            today = date.today()
+            # today on the plan's calendar (a rehearsal's, where the workers accept one)
+            today = clock_for(plan).plan_date(plan, await rounds.cases.clock())
             rnd = Round(id=round_id, kind="adhoc", title_vi=a.title_vi, title_en=a.title_en,
                         year=a.year, opens_on=min(today, a.due), due=a.due,
                         form=plan.adhoc_form, source=a.source)
