@@ -149,6 +149,10 @@ def _require_role(actor: Actor, plan: ReportingPlan, role: Role) -> None:
                          f"role {actor.role} may not do this (only {role})",
                          f"{ROLE_NAMES_VI[actor.role]} không được thực hiện thao tác này "
                          f"(chỉ {ROLE_NAMES_VI[role]})")
+    _require_province(actor, plan)
+
+
+def _require_province(actor: Actor, plan: ReportingPlan) -> None:
     if actor.province_code != plan.province_code:
         raise RoundError("round.wrong_jurisdiction",
                          f"actor's province {actor.province_code} is not the plan's "
@@ -165,12 +169,7 @@ def speaks_for(actor: Actor, plan: ReportingPlan, unit: ReportingUnit) -> None:
                          f"{unit.id} reports through {unit.role}, not {actor.role}",
                          f"{unit.name_vi} báo cáo qua {ROLE_NAMES_VI[unit.role]}, không phải "
                          f"{ROLE_NAMES_VI[actor.role]}")
-    if actor.province_code != plan.province_code:
-        raise RoundError("round.wrong_jurisdiction",
-                         f"actor's province {actor.province_code} is not the plan's "
-                         f"{plan.province_code}",
-                         f"bạn thuộc tỉnh {actor.province_code}, kế hoạch thuộc tỉnh "
-                         f"{plan.province_code}")
+    _require_province(actor, plan)
     mine = ((unit.kind == "district" and actor.district_code == unit.district_code)
             or (unit.kind == "commune" and actor.commune_code == unit.commune_code)
             or (unit.kind in ("department", "province")
