@@ -35,10 +35,12 @@ from service.cases import CaseRef
 from service.errors import ServiceError
 from service.frontdoor import FrontDoor
 from service.readmodel import InboxItem, today_in_vietnam
+from service.round_reads import readable_plans
 from web import dashboard, labels
 from web.casepage import facts
 from web.commune import Pages, add_commune_routes
 from web.i18n import LANG_COOKIE, Lang, day, moment, pick
+from web.rounds import add_round_pages
 from web.session import Sessions
 from workflows import names
 
@@ -210,8 +212,12 @@ def create_ui(door: FrontDoor, sessions: Sessions, *,
         rows = [(item, *_named(item, {p.id: p for p in plans}, lang_of(request)))
                 for item in box.items]
         query = {"plan": plan, "level": level, "overdue": "1" if overdue else ""}
+        try:  # the reporting rounds' entries; the case entries stand without them
+            round_rows = await inbox_rounds(who)
+        except DomainError:
+            round_rows = None
         return render(request, "inbox.html", who=who, box=box, rows=rows, plans=plans,
-                      levels=levels,
+                      levels=levels, round_rows=round_rows,
                       plan=plan, level=level, overdue=overdue, overdue_count=overdue_count,
                       page=page, pages=max(1, -(-box.total // size)),
                       query=urlencode({k: v for k, v in query.items() if v}))
@@ -297,6 +303,8 @@ def create_ui(door: FrontDoor, sessions: Sessions, *,
 
     add_commune_routes(ui, door, sessions, Pages(render, refusal_page, case_page, lang_of),
                        max_attachment=max_attachment)
+    inbox_rounds = add_round_pages(ui, door, sessions,
+                                   Pages(render, refusal_page, case_page, lang_of), _csrf_error)
 
     # -- the province dashboard and the recognition list (web/dashboard.py) ------------------
     async def dashboard_of(who: Principal, plan: str) -> dashboard.Dashboard:
@@ -326,8 +334,11 @@ def create_ui(door: FrontDoor, sessions: Sessions, *,
             merged = {"districts": dashboard.district_table(d, lang),
                       "rule": dashboard.rule_text(d.merged, lang),
                       "target": dashboard.target_text(d, lang)}
+        # the province's reporting programmes (issue 13), each with its indicators' page
+        programmes = [p for p in readable_plans(who.actor)
+                      if p.province_code == d.plan.province_code]
         return render(request, "dashboard.html", who=who, d=d, plans=plans, header=header,
-                      rows=rows, merged=merged,
+                      rows=rows, merged=merged, programmes=programmes,
                       name_of=lambda c: dashboard.category_name(c, lang),
                       can_approve=may_approve_list(who, d.plan),
                       q=urlencode({"plan": d.plan.id}))
