@@ -452,7 +452,9 @@ def _province(name: str) -> str:
 
 @guarded
 def demo_cmd(
-    plan_id: Annotated[str, typer.Option("--plan", help="Plan id.")] = DEFAULT_PLAN,
+    plan_id: Annotated[str, typer.Option(
+        "--plan", help="Plan id: a conversion plan, or a reporting plan (its rounds).")
+    ] = DEFAULT_PLAN,
     communes: Annotated[int | None, typer.Option(
         "--communes", min=1, help="Only N communes, taken in turn from each district.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed of the scenario.")] = 2025,
@@ -461,7 +463,18 @@ def demo_cmd(
         help="Keep PostgreSQL's data and the notification log in this new (or empty) "
              "directory, for `drugfree db verify --data-dir DIR` afterwards.")] = None,
 ) -> None:
-    """Run a plan's year for a province's communes and print the results per district."""
+    """Run a plan's year for a province's communes and print the results per district; for a
+    reporting plan, its rounds (cli/demo_rounds.py)."""
+    from catalog import reporting_plan, reporting_plan_ids
+
+    if plan_id in reporting_plan_ids():
+        from cli import demo_rounds
+
+        if communes is not None:
+            fail("--communes chỉ dùng cho kế hoạch chuyển hóa; một kỳ báo cáo gồm mọi đơn vị "
+                 "của kế hoạch / --communes is for conversion plans only")
+        demo_rounds.run(reporting_plan(plan_id), seed, data_dir)
+        return
     plan = get_plan(plan_id)
     units = territory(plan, communes)
     if not units:

@@ -15,6 +15,7 @@ first test asks for one: they spend most of their time waiting on their servers.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -248,3 +249,189 @@ def test_plans_the_reform_does_not_amend_are_unchanged(runs: dict[str, Run]) -> 
         assert r.returncode == 0, r.stderr
         assert "sửa đổi" not in r.stdout + r.stderr and "case.amended" not in r.stdout
         assert "=" * 20 not in r.stdout and "Khu vực huyện cũ" not in r.stdout
+
+
+# -- reporting plans (issue 13): `drugfree demo --plan <reporting plan>` -----------------------
+
+REPORTING = {  # plan -> (rounds run, in order; years of the programme, if several)
+    "son-la-action-month-2023": (["action-month-2023"], []),
+    "tra-vinh-project-2-2022-2025": (["yearly-2022", "adhoc-2023-03", "yearly-2023",
+                                      "yearly-2024", "final-2025"], [2022, 2023, 2024, 2025]),
+    "ninh-binh-programme-2030": (["yearly-2026", "adhoc-2027-03", "yearly-2027", "yearly-2028",
+                                  "yearly-2029", "yearly-2030"],
+                                 [2026, 2027, 2028, 2029, 2030]),
+}
+ROUND_HEAD = re.compile(r"^(?P<title>.+) \((?P<round>[a-z0-9-]+), hạn \d\d/\d\d/\d{4}\)$")
+UNITS_LINE = re.compile(r"^Đơn vị báo cáo: (\d+)/(\d+) đã báo cáo \(nộp trễ (\d+)\), chưa báo "
+                        r"cáo (\d+)$")
+TABLE_ROW = re.compile(r"^(?P<name>\S.*?)\s{2,}(?P<value>\S+)\s+(?P<previous>\S+)\s+"
+                       r"(?P<change>\S+)\s{2}(?P<target>.+?)\s{2,}(?P<met>ĐẠT|KHÔNG ĐẠT|chưa "
+                       r"đánh giá|-)$")
+
+
+@pytest.fixture(scope="module")
+def round_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
+    """One demo per reporting plan, and Sơn La's again with ``--data-dir`` (the same seed:
+    the same run), all started when the first reporting test asks (after the conversion
+    demos, so the two sets do not share the machine)."""
+    started: dict[str, Run] = {}
+    jobs = {plan: [] for plan in REPORTING} | {"rounds-data-dir": ["--data-dir", "kept"]}
+    try:
+        for name, extra in jobs.items():
+            cwd = tmp_path_factory.mktemp(name)
+            plan = name if name in REPORTING else "son-la-action-month-2023"
+            started[name] = Run(cwd, subprocess.Popen(
+                [sys.executable, "-m", "cli.main", "demo", "--plan", plan, *extra], cwd=cwd,
+                env=_env(), text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+        yield started
+    finally:
+        for run in started.values():
+            if run.proc.poll() is None:
+                run.proc.kill()
+                # a killed demo's servers may hold its pipes open: do not wait for them
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    run.proc.communicate(timeout=10)
+
+
+@dataclass
+class RoundTable:
+    round: str
+    reported: int
+    units: int
+    late: int
+    missing: int
+    rows: list[re.Match[str]]
+    after: list[str]  # the lines after the table: late, sent back, missing, reminders
+
+
+def round_tables(stdout: str) -> list[RoundTable]:
+    lines = stdout.splitlines()
+    out = []
+    for i, line in enumerate(lines):
+        head = ROUND_HEAD.match(line)
+        if not head:
+            continue
+        units = UNITS_LINE.match(lines[i + 1])
+        assert units, lines[i + 1]
+        assert lines[i + 2].startswith("Chỉ tiêu") and set(lines[i + 3]) == {"-"}
+        end = next(k for k in range(i + 4, len(lines)) if set(lines[k]) == {"-"})
+        rows = [TABLE_ROW.match(x) for x in lines[i + 4: end]]
+        assert all(rows), [x for x, m in zip(lines[i + 4: end], rows, strict=True) if not m]
+        out.append(RoundTable(head["round"], *map(int, units.groups()),
+                              rows=[m for m in rows if m], after=lines[end + 1: end + 7]))
+    return out
+
+
+@pytest.mark.parametrize("plan", list(REPORTING))
+def test_reporting_demo_prints_each_rounds_table(round_runs: dict[str, Run], plan: str) -> None:
+    import catalog
+    from domain.reporting import reporting_units
+
+    r = round_runs[plan].result()
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stdout + r.stderr and "\r" not in r.stdout + r.stderr
+    p = catalog.reporting_plan(plan)
+    everyone = reporting_units(p)
+    units = {u.name_vi for u in everyone}  # (two communes may share a name)
+    rounds, _ = REPORTING[plan]
+    tables = round_tables(r.stdout)
+    assert [t.round for t in tables] == rounds, r.stdout
+    for t in tables:
+        form = p.form(p.round(t.round).form if t.round in {x.id for x in p.rounds}
+                      else p.adhoc_form or "")
+        assert len(t.rows) == len(form.indicators), t.round
+        # every unit reported or is missing; some were late, a few never reported
+        assert t.units == len(everyone) and t.reported + t.missing == t.units
+        assert t.late >= 1 and t.missing >= 1
+        late = next(x for x in t.after if x.startswith("Nộp trễ"))
+        assert late.startswith(f"Nộp trễ ({t.late}): ") and all(
+            name in units for name in late.split(": ", 1)[1].split(", "))
+        back = next(x for x in t.after if x.startswith("Trả lại (1): "))
+        assert re.search(r"^Trả lại \(1\): (.+?): Số liệu “.+” \(.+\) chưa khớp với sổ theo "
+                         r"dõi; đề nghị rà soát, báo cáo lại \(đã sửa, gửi lại đúng hạn\)$",
+                         back), back
+        assert back.split(": ")[1] in units
+        assert any(re.match(rf"Chưa báo cáo \({t.missing}\): \S", x) for x in t.after)
+        assert any(re.match(r"Nhắc hạn: \d+ lượt; quá hạn, chuyển đôn đốc: "
+                            rf"{t.late + t.missing} đơn vị", x) for x in t.after), t.after
+    # the progress: plain lines to 100%, the round's turns in Vietnamese
+    steps = [line for line in r.stderr.splitlines() if line.startswith("[")]
+    assert [s.split("]")[0] for s in steps] == [
+        f"[{n}/{len(steps)}" for n in range(1, len(steps) + 1)]
+    for turn in ("Công an tỉnh mở kỳ báo cáo", "Công an tỉnh trả lại báo cáo của",
+                 "sửa số liệu và gửi lại báo cáo", "báo cáo sát hạn (sau hai lần nhắc)",
+                 "báo Công an tỉnh đôn đốc", "đơn vị nộp trễ (", "Công an tỉnh tổng hợp",
+                 "UBND tỉnh phê duyệt báo cáo tổng hợp"):
+        assert sum(turn in s for s in steps) == len(rounds), turn
+    # the last round's report as a Word document and a CSV, where the output says
+    word = Path(re.search(r"^Báo cáo tổng hợp \(Word\): (.+\.docx)$", r.stdout, re.M)[1])  # type: ignore[index]
+    sheet = Path(re.search(r"^Số liệu \(CSV\): (.+\.csv)$", r.stdout, re.M)[1])  # type: ignore[index]
+    assert word.parent == round_runs[plan].cwd / "var" == sheet.parent
+    from docx import Document
+
+    cells = [[c.text for c in row.cells] for t in Document(str(word)).tables
+             for row in t.rows if len(row.cells) == 8]
+    last = tables[-1]
+    assert len(cells) == len(last.rows) + 1  # the header, one row per indicator
+    for shown, written in zip(last.rows, cells[1:], strict=True):
+        assert written[3] == shown["value"].removesuffix("%"), (shown.string, written)
+    assert len(sheet.read_text(encoding="utf-8-sig").splitlines()) == len(last.rows) + 1
+    # the rounds' hash chains
+    assert "mọi chuỗi băm toàn vẹn" in r.stdout
+    chains = re.findall(rf"^  round:{plan}:(\S+): \d+ sự kiện, chuỗi băm toàn vẹn$", r.stdout,
+                        re.M)
+    assert chains == rounds
+
+
+@pytest.mark.parametrize("plan", [p for p, (_, years) in REPORTING.items() if years])
+def test_multi_year_demo_compares_years_and_prints_the_programme(
+        round_runs: dict[str, Run], plan: str) -> None:
+    r = round_runs[plan].result()
+    assert r.returncode == 0, r.stderr
+    _, years = REPORTING[plan]
+    tables = [t for t in round_tables(r.stdout) if not t.round.startswith("adhoc")]
+    # the first year has nothing to compare with; every later one compares with the year
+    # before, and its year-on-year targets are assessed
+    assert all(m["previous"] == "-" for m in tables[0].rows)
+    for t in tables[1:]:
+        assert any(re.fullmatch(r"[+-]?[\d.,]+%", m["change"]) for m in t.rows), t.round
+        assert any(m["target"].startswith(("tăng", "giảm")) and m["met"] in ("ĐẠT", "KHÔNG ĐẠT")
+                   for m in t.rows), t.round
+    met = {m["met"] for t in tables for m in t.rows}
+    assert {"ĐẠT", "KHÔNG ĐẠT"} <= met
+    # the programme: each indicator with a target, its value year by year, the units behind
+    out = r.stdout.split(f"Chương trình qua các năm ({years[0]}-{years[-1]})", 1)
+    assert len(out) == 2, r.stdout
+    programme = out[1].split("\nBáo cáo tổng hợp (Word)")[0].splitlines()
+    paths = [x for x in programme if re.search(rf"  {years[0]}: \S+", x)]
+    assert paths and all(
+        re.search(r"  ".join(rf"{y}: \S+( [✓✗])?" for y in years) + "$", x) for x in paths)
+    assert any("✓" in x for x in paths) and any("✗" in x for x in paths)
+    assert any(x.startswith("    đơn vị chậm: ") for x in programme)
+    assert any(x.startswith(f"Chưa báo cáo kỳ {REPORTING[plan][0][-1]}: ") for x in programme)
+
+
+def test_reporting_demo_same_seed_same_run_and_its_kept_trail(
+        round_runs: dict[str, Run]) -> None:
+    first, kept_run = round_runs["son-la-action-month-2023"], round_runs["rounds-data-dir"]
+    a, b = first.result(), kept_run.result()
+    assert a.returncode == 0 and b.returncode == 0, b.stderr
+
+    def tables(stdout: str) -> str:
+        return stdout.split("Báo cáo tổng hợp (Word)")[0]
+
+    assert tables(a.stdout) == tables(b.stdout)
+    kept = kept_run.cwd / "kept"
+    assert (kept / "son-la-action-month-2023-action-month-2023.docx").is_file()
+    commands = [line.split("#")[0].strip() for line in b.stdout.splitlines()
+                if line.strip().startswith("drugfree db verify")]
+    assert len(commands) == 2 and commands[0].endswith(
+        "round:son-la-action-month-2023:action-month-2023"), b.stdout
+    v = drugfree(*shlex.split(commands[0])[1:], cwd=kept_run.cwd)
+    assert v.returncode == 0, v.stderr
+    assert re.fullmatch(r"ok: \d+ events in 1 streams, every link verified\n", v.stdout)
+
+
+def test_reporting_demo_takes_no_communes_option(tmp_path: Path) -> None:
+    r = drugfree("demo", "--plan", "son-la-action-month-2023", "--communes", "3", cwd=tmp_path)
+    assert r.returncode == 2 and "--communes" in r.stderr and len(r.stderr.splitlines()) == 1
