@@ -19,6 +19,7 @@ from domain.reporting import (
     Value,
     reporting_units,
     reports,
+    target_met,
 )
 
 
@@ -68,11 +69,12 @@ def unit_value(indicator: Indicator, values: Mapping[str, Value]) -> float | boo
 
 
 def _misses(indicator: Indicator, value: float | bool | None, year: int) -> bool:
+    """A unit's own value misses a level target (at least / at most, strict or not, from
+    its year); a change target is the province's, never a unit's."""
     t = indicator.target
-    if t is None or value is None or t.kind not in ("at_least", "at_most"):
+    if t is None or t.kind not in ("at_least", "at_most"):
         return False
-    goal = t.for_year(year)
-    return float(value) < goal if t.kind == "at_least" else float(value) > goal
+    return target_met(indicator, value, None, year) is False
 
 
 def programme_status(plan: ReportingPlan, tables: Mapping[str, Consolidation],

@@ -432,7 +432,7 @@ def consolidate(plan: ReportingPlan, rnd: Round, units: Sequence[ReportingUnit],
             target_kind=i.target.kind if i.target else None,
             target_value=i.target.for_year(rnd.year) if i.target else None,
             target_strict=i.target.strict if i.target else False,
-            met=_met(i, value, change, rnd.year)))
+            met=target_met(i, value, change, rnd.year)))
     reported = sorted(u.id for u in units if u.id in submitted)
     return Consolidation(
         round=rnd.id, year=rnd.year, units_expected=len(units), units_reported=reported,
@@ -440,8 +440,10 @@ def consolidate(plan: ReportingPlan, rnd: Round, units: Sequence[ReportingUnit],
         late=sorted(set(late) & set(reported)), indicators=rows)
 
 
-def _met(i: Indicator, value: float | bool | None, change: float | None,
-         year: int) -> bool | None:
+def target_met(i: Indicator, value: float | bool | None, change: float | None,
+               year: int) -> bool | None:
+    """Whether ``value`` (or its year-on-year ``change``) meets ``i``'s target in ``year``;
+    None: no target, not measured that year, or nothing to compare."""
     t = i.target
     if t is None or value is None or (t.from_year is not None and year < t.from_year):
         return None
