@@ -361,6 +361,7 @@ class RoundOpened(Event):
     opened_by: str
     role: str
     units: list[str]
+    title_vi: str = ""  # the round's title (an ad hoc round's is only here)
 
 
 class UnitReportSubmitted(Event):

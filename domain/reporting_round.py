@@ -195,7 +195,8 @@ def decide(plan: ReportingPlan, rnd: Round, units: Sequence[ReportingUnit], stat
         return state.model_copy(update={"status": "open", "units": ids}), [RoundOpened(
             plan_id=plan.id, round=rnd.id, kind=rnd.kind, year=rnd.year, due=rnd.due,
             form=rnd.form, province_code=plan.province_code,
-            opened_by=command.actor.person_id, role=command.actor.role, units=ids)]
+            opened_by=command.actor.person_id, role=command.actor.role, units=ids,
+            title_vi=rnd.title_vi)]
     if state.status == "draft":
         raise RoundError("round.not_open", f"round {rnd.id} is not open",
                          f"kỳ báo cáo {rnd.id} chưa mở")

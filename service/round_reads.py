@@ -45,6 +45,30 @@ def own_units(actor: Actor, plan: ReportingPlan) -> list[ReportingUnit]:
     return out
 
 
+async def plan_rounds(rounds: RoundService, plan: ReportingPlan) -> list[Round]:
+    """The plan's rounds: those it schedules, then the ad hoc ones opened so far (from the
+    log: a round's stream is ``round:<plan>:<round>``), in the order they were opened."""
+    out = list(plan.rounds)
+    store = rounds.cases.store
+    if store is None:
+        return out
+    known = {r.id for r in plan.rounds}
+    for info in await store.streams(f"round:{plan.id}:"):
+        round_id = info.stream.rsplit(":", 1)[-1]
+        if round_id not in known:
+            out.append(await rounds.definition(plan, round_id))
+    return out
+
+
+def next_adhoc_id(rounds: Sequence[Round]) -> str:
+    """The id of the next ad hoc round: ``dot-xuat-<n>`` (báo cáo đột xuất)."""
+    taken = {r.id for r in rounds}
+    n = 1
+    while f"dot-xuat-{n}" in taken:
+        n += 1
+    return f"dot-xuat-{n}"
+
+
 async def standing(rounds: RoundService, plan_id: str, round_id: str) -> RoundStatus | None:
     """The round's status; None when it was never opened (its workflow is not found)."""
     try:

@@ -115,13 +115,23 @@ class RoundService:
         """A round of ``plan``: one it schedules, or an ad hoc one as its opening recorded."""
         if any(r.id == round_id for r in plan.rounds):
             return plan.round(round_id)
-        opened = [e.payload for e in await self.history(plan.id, round_id)
-                  if e.type == "round.opened"]
-        if not opened:
+        try:
+            opened = [e.payload for e in await self.history(plan.id, round_id)
+                      if e.type == "round.opened"]
+        except StreamNotFoundError:
+            opened = []
+        if not opened:  # just started, its opening not appended yet: the workflow knows it
+            try:
+                known = (await self.status(plan.id, round_id)).definition
+            except ServiceError:
+                known = None
+            if known is not None:
+                return known
             raise ServiceError("round.not_found", f"no round {round_id} of plan {plan.id}",
                                f"không có kỳ báo cáo {round_id} của kế hoạch {plan.id}")
         p = opened[0]
-        return Round(id=round_id, kind="adhoc", title_vi="Báo cáo đột xuất",
+        return Round(id=round_id, kind="adhoc",
+                     title_vi=str(p.get("title_vi") or "Báo cáo đột xuất"),
                      title_en="Ad hoc report", year=int(p["year"]), opens_on=p["due"],
                      due=p["due"], form=str(p["form"]), source="round.opened")
 

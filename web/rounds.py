@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -45,7 +46,9 @@ from service.round_reads import (
     RoundItem,
     calendar_due,
     due_instant,
+    next_adhoc_id,
     own_units,
+    plan_rounds,
     readable_plans,
     round_items,
     standing,
@@ -71,14 +74,6 @@ def known_plan(plan_id: str) -> ReportingPlan:
         raise ServiceError("round.plan_not_found", f"no reporting plan {plan_id!r}",
                            f"không có kế hoạch báo cáo {plan_id!r}")
     return catalog.reporting_plan(plan_id)
-
-
-def scheduled(plan: ReportingPlan, round_id: str) -> Round:
-    for r in plan.rounds:
-        if r.id == round_id:
-            return r
-    raise ServiceError("round.not_found", f"no round {round_id} of plan {plan.id}",
-                       f"không có kỳ báo cáo {round_id} của kế hoạch {plan.id}")
 
 
 # -- what the pages show ---------------------------------------------------------------------
@@ -221,13 +216,16 @@ def add_round_pages(ui: FastAPI, door: FrontDoor, sessions: Sessions, pages: Pag
             for plan in readable_plans(who.actor):
                 clock = clock_for(plan)
                 rows = []
-                for rnd in plan.rounds:
+                for rnd in await plan_rounds(rounds, plan):
                     status = await standing(rounds, plan.id, rnd.id)
                     rows.append((rnd, status, calendar_due(plan, rnd, clock)))
                 listing.append((plan, rows))
         except DomainError as exc:
             return pages.refusal(request, exc, who)
         return pages.render(request, "rounds.html", who=who, listing=listing,
+                            idem=uuid.uuid4().hex, opens_adhoc=lambda p: (
+                                p.adhoc_form is not None and who.actor.role == p.consolidator
+                                and who.actor.province_code == p.province_code),
                             round_state=lambda s: state_name(
                                 ROUND_STATES, s.status if s else "not_open", lang))
 
@@ -240,7 +238,7 @@ def add_round_pages(ui: FastAPI, door: FrontDoor, sessions: Sessions, pages: Pag
                          done: str | None = None) -> Response:
         lang = pages.lang_of(request)
         plan = readable(who, plan_id)
-        rnd = scheduled(plan, round_id)
+        rnd = await rounds.definition(plan, round_id)
         status = await standing(rounds, plan.id, rnd.id)
         clock = clock_for(plan)
         now = await door.service.clock()
@@ -266,6 +264,42 @@ def add_round_pages(ui: FastAPI, door: FrontDoor, sessions: Sessions, pages: Pag
             num=lambda v: number(v, lang), target=lambda r: target_text(r, lang),
             met=lambda m: met_text(m, lang), max_section=MAX_SECTION)
 
+    @ui.post("/rounds/{plan_id}")
+    async def adhoc_post(request: Request, plan_id: Annotated[str, _PLAN]) -> Response:
+        """Mở kỳ báo cáo đột xuất: the consolidating role opens an ad hoc round (its title,
+        year and due day) on the plan's ad hoc form."""
+        who = pages_who(request)
+        data = await request.form(max_files=0, max_fields=20)
+        if not sessions.csrf_ok(request, str(data.get("csrf") or "")):
+            return pages.render(request, "error.html", 403, who=who, error=csrf_error())
+        try:
+            plan = readable(who, plan_id)
+            if plan.adhoc_form is None:
+                raise ServiceError("round.no_adhoc", f"plan {plan_id} has no ad hoc form",
+                                   f"kế hoạch {plan_id} không có biểu mẫu báo cáo đột xuất")
+            title = str(data.get("title") or "").strip()[:300]
+            try:
+                due = date.fromisoformat(str(data.get("due") or ""))
+            except ValueError:
+                raise ServiceError("round.bad_due", "the due day must be a date (YYYY-MM-DD)",
+                                   "hạn báo cáo phải là một ngày (năm-tháng-ngày)") from None
+            if len(title) < 3:
+                raise ServiceError("round.title_required", "an ad hoc round needs its title",
+                                   "kỳ báo cáo đột xuất cần có tiêu đề")
+            clock = clock_for(plan)
+            today = clock.plan_date(plan, await door.service.clock())
+            if due < today:
+                raise ServiceError("round.due_passed", f"the due day {due} has passed",
+                                   f"hạn báo cáo {due:%d/%m/%Y} đã qua")
+            rnd = Round(id=next_adhoc_id(await plan_rounds(rounds, plan)), kind="adhoc",
+                        title_vi=title, title_en=title, year=due.year, opens_on=today, due=due,
+                        form=plan.adhoc_form, source="Công an tỉnh yêu cầu báo cáo đột xuất")
+            await rounds.open(plan, rnd, who.actor, clock=clock)
+        except DomainError as exc:
+            return pages.refusal(request, exc, who)
+        return RedirectResponse(f"/ui/rounds/{quote(plan_id)}/{quote(rnd.id)}?done=open",
+                                status_code=303)
+
     @ui.get("/rounds/{plan_id}/{round_id}")
     async def round_get(request: Request, plan_id: Annotated[str, _PLAN],
                         round_id: Annotated[str, _ROUND], done: str | None = None) -> Response:
@@ -290,7 +324,7 @@ def add_round_pages(ui: FastAPI, door: FrontDoor, sessions: Sessions, pages: Pag
         typed: dict[str, list[ReportInput]] = {}
         try:
             plan = readable(who, plan_id)
-            rnd = scheduled(plan, round_id)
+            rnd = await rounds.definition(plan, round_id)
             rid = door.request_id(f"ui-round-{action}", who.actor, idem)
             if action == "open":
                 await rounds.open(plan, rnd, who.actor, clock=clock_for(plan))
@@ -337,7 +371,7 @@ def add_round_pages(ui: FastAPI, door: FrontDoor, sessions: Sessions, pages: Pag
         who = pages_who(request)
         try:
             plan = readable(who, plan_id)
-            rnd = scheduled(plan, round_id)
+            rnd = await rounds.definition(plan, round_id)
             if fmt not in ("docx", "csv"):
                 raise ServiceError("round.not_found", f"no report.{fmt}",
                                    f"không có tệp report.{fmt}")

@@ -365,6 +365,7 @@ class RoundStatus(_Msg):
     returned: dict[str, str]
     missed: list[str]
     consolidation: dict[str, Any] | None = None
+    definition: Round | None = None  # the round as it was opened (an ad hoc one's only here)
 
 
 CaseInput.model_rebuild()

@@ -191,4 +191,5 @@ class ReportingRoundWorkflow:
             reported=sorted(self.s.reports), owing=self.s.owing(), late=list(self.s.late),
             returned=dict(self.s.returned), missed=list(self.s.missed),
             consolidation=(self.s.consolidation.model_dump(mode="json")
-                           if self.s.consolidation else None))
+                           if self.s.consolidation else None),
+            definition=self.rnd)

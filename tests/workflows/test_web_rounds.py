@@ -229,3 +229,50 @@ async def test_the_action_month_in_the_browser(site: Site, store: Any) -> None:
                                         province_code="01"))
     response = await outsider.goto(site.round_url)
     assert response is not None and response.status == 403
+
+
+async def test_an_ad_hoc_round_opened_from_the_page(site: Site, store: Any) -> None:
+    """Trà Vinh's provincial police opens an ad hoc round (000 §VI.2 "đột xuất") from the
+    rounds list; it is listed beside the scheduled ones, its page names it; after its due day
+    the police consolidates (the units that did not answer listed) and the People's Committee
+    approves, both on the page."""
+    plan_id = "tra-vinh-project-2-2022-2025"
+    plan = catalog.reporting_plan(plan_id)
+    police = Actor(person_id="p-ca84", role="province_police", province_code="84", unit="police")
+    ubnd = Actor(person_id="p-ub84", role="province_ubnd", province_code="84")
+    today = site.clock.plan_date(plan, await site.env.get_current_time())  # type: ignore[arg-type]
+    due = today + timedelta(days=10)
+    page = await site.page_as(police)
+    await page.goto(f"{site.url}/ui/rounds")
+    form = page.locator(f"form.adhoc[action='/ui/rounds/{plan_id}']")
+    await form.get_by_label("Tiêu đề").fill("Báo cáo đột xuất tình hình ma túy dịp Tết")
+    await form.get_by_label("Hạn báo cáo").fill(due.isoformat())
+    await form.get_by_role("button", name="Mở kỳ báo cáo").click()
+    await page.wait_for_url(f"**/ui/rounds/{plan_id}/dot-xuat-1?done=open")
+    await expect(page.locator("h1")).to_contain_text("Báo cáo đột xuất tình hình ma túy dịp Tết")
+    await accessible(page)
+    stream = f"round:{plan_id}:dot-xuat-1"
+
+    async def opened() -> bool:
+        return await store.version(stream) > 0
+
+    await eventually(opened)
+    await page.goto(f"{site.url}/ui/rounds")
+    await expect(page.locator(f"#round-{plan_id}-dot-xuat-1")).to_contain_text("Đang mở")
+
+    await skip_until(site.env, site.clock.day_start(plan, due + timedelta(days=2))  # type: ignore[arg-type]
+                     + timedelta(hours=9))
+    await page.goto(f"{site.url}/ui/rounds/{plan_id}/dot-xuat-1")
+    await page.get_by_role("button", name="Tổng hợp").click()
+    await page.wait_for_url("**?done=consolidate")
+    board = await site.page_as(ubnd)
+    await board.goto(f"{site.url}/ui/rounds/{plan_id}/dot-xuat-1")
+    await board.get_by_role("button", name="Phê duyệt").click()
+    await board.wait_for_url("**?done=approve")
+
+    async def closed() -> bool:
+        return [e.type for e in await store.read(stream)][-1:] == ["round.closed"]
+
+    await eventually(closed)
+    missed = [e for e in await store.read(stream) if e.type == "unit_report.missed"]
+    assert len(missed) == len(reporting_units(plan))  # nobody answered this one
