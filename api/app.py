@@ -592,7 +592,7 @@ def create_app(service: CaseService, authenticator: Authenticator,
     add_round_routes(app, RoundService(service), plan_of=catalog.reporting_plan,
                      plan_ids=catalog.reporting_plan_ids,
                      clock_for=lambda p: clock_for(p),  # type: ignore[arg-type]
-                     request_id=door.request_id)
+                     request_id=door.request_id, reads=reads)
     return app
 
 

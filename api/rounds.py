@@ -33,8 +33,10 @@ from domain.events import Attachment
 from domain.reporting import ReportingPlan, Round, reporting_units
 from domain.roles import Actor
 from service import report_document
+from service.audit_reads import ReadLog
 from service.errors import ServiceError
 from service.rounds import RoundService
+from workflows import names
 from workflows.messages import MAX_INDICATORS, MAX_SECTION, Reply, RoundStatus
 
 READS = documented(401, 403, 404, 413)
@@ -118,8 +120,9 @@ def add_round_routes(app: FastAPI, rounds: RoundService,
                      plan_of: Callable[[str], ReportingPlan],
                      plan_ids: Callable[[], Sequence[str]],
                      clock_for: Callable[[ReportingPlan], PlanClock],
-                     request_id: Callable[[str, Actor, str | None], str]) -> None:
-    """The routes above, on ``app``."""
+                     request_id: Callable[[str, Actor, str | None], str],
+                     reads: ReadLog) -> None:
+    """The routes above, on ``app``; an auditor's reads are recorded (``reads``)."""
     tags: list[str | Enum] = ["báo cáo / reporting"]
 
     def known(plan_id: str) -> ReportingPlan:
@@ -131,6 +134,11 @@ def add_round_routes(app: FastAPI, rounds: RoundService,
             code = getattr(exc, "code", "reporting.unknown_plan")
             raise ServiceError(code, f"no reporting plan {plan_id!r}",
                                f"không có kế hoạch báo cáo {plan_id!r}") from None
+
+    async def audited(actor: Actor, operation: str, plan_id: str, round_id: str) -> None:
+        """An auditor's read is recorded before its answer (service.audit_reads)."""
+        if actor.role == "auditor":
+            await reads.record(actor, "api", operation, names.round_id(plan_id, round_id))
 
     def round_of(plan: ReportingPlan, round_id: str) -> Round:
         return plan.round(round_id)
@@ -169,12 +177,14 @@ def add_round_routes(app: FastAPI, rounds: RoundService,
     @app.get("/rounds/{plan_id}/{round_id}", tags=tags, responses=READS)
     async def round_status(plan_id: PlanPath, round_id: RoundPath, who: Who) -> RoundStatus:
         may_read(who.actor, known(plan_id))
+        await audited(who.actor, "round_status", plan_id, round_id)
         return await rounds.status(plan_id, round_id)
 
     @app.get("/rounds/{plan_id}/{round_id}/history", tags=tags, responses=READS)
     async def round_history(plan_id: PlanPath, round_id: RoundPath,
                             who: Who) -> list[dict[str, Any]]:
         may_read(who.actor, known(plan_id))
+        await audited(who.actor, "round_history", plan_id, round_id)
         return [{"version": e.version, "type": e.type, "recorded_at": e.recorded_at.isoformat(),
                  "payload": e.payload} for e in await rounds.history(plan_id, round_id)]
 
@@ -221,6 +231,7 @@ def add_round_routes(app: FastAPI, rounds: RoundService,
         """Báo cáo tổng hợp: the consolidated report as a Word document or a CSV."""
         plan = known(plan_id)
         may_read(who.actor, plan)
+        await audited(who.actor, f"round_report_{fmt}", plan_id, round_id)
         table = await rounds.table(plan_id, round_id)
         if table is None:
             raise ServiceError("round.not_consolidated",

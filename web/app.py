@@ -304,7 +304,8 @@ def create_ui(door: FrontDoor, sessions: Sessions, *,
     add_commune_routes(ui, door, sessions, Pages(render, refusal_page, case_page, lang_of),
                        max_attachment=max_attachment)
     inbox_rounds = add_round_pages(ui, door, sessions,
-                                   Pages(render, refusal_page, case_page, lang_of), _csrf_error)
+                                   Pages(render, refusal_page, case_page, lang_of), _csrf_error,
+                                   reads)
 
     # -- the province dashboard and the recognition list (web/dashboard.py) ------------------
     async def dashboard_of(who: Principal, plan: str) -> dashboard.Dashboard:

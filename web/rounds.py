@@ -40,6 +40,7 @@ from domain.reporting import (
 )
 from service import report_document
 from service.access import Principal
+from service.audit_reads import ReadLog
 from service.errors import ServiceError
 from service.frontdoor import FrontDoor
 from service.round_reads import (
@@ -58,6 +59,7 @@ from service.rounds import RoundService
 from web.commune import Pages
 from web.i18n import Lang, pick
 from web.session import Sessions
+from workflows import names
 from workflows.messages import MAX_SECTION
 
 _PLAN = Path(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -191,10 +193,11 @@ def read_report(inputs: list[ReportInput], data: Any) -> tuple[dict[str, Any], d
 # -- the routes ------------------------------------------------------------------------------
 
 def add_round_pages(ui: FastAPI, door: FrontDoor, sessions: Sessions, pages: Pages,
-                    csrf_error: Callable[[], ServiceError]
+                    csrf_error: Callable[[], ServiceError], reads: ReadLog
                     ) -> Callable[[Principal], Awaitable[list[RoundItem]]]:
     """The pages above on ``ui`` (mounted under ``/ui``); returns what the inbox lists of
-    the rounds for a person (``service.round_reads.round_items``)."""
+    the rounds for a person (``service.round_reads.round_items``). An auditor's reading of a
+    round's page is recorded (``reads``)."""
     rounds = RoundService(door.service)
 
     def clock_for(plan: ReportingPlan) -> PlanClock:
@@ -305,6 +308,10 @@ def add_round_pages(ui: FastAPI, door: FrontDoor, sessions: Sessions, pages: Pag
                         round_id: Annotated[str, _ROUND], done: str | None = None) -> Response:
         who = pages_who(request)
         try:
+            if who.actor.role == "auditor":  # who looked, recorded before the answer
+                readable(who, plan_id)
+                await reads.record(who.actor, "web", "round_page",
+                                   names.round_id(plan_id, round_id))
             return await round_page(request, who, plan_id, round_id,
                                     done=done if done in ACTIONS else None)
         except DomainError as exc:

@@ -129,6 +129,12 @@ async def test_the_action_month_through_the_api(temporal: Any, worker: str, stor
         rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
         assert any(row[1] == "propaganda_sessions" and float(row[4]) == 38.0 for row in rows[1:])
 
+        # an auditor reads the round: the read is recorded first, in the auditor's own stream
+        auditor = Actor(person_id="p-tt", role="auditor", province_code="14")
+        assert (await http.get(base, headers=bearer(auditor))).status_code == 200
+        looked = [e.payload for e in await store.read("audit-reads:14:p-tt")]
+        assert [(x["operation"], x["target"]) for x in looked] == [
+            ("round_status", f"round:{PLAN}:{ROUND}")]
         outsider = Actor(person_id="p-x", role="province_ubnd", province_code="01")
         assert (await http.get(base, headers=bearer(outsider))).status_code == 403
         r = await http.post(f"{base}/decisions", headers=bearer(ubnd),
