@@ -91,8 +91,8 @@ VN_TIME = timezone(timedelta(hours=7), "ICT")  # Asia/Ho_Chi_Minh: no daylight s
 MAX_BODY = 1 << 20  # 1 MiB: a proposal of a few hundred communes with metrics fits easily
 # The routes whose body may be larger than MAX_BODY: an attachment's upload (raw bytes), and
 # the commune's submission form (its files, each checked again by the page).
-UPLOAD_PATH = re.compile(r"^/cases/[^/]+/attachments$")
-FORM_UPLOAD_PATH = re.compile(r"^/ui/cases/[^/]+/submit$")
+UPLOAD_PATH = re.compile(r"^/(cases/[^/]+|rounds/[^/]+/[^/]+)/attachments$")
+FORM_UPLOAD_PATH = re.compile(r"^/ui/(cases/[^/]+/submit|rounds/[^/]+/[^/]+)$")
 # The refusals each kind of route may answer, documented with their body (``ErrorBody``).
 # 503: the workflow service or the database did not answer.
 READS = documented(401, 403, 404, 413, 422, 503)
@@ -102,7 +102,9 @@ OPEN_PATHS = frozenset({"/healthz", "/readyz"})  # all else needs a token
 
 class BodyLimit:
     """Refuse bodies over ``limit`` bytes (declared or streamed) before any route reads them;
-    an attachment's upload (``POST /cases/{case_id}/attachments``) over ``upload_limit``."""
+    an attachment's upload (``POST /cases/{case_id}/attachments``, a round's
+    ``/rounds/{plan}/{round}/attachments``) over ``upload_limit``; a page's form with files
+    (the commune's submission, a unit's report on the round page) over the files' bound."""
 
     def __init__(self, app: ASGIApp, limit: int, upload_limit: int | None = None) -> None:
         self.app, self.limit = app, limit

@@ -7,7 +7,9 @@
   the consolidated table); ``/history``: its events;
 - ``POST .../reports`` (a unit's report), ``.../returns`` (send one back, with the reason),
   ``.../decisions`` (``consolidate`` or ``approve``);
-- ``GET .../report.docx`` and ``.../report.csv``: the consolidated report as a document.
+- ``GET .../report.docx`` and ``.../report.csv``: the consolidated report as a document;
+- ``POST .../attachments?name=`` (a file for a unit's report, its raw bytes as the body;
+  bounded as a case's) and ``GET .../attachments/{sha256}`` (its download, readers of the plan).
 
 The workflow checks every rule (role, unit, form, timing) in its validators; the front door
 only keeps readers inside their province (auditors everywhere).
@@ -20,29 +22,43 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from enum import Enum
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
-from fastapi import FastAPI, Path
+from fastapi import FastAPI, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.errors import documented
 from api.identity import IdemKey, Who
+from api.schemas import SHA256_PATTERN, AttachmentRef, Uploaded
 from domain.clock import PlanClock
-from domain.events import Attachment
+from domain.errors import DomainError
 from domain.reporting import ReportingPlan, Round, reporting_units
+from domain.reporting_round import speaks_for
 from domain.roles import Actor
 from service import report_document
 from service.audit_reads import ReadLog
+from service.cases import clean_name
 from service.errors import ServiceError
 from service.rounds import RoundService
 from workflows import names
-from workflows.messages import MAX_INDICATORS, MAX_SECTION, Reply, RoundStatus
+from workflows.messages import MAX_ATTACHMENTS, MAX_INDICATORS, MAX_SECTION, Reply, RoundStatus
 
 READS = documented(401, 403, 404, 413)
 WRITES = documented(401, 403, 404, 409, 413, 422)
 PlanPath = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
 RoundPath = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
+# (module level: FastAPI resolves these annotations by name in this module)
+Sha256Path = Annotated[str, Path(pattern=SHA256_PATTERN, description="SHA-256 (hex) of the file")]
+FileName = Annotated[str, Query(min_length=1, max_length=255,
+                                description="Tên tệp / the file's name, e.g. bien-ban.pdf")]
+# The upload's body: the file's bytes as they are (no multipart), its type in Content-Type.
+RAW_FILE = {"requestBody": {"required": True, "content": {"application/octet-stream": {
+    "schema": {"type": "string", "format": "binary"}}}}}
+FILE_ANSWER: dict[int | str, dict[str, Any]] = {200: {
+    "description": "tệp / the file's bytes, as uploaded",
+    "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}}
 
 
 class _Body(BaseModel):
@@ -70,7 +86,8 @@ class UnitReportBody(_Body):
     sections: dict[Annotated[str, Field(max_length=128)],
                    Annotated[str, Field(max_length=MAX_SECTION)]] = Field(
         default_factory=dict, max_length=50)
-    attachments: list[Attachment] = Field(default_factory=list, max_length=20)
+    # files uploaded to the round first (``.../attachments``); the event adds each one's size
+    attachments: list[AttachmentRef] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
 
 
 class ReturnBody(_Body):
@@ -114,6 +131,29 @@ def may_read(actor: Actor, plan: ReportingPlan) -> None:
                            f"plan {plan.id} is of province {plan.province_code}",
                            f"kế hoạch {plan.id} thuộc tỉnh {plan.province_code}, không thuộc "
                            f"địa bàn của bạn")
+
+
+def may_upload(actor: Actor, plan: ReportingPlan) -> None:
+    """Who may add a file to a round: the people of one of its units, or the consolidating
+    role (of the plan's province)."""
+    if actor.role == plan.consolidator and actor.province_code == plan.province_code:
+        return
+    for unit in reporting_units(plan):
+        try:
+            speaks_for(actor, plan, unit)
+            return
+        except DomainError:
+            continue
+    raise ServiceError("round.wrong_unit", f"{actor.person_id} reports for no unit of {plan.id}",
+                       f"bạn không báo cáo cho đơn vị nào của kế hoạch {plan.id}")
+
+
+def file_headers(name: str) -> dict[str, str]:
+    """A download's headers: served as a file, never rendered on the serving origin."""
+    ascii_name = name.encode("ascii", "replace").decode().replace('"', "_")
+    return {"Content-Disposition": f'attachment; filename="{ascii_name}"; '
+                                   f"filename*=UTF-8''{quote(name, safe='')}",
+            "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"}
 
 
 def add_round_routes(app: FastAPI, rounds: RoundService,
@@ -194,8 +234,35 @@ def add_round_routes(app: FastAPI, rounds: RoundService,
         """Báo cáo của đơn vị: a unit's report (its people only), checked against the form."""
         known(plan_id)
         return await rounds.submit(plan_id, round_id, who.actor, body.unit, body.values,
-                                   body.sections, body.attachments,
+                                   body.sections,
+                                   [(a.name, a.sha256) for a in body.attachments],
                                    request_id=request_id("report", who.actor, idempotency_key))
+
+    @app.post("/rounds/{plan_id}/{round_id}/attachments", status_code=201, tags=tags,
+              responses=WRITES, openapi_extra=RAW_FILE)
+    async def upload(plan_id: PlanPath, round_id: RoundPath, name: FileName, request: Request,
+                     who: Who) -> Uploaded:
+        """Tải tệp lên: a file for a unit's report (its people, or the consolidating role):
+        the bytes as the body (Content-Type: its type); answers its SHA-256, to name it in
+        the report. The same bytes again change nothing. Bounded (413)."""
+        may_upload(who.actor, known(plan_id))
+        content = bytearray()
+        async for chunk in request.stream():  # BodyLimit stops it past the bound
+            content += chunk
+        stored = await rounds.upload(plan_id, round_id, who.actor, bytes(content), name,
+                                     request.headers.get("content-type"))
+        return Uploaded(sha256=stored.sha256, size=stored.size, name=clean_name(name))
+
+    @app.get("/rounds/{plan_id}/{round_id}/attachments/{sha256}", tags=tags,
+             response_class=Response, responses={**FILE_ANSWER, **READS})
+    async def download(plan_id: PlanPath, round_id: RoundPath, sha256: Sha256Path,
+                       who: Who) -> Response:
+        """Tải tệp về: a file of the round's reports, for the plan's readers."""
+        may_read(who.actor, known(plan_id))
+        await audited(who.actor, "round_attachment", plan_id, round_id)
+        found = await rounds.attachment(plan_id, round_id, sha256)
+        return Response(found.content, media_type=found.media_type,
+                        headers=file_headers(found.name))
 
     @app.post("/rounds/{plan_id}/{round_id}/returns", tags=tags, responses=WRITES)
     async def send_back(plan_id: PlanPath, round_id: RoundPath, body: ReturnBody, who: Who,

@@ -19,9 +19,11 @@ from domain.events import Attachment
 from domain.programme import ProgrammeStatus, programme_status
 from domain.reporting import Consolidation, ReportingPlan, Round, Value, reporting_units
 from domain.roles import Actor
+from eventstore import attachments as files
 from eventstore.errors import StreamNotFoundError
 from eventstore.records import RecordedEvent
-from service.cases import CaseService, new_request_id
+from eventstore.store import EventStore
+from service.cases import CaseService, clean_media_type, clean_name, new_request_id
 from service.errors import ServiceError, guarded, refuses_bad_input
 from workflows import names
 from workflows.messages import (
@@ -64,15 +66,71 @@ class RoundService:
     @refuses_bad_input
     async def submit(self, plan_id: str, round_id: str, actor: Actor, unit: str,
                      values: dict[str, Any], sections: dict[str, str] | None = None,
-                     attachments: list[Attachment] | None = None,
+                     attachments: list[tuple[str, str]] | None = None,
                      request_id: str | None = None) -> Reply:
-        """Báo cáo của đơn vị: a unit's report, checked against the round's form."""
+        """Báo cáo của đơn vị: a unit's report, checked against the round's form.
+        ``attachments``: (name, sha256) of files uploaded to this round (``upload``); the
+        event records each with its size."""
         wid = names.round_id(plan_id, round_id)
+        attached = await self._attached(wid, attachments or [])
         return await guarded(self._round(plan_id, round_id).execute_update(
             names.SUBMIT_UNIT_REPORT, await self.cases.signed(wid, UnitReport(
                 request_id=request_id or new_request_id("report"), actor=actor, unit=unit,
-                values=values, sections=sections or {}, attachments=attachments or [])),
+                values=values, sections=sections or {}, attachments=attached)),
             result_type=Reply), wid, self.cases.client)
+
+    async def _attached(self, wid: str, named: list[tuple[str, str]]) -> list[Attachment]:
+        """The files named, each checked to be uploaded to this round, with its size."""
+        if not named:
+            return []
+        known = await files.sizes(self._store(), wid, sorted({sha for _, sha in named}))
+        out = []
+        for name, sha in named:
+            if sha not in known:
+                raise ServiceError("attachment.unknown",
+                                   f"no file {sha} was uploaded to {wid}",
+                                   f"chưa tải lên tệp {sha} cho kỳ báo cáo {wid}")
+            out.append(Attachment(name=clean_name(name), sha256=sha, size=known[sha]))
+        return out
+
+    async def upload(self, plan_id: str, round_id: str, actor: Actor, content: bytes,
+                     name: str, media_type: str | None = None) -> files.StoredFile:
+        """Tải tệp lên: store a file for a unit's report in this round (by its SHA-256; the
+        same bytes again change nothing). The interface checks the size bound and who may."""
+        clean = clean_name(name)
+        if not content:
+            raise ServiceError("attachment.empty", "the file is empty", "tệp rỗng")
+        wid = names.round_id(plan_id, round_id)
+        # only a round that has been opened takes files: its stream, or (its opening not
+        # appended yet) its workflow
+        try:
+            await self._store().read(wid, limit=1)
+        except StreamNotFoundError:
+            try:
+                await self.status(plan_id, round_id)
+            except ServiceError:
+                raise ServiceError("round.not_found", f"no round {round_id} of plan {plan_id}",
+                                   f"không có kỳ báo cáo {round_id} của kế hoạch {plan_id}"
+                                   ) from None
+        return await files.add(self._store(), wid, content, clean,
+                               clean_media_type(media_type), actor.person_id)
+
+    async def attachment(self, plan_id: str, round_id: str,
+                         sha256: str) -> files.StoredFile:
+        """A file uploaded to this round, with its bytes."""
+        wid = names.round_id(plan_id, round_id)
+        found = await files.read(self._store(), wid, sha256.lower())
+        if found is None:
+            raise ServiceError("attachment.not_found", f"{wid} has no file {sha256}",
+                               f"kỳ báo cáo {wid} không có tệp {sha256}")
+        return found
+
+    def _store(self) -> EventStore:
+        store = self.cases.store
+        if store is None:
+            raise ServiceError("service.no_store", "round files need the event store",
+                               "cần cơ sở dữ liệu để lưu tệp của kỳ báo cáo")
+        return store
 
     @refuses_bad_input
     async def send_back(self, plan_id: str, round_id: str, actor: Actor, unit: str,

@@ -79,12 +79,17 @@ async def test_the_action_month_through_the_api(temporal: Any, worker: str, stor
         await at(date(2023, 6, 1))
         r = await http.post(base, headers=bearer(district("116")))
         assert r.status_code == 403 and code_of(r) == "round.wrong_role"
+        r = await http.post(f"{base}/attachments", params={"name": "som.txt"}, content=b"x",
+                            headers=bearer(police))
+        assert r.status_code == 404 and code_of(r) == "round.not_found"  # not opened yet
         r = await http.post(base, headers=bearer(police))
         assert r.status_code == 201, r.text
 
-        async def submit(who: Actor, unit: str, values: dict[str, Any]) -> httpx.Response:
+        async def submit(who: Actor, unit: str, values: dict[str, Any],
+                         attachments: list[dict[str, str]] | None = None) -> httpx.Response:
             return await http.post(f"{base}/reports", headers=bearer(who), json={
-                "unit": unit, "values": values, "sections": SECTIONS})
+                "unit": unit, "values": values, "sections": SECTIONS,
+                "attachments": attachments or []})
 
         r = await submit(labour, "health", values_for(plan, units["health"], 3))
         assert r.status_code == 403 and code_of(r) == "round.wrong_unit"
@@ -92,8 +97,50 @@ async def test_the_action_month_through_the_api(temporal: Any, worker: str, stor
         r = await submit(health, "health", bad)
         assert r.status_code == 422 and code_of(r) == "report.bad_value"
         assert "propaganda_sessions" in r.json()["message_vi"]
-        assert (await submit(health, "health", values_for(plan, units["health"], 3))
-                ).status_code == 200
+        # the health department's report with a file: uploaded to the round, then named
+        minutes = "Biên bản ra quân tháng hành động.".encode()
+        r = await http.post(f"{base}/attachments", params={"name": "bien-ban-ra-quan.txt"},
+                            content=minutes, headers={**bearer(health),
+                                                      "Content-Type": "text/plain"})
+        assert r.status_code == 201, r.text
+        uploaded = r.json()
+        assert uploaded["size"] == len(minutes) and uploaded["name"] == "bien-ban-ra-quan.txt"
+        stranger = Actor(person_id="p-xa", role="commune_ubnd", province_code="01",
+                         district_code="001", commune_code="00001")
+        r = await http.post(f"{base}/attachments", params={"name": "x.txt"}, content=b"x",
+                            headers=bearer(stranger))
+        assert r.status_code == 403, r.text
+        r = await http.post(f"{base}/attachments", params={"name": "rong.txt"}, content=b"",
+                            headers=bearer(health))
+        assert r.status_code == 422 and code_of(r) == "attachment.empty"
+        recorded = len(await store.read(f"round:{PLAN}:{ROUND}"))
+        r = await submit(health, "health", values_for(plan, units["health"], 3),
+                         [{"name": "khac.pdf", "sha256": "ab" * 32}])
+        assert r.status_code == 422 and code_of(r) == "attachment.unknown"
+        assert "ab" * 32 in r.json()["message_vi"]
+        assert len(await store.read(f"round:{PLAN}:{ROUND}")) == recorded
+        r = await submit(health, "health", values_for(plan, units["health"], 3),
+                         [{"name": "Biên bản ra quân.txt", "sha256": uploaded["sha256"]}])
+        assert r.status_code == 200, r.text
+        sent = [e.payload for e in await store.read(f"round:{PLAN}:{ROUND}")
+                if e.type == "unit_report.submitted"]
+        assert sent[-1]["attachments"] == [{"name": "Biên bản ra quân.txt",
+                                            "sha256": uploaded["sha256"], "size": len(minutes)}]
+        r = await http.get(f"{base}/attachments/{uploaded['sha256']}", headers=bearer(ubnd))
+        assert r.status_code == 200 and r.content == minutes
+        assert r.headers["content-type"].startswith("text/plain")
+        assert "attachment" in r.headers["content-disposition"]
+        r = await http.get(f"{base}/attachments/{'cd' * 32}", headers=bearer(ubnd))
+        assert r.status_code == 404
+        # a round's upload is bounded by the file's bound, not the (smaller) body's
+        small = create_app(service, Authenticator(ISSUER.ring()), clock_for=lambda _: clock,
+                           max_body=1000, max_attachment=3000)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=small),
+                                     base_url="http://api") as bounded:
+            for size, answer in ((2000, 201), (4000, 413)):
+                r = await bounded.post(f"{base}/attachments", params={"name": "anh.jpg"},
+                                       content=b"j" * size, headers=bearer(health))
+                assert r.status_code == answer, r.text
         for n, code in enumerate(("116", "118", "119"), start=1):
             r = await submit(district(code), f"district-{code}",
                              values_for(plan, units[f"district-{code}"], 10 * n))
@@ -135,8 +182,14 @@ async def test_the_action_month_through_the_api(temporal: Any, worker: str, stor
         looked = [e.payload for e in await store.read("audit-reads:14:p-tt")]
         assert [(x["operation"], x["target"]) for x in looked] == [
             ("round_status", f"round:{PLAN}:{ROUND}")]
+        r = await http.get(f"{base}/attachments/{uploaded['sha256']}", headers=bearer(auditor))
+        assert r.status_code == 200 and r.content == minutes
+        looked = [e.payload for e in await store.read("audit-reads:14:p-tt")]
+        assert looked[-1]["operation"] == "round_attachment"
         outsider = Actor(person_id="p-x", role="province_ubnd", province_code="01")
         assert (await http.get(base, headers=bearer(outsider))).status_code == 403
+        r = await http.get(f"{base}/attachments/{uploaded['sha256']}", headers=bearer(outsider))
+        assert r.status_code == 403
         r = await http.post(f"{base}/decisions", headers=bearer(ubnd),
                             json={"kind": "approve", "reason": "Đồng ý"})
         assert r.status_code == 200, r.text
