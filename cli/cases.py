@@ -231,7 +231,7 @@ class Kind(StrEnum):
 assert tuple(k.value for k in Kind) == CASE_DEADLINE_KINDS
 
 
-def _attachments(paths: list[Path]) -> list[tuple[Path, bytes]]:
+def read_attachments(paths: list[Path]) -> list[tuple[Path, bytes]]:
     """Every file read before anything is sent: a missing, unreadable, empty or oversize one
     stops the command with one line, and nothing is uploaded or recorded."""
     limit = attachment_limit()
@@ -284,7 +284,7 @@ def submit_cmd(
     --deadline), with files (--attach: each uploaded, its SHA-256 recorded in the event)."""
     if kind is None and deadline is None:  # a usage error (cli.main): one line, exit 2
         raise UsageError("Missing option '--kind' or '--deadline'", ctx)
-    files = _attachments(attach or [])
+    files = read_attachments(attach or [])
     body: dict[str, Any] = {"deadline_id": deadline, "summary": note,
                             "metrics": _metrics(metrics) if metrics is not None else None}
     if kind is not None:

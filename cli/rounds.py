@@ -10,6 +10,7 @@ programme's indicators over the years.
 
 from __future__ import annotations
 
+import mimetypes
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,7 +18,7 @@ from urllib.parse import quote
 
 import typer
 
-from cli.cases import emit
+from cli.cases import emit, read_attachments
 from cli.client import (
     DEFAULT_API,
     Api,
@@ -143,18 +144,35 @@ def table_lines(table: dict[str, Any], lang: Lang | str) -> list[str]:
 def submit_cmd(plan: PlanOption, round_id: RoundOption, unit: UnitOption,
                file: Annotated[Path, typer.Option(
                    "--file", help="JSON/YAML: {values: {...}, sections: {...}}")],
+               attach: Annotated[list[Path] | None, typer.Option(
+                   "--attach", help="Tệp đính kèm, lặp lại được / a file to attach "
+                   "(repeatable)")] = None,
                api: ApiOption = DEFAULT_API, token: TokenOption = None,
                as_json: JsonOption = False, lang: LangOption = Lang.vi) -> None:
-    """Gửi báo cáo của đơn vị / send a unit's report (its values and sections)."""
+    """Gửi báo cáo của đơn vị / send a unit's report (its values and sections), with files
+    (--attach: each uploaded to the round, its SHA-256 recorded in the event)."""
     data = read_metrics(file)
     if not isinstance(data, dict) or not isinstance(data.get("values"), dict):
         raise InputError("report.not_a_report", f"{file}: expected {{values: {{...}}, "
                          "sections: {...}}", f"{file}: cần {{values: {{...}}, sections: {{...}}}}")
-    body = {"unit": unit, "values": data["values"], "sections": data.get("sections") or {}}
+    files = read_attachments(attach or [])  # all read and checked before anything is sent
+    body: dict[str, Any] = {"unit": unit, "values": data["values"],
+                            "sections": data.get("sections") or {}}
+    uploaded = []
     with Api(api, token) as http:
+        for path, content in files:
+            media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            stored = http.upload(round_path(plan, round_id, "attachments"), content, path.name,
+                                 media_type)
+            uploaded.append({**stored, "path": str(path)})
+            if not as_json:
+                typer.echo(say(lang, f"đã tải lên {path.name}: sha256 {stored['sha256']}",
+                               f"uploaded {path.name}: sha256 {stored['sha256']}"))
+        if uploaded:
+            body["attachments"] = [{"name": u["name"], "sha256": u["sha256"]} for u in uploaded]
         reply = http.post(round_path(plan, round_id, "reports"), body)
     if as_json:
-        emit(reply)
+        emit({**reply, "attachments": uploaded})
         return
     late = say(lang, " (trễ hạn)", " (late)") if reply.get("late") else ""
     typer.echo(say(lang, f"đã gửi báo cáo của {unit}{late}", f"report of {unit} sent{late}"))
