@@ -305,7 +305,7 @@ def create_ui(door: FrontDoor, sessions: Sessions, *,
                        max_attachment=max_attachment)
     inbox_rounds = add_round_pages(ui, door, sessions,
                                    Pages(render, refusal_page, case_page, lang_of), _csrf_error,
-                                   reads)
+                                   reads, max_attachment=max_attachment)
 
     # -- the province dashboard and the recognition list (web/dashboard.py) ------------------
     async def dashboard_of(who: Principal, plan: str) -> dashboard.Dashboard:

@@ -22,10 +22,11 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Path, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import FormData, UploadFile
 
 import catalog
 from api.errors import status_for
-from api.rounds import may_read
+from api.rounds import file_headers, may_read
 from domain.clock import PlanClock
 from domain.errors import DomainError
 from domain.reporting import (
@@ -38,9 +39,12 @@ from domain.reporting import (
     reporting_units,
     reports,
 )
+from eventstore.errors import StreamNotFoundError
+from runtime.limits import attachment_limit
 from service import report_document
 from service.access import Principal
 from service.audit_reads import ReadLog
+from service.cases import clean_name
 from service.errors import ServiceError
 from service.frontdoor import FrontDoor
 from service.round_reads import (
@@ -56,12 +60,13 @@ from service.round_reads import (
     unit_rows,
 )
 from service.rounds import RoundService
-from web.commune import Pages
+from web.commune import Pages, _size
 from web.i18n import Lang, pick
 from web.session import Sessions
 from workflows import names
-from workflows.messages import MAX_SECTION
+from workflows.messages import MAX_ATTACHMENTS, MAX_SECTION
 
+_SHA256 = Path(pattern=r"^[0-9a-f]{64}$")
 _PLAN = Path(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
 _ROUND = Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _NUMBER = re.compile(r"-?[0-9]{1,15}([.,][0-9]{1,6})?")
@@ -190,15 +195,58 @@ def read_report(inputs: list[ReportInput], data: Any) -> tuple[dict[str, Any], d
     return values, sections
 
 
+async def read_files(data: FormData, limit: int,
+                     lang: Lang) -> tuple[list[tuple[str, bytes, str | None]], str | None]:
+    """The files chosen with a report (none chosen: an empty part, skipped), each within
+    ``limit`` bytes; the problems found, in one line for the file input (None: none)."""
+    out: list[tuple[str, bytes, str | None]] = []
+    problems = []
+    uploads = [u for u in data.getlist("files") if isinstance(u, UploadFile) and u.filename]
+    if len(uploads) > MAX_ATTACHMENTS:
+        return [], pick(lang, f"Tối đa {MAX_ATTACHMENTS} tệp mỗi báo cáo",
+                        f"At most {MAX_ATTACHMENTS} files per report")
+    for upload in uploads:
+        content = await upload.read(limit + 1)
+        try:
+            clean = clean_name(upload.filename or "")
+        except DomainError as exc:
+            problems.append(exc.text(lang))
+            continue
+        if len(content) > limit:
+            problems.append(pick(lang, f"Tệp “{clean}” vượt quá {_size(limit)}",
+                                 f"“{clean}” is larger than {_size(limit)}"))
+        elif not content:
+            problems.append(pick(lang, f"Tệp “{clean}” rỗng", f"“{clean}” is empty"))
+        else:
+            out.append((clean, content, upload.content_type))
+    return out, "; ".join(problems) or None
+
+
+def report_files(events: list[Any]) -> dict[str, list[dict[str, Any]]]:
+    """Each unit's files as its standing report names them (a report sent back has none)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for e in events:
+        if e.type == "unit_report.submitted":
+            out[str(e.payload["unit"])] = list(e.payload.get("attachments") or [])
+        elif e.type == "unit_report.returned":
+            out.pop(str(e.payload["unit"]), None)
+    return out
+
+
 # -- the routes ------------------------------------------------------------------------------
 
 def add_round_pages(ui: FastAPI, door: FrontDoor, sessions: Sessions, pages: Pages,
-                    csrf_error: Callable[[], ServiceError], reads: ReadLog
+                    csrf_error: Callable[[], ServiceError], reads: ReadLog,
+                    max_attachment: int | None = None
                     ) -> Callable[[Principal], Awaitable[list[RoundItem]]]:
     """The pages above on ``ui`` (mounted under ``/ui``); returns what the inbox lists of
     the rounds for a person (``service.round_reads.round_items``). An auditor's reading of a
-    round's page is recorded (``reads``)."""
+    round's page (or of a report's file) is recorded (``reads``). ``max_attachment``: a
+    file's bound (default ``attachment_limit()``, as the commune's form)."""
     rounds = RoundService(door.service)
+
+    def limit() -> int:
+        return max_attachment if max_attachment is not None else attachment_limit()
 
     def clock_for(plan: ReportingPlan) -> PlanClock:
         # the front door's calendar (a rehearsal in tests) serves reporting plans too, as
@@ -238,11 +286,16 @@ def add_round_pages(ui: FastAPI, door: FrontDoor, sessions: Sessions, pages: Pag
     async def round_page(request: Request, who: Principal, plan_id: str, round_id: str,
                          status_code: int = 200, form_error: str | None = None,
                          typed: dict[str, list[ReportInput]] | None = None,
-                         done: str | None = None) -> Response:
+                         done: str | None = None,
+                         files_error: dict[str, str] | None = None) -> Response:
         lang = pages.lang_of(request)
         plan = readable(who, plan_id)
         rnd = await rounds.definition(plan, round_id)
         status = await standing(rounds, plan.id, rnd.id)
+        try:
+            files = report_files(await rounds.history(plan.id, rnd.id))
+        except StreamNotFoundError:  # not opened, or its opening not appended yet
+            files = {}
         clock = clock_for(plan)
         now = await door.service.clock()
         table = Consolidation.model_validate(status.consolidation) \
@@ -256,6 +309,8 @@ def add_round_pages(ui: FastAPI, door: FrontDoor, sessions: Sessions, pages: Pag
             request, "round.html", status_code, who=who, plan=plan, rnd=rnd, form=form,
             st=status, rows=unit_rows(plan, status), table=table, units=units,
             forms=forms, form_error=form_error, done=done, idem=uuid.uuid4().hex,
+            files=files, files_error=files_error or {}, limit=limit(),
+            max_files=MAX_ATTACHMENTS,
             due=calendar_due(plan, rnd, clock), rehearsed=clock != PlanClock(),
             past_due=now >= due_instant(plan, rnd, clock),
             consolidator=who.actor.role == plan.consolidator
@@ -321,7 +376,12 @@ def add_round_pages(ui: FastAPI, door: FrontDoor, sessions: Sessions, pages: Pag
     async def round_post(request: Request, plan_id: Annotated[str, _PLAN],
                          round_id: Annotated[str, _ROUND]) -> Response:
         who = pages_who(request)
-        data = await request.form(max_files=0, max_fields=200)
+        # a unit's report may bring files (multipart; BodyLimit bounds the whole form)
+        async with request.form(max_files=MAX_ATTACHMENTS + 1, max_fields=200) as data:
+            return await act(request, who, plan_id, round_id, data)
+
+    async def act(request: Request, who: Principal, plan_id: str, round_id: str,
+                  data: FormData) -> Response:
         if not sessions.csrf_ok(request, str(data.get("csrf") or "")):
             return pages.render(request, "error.html", 403, who=who, error=csrf_error())
         lang = pages.lang_of(request)
@@ -329,6 +389,7 @@ def add_round_pages(ui: FastAPI, door: FrontDoor, sessions: Sessions, pages: Pag
         idem = str(data.get("idem") or "")[:64] or None
         unit_id = str(data.get("unit") or "")[:64]
         typed: dict[str, list[ReportInput]] = {}
+        files_error: dict[str, str] = {}
         try:
             plan = readable(who, plan_id)
             rnd = await rounds.definition(plan, round_id)
@@ -343,8 +404,21 @@ def add_round_pages(ui: FastAPI, door: FrontDoor, sessions: Sessions, pages: Pag
                 inputs = report_inputs(plan.form(rnd.form), unit, lang)
                 typed[unit.id] = inputs
                 values, sections = read_report(inputs, data)
+                chosen, problem = await read_files(data, limit(), lang)
+                if problem:  # nothing stored or recorded; the file input is marked
+                    files_error[unit.id] = problem
+                    raise ServiceError("attachment.refused", problem, problem)
+                attached = []
+                try:
+                    for name, content, media_type in chosen:
+                        stored = await rounds.upload(plan.id, rnd.id, who.actor, content,
+                                                     name, media_type)
+                        attached.append((name, stored.sha256))
+                except DomainError as exc:
+                    files_error[unit.id] = exc.text(lang)
+                    raise
                 await rounds.submit(plan.id, rnd.id, who.actor, unit.id, values, sections,
-                                    request_id=rid)
+                                    attached, request_id=rid)
             elif action == "send_back":
                 await rounds.send_back(plan.id, rnd.id, who.actor, unit_id,
                                        str(data.get("reason") or "")[:2000], request_id=rid)
@@ -366,11 +440,29 @@ def add_round_pages(ui: FastAPI, door: FrontDoor, sessions: Sessions, pages: Pag
                     f.error = exc.text(lang)
             try:
                 return await round_page(request, who, plan_id, round_id, code,
-                                        form_error=exc.text(lang), typed=typed)
+                                        form_error=exc.text(lang), typed=typed,
+                                        files_error=files_error)
             except DomainError as again:
                 return pages.refusal(request, again, who)
         return RedirectResponse(f"/ui/rounds/{quote(plan_id)}/{quote(round_id)}?done={action}",
                                 status_code=303)
+
+    @ui.get("/rounds/{plan_id}/{round_id}/attachments/{sha256}")
+    async def round_file(request: Request, plan_id: Annotated[str, _PLAN],
+                         round_id: Annotated[str, _ROUND],
+                         sha256: Annotated[str, _SHA256]) -> Response:
+        """A file of a unit's report, for the plan's readers."""
+        who = pages_who(request)
+        try:
+            readable(who, plan_id)
+            if who.actor.role == "auditor":  # who looked, recorded before the answer
+                await reads.record(who.actor, "web", "round_attachment",
+                                   names.round_id(plan_id, round_id))
+            found = await rounds.attachment(plan_id, round_id, sha256)
+        except DomainError as exc:
+            return pages.refusal(request, exc, who)
+        return Response(found.content, media_type=found.media_type,
+                        headers=file_headers(found.name))
 
     @ui.get("/rounds/{plan_id}/{round_id}/report.{fmt}")
     async def round_report(request: Request, plan_id: Annotated[str, _PLAN],

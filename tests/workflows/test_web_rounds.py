@@ -10,6 +10,7 @@ the round page and the programme page."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import shutil
 from collections.abc import AsyncIterator
@@ -39,6 +40,7 @@ __all__ = ["browser"]  # the fixture, used by name
 PLAN = "son-la-action-month-2023"
 ROUND = "action-month-2023"
 STREAM = f"round:{PLAN}:{ROUND}"
+MINUTES = "Biên bản ra quân tháng hành động.".encode()
 ISSUER = Signer.from_seed(bytes(range(224, 256)))
 POLICE = Actor(person_id="p-ca", role="province_police", province_code="14", unit="police")
 UBND = Actor(person_id="p-ub", role="province_ubnd", province_code="14")
@@ -125,6 +127,14 @@ async def test_the_action_month_in_the_browser(site: Site, store: Any) -> None:
     await yt.wait_for_url(f"**/ui/rounds/{PLAN}/{ROUND}")
     await expect(yt.locator("#report-h-health")).to_be_visible()
     assert await yt.locator("#consolidate-form").count() == 0  # not the police's buttons
+    # an empty file: the file input is marked, nothing stored or recorded
+    await fill_report(yt, plan, health, 3)
+    await yt.locator("#files-health").set_input_files(
+        [{"name": "rong.txt", "mimeType": "text/plain", "buffer": b""}])
+    await yt.get_by_role("button", name="Gửi báo cáo").click()
+    await expect(yt.locator("#err-files-health")).to_contain_text("rỗng")
+    await expect(yt.locator("#files-health")).to_have_attribute("aria-invalid", "true")
+    assert "unit_report.submitted" not in await types(store)
     await fill_report(yt, plan, health, 3, propaganda_sessions="2.5")
     await yt.get_by_role("button", name="Gửi báo cáo").click()
     await expect(yt.locator("#form-error")).to_contain_text("propaganda_sessions")
@@ -134,9 +144,18 @@ async def test_the_action_month_in_the_browser(site: Site, store: Any) -> None:
     assert "unit_report.submitted" not in await types(store)  # nothing recorded
     await accessible(yt)
     await yt.locator("#v_propaganda_sessions").fill("3")
+    await yt.locator("#files-health").set_input_files(
+        [{"name": "Biên bản ra quân.txt", "mimeType": "text/plain", "buffer": MINUTES}])
     await yt.get_by_role("button", name="Gửi báo cáo").click()
     await expect(yt.locator("#done")).to_be_visible()
     await expect(yt.locator("#unit-health")).to_contain_text("Đã báo cáo đúng hạn")
+    sha = hashlib.sha256(MINUTES).hexdigest()
+    link = yt.locator("#files-of-health a")
+    await expect(link).to_have_text("Biên bản ra quân.txt")
+    await expect(link).to_have_attribute("href", f"/ui/rounds/{PLAN}/{ROUND}/attachments/{sha}")
+    sent = [e.payload for e in await store.read(STREAM) if e.type == "unit_report.submitted"]
+    assert sent[-1]["attachments"] == [{"name": "Biên bản ra quân.txt", "sha256": sha,
+                                        "size": len(MINUTES)}]
     assert await yt.locator("#report-form-health").count() == 0
     await yt.goto(f"{site.url}/ui/inbox")
     await expect(yt.locator("h1")).to_have_text("Hộp công việc")
@@ -195,6 +214,9 @@ async def test_the_action_month_in_the_browser(site: Site, store: Any) -> None:
     rows = [[c.text.strip() for c in r.cells] for t in doc.tables for r in t.rows]
     sessions = [r for r in rows if any("Số buổi tuyên truyền" in c for c in r)]
     assert sessions and "8" in sessions[0], rows[:20]
+    async with ub.expect_download() as got:  # the health department's file, as sent
+        await ub.locator("#files-of-health a").click()
+    assert (await (await got.value).path()).read_bytes() == MINUTES
     await ub.get_by_role("button", name="Phê duyệt").click()
     await expect(ub.locator("#done")).to_be_visible()
     await expect(ub.locator("#round-status")).to_contain_text("Đã kết thúc")
