@@ -70,13 +70,8 @@ def next_adhoc_id(rounds: Sequence[Round]) -> str:
 
 
 async def standing(rounds: RoundService, plan_id: str, round_id: str) -> RoundStatus | None:
-    """The round's status; None when it was never opened (its workflow is not found)."""
-    try:
-        return await rounds.status(plan_id, round_id)
-    except DomainError as exc:
-        if exc.code.endswith("not_found"):
-            return None
-        raise
+    """The round's status; None when it was never opened here (``RoundService.current``)."""
+    return await rounds.current(plan_id, round_id)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.service import RPCError
 
 from activities.admission import OPEN_REQUEST
 from domain import reporting_round as rr
@@ -103,15 +104,9 @@ class RoundService:
         wid = names.round_id(plan_id, round_id)
         # only a round that has been opened takes files: its stream, or (its opening not
         # appended yet) its workflow
-        try:
-            await self._store().read(wid, limit=1)
-        except StreamNotFoundError:
-            try:
-                await self.status(plan_id, round_id)
-            except ServiceError:
-                raise ServiceError("round.not_found", f"no round {round_id} of plan {plan_id}",
-                                   f"không có kỳ báo cáo {round_id} của kế hoạch {plan_id}"
-                                   ) from None
+        if await self.current(plan_id, round_id) is None:
+            raise ServiceError("round.not_found", f"no round {round_id} of plan {plan_id}",
+                               f"không có kỳ báo cáo {round_id} của kế hoạch {plan_id}")
         return await files.add(self._store(), wid, content, clean,
                                clean_media_type(media_type), actor.person_id)
 
@@ -157,6 +152,29 @@ class RoundService:
                 kind="consolidate" if kind == "consolidate" else "approve", reason=reason)),
             result_type=Reply), wid, self.cases.client)
 
+    async def current(self, plan_id: str, round_id: str) -> RoundStatus | None:
+        """The round's status when it is this deployment's: recorded in its event store, or
+        just started on its task queue (its opening not appended yet); None otherwise, never
+        opened here. A finished workflow of the same id without a record here (another
+        deployment sharing the workflow service, as test modules share one) is not asked:
+        a query to a finished workflow waits for a worker of its own task queue."""
+        wid = names.round_id(plan_id, round_id)
+        store = self.cases.store
+        if store is not None and not await store.version(wid):
+            try:
+                desc = await self.cases.client.get_workflow_handle(wid).describe()
+            except RPCError:
+                return None
+            if desc.status != WorkflowExecutionStatus.RUNNING or \
+                    desc.task_queue != self.cases.task_queue:
+                return None
+        try:
+            return await self.status(plan_id, round_id)
+        except ServiceError as exc:
+            if exc.code.endswith("not_found"):
+                return None
+            raise
+
     async def status(self, plan_id: str, round_id: str) -> RoundStatus:
         wid = names.round_id(plan_id, round_id)
         return await guarded(self._round(plan_id, round_id).query(
@@ -179,12 +197,9 @@ class RoundService:
         except StreamNotFoundError:
             opened = []
         if not opened:  # just started, its opening not appended yet: the workflow knows it
-            try:
-                known = (await self.status(plan.id, round_id)).definition
-            except ServiceError:
-                known = None
-            if known is not None:
-                return known
+            now = await self.current(plan.id, round_id)
+            if now is not None and now.definition is not None:
+                return now.definition
             raise ServiceError("round.not_found", f"no round {round_id} of plan {plan.id}",
                                f"không có kỳ báo cáo {round_id} của kế hoạch {plan.id}")
         p = opened[0]
