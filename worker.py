@@ -193,6 +193,8 @@ biến môi trường / environment:
   DRUGFREE_REHEARSAL_CLOCKS=1  chấp nhận lịch diễn tập (demo, kiểm thử) / accept rehearsal
                           clocks (demo, tests, benchmarks)
   DRUGFREE_PAYLOAD_KEY    64 ký tự hex: khóa mã hóa dữ liệu / 64 hex digits: payload encryption key
+  DRUGFREE_PAYLOAD_KEYS_FILE  tệp khóa có mã, xoay vòng được (drugfree keys) / a key file of
+                          named keys, rotated with `drugfree keys rotate`
   DRUGFREE_WORKFLOW_CACHE số quy trình giữ trong bộ nhớ (0: tắt) / cached workflows (0: off)
   DRUGFREE_CATALOG        thư mục kế hoạch, bộ tiêu chí, bộ quy tắc / plan and set directories
   DRUGFREE_SMTP_*, DRUGFREE_WEBHOOK_*   kênh thông báo / notification channels

@@ -10,7 +10,20 @@ import typer
 # typer carries its own copy of click: its usage errors are of that copy's classes
 from typer._click.exceptions import UsageError
 
-from cli import api_cmd, audit, auth, campaigns, cases, classify, db, demo, dev, plans, rounds
+from cli import (
+    api_cmd,
+    audit,
+    auth,
+    campaigns,
+    cases,
+    classify,
+    db,
+    demo,
+    dev,
+    keys,
+    plans,
+    rounds,
+)
 
 app = typer.Typer(
     name="drugfree",
@@ -25,6 +38,7 @@ app.command("demo")(demo.demo_cmd)
 
 app.add_typer(db.app, name="db", help="Event store: migrate, verify, rebuild projections.")
 app.add_typer(auth.app, name="auth")
+app.add_typer(keys.app, name="keys")
 app.command("dev")(dev.dev_cmd)
 app.command("api")(api_cmd.api_cmd)
 app.add_typer(cases.app, name="case")

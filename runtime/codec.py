@@ -1,36 +1,137 @@
-"""Payload encryption at rest in Temporal (AES-256-GCM), on when a key is configured.
+"""Payload encryption at rest in Temporal (AES-256-GCM), with named keys and rotation.
 
-Case data are sensitive (Decree 13/2023/NĐ-CP): with ``DRUGFREE_PAYLOAD_KEY`` set (64 hex
-characters), every payload the workflow service stores (inputs, updates, results, activity
-arguments) is encrypted by the client and worker before it leaves the process.
+Case data are sensitive (Decree 13/2023/NĐ-CP): every payload the workflow service stores
+(inputs, updates, results, activity arguments) is encrypted by the client and worker before it
+leaves the process. Each payload names the key that sealed it (metadata
+``encryption-key-id``), so keys rotate: new payloads use the ring's current key, old ones
+still open with theirs; a payload sealed with a key this process does not hold fails with a
+message naming that key id (never a garbled payload).
+
+Keys come from a key file (``DRUGFREE_PAYLOAD_KEYS_FILE``: JSON ``{"current": id, "keys":
+{id: 64 hex}}``, written by ``drugfree keys new|rotate``), or a single key in
+``DRUGFREE_PAYLOAD_KEY`` (64 hex), whose id is ``drugfree-key-1`` (the id every payload had
+before rotation existed: recorded histories still open).
 """
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Sequence
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
 ENCODING = b"binary/encrypted"
-KEY_ID = b"drugfree-key-1"
+KEY_ID = "drugfree-key-1"  # the single environment key's id
+ENV_KEY = "DRUGFREE_PAYLOAD_KEY"
+ENV_KEYS_FILE = "DRUGFREE_PAYLOAD_KEYS_FILE"
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class PayloadKeyError(ValueError):
+    """A key file or payload this process cannot use; the message names what is wrong."""
+
+
+def _key(raw: str, where: str) -> bytes:
+    try:
+        key = bytes.fromhex(raw)
+    except ValueError:
+        raise PayloadKeyError(f"{where}: a payload key is 64 hexadecimal characters") from None
+    if len(key) != 32:
+        raise PayloadKeyError(f"{where}: a payload key is 32 bytes (64 hex characters), "
+                              f"not {len(key)}")
+    return key
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """The payload keys of a process: ``current`` seals, every key opens."""
+
+    keys: Mapping[str, bytes]
+    current: str
+
+    def __post_init__(self) -> None:
+        for key_id in self.keys:
+            if not _ID.match(key_id):
+                raise PayloadKeyError(f"payload key id {key_id!r}: letters, digits, . _ - "
+                                      "(at most 64)")
+        if self.current not in self.keys:
+            raise PayloadKeyError(f"the current payload key {self.current!r} is not among "
+                                  f"the keys ({', '.join(sorted(self.keys)) or 'none'})")
+
+    @classmethod
+    def single(cls, key: bytes, key_id: str = KEY_ID) -> KeyRing:
+        return cls({key_id: key}, key_id)
+
+    @classmethod
+    def load(cls, path: Path) -> KeyRing:
+        """A key file as ``drugfree keys`` writes it."""
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise PayloadKeyError(f"{path}: cannot read the key file ({exc.strerror})") from None
+        except ValueError:
+            raise PayloadKeyError(f"{path}: not a JSON key file") from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("keys"), dict) or \
+                not isinstance(doc.get("current"), str):
+            raise PayloadKeyError(f"{path}: expected {{\"current\": id, \"keys\": {{id: hex}}}}")
+        keys = {str(k): _key(str(v), f"{path}: key {k!r}") for k, v in doc["keys"].items()}
+        return cls(keys, doc["current"])
+
+    def save(self, path: Path) -> None:
+        """Write the ring (readable by its owner only)."""
+        body = json.dumps({"current": self.current,
+                           "keys": {k: v.hex() for k, v in sorted(self.keys.items())}},
+                          indent=1) + "\n"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(body)
+        os.replace(tmp, path)
+
+    @classmethod
+    def fresh(cls, key_id: str | None = None) -> KeyRing:
+        """A ring of one new random key."""
+        new_id = key_id or _new_id()
+        return cls({new_id: AESGCM.generate_key(bit_length=256)}, new_id)
+
+    def rotated(self, key_id: str | None = None) -> KeyRing:
+        """A new random key made current; the old ones kept to open what they sealed."""
+        new_id = key_id or _new_id()
+        if new_id in self.keys:
+            raise PayloadKeyError(f"payload key id {new_id!r} is already in the ring")
+        return KeyRing({**self.keys, new_id: AESGCM.generate_key(bit_length=256)}, new_id)
+
+
+def _new_id() -> str:
+    return f"k-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
 
 class EncryptionCodec(PayloadCodec):
-    def __init__(self, key: bytes, key_id: bytes = KEY_ID) -> None:
-        if len(key) != 32:
-            raise ValueError("payload key must be 32 bytes (64 hex characters)")
-        self._aead = AESGCM(key)
-        self._key_id = key_id
+    def __init__(self, ring: KeyRing | bytes, key_id: str = KEY_ID) -> None:
+        if isinstance(ring, bytes):
+            if len(ring) != 32:
+                raise ValueError("payload key must be 32 bytes (64 hex characters)")
+            ring = KeyRing.single(ring, key_id)
+        self.ring = ring
+        self._aead = {k: AESGCM(v) for k, v in ring.keys.items()}
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         out = []
+        sealer, key_id = self._aead[self.ring.current], self.ring.current.encode()
         for p in payloads:
             nonce = os.urandom(12)
-            sealed = self._aead.encrypt(nonce, p.SerializeToString(), None)
-            out.append(Payload(metadata={"encoding": ENCODING, "encryption-key-id": self._key_id},
+            sealed = sealer.encrypt(nonce, p.SerializeToString(), None)
+            out.append(Payload(metadata={"encoding": ENCODING, "encryption-key-id": key_id},
                                data=nonce + sealed))
         return out
 
@@ -40,21 +141,39 @@ class EncryptionCodec(PayloadCodec):
             if p.metadata.get("encoding") != ENCODING:
                 out.append(p)
                 continue
-            if p.metadata.get("encryption-key-id") != self._key_id:
-                raise ValueError("payload encrypted with an unknown key id")
-            plain = self._aead.decrypt(p.data[:12], p.data[12:], None)
+            key_id = p.metadata.get("encryption-key-id", b"").decode("utf-8", "replace")
+            opener = self._aead.get(key_id)
+            if opener is None:
+                raise PayloadKeyError(
+                    f"payload encrypted with key {key_id!r}, which this process does not "
+                    f"hold (it holds: {', '.join(sorted(self.ring.keys))}); add that key to "
+                    f"{ENV_KEYS_FILE}")
+            try:
+                plain = opener.decrypt(p.data[:12], p.data[12:], None)
+            except InvalidTag:
+                raise PayloadKeyError(f"payload under key {key_id!r} does not open with this "
+                                      "process's key of that id (altered, or another key)"
+                                      ) from None
             decoded = Payload()
             decoded.ParseFromString(plain)
             out.append(decoded)
         return out
 
 
-def codec_from_env() -> EncryptionCodec | None:
-    raw = os.environ.get("DRUGFREE_PAYLOAD_KEY")
+def ring_from_env() -> KeyRing | None:
+    """The process's key ring: the key file if named, else the single environment key."""
+    path = os.environ.get(ENV_KEYS_FILE)
+    if path:
+        return KeyRing.load(Path(path))
+    raw = os.environ.get(ENV_KEY)
     if not raw:
         return None
     try:
-        key = bytes.fromhex(raw)
-    except ValueError:
-        raise ValueError("DRUGFREE_PAYLOAD_KEY must be hexadecimal") from None
-    return EncryptionCodec(key)
+        return KeyRing.single(_key(raw, ENV_KEY))
+    except PayloadKeyError:
+        raise ValueError(f"{ENV_KEY} must be 64 hexadecimal characters") from None
+
+
+def codec_from_env() -> EncryptionCodec | None:
+    ring = ring_from_env()
+    return EncryptionCodec(ring) if ring is not None else None
