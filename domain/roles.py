@@ -22,6 +22,7 @@ Role = Literal[
     "province_council",  # Hội đồng xét duyệt tỉnh (after the 2025 reform)
     "province_ubnd",  # UBND tỉnh: approves the list of recognised communes
     "auditor",  # thanh tra / kiểm tra: read-only
+    "operator",  # vận hành hệ thống: the codec server (decrypted payloads); no case access
 ]
 
 ROLES: tuple[Role, ...] = (
@@ -35,6 +36,7 @@ ROLES: tuple[Role, ...] = (
     "province_council",
     "province_ubnd",
     "auditor",
+    "operator",
 )
 
 Scope = Literal["commune", "district", "province"]
@@ -50,6 +52,7 @@ ROLE_SCOPE: dict[Role, Scope] = {
     "province_council": "province",
     "province_ubnd": "province",
     "auditor": "province",
+    "operator": "province",
 }
 
 ROLE_NAMES_VI: dict[Role, str] = {
@@ -63,6 +66,7 @@ ROLE_NAMES_VI: dict[Role, str] = {
     "province_council": "Hội đồng xét duyệt tỉnh",
     "province_ubnd": "UBND tỉnh",
     "auditor": "Thanh tra, kiểm tra",
+    "operator": "Vận hành hệ thống",
 }
 
 

@@ -34,6 +34,7 @@ ROLE_NAMES_EN = {
     "province_council": "Provincial Review Council",
     "province_ubnd": "Provincial People's Committee",
     "auditor": "Inspection",
+    "operator": "System operator",
 }
 
 # Deadline and approval-level ids are plan data; these label the ids the shipped plans use and

@@ -5,8 +5,10 @@ malformed, forged or expired token: ``identity.*``, HTTP 401). ``check`` says wh
 person may perform an operation on a case or a campaign: their role must be one the plan
 gives the operation, and the case must lie in their jurisdiction (``*.wrong_role``,
 ``*.wrong_jurisdiction``, HTTP 403 with the reason); auditors read everything in their
-province and change nothing (``access.read_only``). The workflows check all of it again
-(issue 8): this is where a person gets a clear answer before anything is sent.
+province and change nothing (``access.read_only``); a system operator (``operator``, the
+codec server's reader) has no part in cases at all (``case.wrong_role``, even to read). The
+workflows check all of it again (issue 8): this is where a person gets a clear answer before
+anything is sent.
 """
 
 from __future__ import annotations
@@ -67,11 +69,16 @@ class Authenticator:
         return Principal(actor=actor, name=None, token=token)
 
 
+# roles with no part in cases: the system operator reads decrypted payloads through the codec
+# server (runtime/codec_server.py), and nothing through the case API
+NO_CASE_ACCESS: frozenset[Role] = frozenset({"operator"})
+
+
 def roles_for(plan: Plan, op: Operation) -> tuple[Role, ...]:
-    """The roles a plan gives an operation (reads: every role)."""
+    """The roles a plan gives an operation (reads: every role but the system operator)."""
     chain_roles = tuple(dict.fromkeys(r for lv in plan.approval_chain for r in lv.roles))
     table: dict[Operation, tuple[Role, ...]] = {
-        "read": ROLES,
+        "read": tuple(r for r in ROLES if r not in NO_CASE_ACCESS),
         "start": (opener_role(plan),),
         "withdraw": withdrawal_roles(plan),
         "select": (selection_role(plan),),

@@ -25,7 +25,7 @@ WHERE = {
 }
 # Trà Vinh 2025 (001 §III): who does what
 CASE_OPS: dict[Operation, set[str]] = {
-    "read": set(ROLES),
+    "read": set(ROLES) - {"operator"},  # the system operator: the codec server only
     "start": {"district_ubnd"},
     "withdraw": {"district_ubnd"},
     "select": {"province_police"},

@@ -79,6 +79,7 @@ ROLE_NAMES_EN: dict[str, str] = {
     "province_council": "Provincial review council",
     "province_ubnd": "Provincial People's Committee",
     "auditor": "Auditor",
+    "operator": "System operator",
 }
 
 
