@@ -17,6 +17,7 @@ from cli import (
     campaigns,
     cases,
     classify,
+    codec_cmd,
     db,
     demo,
     dev,
@@ -41,6 +42,7 @@ app.add_typer(auth.app, name="auth")
 app.add_typer(keys.app, name="keys")
 app.command("dev")(dev.dev_cmd)
 app.command("api")(api_cmd.api_cmd)
+app.command("codec-server")(codec_cmd.codec_server_cmd)
 app.add_typer(cases.app, name="case")
 app.command("inbox")(cases.inbox_cmd)
 app.add_typer(campaigns.app, name="campaign")

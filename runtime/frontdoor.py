@@ -31,24 +31,36 @@ class FrontDoorConfig:
 
     @classmethod
     def from_env(cls) -> FrontDoorConfig:
-        ring = KeyRing()
-        if path := os.environ.get(ENV_TOKEN_KEYS):
-            ring = ring + ring_from_file(Path(path), ENV_TOKEN_KEYS)
-        if url := os.environ.get(ENV_TOKEN_JWKS_URL):
-            ring = ring + ring_from_url(url, ENV_TOKEN_JWKS_URL)
+        ring = token_ring_from_env()
         signer = None
         if path := os.environ.get(ENV_FRONT_DOOR_KEY):
             signer = signer_from_file(Path(path), ENV_FRONT_DOOR_KEY)
         insecure = os.environ.get(ENV_INSECURE, "").strip().lower() in ("1", "true", "yes")
-        if not ring:
-            raise TrustError(
-                "trust.missing", f"no token keys: set {ENV_TOKEN_KEYS} or {ENV_TOKEN_JWKS_URL}",
-                f"thiếu khóa kiểm tra thẻ định danh: đặt {ENV_TOKEN_KEYS} hoặc "
-                f"{ENV_TOKEN_JWKS_URL}")
         if signer is None and not insecure:
             raise TrustError(
                 "trust.missing", f"no front-door key: set {ENV_FRONT_DOOR_KEY} (or "
                 f"{ENV_INSECURE}=1, insecure)",
                 f"thiếu khóa ký của cổng vào: đặt {ENV_FRONT_DOOR_KEY} (hoặc {ENV_INSECURE}=1, "
                 "không an toàn)")
-        return cls(tokens=ring, issuer=os.environ.get(ENV_TOKEN_ISSUER) or None, signer=signer)
+        return cls(tokens=ring, issuer=token_issuer_from_env(), signer=signer)
+
+
+def token_ring_from_env() -> KeyRing:
+    """The keys people's identity tokens are verified with (the API's and the codec
+    server's); ``TrustError`` when none is configured."""
+    ring = KeyRing()
+    if path := os.environ.get(ENV_TOKEN_KEYS):
+        ring = ring + ring_from_file(Path(path), ENV_TOKEN_KEYS)
+    if url := os.environ.get(ENV_TOKEN_JWKS_URL):
+        ring = ring + ring_from_url(url, ENV_TOKEN_JWKS_URL)
+    if not ring:
+        raise TrustError(
+            "trust.missing", f"no token keys: set {ENV_TOKEN_KEYS} or {ENV_TOKEN_JWKS_URL}",
+            f"thiếu khóa kiểm tra thẻ định danh: đặt {ENV_TOKEN_KEYS} hoặc "
+            f"{ENV_TOKEN_JWKS_URL}")
+    return ring
+
+
+def token_issuer_from_env() -> str | None:
+    """The ``iss`` identity tokens must carry, when the sign-on names itself."""
+    return os.environ.get(ENV_TOKEN_ISSUER) or None
