@@ -36,7 +36,7 @@ from domain.clock import PlanClock
 from domain.errors import DomainError
 from domain.reporting import ReportingPlan, Round, reporting_units
 from domain.reporting_round import speaks_for
-from domain.roles import Actor
+from domain.roles import NO_CASE_ACCESS, Actor
 from service import report_document
 from service.audit_reads import ReadLog
 from service.cases import clean_name
@@ -125,7 +125,11 @@ def plan_summary(plan: ReportingPlan) -> ReportingPlanInfo:
 
 
 def may_read(actor: Actor, plan: ReportingPlan) -> None:
-    """Readers of a plan's rounds: its province's people, and auditors."""
+    """Readers of a plan's rounds: its province's people (not the system operator), and
+    auditors."""
+    if actor.role in NO_CASE_ACCESS:
+        raise ServiceError("round.wrong_role", "system operators read no rounds",
+                           "người vận hành hệ thống không xem kỳ báo cáo")
     if actor.role != "auditor" and actor.province_code != plan.province_code:
         raise ServiceError("round.wrong_jurisdiction",
                            f"plan {plan.id} is of province {plan.province_code}",

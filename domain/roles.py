@@ -39,6 +39,10 @@ ROLES: tuple[Role, ...] = (
     "operator",
 )
 
+# roles with no part in cases or rounds: the system operator reads decrypted payloads through
+# the codec server (runtime/codec_server.py), and nothing through the API or the pages
+NO_CASE_ACCESS: frozenset[Role] = frozenset({"operator"})
+
 Scope = Literal["commune", "district", "province"]
 
 ROLE_SCOPE: dict[Role, Scope] = {

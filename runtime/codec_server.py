@@ -4,7 +4,7 @@ Payloads in the workflow service are encrypted (runtime/codec.py), so the Tempor
 shows nothing readable. The UI (or ``temporal --codec-endpoint``) sends them here:
 ``POST /decode`` and ``POST /encode``, body ``{"payloads": [{"metadata": {key: base64},
 "data": base64}]}`` (the ``Payloads`` protobuf as JSON), answered in the same shape; the
-namespace in ``X-Namespace``.
+namespace in ``X-Namespace`` (or the path: ``/{namespace}/decode``, the CLI's templating).
 
 - Only a system operator (role ``operator``) with a valid identity token
   (``Authorization: Bearer``, verified like the API's) is answered: no token 401, another
@@ -130,11 +130,12 @@ def create_codec_app(codec: EncryptionCodec, authenticator: Authenticator,
                            "đã giải mã")
         return actor
 
-    async def answer(request: Request, decode: bool) -> JSONResponse:
+    async def answer(request: Request, decode: bool, in_path: str = "") -> JSONResponse:
         try:
             actor = operator(request)
             payloads = parse_payloads(await request.body())
-            namespace = request.headers.get("x-namespace", "").strip() or "default"
+            namespace = (request.headers.get("x-namespace", "").strip() or in_path
+                         or "default")
             try:
                 result = await (codec.decode(payloads) if decode else codec.encode(payloads))
             except PayloadKeyError as exc:
@@ -156,6 +157,15 @@ def create_codec_app(codec: EncryptionCodec, authenticator: Authenticator,
     @app.post("/encode")
     async def encode(request: Request) -> JSONResponse:
         return await answer(request, False)
+
+    # the CLI's ``--codec-endpoint 'http://host:8081/{namespace}'`` puts the namespace in the path
+    @app.post("/{namespace}/decode")
+    async def decode_in(namespace: str, request: Request) -> JSONResponse:
+        return await answer(request, True, namespace)
+
+    @app.post("/{namespace}/encode")
+    async def encode_in(namespace: str, request: Request) -> JSONResponse:
+        return await answer(request, False, namespace)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -29,7 +29,7 @@ from domain.case import (
 from domain.errors import DomainError
 from domain.identity import KeyRing, token_hash, verify_token
 from domain.plan import Plan
-from domain.roles import ROLES, Actor, CaseScope, Role
+from domain.roles import NO_CASE_ACCESS, ROLES, Actor, CaseScope, Role
 from service.errors import ServiceError
 
 Operation = Literal[
@@ -67,11 +67,6 @@ class Authenticator:
             raise ServiceError(exc.code, exc.message, exc.message_vi) from None
         assert token is not None
         return Principal(actor=actor, name=None, token=token)
-
-
-# roles with no part in cases: the system operator reads decrypted payloads through the codec
-# server (runtime/codec_server.py), and nothing through the case API
-NO_CASE_ACCESS: frozenset[Role] = frozenset({"operator"})
 
 
 def roles_for(plan: Plan, op: Operation) -> tuple[Role, ...]:

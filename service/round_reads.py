@@ -19,7 +19,7 @@ from domain.clock import PlanClock
 from domain.errors import DomainError
 from domain.reporting import ReportingPlan, ReportingUnit, Round, reporting_units
 from domain.reporting_round import speaks_for
-from domain.roles import Actor
+from domain.roles import NO_CASE_ACCESS, Actor
 from service.rounds import RoundService
 from workflows.messages import RoundStatus
 
@@ -30,6 +30,8 @@ ItemKind = Literal["report", "consolidate", "approve"]
 def readable_plans(actor: Actor) -> list[ReportingPlan]:
     """The shipped reporting plans ``actor`` may read: their province's (auditors: all)."""
     plans = [catalog.reporting_plan(p) for p in catalog.reporting_plan_ids()]
+    if actor.role in NO_CASE_ACCESS:  # the system operator: the codec server only
+        return []
     return [p for p in plans if actor.role == "auditor" or p.province_code == actor.province_code]
 
 

@@ -142,11 +142,15 @@ async def test_every_decode_is_recorded(fresh_database: Database) -> None:
                                     headers=token(OPERATOR))).status_code == 200
             assert (await http.post("/decode", json=sealed,
                                     headers=token(POLICE))).status_code == 403
+            headers = {"Authorization": token(OPERATOR)["Authorization"]}
+            assert (await http.post("/cli-ns/decode", json=sealed,
+                                    headers=headers)).status_code == 200
         looked = await store.read(stream_of(OPERATOR))
-        assert [e.type for e in looked] == ["audit.read", "audit.read"]
+        assert [e.type for e in looked] == ["audit.read"] * 3
         assert looked[0].payload["operation"] == "payload_decode"
         assert looked[0].payload["target"] == "drugfree"
         assert looked[0].payload["role"] == "operator"
+        assert looked[2].payload["target"] == "cli-ns"  # the CLI's /{namespace}/decode
         assert await store.version(stream_of(POLICE)) == 0  # refused: nothing read
 
 
