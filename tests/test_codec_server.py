@@ -161,3 +161,18 @@ def test_the_command_refuses_to_start_without_keys(monkeypatch: pytest.MonkeyPat
     assert result.exit_code == 2
     assert "DRUGFREE_PAYLOAD_KEY" in result.output
     assert result.output.strip().count("\n") == 0
+
+
+def test_the_operator_has_no_part_in_cases_or_rounds() -> None:
+    from catalog import get_plan
+    from domain.case import territory_scope
+    from service import ServiceError
+    from service.access import check
+    from service.round_reads import readable_plans
+
+    plan = get_plan("tra-vinh-2025")
+    operator = OPERATOR.model_copy(update={"province_code": "84"})
+    with pytest.raises(ServiceError) as info:
+        check(operator, "read", plan, territory_scope(plan))
+    assert info.value.code.endswith(".wrong_role")
+    assert readable_plans(operator) == []
