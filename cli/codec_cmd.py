@@ -63,8 +63,7 @@ def codec_server_cmd(
             if db_url:
                 store = await stack.enter_async_context(await EventStore.connect(db_url))
             else:
-                logs.log.warning("codec_server.decodes_not_recorded",
-                                 reason="DATABASE_URL is not set")
+                logs.log.warning("codec_server.decodes_not_recorded", database_url="unset")
             app = create_codec_app(codec, Authenticator(ring, token_issuer_from_env()),
                                    ui_origin, ReadLog(store))
             async with serving(app, host, port):
