@@ -20,6 +20,7 @@ throwaway PostgreSQL unless ``--data-dir`` keeps the database or ``DATABASE_URL`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import os
@@ -28,7 +29,7 @@ import shutil
 import sys
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import partial
@@ -539,7 +540,25 @@ async def _settle(check: Callable[[], Awaitable[bool]], what: str) -> None:
         await asyncio.sleep(0.1)
 
 
-async def _demo(scenario: Scenario, kept: DemoDir | None) -> tuple[Outcome, VerifyReport]:
+@dataclass
+class DemoStack:
+    """The embedded servers a demo runs on: the time-skipping Temporal server, its worker,
+    the event store, and the front door's signer the worker trusts."""
+
+    client: Client
+    env: WorkflowEnvironment
+    store: EventStore
+    task_queue: str
+    signer: Signer
+    log_path: Path
+
+
+@contextlib.asynccontextmanager
+async def demo_stack(kept: DemoDir | None, prefix: str, what_vi: str,
+                     plan_id: str) -> AsyncIterator[DemoStack]:
+    """Start a demo's servers (a throwaway PostgreSQL unless ``kept``), notifications into a
+    log file; refuse a database that already holds streams under ``prefix`` (``what_vi`` of
+    plan ``plan_id`` from an earlier demo)."""
     from eventstore.embedded import database
     from eventstore.migrate import migrate
     from eventstore.store import EventStore
@@ -547,14 +566,12 @@ async def _demo(scenario: Scenario, kept: DemoDir | None) -> tuple[Outcome, Veri
     from runtime import logs
     from runtime.temporal import temporal_environment
     from runtime.trust import Trust
-    from service import CaseRef
     from worker import running_worker
 
-    plan = scenario.plan
     log_path = kept.log if kept else Path("var") / "demo-notifications.log"
     log_path.parent.mkdir(exist_ok=True)
     with log_path.open("w", encoding="utf-8") as log_file:
-        # Notifications go to the log channel: into a file, so the table stays readable.
+        # Notifications go to the log channel: into a file, so the tables stay readable.
         logs.configure("INFO", stream=log_file)
         try:
             async with database(kept.pgdata if kept else None) as db, \
@@ -570,15 +587,24 @@ async def _demo(scenario: Scenario, kept: DemoDir | None) -> tuple[Outcome, Veri
                 trust = Trust.of(signer, relay=Signer.generate(), rehearsals=True)
                 async with running_worker(client, app_url(db), task_queue=tq, trust=trust), \
                         await EventStore.connect(app_url(db)) as store:
-                    if await store.streams(CaseRef(plan.id, "").case_id):
-                        fail(f"DATABASE_URL đã chứa hồ sơ của kế hoạch {plan.id} (từ một lần "
+                    if await store.streams(prefix):
+                        fail(f"DATABASE_URL đã chứa {what_vi} của kế hoạch {plan_id} (từ một lần "
                              "demo trước?): hãy dùng một cơ sở dữ liệu trống, bỏ DATABASE_URL, "
                              "hoặc dùng --data-dir DIR")
-                    outcome = await run_year(client, env, scenario, store, tq, signer)
-                    report = await store.verify()
+                    yield DemoStack(client, env, store, tq, signer, log_path)
         finally:  # logs back to stderr before the file closes
             logging.getLogger().handlers.clear()
             logs.configure("WARNING")
+
+
+async def _demo(scenario: Scenario, kept: DemoDir | None) -> tuple[Outcome, VerifyReport]:
+    from service import CaseRef
+
+    plan = scenario.plan
+    async with demo_stack(kept, CaseRef(plan.id, "").case_id, "hồ sơ", plan.id) as stack:
+        outcome = await run_year(stack.client, stack.env, scenario, stack.store,
+                                 stack.task_queue, stack.signer)
+        report = await stack.store.verify()
     return outcome, report
 
 

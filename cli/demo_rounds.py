@@ -17,10 +17,8 @@ interface does; the command only moves the time-skipping server's clock.
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import shlex
-import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -31,11 +29,10 @@ from typing import TYPE_CHECKING, TypeVar
 import typer
 
 from cli.datadir import DemoDir
-from cli.demo import IN_FLIGHT, Progress, _day, _settle
+from cli.demo import IN_FLIGHT, Progress, _day, _settle, demo_stack
 from cli.demo_rounds_data import RoundPlay, RoundsScenario
 from cli.errors import fail
 from domain.clock import PlanClock, rehearsal_shift
-from domain.identity import Signer
 from domain.programme import IndicatorPath, ProgrammeStatus, YearPoint
 from domain.reporting import (
     Consolidation,
@@ -279,64 +276,32 @@ def run(plan: ReportingPlan, seed: int, data_dir: Path | None) -> None:
 
 
 async def _demo(scenario: RoundsScenario, kept: DemoDir | None) -> Outcome:
-    from eventstore.embedded import database
-    from eventstore.migrate import migrate
-    from eventstore.store import EventStore
-    from eventstore.urls import app_url
-    from runtime import logs
-    from runtime.temporal import temporal_environment
-    from runtime.trust import Trust
     from service import CaseService
     from service.rounds import RoundService
-    from worker import running_worker
 
     plan = scenario.plan
-    log_path = kept.log if kept else Path("var") / "demo-notifications.log"
-    log_path.parent.mkdir(exist_ok=True)
-    with log_path.open("w", encoding="utf-8") as log_file:
-        # Notifications go to the log channel: into a file, so the tables stay readable.
-        logs.configure("INFO", stream=log_file)
+    async with demo_stack(kept, f"round:{plan.id}:", "kỳ báo cáo", plan.id) as stack:
+        store, env = stack.store, stack.env
+        now = await env.get_current_time()
+        clock = PlanClock(shift_years=rehearsal_shift(plan, plan.local_date(now)))
+        service = RoundService(CaseService(stack.client, stack.task_queue, store,
+                                           signer=stack.signer, clock=env.get_current_time))
+        rounds = Rounds(service, env, scenario, clock, store)
+        steps = rounds.steps()
+        progress = Progress(len(steps))
         try:
-            async with database(kept.pgdata if kept else None) as db, \
-                    temporal_environment("time-skipping") as (client, env):
-                if env is None:
-                    fail("demo cần máy chủ Temporal tua nhanh thời gian (time-skipping): hãy bỏ "
-                         "TEMPORAL_ADDRESS")
-                tq = f"demo-{uuid.uuid4().hex[:6]}"
-                await migrate(db)
-                # The demo plays the front door: its key signs every command, and its worker
-                # trusts that key (and its own relay key), on a rehearsal calendar.
-                signer = Signer.generate()
-                trust = Trust.of(signer, relay=Signer.generate(), rehearsals=True)
-                async with running_worker(client, app_url(db), task_queue=tq, trust=trust), \
-                        await EventStore.connect(app_url(db)) as store:
-                    if await store.streams(f"round:{plan.id}:"):
-                        fail(f"DATABASE_URL đã chứa kỳ báo cáo của kế hoạch {plan.id} (từ một "
-                             "lần demo trước?): hãy dùng một cơ sở dữ liệu trống, bỏ "
-                             "DATABASE_URL, hoặc dùng --data-dir DIR")
-                    now = await env.get_current_time()
-                    clock = PlanClock(shift_years=rehearsal_shift(plan, plan.local_date(now)))
-                    service = RoundService(CaseService(client, tq, store, signer=signer,
-                                                       clock=env.get_current_time))
-                    rounds = Rounds(service, env, scenario, clock, store)
-                    steps = rounds.steps()
-                    progress = Progress(len(steps))
-                    try:
-                        for step in steps:
-                            progress.step(await step())
-                    finally:
-                        progress.close()
-                    outcome = Outcome(rounds.played, None)
-                    if len(plan.rounds) > 1:
-                        outcome.programme = await service.programme(plan)
-                    for r in outcome.rounds:
-                        r.chain_ok = (await store.verify(rounds.stream(r))).ok
-                    outcome.files = write_files(plan, outcome.rounds[-1],
-                                                log_path.parent.absolute())
-                    outcome.report = await store.verify()
-        finally:  # logs back to stderr before the file closes
-            logging.getLogger().handlers.clear()
-            logs.configure("WARNING")
+            for step in steps:
+                progress.step(await step())
+        finally:
+            progress.close()
+        outcome = Outcome(rounds.played, None)
+        if len(plan.rounds) > 1:
+            outcome.programme = await service.programme(plan)
+        for r in outcome.rounds:
+            r.chain_ok = (await store.verify(rounds.stream(r))).ok
+        outcome.files = write_files(plan, outcome.rounds[-1],
+                                    stack.log_path.parent.absolute())
+        outcome.report = await store.verify()
     return outcome
 
 
