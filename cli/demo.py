@@ -45,7 +45,7 @@ from cli.errors import fail, guarded
 from domain.admin_units import Commune, registry
 from domain.amendment import Amendment
 from domain.case import selection_role
-from domain.clock import PlanClock, rehearsal_shift
+from domain.clock import Calendar, PlanClock, rehearsal_shift
 from domain.identity import Signer
 from domain.merged import new_communes
 from domain.plan import ApprovalLevel, Deadline, Plan
@@ -62,6 +62,7 @@ if TYPE_CHECKING:  # imported when the demo runs: Temporal's SDK costs a second 
     from workflows.messages import CampaignStatus, ListReply, Reply
 
 T = TypeVar("T")
+U = TypeVar("U")
 Step = Callable[[], Awaitable[str]]
 
 IN_FLIGHT = 24  # requests in flight at once
@@ -430,15 +431,27 @@ class Year:
 
     async def each(self, fn: Callable[[Commune], Awaitable[T]],
                    items: Iterable[Commune]) -> list[T]:
-        async def one(u: Commune) -> T:
-            async with self.gate:
-                return await fn(u)
-        return list(await asyncio.gather(*(one(u) for u in items)))
+        return await gated(self.gate, fn, items)
 
     async def skip_to(self, day: date, hours: float = 9) -> None:
-        from runtime.temporal import skip_until
+        await skip_to_day(self.env, self.clock, self.plan, day, hours)
 
-        await skip_until(self.env, self.clock.day_start(self.plan, day) + timedelta(hours=hours))
+
+async def gated(gate: asyncio.Semaphore, fn: Callable[[U], Awaitable[T]],
+                items: Iterable[U]) -> list[T]:
+    """``fn`` on every item, at most the gate's count in flight at once, in order."""
+    async def one(u: U) -> T:
+        async with gate:
+            return await fn(u)
+    return list(await asyncio.gather(*(one(u) for u in items)))
+
+
+async def skip_to_day(env: WorkflowEnvironment, clock: PlanClock, plan: Calendar, day: date,
+                      hours: float = 9) -> None:
+    """Move the time-skipping server's clock to ``hours`` into plan day ``day``."""
+    from runtime.temporal import skip_until
+
+    await skip_until(env, clock.day_start(plan, day) + timedelta(hours=hours))
 
 
 def _day(d: date) -> str:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, TypeVar
 import typer
 
 from cli.datadir import DemoDir
-from cli.demo import IN_FLIGHT, Progress, _day, _settle, demo_stack
+from cli.demo import IN_FLIGHT, Progress, _day, _settle, demo_stack, gated, skip_to_day
 from cli.demo_rounds_data import RoundPlay, RoundsScenario
 from cli.errors import fail
 from domain.clock import PlanClock, rehearsal_shift
@@ -232,15 +232,10 @@ class Rounds:
         return self.units[unit_id].name_vi
 
     async def each(self, fn: Callable[[str], Awaitable[T]], items: Iterable[str]) -> list[T]:
-        async def one(u: str) -> T:
-            async with self.gate:
-                return await fn(u)
-        return list(await asyncio.gather(*(one(u) for u in items)))
+        return await gated(self.gate, fn, items)
 
     async def skip_to(self, day: date, hours: float = 9) -> None:
-        from runtime.temporal import skip_until
-
-        await skip_until(self.env, self.clock.day_start(self.plan, day) + timedelta(hours=hours))
+        await skip_to_day(self.env, self.clock, self.plan, day, hours)
 
 
 # -- the command ---------------------------------------------------------------------------------
