@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import FormData
 
 from api.errors import status_for
 from domain.agenda import CASE_DEADLINE_KINDS
@@ -33,12 +33,13 @@ from domain.metrics import FIELD_KINDS, MAX_COUNT, PART_OF, Metrics, parse_metri
 from domain.plan import Plan
 from runtime.limits import attachment_limit
 from service.access import Principal
-from service.cases import CaseRef, clean_name
+from service.cases import CaseRef
 from service.errors import ServiceError
 from service.frontdoor import FrontDoor
 from web import labels
 from web.i18n import Lang, day, pick
 from web.session import Sessions
+from web.uploads import read_uploads
 from workflows.messages import MAX_ATTACHMENTS, MAX_TEXT, CaseStatus, SubmissionKind
 
 # How the form groups the contract's fields (a field not named here lands in the last group).
@@ -418,39 +419,10 @@ def read_choice(form: SubmitForm, data: FormData, plan: Plan,
 async def read_files(form: SubmitForm, data: FormData, limit: int,
                      lang: Lang) -> list[tuple[str, bytes, str | None]]:
     """The files chosen (none chosen: an empty part, skipped), each within ``limit`` bytes."""
-    out: list[tuple[str, bytes, str | None]] = []
-    problems = []
-    uploads = [u for u in data.getlist("files") if isinstance(u, UploadFile) and u.filename]
-    if len(uploads) > MAX_ATTACHMENTS:
-        form.files_error = pick(lang, f"Tối đa {MAX_ATTACHMENTS} tệp mỗi lần nộp",
-                                f"At most {MAX_ATTACHMENTS} files per submission")
-        return []
-    for upload in uploads:
-        name = upload.filename or ""
-        content = await upload.read(limit + 1)
-        try:
-            clean = clean_name(name)
-        except DomainError as exc:
-            problems.append(exc.text(lang))
-            continue
-        if len(content) > limit:
-            problems.append(pick(lang, f"Tệp “{clean}” vượt quá {_size(limit)}",
-                                 f"“{clean}” is larger than {_size(limit)}"))
-        elif not content:
-            problems.append(pick(lang, f"Tệp “{clean}” rỗng", f"“{clean}” is empty"))
-        else:
-            out.append((clean, content, upload.content_type))
-    if problems:
-        form.files_error = "; ".join(problems)
+    out, problem = await read_uploads(data, limit, lang, ("mỗi lần nộp", "per submission"))
+    if problem:
+        form.files_error = problem
     return out
-
-
-def _size(n: int) -> str:
-    if n >= 1 << 20 and n % (1 << 20) == 0:
-        return f"{n >> 20} MiB"
-    if n >= 1 << 10 and n % (1 << 10) == 0:
-        return f"{n >> 10} KiB"
-    return f"{n} byte"
 
 
 def plain(exc: DomainError, lang: Lang) -> str:

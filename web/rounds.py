@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Path, Request
 from fastapi.responses import RedirectResponse, Response
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import FormData
 
 import catalog
 from api.errors import status_for
@@ -44,7 +44,6 @@ from runtime.limits import attachment_limit
 from service import report_document
 from service.access import Principal
 from service.audit_reads import ReadLog
-from service.cases import clean_name
 from service.errors import ServiceError
 from service.frontdoor import FrontDoor
 from service.round_reads import (
@@ -60,9 +59,10 @@ from service.round_reads import (
     unit_rows,
 )
 from service.rounds import RoundService
-from web.commune import Pages, _size
+from web.commune import Pages
 from web.i18n import Lang, pick
 from web.session import Sessions
+from web.uploads import read_uploads
 from workflows import names
 from workflows.messages import MAX_ATTACHMENTS, MAX_SECTION
 
@@ -199,27 +199,7 @@ async def read_files(data: FormData, limit: int,
                      lang: Lang) -> tuple[list[tuple[str, bytes, str | None]], str | None]:
     """The files chosen with a report (none chosen: an empty part, skipped), each within
     ``limit`` bytes; the problems found, in one line for the file input (None: none)."""
-    out: list[tuple[str, bytes, str | None]] = []
-    problems = []
-    uploads = [u for u in data.getlist("files") if isinstance(u, UploadFile) and u.filename]
-    if len(uploads) > MAX_ATTACHMENTS:
-        return [], pick(lang, f"Tối đa {MAX_ATTACHMENTS} tệp mỗi báo cáo",
-                        f"At most {MAX_ATTACHMENTS} files per report")
-    for upload in uploads:
-        content = await upload.read(limit + 1)
-        try:
-            clean = clean_name(upload.filename or "")
-        except DomainError as exc:
-            problems.append(exc.text(lang))
-            continue
-        if len(content) > limit:
-            problems.append(pick(lang, f"Tệp “{clean}” vượt quá {_size(limit)}",
-                                 f"“{clean}” is larger than {_size(limit)}"))
-        elif not content:
-            problems.append(pick(lang, f"Tệp “{clean}” rỗng", f"“{clean}” is empty"))
-        else:
-            out.append((clean, content, upload.content_type))
-    return out, "; ".join(problems) or None
+    return await read_uploads(data, limit, lang, ("mỗi báo cáo", "per report"))
 
 
 def report_files(events: list[Any]) -> dict[str, list[dict[str, Any]]]:
