@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import Body, FastAPI, Path, Query, Request
+from fastapi import Body, FastAPI, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
@@ -30,10 +30,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import catalog
 from api import errors
 from api.errors import documented
+from api.files import FILE_ANSWER, RAW_FILE, FileName, Sha256Path
 from api.identity import IdemKey, Who, bearer, principal
 from api.rounds import add_round_routes
 from api.schemas import (
-    SHA256_PATTERN,
     CampaignOpened,
     CaseCreated,
     CaseIdPath,
@@ -179,16 +179,6 @@ async def refuse_input(request: Request, exc: Exception) -> JSONResponse:
     return await errors.on_http_error(request, exc)
 
 
-# (module level: FastAPI resolves these annotations by name in this module)
-Sha256Path = Annotated[str, Path(pattern=SHA256_PATTERN, description="SHA-256 (hex) of the file")]
-FileName = Annotated[str, Query(min_length=1, max_length=255,
-                                description="Tên tệp / the file's name, e.g. bien-ban.pdf")]
-# The upload's body: the file's bytes as they are (no multipart), its type in Content-Type.
-RAW_FILE = {"requestBody": {"required": True, "content": {"application/octet-stream": {
-    "schema": {"type": "string", "format": "binary"}}}}}
-FILE_ANSWER: dict[int | str, dict[str, Any]] = {200: {
-    "description": "tệp / the file's bytes, as uploaded",
-    "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}}
 
 
 def create_app(service: CaseService, authenticator: Authenticator,

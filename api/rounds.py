@@ -24,14 +24,15 @@ from enum import Enum
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import FastAPI, Path, Query, Request
+from fastapi import FastAPI, Path, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.errors import documented
+from api.files import FILE_ANSWER, RAW_FILE, FileName, Sha256Path
 from api.identity import IdemKey, Who
-from api.schemas import SHA256_PATTERN, AttachmentRef, Uploaded
+from api.schemas import AttachmentRef, Uploaded
 from domain.clock import PlanClock
 from domain.errors import DomainError
 from domain.reporting import ReportingPlan, Round, reporting_units
@@ -49,16 +50,6 @@ READS = documented(401, 403, 404, 413)
 WRITES = documented(401, 403, 404, 409, 413, 422)
 PlanPath = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
 RoundPath = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
-# (module level: FastAPI resolves these annotations by name in this module)
-Sha256Path = Annotated[str, Path(pattern=SHA256_PATTERN, description="SHA-256 (hex) of the file")]
-FileName = Annotated[str, Query(min_length=1, max_length=255,
-                                description="Tên tệp / the file's name, e.g. bien-ban.pdf")]
-# The upload's body: the file's bytes as they are (no multipart), its type in Content-Type.
-RAW_FILE = {"requestBody": {"required": True, "content": {"application/octet-stream": {
-    "schema": {"type": "string", "format": "binary"}}}}}
-FILE_ANSWER: dict[int | str, dict[str, Any]] = {200: {
-    "description": "tệp / the file's bytes, as uploaded",
-    "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}}
 
 
 class _Body(BaseModel):
