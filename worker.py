@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -33,6 +32,7 @@ from activities.persist import EventActivities
 from eventstore.plan_versions import PlanVersions
 from eventstore.projector import Projector
 from runtime import trust as trusts
+from runtime.signals import stop_on_signals
 from runtime.trust import Trust
 from workflows.campaign import ProvinceCampaignWorkflow
 from workflows.checkpoints import CheckpointWorkflow
@@ -254,10 +254,7 @@ async def serve(task_queue: str = TASK_QUEUE, log_level: str = "INFO") -> None:
         logs.log.warning("worker.rehearsal_clocks", detail=f"{trusts.ENV_REHEARSALS} is set: "
                          "cases may run on a shifted or compressed calendar")
     setup_tracing()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     options: dict[str, Any] = {}
     if os.environ.get("DRUGFREE_WORKFLOW_CACHE"):
         # 0 turns sticky execution off: the time-skipping test server never times out a dead

@@ -18,12 +18,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from temporalio import activity, workflow
+
+from runtime.signals import stop_on_signals
 
 ANCHOR_TABLE = """CREATE TABLE IF NOT EXISTS bench_anchor (
     id        bigserial   PRIMARY KEY,
@@ -83,10 +84,7 @@ async def run_worker(task_queue: str, max_activities: int = 0) -> None:
 
     from runtime.temporal import connect
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     url = os.environ["DATABASE_URL"]
     client = await connect(os.environ["TEMPORAL_ADDRESS"])
     # The same pool size as the event store's (EventStore.connect: 1..10 connections).

@@ -61,6 +61,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import psutil
 
+from runtime.signals import stop_on_signals
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).parent / "results" / "workflows.json"
 PLAN_ID = "ninh-binh-2026"
@@ -211,10 +213,7 @@ async def _worker_main(task_queue: str, log_file: Any, max_activities: int) -> N
     from worker import running_worker
 
     logs.configure("INFO", stream=log_file)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     client = await connect(os.environ["TEMPORAL_ADDRESS"])
     options: dict[str, Any] = ({"max_concurrent_activities": max_activities}
                                if max_activities > 0 else {})

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 from typing import Annotated
 
 import typer
 
 from cli.errors import fail
+from runtime.signals import stop_on_signals
 
 
 def api_cmd(
@@ -43,10 +43,7 @@ def api_cmd(
         from service.access import Authenticator
 
         logs.configure(os.environ.get("DRUGFREE_LOG_LEVEL", "INFO"))
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        stop = stop_on_signals()
         client = await connect(address)
         async with await EventStore.connect(db_url) as store:
             service = CaseService(client, os.environ.get("DRUGFREE_TASK_QUEUE", TASK_QUEUE),

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 from typing import Annotated
 
 import typer
 
 from cli.errors import fail
+from runtime.signals import stop_on_signals
 
 
 def codec_server_cmd(
@@ -54,10 +54,7 @@ def codec_server_cmd(
         from service.audit_reads import ReadLog
 
         logs.configure(os.environ.get("DRUGFREE_LOG_LEVEL", "INFO"))
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        stop = stop_on_signals()
         async with AsyncExitStack() as stack:
             store = None
             if db_url:

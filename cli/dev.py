@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import math
-import signal
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from cli.errors import fail
+from runtime.signals import stop_on_signals
 
 
 def dev_cmd(
@@ -42,10 +42,7 @@ def dev_cmd(
     logs.configure("WARNING")
 
     async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        stop = stop_on_signals()
         async with running_stack(data.resolve(), api_port=api_port,
                                  temporal_port=temporal_port, ui_port=ui_port,
                                  rehearsal=rehearse) as info:
