@@ -192,9 +192,12 @@ biến môi trường / environment:
                           run without identity (insecure; for trials only)
   DRUGFREE_REHEARSAL_CLOCKS=1  chấp nhận lịch diễn tập (demo, kiểm thử) / accept rehearsal
                           clocks (demo, tests, benchmarks)
-  DRUGFREE_PAYLOAD_KEY    64 ký tự hex: khóa mã hóa dữ liệu / 64 hex digits: payload encryption key
+  DRUGFREE_PAYLOAD_KEY    64 ký tự hex: khóa mã hóa dữ liệu (bắt buộc, hoặc tệp khóa) /
+                          64 hex digits: payload encryption key (required, or a key file)
   DRUGFREE_PAYLOAD_KEYS_FILE  tệp khóa có mã, xoay vòng được (drugfree keys) / a key file of
                           named keys, rotated with `drugfree keys rotate`
+  DRUGFREE_INSECURE_PLAINTEXT=1  dữ liệu không mã hóa (không an toàn, chỉ để kiểm thử) /
+                          payloads in clear (insecure; tests only)
   DRUGFREE_WORKFLOW_CACHE số quy trình giữ trong bộ nhớ (0: tắt) / cached workflows (0: off)
   DRUGFREE_CATALOG        thư mục kế hoạch, bộ tiêu chí, bộ quy tắc / plan and set directories
   DRUGFREE_SMTP_*, DRUGFREE_WEBHOOK_*   kênh thông báo / notification channels
@@ -243,10 +246,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 async def serve(task_queue: str = TASK_QUEUE, log_level: str = "INFO") -> None:
     """Start tracing, the database and Temporal (given or throwaway), and run until signalled."""
     from runtime import logs
+    from runtime.codec import codec_from_env
     from runtime.temporal import temporal_environment
 
     logs.configure(log_level)
     trust = Trust.from_env()  # before anything starts: no keys, no worker (TrustError)
+    codec_from_env()  # likewise without a payload key, unless the logged plaintext opt-out
     if trust.insecure:
         logs.log.warning("worker.insecure", detail=f"{trusts.ENV_INSECURE} is set: no identity "
                          "is checked; anyone who reaches Temporal may act as anyone")
@@ -271,6 +276,7 @@ async def serve(task_queue: str = TASK_QUEUE, log_level: str = "INFO") -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from eventstore.errors import EventStoreError
+    from runtime.codec import PayloadKeyError
 
     args = parse_args(argv)
     try:
@@ -278,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EventStoreError as err:  # not migrated, or the owner's URL: one line, exit 2
         print(f"worker.py: lỗi / error: {err}", file=sys.stderr)
         return 2
-    except trusts.TrustError as err:  # no keys: one line in both languages, exit 2
+    except (trusts.TrustError, PayloadKeyError) as err:  # no keys: one line, both languages
         print(f"worker.py: lỗi / error: {err.text('vi')} / {err.message}", file=sys.stderr)
         return 2
     return 0

@@ -885,6 +885,9 @@ def _versions() -> dict[str, str]:
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
+    from runtime.codec import ensure_session_key
+
+    ensure_session_key()  # the throwaway servers' workers inherit it
     sizes = [104] if args.quick else [int(x) for x in args.sizes.split(",") if x.strip()]
     s = Settings(seconds_per_day=args.seconds_per_day, inflight=args.inflight,
                  drivers=args.drivers, margin_s=args.margin, timeout_s=args.timeout_min * 60,

@@ -21,6 +21,7 @@ def api_cmd(
     """Chạy API HTTP / serve the HTTP API (TEMPORAL_ADDRESS, DATABASE_URL as drugfree_app,
     DRUGFREE_TOKEN_KEYS or DRUGFREE_TOKEN_JWKS_URL, DRUGFREE_FRONT_DOOR_KEY). For everything
     on one machine, use `drugfree dev`."""
+    from runtime.codec import PayloadKeyError, codec_from_env
     from runtime.frontdoor import FrontDoorConfig
     from runtime.trust import TrustError
 
@@ -30,7 +31,8 @@ def api_cmd(
              "TEMPORAL_ADDRESS and DATABASE_URL are required (or use `drugfree dev`)")
     try:
         door = FrontDoorConfig.from_env()
-    except TrustError as exc:
+        codec_from_env()  # encryption is the default: no key, no API (PayloadKeyError)
+    except (TrustError, PayloadKeyError) as exc:
         fail(f"{exc.text('vi')} / {exc.message}")
 
     async def run() -> None:

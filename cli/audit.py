@@ -38,6 +38,7 @@ from domain.replay import CaseAt, replay
 from eventstore import EventStore, StreamNotFoundError
 from eventstore.plan_versions import PlanVersions
 from eventstore.records import VerifyReport
+from runtime.codec import PayloadKeyError
 from service import export as exports
 from service.audit import Audit, signing_key, verifier_of
 from web import labels
@@ -305,6 +306,8 @@ def crosscheck_cmd(
                 return (await crosscheck(client, store, stream)).as_dict()
         except (RPCError, RuntimeError) as exc:
             _rpc_failure(lang, exc)
+        except PayloadKeyError:
+            raise  # no key, or not the one that sealed them: said once, by cli.main
         except ValueError as exc:  # payloads this key cannot decode
             fail(str(exc))
 
@@ -378,6 +381,8 @@ def replay_code_cmd(
                                           every=every)
         except (RPCError, RuntimeError) as exc:
             _rpc_failure(lang, exc)
+        except PayloadKeyError:
+            raise  # said once, by cli.main
         except ValueError as exc:  # a plan or queue name that is not a plain id
             fail(str(exc))
         return report.as_dict()

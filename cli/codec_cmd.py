@@ -32,9 +32,9 @@ def codec_server_cmd(
 
     try:
         codec = codec_from_env()
-    except (PayloadKeyError, ValueError) as exc:
-        fail(f"khóa mã hóa dữ liệu không dùng được / payload keys unusable: {exc}")
-    if codec is None:
+    except PayloadKeyError as exc:
+        fail(f"{exc.text('vi')} / {exc.message}")
+    if codec is None:  # the plaintext opt-out: nothing to decode, and no key to decode with
         fail("cần khóa mã hóa dữ liệu: đặt DRUGFREE_PAYLOAD_KEYS_FILE hoặc DRUGFREE_PAYLOAD_KEY "
              "/ no payload keys: set DRUGFREE_PAYLOAD_KEYS_FILE or DRUGFREE_PAYLOAD_KEY")
     try:

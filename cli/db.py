@@ -21,6 +21,7 @@ from cli.datadir import cluster_of
 from cli.errors import fail
 from eventstore import EventStore, EventStoreError, Projector, migrate
 from eventstore.embedded import embedded_server
+from runtime.codec import PayloadKeyError
 
 EXIT_BROKEN = 1
 
@@ -63,6 +64,8 @@ def _run(url: str | None, work: Callable[[str], Coroutine[Any, Any, T]],
         fail(str(err))
     except (asyncpg.PostgresError, asyncpg.InterfaceError) as err:
         fail(f"database: {err}")
+    except PayloadKeyError:
+        raise  # said once, in both languages, by cli.main
     except (OSError, ValueError) as err:  # unreachable server, malformed URL
         fail(f"cannot connect: {err}")
 

@@ -577,10 +577,12 @@ async def demo_stack(kept: DemoDir | None, prefix: str, what_vi: str,
     from eventstore.store import EventStore
     from eventstore.urls import app_url
     from runtime import logs
+    from runtime.codec import ensure_session_key
     from runtime.temporal import temporal_environment
     from runtime.trust import Trust
     from worker import running_worker
 
+    ensure_session_key()  # encrypted like production; the throwaway server dies with the key
     log_path = kept.log if kept else Path("var") / "demo-notifications.log"
     log_path.parent.mkdir(exist_ok=True)
     with log_path.open("w", encoding="utf-8") as log_file:

@@ -25,6 +25,7 @@ from cli import (
     plans,
     rounds,
 )
+from runtime.codec import PayloadKeyError
 
 app = typer.Typer(
     name="drugfree",
@@ -81,6 +82,9 @@ def main() -> None:
     except typer.Abort:
         typer.echo("đã hủy / aborted", err=True)
         sys.exit(1)
+    except PayloadKeyError as exc:  # any command that talks to the workflow service
+        typer.echo(f"error: {exc.text('vi')} / {exc.message} [payload_key]", err=True)
+        finish(2)
     finish(code if isinstance(code, int) else 0)
 
 

@@ -11,6 +11,9 @@ Keys come from a key file (``DRUGFREE_PAYLOAD_KEYS_FILE``: JSON ``{"current": id
 {id: 64 hex}}``, written by ``drugfree keys new|rotate``), or a single key in
 ``DRUGFREE_PAYLOAD_KEY`` (64 hex), whose id is ``drugfree-key-1`` (the id every payload had
 before rotation existed: recorded histories still open).
+
+Encryption is on by default: a process with no key refuses to start. Payloads in clear only
+under ``DRUGFREE_INSECURE_PLAINTEXT=1``, an opt-out for tests that every process logs.
 """
 
 from __future__ import annotations
@@ -33,21 +36,34 @@ ENCODING = b"binary/encrypted"
 KEY_ID = "drugfree-key-1"  # the single environment key's id
 ENV_KEY = "DRUGFREE_PAYLOAD_KEY"
 ENV_KEYS_FILE = "DRUGFREE_PAYLOAD_KEYS_FILE"
+ENV_PLAINTEXT = "DRUGFREE_INSECURE_PLAINTEXT"
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 class PayloadKeyError(ValueError):
-    """A key file or payload this process cannot use; the message names what is wrong."""
+    """A key file or payload this process cannot use; the message names what is wrong, in
+    English (``str``) and Vietnamese (``text("vi")``)."""
+
+    def __init__(self, message: str, message_vi: str | None = None) -> None:
+        super().__init__(message)
+        self.message, self.message_vi = message, message_vi
+
+    def text(self, lang: str = "vi") -> str:
+        return self.message_vi if lang == "vi" and self.message_vi else self.message
 
 
 def _key(raw: str, where: str) -> bytes:
     try:
         key = bytes.fromhex(raw)
     except ValueError:
-        raise PayloadKeyError(f"{where}: a payload key is 64 hexadecimal characters") from None
+        raise PayloadKeyError(f"{where}: a payload key is 64 hexadecimal characters",
+                              f"{where}: khóa mã hóa dữ liệu gồm 64 ký tự thập lục phân"
+                              ) from None
     if len(key) != 32:
         raise PayloadKeyError(f"{where}: a payload key is 32 bytes (64 hex characters), "
-                              f"not {len(key)}")
+                              f"not {len(key)}",
+                              f"{where}: khóa mã hóa dữ liệu dài 32 byte (64 ký tự thập lục "
+                              f"phân), không phải {len(key)}")
     return key
 
 
@@ -62,10 +78,14 @@ class KeyRing:
         for key_id in self.keys:
             if not _ID.match(key_id):
                 raise PayloadKeyError(f"payload key id {key_id!r}: letters, digits, . _ - "
-                                      "(at most 64)")
+                                      "(at most 64)",
+                                      f"mã khóa {key_id!r}: chỉ gồm chữ, số, . _ - (tối đa 64)")
         if self.current not in self.keys:
+            held = ', '.join(sorted(self.keys)) or 'none'
             raise PayloadKeyError(f"the current payload key {self.current!r} is not among "
-                                  f"the keys ({', '.join(sorted(self.keys)) or 'none'})")
+                                  f"the keys ({held})",
+                                  f"khóa hiện hành {self.current!r} không có trong các khóa "
+                                  f"({held})")
 
     @classmethod
     def single(cls, key: bytes, key_id: str = KEY_ID) -> KeyRing:
@@ -77,12 +97,16 @@ class KeyRing:
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except OSError as exc:
-            raise PayloadKeyError(f"{path}: cannot read the key file ({exc.strerror})") from None
+            raise PayloadKeyError(f"{path}: cannot read the key file ({exc.strerror})",
+                                  f"{path}: không đọc được tệp khóa ({exc.strerror})") from None
         except ValueError:
-            raise PayloadKeyError(f"{path}: not a JSON key file") from None
+            raise PayloadKeyError(f"{path}: not a JSON key file",
+                                  f"{path}: không phải tệp khóa JSON") from None
         if not isinstance(doc, dict) or not isinstance(doc.get("keys"), dict) or \
                 not isinstance(doc.get("current"), str):
-            raise PayloadKeyError(f"{path}: expected {{\"current\": id, \"keys\": {{id: hex}}}}")
+            shape = '{"current": id, "keys": {id: hex}}'
+            raise PayloadKeyError(f"{path}: expected {shape}",
+                                  f"{path}: tệp khóa phải có dạng {shape}")
         keys = {str(k): _key(str(v), f"{path}: key {k!r}") for k, v in doc["keys"].items()}
         return cls(keys, doc["current"])
 
@@ -108,7 +132,8 @@ class KeyRing:
         """A new random key made current; the old ones kept to open what they sealed."""
         new_id = key_id or _new_id()
         if new_id in self.keys:
-            raise PayloadKeyError(f"payload key id {new_id!r} is already in the ring")
+            raise PayloadKeyError(f"payload key id {new_id!r} is already in the ring",
+                                  f"mã khóa {new_id!r} đã có trong tệp khóa")
         return KeyRing({**self.keys, new_id: AESGCM.generate_key(bit_length=256)}, new_id)
 
 
@@ -144,16 +169,20 @@ class EncryptionCodec(PayloadCodec):
             key_id = p.metadata.get("encryption-key-id", b"").decode("utf-8", "replace")
             opener = self._aead.get(key_id)
             if opener is None:
+                held = ', '.join(sorted(self.ring.keys))
                 raise PayloadKeyError(
                     f"payload encrypted with key {key_id!r}, which this process does not "
-                    f"hold (it holds: {', '.join(sorted(self.ring.keys))}); add that key to "
-                    f"{ENV_KEYS_FILE}")
+                    f"hold (it holds: {held}); add that key to {ENV_KEYS_FILE}",
+                    f"dữ liệu được mã hóa bằng khóa {key_id!r} mà tiến trình này không có "
+                    f"(đang có: {held}); thêm khóa đó vào {ENV_KEYS_FILE}")
             try:
                 plain = opener.decrypt(p.data[:12], p.data[12:], None)
             except InvalidTag:
                 raise PayloadKeyError(f"payload under key {key_id!r} does not open with this "
-                                      "process's key of that id (altered, or another key)"
-                                      ) from None
+                                      "process's key of that id (altered, or another key)",
+                                      f"dữ liệu mã hóa bằng khóa {key_id!r} không mở được bằng "
+                                      "khóa cùng mã của tiến trình này (đã bị sửa, hoặc khóa "
+                                      "khác)") from None
             decoded = Payload()
             decoded.ParseFromString(plain)
             out.append(decoded)
@@ -168,12 +197,37 @@ def ring_from_env() -> KeyRing | None:
     raw = os.environ.get(ENV_KEY)
     if not raw:
         return None
-    try:
-        return KeyRing.single(_key(raw, ENV_KEY))
-    except PayloadKeyError:
-        raise ValueError(f"{ENV_KEY} must be 64 hexadecimal characters") from None
+    return KeyRing.single(_key(raw, ENV_KEY))
+
+
+def plaintext_opted_out() -> bool:
+    """``DRUGFREE_INSECURE_PLAINTEXT=1``: the explicit, logged opt-out of encryption."""
+    return os.environ.get(ENV_PLAINTEXT, "").strip().lower() in ("1", "true", "yes")
+
+
+MISSING = PayloadKeyError(
+    f"no payload encryption key: set {ENV_KEYS_FILE} (a file written by `drugfree keys new`) "
+    f"or {ENV_KEY}; {ENV_PLAINTEXT}=1 stores case data in clear in the workflow service "
+    "(tests only)",
+    f"thiếu khóa mã hóa dữ liệu: đặt {ENV_KEYS_FILE} (tệp do `drugfree keys new` tạo) hoặc "
+    f"{ENV_KEY}; {ENV_PLAINTEXT}=1 lưu dữ liệu hồ sơ không mã hóa trong dịch vụ quy trình "
+    "(chỉ để kiểm thử)")
 
 
 def codec_from_env() -> EncryptionCodec | None:
+    """The process's codec. Encryption is the default: with no key configured this raises
+    ``PayloadKeyError`` (the process does not start), unless ``DRUGFREE_INSECURE_PLAINTEXT=1``
+    opts out (None: payloads in clear)."""
     ring = ring_from_env()
-    return EncryptionCodec(ring) if ring is not None else None
+    if ring is not None:
+        return EncryptionCodec(ring)
+    if plaintext_opted_out():
+        return None
+    raise MISSING
+
+
+def ensure_session_key() -> None:
+    """A random key for this process and its children, when none is configured: for the
+    throwaway servers of the demo and benchmarks, whose histories die with them."""
+    if not (os.environ.get(ENV_KEYS_FILE) or os.environ.get(ENV_KEY)):
+        os.environ[ENV_KEY] = AESGCM.generate_key(bit_length=256).hex()

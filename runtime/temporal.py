@@ -36,7 +36,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from domain.validation import describe
-from runtime.codec import codec_from_env
+from runtime.codec import ENV_PLAINTEXT, codec_from_env
 
 NAMESPACE = os.environ.get("TEMPORAL_NAMESPACE", "default")
 
@@ -71,11 +71,13 @@ PLAIN_CONVERTER = DataConverter(payload_converter_class=ValueFreePayloadConverte
 
 
 def data_converter() -> DataConverter:
-    """Pydantic JSON payloads; with ``DRUGFREE_PAYLOAD_KEY`` set, payloads are encrypted and so
-    are failures' messages and stack traces (they can quote case data: README, "No values in
-    failures"). The failure's type, our refusal code, stays readable to the server."""
+    """Pydantic JSON payloads, encrypted (runtime/codec.py: ``PayloadKeyError`` when no key is
+    configured), and so are failures' messages and stack traces (they can quote case data:
+    README, "No values in failures"). The failure's type, our refusal code, stays readable to
+    the server. In clear only under the opt-out ``DRUGFREE_INSECURE_PLAINTEXT=1``, logged."""
     codec = codec_from_env()
     if codec is None:
+        _warn_plaintext()
         return PLAIN_CONVERTER
     return dataclasses.replace(
         PLAIN_CONVERTER, payload_codec=codec,
@@ -83,6 +85,13 @@ def data_converter() -> DataConverter:
 
 
 @functools.cache
+def _warn_plaintext() -> None:
+    from runtime.logs import log
+
+    log.warning("payloads.plaintext", setting=ENV_PLAINTEXT,
+                detail="payloads are stored in clear in the workflow service (tests only)")
+
+
 @functools.cache
 def runtime() -> Runtime:
     """The SDK core's own logs go to stderr at ``DRUGFREE_CORE_LOG`` (default ERROR), so that

@@ -34,6 +34,7 @@ from temporalio.worker import Replayer, WorkflowRunner
 
 from eventstore.errors import StreamNotFoundError
 from eventstore.store import EventStore
+from runtime.codec import PayloadKeyError
 from workflows import names
 
 APPEND = "append_events"
@@ -195,6 +196,8 @@ async def chain_runs(client: Client, case_histories: Sequence[WorkflowHistory]
 async def _decoded(client: Client, payloads: Sequence[Any]) -> Any:
     try:
         values = await client.data_converter.decode(list(payloads))
+    except PayloadKeyError:
+        raise  # names the key id the payload needs
     except Exception as exc:  # noqa: BLE001 - a wrong or missing key fails in many ways
         raise ValueError("cannot decode the history's payloads (is DRUGFREE_PAYLOAD_KEY the "
                          f"workers' key?): {type(exc).__name__}") from None

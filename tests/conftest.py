@@ -19,6 +19,11 @@ from eventstore.urls import app_url, with_database
 
 _names = itertools.count(1)
 
+# Encryption is the default (runtime.codec): every test process and the servers and workers it
+# starts seal payloads with this key, as production does with its own; tests of the refusal
+# without a key remove it themselves.
+os.environ.setdefault("DRUGFREE_PAYLOAD_KEY", bytes(range(100, 132)).hex())
+
 
 @dataclass(frozen=True)
 class Database:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,16 +15,22 @@ from temporalio.api.common.v1 import Payload
 from typer.testing import CliRunner
 
 from cli.main import app
+from domain.identity import Signer
+from runtime import logs
 from runtime.codec import (
     ENCODING,
     ENV_KEY,
     ENV_KEYS_FILE,
+    ENV_PLAINTEXT,
     KEY_ID,
     EncryptionCodec,
     KeyRing,
     PayloadKeyError,
     codec_from_env,
 )
+from runtime.temporal import _warn_plaintext, data_converter
+
+ROOT = Path(__file__).resolve().parents[1]
 
 PLAIN = Payload(metadata={"encoding": b"json/plain"}, data=b'{"commune": "29236"}')
 
@@ -91,3 +99,71 @@ def test_drugfree_keys_new_rotate_list(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv(ENV_KEYS_FILE, str(file))
     codec = codec_from_env()
     assert codec is not None and codec.ring.current == "k-2"
+
+
+def _no_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (ENV_KEY, ENV_KEYS_FILE, ENV_PLAINTEXT):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_without_a_key_nothing_starts_naming_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Encryption is the default: no key is a refusal in both languages, not plain payloads."""
+    _no_keys(monkeypatch)
+    with pytest.raises(PayloadKeyError) as info:
+        codec_from_env()
+    assert ENV_KEYS_FILE in info.value.message and ENV_PLAINTEXT in info.value.message
+    assert info.value.text("vi").startswith("thiếu khóa mã hóa dữ liệu")
+    with pytest.raises(PayloadKeyError):
+        data_converter()
+
+
+def test_plaintext_is_an_explicit_logged_opt_out(monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    _no_keys(monkeypatch)
+    monkeypatch.setenv(ENV_PLAINTEXT, "1")
+    _warn_plaintext.cache_clear()
+    logs.configure("INFO", stream=sys.stderr)
+    converter = data_converter()
+    assert converter.payload_codec is None
+    warning = [json.loads(line) for line in capsys.readouterr().err.splitlines()
+               if "payloads.plaintext" in line]
+    assert warning and warning[0]["level"] == "warning" and warning[0]["setting"] == ENV_PLAINTEXT
+    # a key wins over the opt-out: set both, and payloads are sealed
+    monkeypatch.setenv(ENV_KEY, "cd" * 32)
+    assert isinstance(data_converter().payload_codec, EncryptionCodec)
+
+
+def test_a_malformed_environment_key_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    _no_keys(monkeypatch)
+    monkeypatch.setenv(ENV_KEY, "ab" * 31)
+    with pytest.raises(PayloadKeyError) as info:
+        codec_from_env()
+    assert ENV_KEY in info.value.message and "not 31" in info.value.message
+    assert "không phải 31" in info.value.text("vi")
+
+
+@pytest.mark.parametrize("argv", [
+    [sys.executable, str(ROOT / "worker.py")],
+    [sys.executable, "-m", "cli.main", "api"],
+    [sys.executable, "-m", "cli.main", "codec-server"],
+    [sys.executable, "-m", "cli.main", "audit", "crosscheck", "conversion:p:1",
+     "--temporal-address", "127.0.0.1:1", "--database-url", "postgresql://x@127.0.0.1:1/x"],
+])
+def test_processes_refuse_to_start_without_a_key(argv: list[str], tmp_path: Path) -> None:
+    """Each process that talks to the workflow service: one line, exit 2, nothing started."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in (ENV_KEY, ENV_KEYS_FILE, ENV_PLAINTEXT, "DATABASE_URL")}
+    # past every other check that comes first (trust, addresses), so the key is what is missing
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps(Signer.generate().ring().jwks()), encoding="utf-8")
+    front = tmp_path / "front.pem"
+    front.write_bytes(Signer.generate().pem())
+    env.update({"DRUGFREE_INSECURE_NO_IDENTITY": "1", "TEMPORAL_ADDRESS": "127.0.0.1:1",
+                "DATABASE_URL": "postgresql://drugfree_app@127.0.0.1:1/x",
+                "DRUGFREE_TOKEN_KEYS": str(jwks), "DRUGFREE_FRONT_DOOR_KEY": str(front)})
+    r = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+                       check=False)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+    assert "thiếu khóa mã hóa dữ liệu" in lines[0] and ENV_KEYS_FILE in lines[0]

@@ -21,11 +21,9 @@ from worker import running_worker
 # What the scenarios' workers trust: the front door's key and their relay key; rehearsal
 # clocks, since the time-skipping server starts today and plans are of 2025.
 TRUST = Trust.of(SIGNER, relay=RELAY, rehearsals=True)
-# Payloads and failures are encrypted in every scenario, as in production (runtime.codec):
-# set before the session's server, client and worker are made (and inherited by the worker
-# processes the crash tests start).
-PAYLOAD_KEY = bytes(range(100, 132)).hex()
-os.environ.setdefault("DRUGFREE_PAYLOAD_KEY", PAYLOAD_KEY)
+# Payloads and failures are encrypted in every scenario, as in production: the session's key
+# is set by tests/conftest.py (runtime.codec refuses to run without one).
+PAYLOAD_KEY = os.environ["DRUGFREE_PAYLOAD_KEY"]
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
