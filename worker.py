@@ -245,10 +245,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 async def serve(task_queue: str = TASK_QUEUE, log_level: str = "INFO") -> None:
     """Start tracing, the database and Temporal (given or throwaway), and run until signalled."""
-    from runtime import logs
+    from eventstore.store import EventStore
+    from runtime import logs, metrics, ops, settings
     from runtime.codec import codec_from_env
-    from runtime.temporal import temporal_environment
+    from runtime.temporal import enable_sdk_metrics, temporal_environment
 
+    cfg = settings.load()  # every setting checked first: a bad value names its variable
     logs.configure(log_level)
     trust = Trust.from_env()  # before anything starts: no keys, no worker (TrustError)
     codec_from_env()  # likewise without a payload key, unless the logged plaintext opt-out
@@ -261,15 +263,25 @@ async def serve(task_queue: str = TASK_QUEUE, log_level: str = "INFO") -> None:
     setup_tracing()
     stop = stop_on_signals()
     options: dict[str, Any] = {}
-    if os.environ.get("DRUGFREE_WORKFLOW_CACHE"):
+    if cfg.workflow_cache is not None:
         # 0 turns sticky execution off: the time-skipping test server never times out a dead
         # worker's sticky queue, so crash tests run without it.
-        options["max_cached_workflows"] = int(os.environ["DRUGFREE_WORKFLOW_CACHE"])
+        options["max_cached_workflows"] = cfg.workflow_cache
+    if sdk := ops.sdk_metrics_address(cfg):
+        enable_sdk_metrics(sdk)
     async with worker_database() as url:
         await check_database(url)  # before Temporal: a wrong database fails fast, in one line
         async with temporal_environment("dev", tracing=True) as (client, _), \
-                running_worker(client, url, task_queue, trust=trust, **options):
-            logs.log.info("worker.started", task_queue=task_queue)
+                running_worker(client, url, task_queue, trust=trust,
+                               dispatch=cfg.worker_dispatch, project=cfg.worker_dispatch,
+                               **options), \
+                await EventStore.connect(url, max_size=2) as store, \
+                ops.operations(cfg, {"temporal": client.service_client.check_health,
+                                     "database": lambda: ops.ping(store.pool)},
+                               collect=lambda: metrics.refresh_gauges(store.pool),
+                               sdk=sdk is not None):
+            logs.log.info("worker.started", task_queue=task_queue,
+                          dispatch=cfg.worker_dispatch)
             await stop.wait()
             logs.log.info("worker.stopping")
 
@@ -277,6 +289,7 @@ async def serve(task_queue: str = TASK_QUEUE, log_level: str = "INFO") -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     from eventstore.errors import EventStoreError
     from runtime.codec import PayloadKeyError
+    from runtime.settings import SettingsError
 
     args = parse_args(argv)
     try:
@@ -286,6 +299,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except (trusts.TrustError, PayloadKeyError) as err:  # no keys: one line, both languages
         print(f"worker.py: lỗi / error: {err.text('vi')} / {err.message}", file=sys.stderr)
+        return 2
+    except SettingsError as err:
+        print(f"worker.py: lỗi / error: cấu hình không hợp lệ / invalid settings: {err}",
+              file=sys.stderr)
+        return 2
+    except OSError as err:  # the operations port is taken, and the like
+        print(f"worker.py: lỗi / error: không khởi động được / cannot start: "
+              f"{err.strerror or err}", file=sys.stderr)
         return 2
     return 0
 

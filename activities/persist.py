@@ -10,6 +10,7 @@ content) is non-retryable; database trouble is retried by Temporal.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -38,6 +39,7 @@ from eventstore.records import NewEvent
 from eventstore.store import EventStore
 from eventstore.urls import APP_ROLE
 from notify.outbox import enqueue
+from runtime import metrics
 
 VERSION_RACE_RETRIES = 50
 # The failure types this activity raises that no retry can fix (reported as the class name).
@@ -96,6 +98,7 @@ class EventActivities:
 
     async def _append(self, req: AppendRequest) -> AppendResult:
         events = [NewEvent(e.event_id, e.type, e.schema_version, e.payload) for e in req.events]
+        started = time.perf_counter()
         for _ in range(VERSION_RACE_RETRIES):
             try:
                 async with self.pool.acquire() as conn, conn.transaction():
@@ -106,6 +109,7 @@ class EventActivities:
                     if req.notices:
                         await enqueue(conn, req.notices, key=req.events[0].event_id,
                                       channels=self.channels)
+                metrics.appended((e.type for e in events), time.perf_counter() - started)
                 for wake in self.on_append:
                     wake()
                 return AppendResult(last_version=recorded[-1].version,

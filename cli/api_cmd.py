@@ -23,12 +23,17 @@ def api_cmd(
     on one machine, use `drugfree dev`."""
     from runtime.codec import PayloadKeyError, codec_from_env
     from runtime.frontdoor import FrontDoorConfig
+    from runtime.settings import SettingsError, load
     from runtime.trust import TrustError
 
     address, db_url = os.environ.get("TEMPORAL_ADDRESS"), os.environ.get("DATABASE_URL")
     if not address or not db_url:
         fail("cần TEMPORAL_ADDRESS và DATABASE_URL (hoặc dùng `drugfree dev`) / "
              "TEMPORAL_ADDRESS and DATABASE_URL are required (or use `drugfree dev`)")
+    try:
+        cfg = load()
+    except SettingsError as exc:
+        fail(f"cấu hình không hợp lệ / invalid settings: {exc}")
     try:
         door = FrontDoorConfig.from_env()
         codec_from_env()  # encryption is the default: no key, no API (PayloadKeyError)
@@ -38,25 +43,31 @@ def api_cmd(
     async def run() -> None:
         from api.app import create_app
         from eventstore.store import EventStore
-        from runtime import logs
+        from runtime import logs, metrics, ops
         from runtime.stack import TASK_QUEUE, serving
-        from runtime.temporal import connect
+        from runtime.temporal import connect, enable_sdk_metrics
         from service import CaseService
         from service.access import Authenticator
 
-        logs.configure(os.environ.get("DRUGFREE_LOG_LEVEL", "INFO"))
+        logs.configure(cfg.log_level)
         stop = stop_on_signals()
+        if sdk := ops.sdk_metrics_address(cfg):
+            enable_sdk_metrics(sdk)
         client = await connect(address)
         async with await EventStore.connect(db_url) as store:
-            service = CaseService(client, os.environ.get("DRUGFREE_TASK_QUEUE", TASK_QUEUE),
-                                  store, signer=door.signer)
+            service = CaseService(client, cfg.task_queue or TASK_QUEUE, store,
+                                  signer=door.signer)
 
             async def ready() -> None:
                 await client.service_client.check_health()
                 await store.pool.fetchval("SELECT 1")
 
             app = create_app(service, Authenticator(door.tokens, door.issuer), ready=ready)
-            async with serving(app, host, port):
+            async with serving(app, host, port), \
+                    ops.operations(cfg, {"temporal": client.service_client.check_health,
+                                         "database": lambda: ops.ping(store.pool)},
+                                   collect=lambda: metrics.refresh_gauges(store.pool),
+                                   sdk=sdk is not None):
                 logs.log.info("api.started", url=f"http://{host}:{port}")
                 await stop.wait()
 

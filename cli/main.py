@@ -22,6 +22,7 @@ from cli import (
     demo,
     dev,
     keys,
+    ops_cmd,
     plans,
     rounds,
 )
@@ -44,6 +45,8 @@ app.add_typer(keys.app, name="keys")
 app.command("dev")(dev.dev_cmd)
 app.command("api")(api_cmd.api_cmd)
 app.command("codec-server")(codec_cmd.codec_server_cmd)
+app.command("dispatcher")(ops_cmd.dispatcher_cmd)
+app.command("settings")(ops_cmd.settings_cmd)
 app.add_typer(cases.app, name="case")
 app.command("inbox")(cases.inbox_cmd)
 app.add_typer(campaigns.app, name="campaign")

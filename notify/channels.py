@@ -18,8 +18,8 @@ from typing import Any, Protocol
 import aiosmtplib
 import httpx
 import structlog
-from pydantic import SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from runtime.settings import Settings
 
 SIGNATURE_HEADER = "X-Drugfree-Signature"
 NOTICE_ID_HEADER = "X-Drugfree-Notice-Id"
@@ -147,35 +147,8 @@ class WebhookChannel:
             raise WebhookError(f"webhook answered HTTP {response.status_code}")
 
 
-class NotifySettings(BaseSettings):
-    """Channel configuration from ``DRUGFREE_*`` variables (e.g. ``DRUGFREE_SMTP_HOST``).
-
-    ``smtp_role_to`` is a JSON object mapping a role id to its address; other roles get
-    ``smtp_to``.
-    """
-
-    model_config = SettingsConfigDict(env_prefix="DRUGFREE_", extra="ignore")
-
-    smtp_host: str | None = None
-    smtp_port: int = 25
-    smtp_from: str | None = None
-    smtp_to: str | None = None
-    smtp_role_to: dict[str, str] = {}
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_starttls: bool | None = None
-    webhook_url: str | None = None
-    webhook_secret: SecretStr | None = None
-    notify_lang: str = "vi"
-
-    @model_validator(mode="after")
-    def _complete(self) -> NotifySettings:
-        # Refuse a half-configured channel at start-up, not at the first notice.
-        if self.smtp_host and not (self.smtp_from and self.smtp_to):
-            raise ValueError("DRUGFREE_SMTP_HOST needs DRUGFREE_SMTP_FROM and DRUGFREE_SMTP_TO")
-        if self.webhook_url and not self.webhook_secret:
-            raise ValueError("DRUGFREE_WEBHOOK_URL needs DRUGFREE_WEBHOOK_SECRET")
-        return self
+# The channels' settings are part of the product's one model (runtime/settings.py).
+NotifySettings = Settings
 
 
 def channels_from_settings(settings: NotifySettings) -> dict[str, Channel]:

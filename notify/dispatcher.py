@@ -25,6 +25,7 @@ import structlog
 
 from notify.channels import Channel, Message
 from notify.templates import render
+from runtime import metrics
 
 log = structlog.get_logger("drugfree.notify")
 
@@ -128,10 +129,12 @@ class Dispatcher:
                 error = (f"{type(err).__name__}: {err}")[:_MAX_ERROR]
                 await self.pool.execute(_FAILED, row["id"], error, self.base_delay,
                                         self.max_delay)
+                metrics.NOTIFICATION_FAILURES.labels(channel=name).inc()
                 log.warning("notification_failed", notice_id=row["id"], channel=name,
                             attempts=row["attempts"] + 1, error=error)
                 continue
             await self.pool.execute(_DELIVERED, row["id"])
+            metrics.NOTIFICATIONS_SENT.labels(channel=name).inc()
             delivered += 1
         return delivered
 

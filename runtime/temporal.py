@@ -31,14 +31,19 @@ from temporalio.converter import (
     JSONPlainPayloadConverter,
 )
 from temporalio.exceptions import ApplicationError
-from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+from temporalio.runtime import (
+    LoggingConfig,
+    PrometheusConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from domain.validation import describe
+from runtime import settings
 from runtime.codec import ENV_PLAINTEXT, codec_from_env
-
-NAMESPACE = os.environ.get("TEMPORAL_NAMESPACE", "default")
 
 
 class _ValueFreeJSON(PydanticJSONPlainPayloadConverter):
@@ -92,13 +97,29 @@ def _warn_plaintext() -> None:
                 detail="payloads are stored in clear in the workflow service (tests only)")
 
 
+_sdk_metrics: str | None = None
+
+
+def enable_sdk_metrics(bind_address: str) -> None:
+    """Have the SDK core serve its Prometheus metrics on ``bind_address`` (runtime/ops.py
+    merges them into the process's /metrics); before the runtime is first used."""
+    global _sdk_metrics
+    if runtime.cache_info().currsize:
+        raise RuntimeError("the Temporal runtime exists already: enable its metrics first")
+    _sdk_metrics = bind_address
+
+
 @functools.cache
 def runtime() -> Runtime:
     """The SDK core's own logs go to stderr at ``DRUGFREE_CORE_LOG`` (default ERROR), so that
-    they never mix into a command's output. One per process, kept until it exits."""
-    level = os.environ.get("DRUGFREE_CORE_LOG", "ERROR")
+    they never mix into a command's output; its metrics on a Prometheus endpoint when a
+    long-running process asked (``enable_sdk_metrics``). One per process, kept until it exits."""
+    level = settings.load().core_log
+    metrics = None if _sdk_metrics is None else PrometheusConfig(
+        bind_address=_sdk_metrics, counters_total_suffix=True, durations_as_seconds=True)
     return Runtime(telemetry=TelemetryConfig(
-        logging=LoggingConfig(filter=TelemetryFilter(core_level=level, other_level=level))))
+        logging=LoggingConfig(filter=TelemetryFilter(core_level=level, other_level=level)),
+        metrics=metrics))
 
 
 def interceptors(tracing: bool) -> list[Interceptor]:
@@ -123,7 +144,8 @@ connected = False
 async def connect(address: str, tracing: bool = False) -> Client:
     global connected
     connected = True
-    return await Client.connect(address, namespace=NAMESPACE, data_converter=data_converter(),
+    return await Client.connect(address, namespace=settings.load().temporal_namespace,
+                                data_converter=data_converter(),
                                 interceptors=interceptors(tracing), runtime=runtime())
 
 

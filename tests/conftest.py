@@ -23,6 +23,9 @@ _names = itertools.count(1)
 # starts seal payloads with this key, as production does with its own; tests of the refusal
 # without a key remove it themselves.
 os.environ.setdefault("DRUGFREE_PAYLOAD_KEY", bytes(range(100, 132)).hex())
+# The worker and API processes tests start serve no operations port unless a test asks for
+# one (several run at once; the default port is for production).
+os.environ.setdefault("DRUGFREE_METRICS_PORT", "0")
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ worker per test module, against the real event store."""
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -13,7 +14,7 @@ import pytest_asyncio
 
 from eventstore.store import EventStore
 from eventstore.urls import app_url
-from runtime.temporal import temporal_environment
+from runtime.temporal import enable_sdk_metrics, temporal_environment
 from runtime.trust import Trust
 from tests.workflows.support import RELAY, SIGNER, Case
 from worker import running_worker
@@ -24,6 +25,18 @@ TRUST = Trust.of(SIGNER, relay=RELAY, rehearsals=True)
 # Payloads and failures are encrypted in every scenario, as in production: the session's key
 # is set by tests/conftest.py (runtime.codec refuses to run without one).
 PAYLOAD_KEY = os.environ["DRUGFREE_PAYLOAD_KEY"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# The SDK's own metrics, as the worker process serves them (runtime/ops.py merges them into
+# /metrics): enabled before the session's runtime exists (tests/workflows/test_metrics.py).
+SDK_METRICS = f"127.0.0.1:{_free_port()}"
+enable_sdk_metrics(SDK_METRICS)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
