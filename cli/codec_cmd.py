@@ -28,6 +28,7 @@ def codec_server_cmd(
     Temporal Web UI, operators only (every decode recorded when DATABASE_URL is set)."""
     from runtime.codec import PayloadKeyError, codec_from_env
     from runtime.frontdoor import token_issuer_from_env, token_ring_from_env
+    from runtime.settings import load
     from runtime.trust import TrustError
 
     try:
@@ -62,7 +63,8 @@ def codec_server_cmd(
             else:
                 logs.log.warning("codec_server.decodes_not_recorded", database_url="unset")
             app = create_codec_app(codec, Authenticator(ring, token_issuer_from_env()),
-                                   ui_origin, ReadLog(store))
+                                   ui_origin, ReadLog(store),
+                                   namespace=load().temporal_namespace)
             async with serving(app, host, port):
                 logs.log.info("codec_server.started", url=f"http://{host}:{port}",
                               ui_origin=ui_origin)

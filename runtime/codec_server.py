@@ -102,9 +102,11 @@ def render_payloads(payloads: list[Payload]) -> dict[str, Any]:
 
 def create_codec_app(codec: EncryptionCodec, authenticator: Authenticator,
                      ui_origin: str = DEFAULT_UI_ORIGIN,
-                     reads: ReadLog | None = None) -> ASGIApp:
+                     reads: ReadLog | None = None, namespace: str | None = None) -> ASGIApp:
     """The codec server: ``/decode`` and ``/encode`` for operators, CORS for ``ui_origin``,
-    each decode recorded in ``reads`` (None or a store-less log: not recorded)."""
+    each decode recorded in ``reads`` (None or a store-less log: not recorded). ``namespace``:
+    the one namespace whose payloads these keys are for; a request naming another is
+    refused (403), so the keys never serve a namespace they were not given for."""
     from api.app import BodyLimit
 
     app = FastAPI(title="drugfree codec server", docs_url=None, redoc_url=None,
@@ -134,8 +136,12 @@ def create_codec_app(codec: EncryptionCodec, authenticator: Authenticator,
         try:
             actor = operator(request)
             payloads = parse_payloads(await request.body())
-            namespace = (request.headers.get("x-namespace", "").strip() or in_path
-                         or "default")
+            asked = (request.headers.get("x-namespace", "").strip() or in_path
+                     or namespace or "default")
+            if namespace is not None and asked != namespace:
+                raise _Refused(403, "codec.wrong_namespace",
+                               f"this codec server decodes the namespace {namespace!r} only",
+                               f"máy chủ giải mã này chỉ phục vụ namespace {namespace!r}")
             try:
                 result = await (codec.decode(payloads) if decode else codec.encode(payloads))
             except PayloadKeyError as exc:
@@ -145,7 +151,7 @@ def create_codec_app(codec: EncryptionCodec, authenticator: Authenticator,
                 raise _Refused(422, "codec.bad_payload", "a payload does not decode",
                                "một payload không giải mã được") from None
             if decode:  # who looked, recorded before the answer (no record, no answer)
-                await log.record(actor, "api", "payload_decode", namespace[:200])
+                await log.record(actor, "api", "payload_decode", asked[:200])
         except _Refused as refused:
             return refused.response
         return JSONResponse(render_payloads(result))

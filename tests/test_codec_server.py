@@ -176,3 +176,24 @@ def test_the_operator_has_no_part_in_cases_or_rounds() -> None:
         check(operator, "read", plan, territory_scope(plan))
     assert info.value.code.endswith(".wrong_role")
     assert readable_plans(operator) == []
+
+
+async def test_only_the_configured_namespace_is_decoded(fresh_database: Database) -> None:
+    """The keys are for one namespace: a request naming another is refused and not recorded."""
+    sealed = body(await CODEC.encode(PLAIN))
+    async with await EventStore.connect(fresh_database.app_url) as store:
+        server = create_codec_app(CODEC, Authenticator(SSO.ring()), UI, ReadLog(store),
+                                  namespace="drugfree")
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=server),
+                                     base_url="http://codec") as http:
+            other = await http.post("/decode", json=sealed,
+                                    headers={**token(OPERATOR), "X-Namespace": "khac"})
+            in_path = await http.post("/khac/decode", json=sealed, headers={
+                "Authorization": token(OPERATOR)["Authorization"]})
+            ours = await http.post("/decode", json=sealed,
+                                   headers={**token(OPERATOR), "X-Namespace": "drugfree"})
+        assert other.status_code == 403 and other.json()["code"] == "codec.wrong_namespace"
+        assert in_path.status_code == 403
+        assert ours.status_code == 200 and payloads_of(ours.json()) == PLAIN
+        looked = await store.read(stream_of(OPERATOR))
+        assert [e.payload["target"] for e in looked] == ["drugfree"]
