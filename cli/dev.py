@@ -23,6 +23,10 @@ def dev_cmd(
                                                help="Cổng Temporal / Temporal port")] = 7233,
     ui_port: Annotated[int, typer.Option("--ui-port", min=1, max=65535,
                                          help="Cổng Temporal Web UI / its port")] = 8233,
+    codec_port: Annotated[int, typer.Option(
+        "--codec-port", min=0, max=65535,
+        help="Cổng máy chủ giải mã cho người vận hành (0: không chạy) / the codec server's "
+             "port, for operators (0: none)")] = 8081,
     rehearse: Annotated[float | None, typer.Option(
         "--rehearse", metavar="SECONDS_PER_DAY", show_default=False,
         help="Diễn tập: hồ sơ, chiến dịch mới chạy theo lịch rút gọn, mỗi ngày kế hoạch dài "
@@ -45,7 +49,7 @@ def dev_cmd(
         stop = stop_on_signals()
         async with running_stack(data.resolve(), api_port=api_port,
                                  temporal_port=temporal_port, ui_port=ui_port,
-                                 rehearsal=rehearse) as info:
+                                 rehearsal=rehearse, codec_port=codec_port) as info:
             tokens = write_tokens(info, data)
             for line in describe(info, data.resolve()):
                 typer.echo(line)

@@ -20,7 +20,7 @@ import os
 import secrets
 import shlex
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -88,6 +88,7 @@ class StackInfo:
     database_url: str = ""  # the event store, as the application role (benchmarks fill it)
     checkpoint_vkey: str = ""  # the verifier key of the stack's checkpoints
     rehearsal: float | None = None  # seconds per plan day; None: the plans' real dates
+    codec_url: str | None = None  # the codec server, for operators (role operator)
 
 
 def sample_people(plan_id: str) -> list[tuple[Actor, str]]:
@@ -118,11 +119,12 @@ def sample_people(plan_id: str) -> list[tuple[Actor, str]]:
 @asynccontextmanager
 async def running_stack(root: Path, *, api_port: int = 8000, temporal_port: int = 7233,
                         ui_port: int = 8233, sample_plan: str = "ninh-binh-2027",
-                        rehearsal: float | None = None,
+                        rehearsal: float | None = None, codec_port: int = 0,
                         on_line: Callable[[str], None] = print) -> AsyncIterator[StackInfo]:
     """Start every part (resuming what ``root`` holds) and stop them all on exit.
     ``rehearsal``: seconds per plan day, new cases and campaigns on ``rehearsal_clock`` (and a
-    worker that accepts it); None: on their plans' real dates."""
+    worker that accepts it); None: on their plans' real dates. ``codec_port``: also serve the
+    codec server there, with a sample operator's token (0: not)."""
     if rehearsal is not None and not rehearsal > 0:
         raise ValueError(f"rehearsal: seconds per plan day must be positive, not {rehearsal}")
     from temporalio.testing import WorkflowEnvironment
@@ -133,11 +135,14 @@ async def running_stack(root: Path, *, api_port: int = 8000, temporal_port: int 
     from eventstore.store import EventStore
     from eventstore.urls import app_url
     from runtime import temporal as rt
+    from runtime.codec import EncryptionCodec, codec_from_env
+    from runtime.codec_server import CODEC_ROLE, DEFAULT_UI_ORIGIN, create_codec_app
     from runtime.schedules import ensure_checkpoint_schedule
     from runtime.trust import Trust
     from service import CaseService
     from service.access import Authenticator
     from service.audit import signing_key, verifier_of
+    from service.audit_reads import ReadLog
     from web.app import DemoPerson
     from worker import running_worker
 
@@ -187,11 +192,29 @@ async def running_stack(root: Path, *, api_port: int = 8000, temporal_port: int 
                 # the pages' sign-in lists the sample people (this local stack only)
                 app = create_app(service, Authenticator(keys.identity.ring()), ready=ready,
                                  clock_for=clock_for, people=people)
-                async with serving(app, "127.0.0.1", api_port):
+                async with AsyncExitStack() as servers:
+                    await servers.enter_async_context(serving(app, "127.0.0.1", api_port))
+                    codec_url = None
+                    if codec_port:
+                        # an operator reads payloads through it (temporal --codec-endpoint)
+                        operator = Actor(person_id="dev-operator", role=CODEC_ROLE,
+                                         province_code=people[0].actor.province_code)
+                        tokens[CODEC_ROLE] = issue_token(keys.identity, operator, now,
+                                                         timedelta(hours=8),
+                                                         name="Người vận hành thử")
+                        codec = create_codec_app(
+                            codec_from_env() or EncryptionCodec(bytes.fromhex(
+                                keys.payload_key)), Authenticator(keys.identity.ring()),
+                            ui_url or DEFAULT_UI_ORIGIN, ReadLog(store),
+                            namespace=client.namespace)
+                        await servers.enter_async_context(
+                            serving(codec, "127.0.0.1", codec_port))
+                        codec_url = f"http://127.0.0.1:{codec_port}"
                     yield StackInfo(api_url=f"http://127.0.0.1:{api_port}",
                                     temporal_address=address, ui_url=ui_url, tokens=tokens,
                                     database_url=db_url, rehearsal=rehearsal,
-                                    checkpoint_vkey=verifier_of(signing_key()))
+                                    checkpoint_vkey=verifier_of(signing_key()),
+                                    codec_url=codec_url)
         finally:
             if env is not None:
                 await env.shutdown()
@@ -229,6 +252,12 @@ def describe(info: StackInfo, root: Path) -> list[str]:
     ]
     if info.ui_url:
         lines.append(f"  Temporal Web UI:     {info.ui_url}")
+    if info.codec_url:
+        lines += [f"  Máy chủ giải mã / codec server: {info.codec_url}   (người vận hành / "
+                  "operators; thẻ / token: operator)",
+                  f"      temporal workflow show -w <id> --address {info.temporal_address} "
+                  f"--codec-endpoint {info.codec_url} --codec-auth \"Bearer "
+                  "$DRUGFREE_TOKEN_OPERATOR\""]
     if info.rehearsal is not None:
         lead = REHEARSAL_LEAD.total_seconds()
         lines += [

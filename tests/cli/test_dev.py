@@ -5,6 +5,7 @@ PostgreSQL on disk, in a temporary directory)."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import shlex
 import signal
@@ -43,13 +44,13 @@ class Stack:
     """``drugfree dev --dir folder [extra...]`` on free ports, as a subprocess."""
 
     def __init__(self, folder: Path, *extra: str) -> None:
-        self.ports = [free_port() for _ in range(3)]
+        self.ports = [free_port() for _ in range(4)]
         env = {k: v for k, v in os.environ.items()
                if k not in ("DATABASE_URL", "TEMPORAL_ADDRESS", "DRUGFREE_PAYLOAD_KEY")}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "cli.main", "dev", "--dir", str(folder),
              "--api-port", str(self.ports[0]), "--temporal-port", str(self.ports[1]),
-             "--ui-port", str(self.ports[2]), *extra],
+             "--ui-port", str(self.ports[2]), "--codec-port", str(self.ports[3]), *extra],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.lines: list[str] = []
         self.ready = threading.Event()
@@ -90,6 +91,16 @@ async def trigger_checkpoint(temporal_port: int) -> None:
     await handle.trigger()
 
 
+async def first_input(temporal_port: int, workflow_id: str) -> dict[str, object]:
+    """The case's start input as the workflow service stores it (no codec: sealed)."""
+    client = await Client.connect(f"127.0.0.1:{temporal_port}")
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes
+    p = started.input.payloads[0]
+    return {"metadata": {k: base64.b64encode(v).decode() for k, v in p.metadata.items()},
+            "data": base64.b64encode(p.data).decode()}
+
+
 def tokens(folder: Path) -> dict[str, str]:
     out = {}
     for line in (folder / "tokens.env").read_text().splitlines():
@@ -125,6 +136,18 @@ def test_the_stack_serves_stops_cleanly_and_resumes(tmp_path: Path) -> None:
                 break
             time.sleep(0.2)
         assert [e["type"] for e in r.json()][:2] == ["case.opened", "metrics.recorded"]
+        # an operator reads the sealed payload through the stack's codec server; others don't
+        codec = f"http://127.0.0.1:{stack.ports[3]}"
+        assert codec in text and "--codec-auth" in text
+        sealed = asyncio.run(first_input(stack.ports[1], case_id))
+        assert base64.b64decode(sealed["metadata"]["encoding"]) == b"binary/encrypted"
+        operator = {"Authorization": f"Bearer {t['DRUGFREE_TOKEN_OPERATOR']}"}
+        opened = HTTP.post(f"{codec}/decode", headers=operator, json={"payloads": [sealed]})
+        assert opened.status_code == 200, opened.text
+        plain = base64.b64decode(opened.json()["payloads"][0]["data"]).decode()
+        assert '"14743"' in plain  # the commune of the case, readable to the operator only
+        assert HTTP.post(f"{codec}/decode", headers=police,
+                         json={"payloads": [sealed]}).status_code == 403
         # the pages: the sign-in lists the sample people; one click signs in as one of them
         assert "/ui" in text
         with httpx.Client(base_url=stack.api, timeout=30) as web:
