@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import asyncpg
 import pytest
 import pytest_asyncio
 import structlog
@@ -44,6 +45,7 @@ from temporalio.exceptions import ApplicationError
 from activities.contracts import AppendRequest
 from activities.persist import EventActivities
 from catalog import get_plan
+from eventstore import projector
 from runtime import logs
 from runtime.codec import ENCODING, KEY_ID, EncryptionCodec, codec_from_env
 from service import ServiceError
@@ -259,7 +261,7 @@ class FullCase:
     captured: Captured
     histories: dict[str, list[HistoryEvent]]
     recorded: str  # the event store's payloads of the case, as JSON
-    failed_appends: list[str]  # the injected activity failures' messages
+    failures: list[str]  # the injected failures' messages: the append's, the projector's
     notices: int  # the case's notices for the log channel, all delivered
 
 
@@ -341,8 +343,25 @@ async def full_case(temporal: Any, worker: str, store: Any) -> AsyncIterator[Ful
             raise RuntimeError(failed[-1])
         return await real(self, req)
 
+    real_save = projector._save
+
+    async def save_failing_once(conn: Any, model: Any, changed: set[str]) -> None:
+        """The read model's first write of a rejection's reason fails as asyncpg fails an
+        argument it cannot encode, quoting it (``DataError: invalid input for query argument
+        $N: <repr, 40 characters> (...)``): the projector logs it and tries again."""
+        reasons = [r.last_rejection_reason for s in changed
+                   if (r := model.rows[s]).last_rejection_reason]
+        if reasons and not failed_projections:
+            failed_projections.append(
+                f"invalid input for query argument $11: {repr(reasons[0])[:40]} "
+                "(expected str, got bytes)")
+            raise asyncpg.DataError(failed_projections[-1])
+        await real_save(conn, model, changed)
+
+    failed_projections: list[str] = []
     with capturing() as captured, pytest.MonkeyPatch.context() as mp:
         mp.setattr(EventActivities, "_append", append_failing_once)
+        mp.setattr(projector, "_save", save_failing_once)
         try:
             await run_case(case)
 
@@ -363,7 +382,8 @@ async def full_case(temporal: Any, worker: str, store: Any) -> AsyncIterator[Ful
                     await client.get_workflow_handle(wid).terminate(reason="test over")
     histories = await raw_histories(client, [case.id])
     recorded = json.dumps([e.payload for e in await store.read(case.id)], ensure_ascii=False)
-    yield FullCase(case, captured, histories, recorded, failed, notices[-1])
+    yield FullCase(case, captured, histories, recorded, failed + failed_projections,
+                   notices[-1])
 
 
 async def test_history_holds_no_submitted_value_in_clear(full_case: FullCase) -> None:
@@ -375,7 +395,7 @@ async def test_history_holds_no_submitted_value_in_clear(full_case: FullCase) ->
     assert found(fc.recorded.encode(), RECORDED) != []
     for value in RECORDED:
         assert str(value) in fc.recorded, value
-    assert fc.failed_appends, "the injected activity failure did not happen"
+    assert len(fc.failures) == 2, "the injected failures did not happen"
     sealed = 0
     for run, events in fc.histories.items():
         assert len(events) > 20, run
@@ -416,7 +436,9 @@ async def test_logs_of_a_full_case_hold_no_value_or_reason(full_case: FullCase) 
     assert text.count('"event": "notification"') == fc.notices > 20
     assert "temporalio.activity WARNING Completing activity as failed" in text  # the SDK's
     assert found(text.encode(), SECRETS) == []
-    # the failed activity's record, whose exception quoted the values: its text withheld
-    assert found(fc.failed_appends[0].encode(), SECRETS) != []
+    # the failed activity's record and the projector's, whose exceptions quoted the values:
+    # their text withheld
+    assert all(found(failure.encode(), SECRETS) != [] for failure in fc.failures)
     assert "[RuntimeError; message withheld]" in text
+    assert '"error": "DataError"' in text and '"event": "projection_failed"' in text
 
