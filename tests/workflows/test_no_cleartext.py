@@ -6,8 +6,10 @@ reason, the preliminary review report, recognition) runs with distinctive values
 everything the process logs is captured at DEBUG: structlog (``runtime.logs.configure``), the
 stdlib records of every logger (the Temporal SDK's too) through a handler on the root logger,
 and what reaches file descriptors 1 and 2. Along the way the case meets refused input quoting
-secrets (a validator's refusal, an oversize summary, a refused withdrawal) and an activity that
-fails once with an error quoting the submitted values (as a database error can), then retries.
+secrets (a validator's refusal, an oversize summary, a refused withdrawal), an activity that
+fails once with an error quoting the submitted values (as a database error can), then retries,
+and a read-model write that fails once as asyncpg fails, quoting a reason (the projector used
+to log that text: fixed in eventstore/projector.py).
 
 Then the histories of every workflow of the case are read back raw through the workflow
 service's API (no data converter: nothing decrypts) and searched for those values, in binary
@@ -427,7 +429,8 @@ async def test_the_same_search_finds_the_values_in_the_decoded_history(
 
 async def test_logs_of_a_full_case_hold_no_value_or_reason(full_case: FullCase) -> None:
     """What the worker and the client logged and printed at DEBUG during the whole case,
-    notifications, refusals and the failed activity included, holds none of the values."""
+    notifications, refusals, the failed activity and projection included, holds none of the
+    values."""
     fc = full_case
     text = fc.captured.text
     assert len(text) > 10_000 and fc.case.id in text  # the capture worked
