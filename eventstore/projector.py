@@ -131,7 +131,10 @@ class Projector:
             try:
                 applied = await self.run_once()
             except Exception as err:
-                log.warning("projection_failed", error=f"{type(err).__name__}: {err}")
+                # the type and SQLSTATE only: a driver's message can quote the row it was
+                # writing (asyncpg's DataError quotes the argument: a reason, metrics)
+                log.warning("projection_failed", error=type(err).__name__,
+                            sqlstate=getattr(err, "sqlstate", None))
             if applied < self.batch:
                 waits = [asyncio.ensure_future(stop.wait()),
                          asyncio.ensure_future(self._wake.wait())]
