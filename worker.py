@@ -139,29 +139,6 @@ async def check_database(app_database_url: str) -> None:
         pass
 
 
-def setup_tracing() -> None:
-    """Console span exporter by default; OTLP when an endpoint is configured."""
-    from opentelemetry import trace
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import (
-        BatchSpanProcessor,
-        ConsoleSpanExporter,
-        SpanExporter,
-    )
-
-    exporter: SpanExporter
-    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-
-        exporter = OTLPSpanExporter()
-    else:
-        exporter = ConsoleSpanExporter()
-    provider = TracerProvider(resource=Resource.create({"service.name": "drugfree-worker"}))
-    provider.add_span_processor(BatchSpanProcessor(exporter))
-    trace.set_tracer_provider(provider)
-
-
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 DESCRIPTION = """\
@@ -243,6 +220,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 async def serve(task_queue: str = TASK_QUEUE, log_level: str = "INFO") -> None:
     """Start tracing, the database and Temporal (given or throwaway), and run until signalled."""
     from runtime import logs
+    from runtime.telemetry import setup_tracing
     from runtime.temporal import temporal_environment
 
     logs.configure(log_level)
@@ -253,7 +231,7 @@ async def serve(task_queue: str = TASK_QUEUE, log_level: str = "INFO") -> None:
     if trust.rehearsals:
         logs.log.warning("worker.rehearsal_clocks", detail=f"{trusts.ENV_REHEARSALS} is set: "
                          "cases may run on a shifted or compressed calendar")
-    setup_tracing()
+    setup_tracing("drugfree-worker")
     stop = stop_on_signals()
     options: dict[str, Any] = {}
     if os.environ.get("DRUGFREE_WORKFLOW_CACHE"):
