@@ -38,13 +38,16 @@ def api_cmd(
         from eventstore.store import EventStore
         from runtime import logs
         from runtime.stack import TASK_QUEUE, serving
+        from runtime.telemetry import instrument_app, setup_tracing
         from runtime.temporal import connect
         from service import CaseService
         from service.access import Authenticator
 
         logs.configure(os.environ.get("DRUGFREE_LOG_LEVEL", "INFO"))
+        setup_tracing("drugfree-api")
         stop = stop_on_signals()
-        client = await connect(address)
+        # traced: the request's trace continues into the workflow and its activities
+        client = await connect(address, tracing=True)
         async with await EventStore.connect(db_url) as store:
             service = CaseService(client, os.environ.get("DRUGFREE_TASK_QUEUE", TASK_QUEUE),
                                   store, signer=door.signer)
@@ -53,7 +56,8 @@ def api_cmd(
                 await client.service_client.check_health()
                 await store.pool.fetchval("SELECT 1")
 
-            app = create_app(service, Authenticator(door.tokens, door.issuer), ready=ready)
+            app = instrument_app(create_app(service, Authenticator(door.tokens, door.issuer),
+                                            ready=ready))
             async with serving(app, host, port):
                 logs.log.info("api.started", url=f"http://{host}:{port}")
                 await stop.wait()

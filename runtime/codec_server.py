@@ -106,6 +106,7 @@ def create_codec_app(codec: EncryptionCodec, authenticator: Authenticator,
     """The codec server: ``/decode`` and ``/encode`` for operators, CORS for ``ui_origin``,
     each decode recorded in ``reads`` (None or a store-less log: not recorded)."""
     from api.app import BodyLimit
+    from runtime.telemetry import instrument_app
 
     app = FastAPI(title="drugfree codec server", docs_url=None, redoc_url=None,
                   openapi_url=None)
@@ -171,6 +172,7 @@ def create_codec_app(codec: EncryptionCodec, authenticator: Authenticator,
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    instrument_app(app)  # a server span per request (runtime.telemetry; not /healthz)
     bounded = BodyLimit(app, MAX_BODY)
     return CORSMiddleware(bounded, allow_origins=[ui_origin], allow_methods=["POST", "OPTIONS"],
                           allow_headers=["Content-Type", "Authorization", "X-Namespace"],
