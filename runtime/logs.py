@@ -9,7 +9,8 @@ refusal code (README, "No values in failures").
 Each record carries, when there is one, the current OpenTelemetry span's ``trace_id`` and
 ``span_id`` (hex, as tracing back ends show them: runtime.telemetry) and the Temporal
 ``workflow_id`` and ``run_id`` (with ``activity_type`` in an activity). The standard library's
-records (the SDK's, uvicorn's) are rendered as the same JSON, with ``logger`` naming their source.
+records that reach the root logger's handler (the SDK's) are rendered as the same JSON, with
+``logger`` naming their source.
 """
 
 from __future__ import annotations
