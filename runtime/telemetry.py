@@ -10,14 +10,16 @@ workflow's headers to the workflow and its activities.
 Spans are exported by OTLP (gRPC) when ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or
 ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) is set; printed to stdout only when
 ``OTEL_TRACES_EXPORTER=console``; otherwise kept nowhere, though trace ids still reach the
-logs (runtime.logs). Spans carry SQL text with its ``$1`` placeholders, never the values.
+logs (runtime.logs). Spans carry SQL text with its ``$1`` placeholders, never the values. A
+query outside any trace (the projector's and the dispatcher's polls, twice a second) makes no
+span: SQL is traced as part of a request or an activity.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from fastapi import FastAPI
@@ -28,12 +30,42 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_ON,
+    Decision,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+)
+from opentelemetry.trace import Link, SpanKind, TraceState
+from opentelemetry.util.types import Attributes
 
 # Probes and scrapes are not traced (regexes searched in the URL, comma separated).
 EXCLUDED_URLS = "/healthz,/readyz,/metrics"
 
 _lock = threading.Lock()
 _provider: TracerProvider | None = None
+
+
+class _NoOrphanQueries(Sampler):
+    """For root spans: a database client span that starts a trace of its own (a poll) is
+    dropped; everything else is sampled. Children follow their parent (``ParentBased``)."""
+
+    def should_sample(self, parent_context: Context | None, trace_id: int, name: str,
+                      kind: SpanKind | None = None, attributes: Attributes = None,
+                      links: Sequence[Link] | None = None,
+                      trace_state: TraceState | None = None) -> SamplingResult:
+        attrs = attributes or {}
+        if kind == SpanKind.CLIENT and ("db.system" in attrs or "db.system.name" in attrs):
+            return SamplingResult(Decision.DROP, None, trace_state)
+        return ALWAYS_ON.should_sample(parent_context, trace_id, name, kind, attributes,
+                                       links, trace_state)
+
+    def get_description(self) -> str:
+        return "NoOrphanQueries"
+
+
+SAMPLER = ParentBased(root=_NoOrphanQueries())
 
 
 class _Capture(SpanProcessor):
@@ -72,7 +104,8 @@ def setup_tracing(service_name: str) -> TracerProvider:
     global _provider
     with _lock:
         if _provider is None:
-            provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+            provider = TracerProvider(
+                resource=Resource.create({"service.name": service_name}), sampler=SAMPLER)
             exporter = _exporter()
             if exporter is not None:
                 provider.add_span_processor(BatchSpanProcessor(exporter))

@@ -160,3 +160,18 @@ async def test_logs_carry_the_span_and_the_activity() -> None:
     assert record["run_id"] == env.info.workflow_run_id
     assert record["activity_type"] == env.info.activity_type
     assert record["reason"] == "***"
+
+
+async def test_queries_outside_a_trace_make_no_span(store: Any) -> None:
+    """The projector's and the dispatcher's polls would otherwise be a trace each, twice a
+    second per worker."""
+    with capture_spans() as exporter:
+        assert await store.pool.fetchval("SELECT $1::int", 7310452) == 7310452
+        with trace.get_tracer("test").start_as_current_span("request"):
+            assert await store.pool.fetchval("SELECT $1::int + 1", 7310452) == 7310453
+    spans = exporter.get_finished_spans()
+    assert [s.name for s in spans] == ["SELECT", "request"], [s.name for s in spans]
+    query, request = spans
+    assert query.parent is not None and query.parent.span_id == request.context.span_id
+    assert _statement(query) == "SELECT $1::int + 1"
+    assert "7310452" not in str(dict(query.attributes or {}))
