@@ -1,11 +1,13 @@
 """The worker: one process that runs the case workflows, their activities and the notifier.
 
-It builds the Temporal client (pydantic data converter, optional payload encryption,
-OpenTelemetry tracing: console exporter by default, OTLP when ``OTEL_EXPORTER_OTLP_ENDPOINT``
-is set), connects to the event store as the application role (never the owner: migrating is
-the separate step ``drugfree db migrate``, and an unmigrated database is refused), registers
-workflows and activities, runs the outbox dispatcher beside them, and shuts down gracefully
-on SIGTERM / SIGINT.
+It checks every setting (runtime/settings.py), its trust and its payload key before starting
+anything, builds the Temporal client (pydantic data converter, payload encryption required,
+OpenTelemetry tracing exported by OTLP when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set), connects
+to the event store as the application role (never the owner: migrating is the separate step
+``drugfree db migrate``, and an unmigrated database is refused), registers workflows and
+activities, runs the outbox dispatcher and projector beside them (unless
+``DRUGFREE_WORKER_DISPATCH=false``: ``drugfree dispatcher`` runs them apart), serves its
+operations port (/metrics, /livez, /readyz), and shuts down gracefully on SIGTERM / SIGINT.
 
 ``python worker.py --help`` prints the command line (Vietnamese, then English) and starts nothing.
 """
@@ -139,29 +141,6 @@ async def check_database(app_database_url: str) -> None:
         pass
 
 
-def setup_tracing() -> None:
-    """Console span exporter by default; OTLP when an endpoint is configured."""
-    from opentelemetry import trace
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import (
-        BatchSpanProcessor,
-        ConsoleSpanExporter,
-        SpanExporter,
-    )
-
-    exporter: SpanExporter
-    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-
-        exporter = OTLPSpanExporter()
-    else:
-        exporter = ConsoleSpanExporter()
-    provider = TracerProvider(resource=Resource.create({"service.name": "drugfree-worker"}))
-    provider.add_span_processor(BatchSpanProcessor(exporter))
-    trace.set_tracer_provider(provider)
-
-
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 DESCRIPTION = """\
@@ -201,7 +180,12 @@ biến môi trường / environment:
   DRUGFREE_WORKFLOW_CACHE số quy trình giữ trong bộ nhớ (0: tắt) / cached workflows (0: off)
   DRUGFREE_CATALOG        thư mục kế hoạch, bộ tiêu chí, bộ quy tắc / plan and set directories
   DRUGFREE_SMTP_*, DRUGFREE_WEBHOOK_*   kênh thông báo / notification channels
+  DRUGFREE_WORKER_DISPATCH=false  không gửi thông báo (drugfree dispatcher gửi) / leave
+                          notifications to `drugfree dispatcher`
+  DRUGFREE_METRICS_HOST, DRUGFREE_METRICS_PORT  cổng vận hành / the operations port
+                          (/metrics, /livez, /readyz; mặc định / default 127.0.0.1:9464)
   OTEL_EXPORTER_OTLP_ENDPOINT           gửi vết (OTLP) / trace export (OTLP)
+Tất cả thiết lập / every setting: drugfree settings --markdown (README)
 Mẫu / sample: deploy/worker.env.sample"""
 
 
@@ -248,6 +232,7 @@ async def serve(task_queue: str = TASK_QUEUE, log_level: str = "INFO") -> None:
     from eventstore.store import EventStore
     from runtime import logs, metrics, ops, settings
     from runtime.codec import codec_from_env
+    from runtime.telemetry import setup_tracing
     from runtime.temporal import enable_sdk_metrics, temporal_environment
 
     cfg = settings.load()  # every setting checked first: a bad value names its variable
@@ -260,7 +245,7 @@ async def serve(task_queue: str = TASK_QUEUE, log_level: str = "INFO") -> None:
     if trust.rehearsals:
         logs.log.warning("worker.rehearsal_clocks", detail=f"{trusts.ENV_REHEARSALS} is set: "
                          "cases may run on a shifted or compressed calendar")
-    setup_tracing()
+    setup_tracing("drugfree-worker")
     stop = stop_on_signals()
     options: dict[str, Any] = {}
     if cfg.workflow_cache is not None:
@@ -312,4 +297,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from cli.main import finish
+
+    finish(main())  # without the interpreter's teardown, which the SDK's threads may abort

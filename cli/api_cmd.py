@@ -45,15 +45,18 @@ def api_cmd(
         from eventstore.store import EventStore
         from runtime import logs, metrics, ops
         from runtime.stack import TASK_QUEUE, serving
+        from runtime.telemetry import instrument_app, setup_tracing
         from runtime.temporal import connect, enable_sdk_metrics
         from service import CaseService
         from service.access import Authenticator
 
         logs.configure(cfg.log_level)
+        setup_tracing("drugfree-api")
         stop = stop_on_signals()
         if sdk := ops.sdk_metrics_address(cfg):
             enable_sdk_metrics(sdk)
-        client = await connect(address)
+        # traced: the request's trace continues into the workflow and its activities
+        client = await connect(address, tracing=True)
         async with await EventStore.connect(db_url) as store:
             service = CaseService(client, cfg.task_queue or TASK_QUEUE, store,
                                   signer=door.signer)
@@ -62,7 +65,8 @@ def api_cmd(
                 await client.service_client.check_health()
                 await store.pool.fetchval("SELECT 1")
 
-            app = create_app(service, Authenticator(door.tokens, door.issuer), ready=ready)
+            app = instrument_app(create_app(service, Authenticator(door.tokens, door.issuer),
+                                            ready=ready))
             async with serving(app, host, port), \
                     ops.operations(cfg, {"temporal": client.service_client.check_health,
                                          "database": lambda: ops.ping(store.pool)},

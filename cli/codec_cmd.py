@@ -51,10 +51,12 @@ def codec_server_cmd(
         from runtime import logs
         from runtime.codec_server import create_codec_app
         from runtime.stack import serving
+        from runtime.telemetry import setup_tracing
         from service.access import Authenticator
         from service.audit_reads import ReadLog
 
         logs.configure(os.environ.get("DRUGFREE_LOG_LEVEL", "INFO"))
+        setup_tracing("drugfree-codec-server")
         stop = stop_on_signals()
         async with AsyncExitStack() as stack:
             store = None

@@ -40,8 +40,10 @@ def dispatcher_cmd() -> None:
         from notify.channels import channels_from_settings
         from notify.dispatcher import Dispatcher
         from runtime import logs, metrics, ops
+        from runtime.telemetry import setup_tracing
 
         logs.configure(cfg.log_level)
+        setup_tracing("drugfree-dispatcher")
         stop = stop_on_signals()
         async with await EventStore.connect(url) as store:
             await require_app_role(store)

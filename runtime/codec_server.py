@@ -108,6 +108,7 @@ def create_codec_app(codec: EncryptionCodec, authenticator: Authenticator,
     the one namespace whose payloads these keys are for; a request naming another is
     refused (403), so the keys never serve a namespace they were not given for."""
     from api.app import BodyLimit
+    from runtime.telemetry import instrument_app
 
     app = FastAPI(title="drugfree codec server", docs_url=None, redoc_url=None,
                   openapi_url=None)
@@ -177,6 +178,7 @@ def create_codec_app(codec: EncryptionCodec, authenticator: Authenticator,
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    instrument_app(app)  # a server span per request (runtime.telemetry; not /healthz)
     bounded = BodyLimit(app, MAX_BODY)
     return CORSMiddleware(bounded, allow_origins=[ui_origin], allow_methods=["POST", "OPTIONS"],
                           allow_headers=["Content-Type", "Authorization", "X-Namespace"],

@@ -149,6 +149,12 @@ class Settings(BaseSettings):
     otlp_endpoint: str | None = _env(
         "OTEL_EXPORTER_OTLP_ENDPOINT", "observability", "OpenTelemetry collector (OTLP/gRPC); "
         "unset: traces are not exported.")
+    otlp_traces_endpoint: str | None = _env(
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "observability", "The collector for traces only "
+        "(instead of the endpoint above).")
+    traces_exporter: str | None = _env(
+        "OTEL_TRACES_EXPORTER", "observability", "`console`: print spans to stdout (debugging); "
+        "otherwise unused.")
     # -- worker --------------------------------------------------------------------------------
     workflow_cache: int | None = _env(
         "DRUGFREE_WORKFLOW_CACHE", "worker", "Workflows kept in a worker's memory; 0: sticky "

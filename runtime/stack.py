@@ -138,6 +138,7 @@ async def running_stack(root: Path, *, api_port: int = 8000, temporal_port: int 
     from runtime.codec import EncryptionCodec, codec_from_env
     from runtime.codec_server import CODEC_ROLE, DEFAULT_UI_ORIGIN, create_codec_app
     from runtime.schedules import ensure_checkpoint_schedule
+    from runtime.telemetry import instrument_app, setup_tracing
     from runtime.trust import Trust
     from service import CaseService
     from service.access import Authenticator
@@ -146,6 +147,7 @@ async def running_stack(root: Path, *, api_port: int = 8000, temporal_port: int 
     from web.app import DemoPerson
     from worker import running_worker
 
+    setup_tracing("drugfree-dev")  # the API and the worker in one process
     keys = StackKeys.load_or_create(root / "keys")
     os.environ.setdefault("DRUGFREE_PAYLOAD_KEY", keys.payload_key)  # before any client
     # hourly signed checkpoints of the log, kept beside the stack's data (outside PostgreSQL)
@@ -159,11 +161,12 @@ async def running_stack(root: Path, *, api_port: int = 8000, temporal_port: int 
         env: WorkflowEnvironment | None = None
         address = os.environ.get("TEMPORAL_ADDRESS")
         if address:
-            client = await rt.connect(address)
+            client = await rt.connect(address, tracing=True)
             ui_url = None
         else:
             env = await WorkflowEnvironment.start_local(
                 data_converter=rt.data_converter(), runtime=rt.runtime(),
+                interceptors=rt.interceptors(True),
                 dev_server_existing_path=rt._binary("temporal"), port=temporal_port,
                 ui=True, ui_port=ui_port,
                 dev_server_database_filename=str(root / "temporal.db"))
@@ -190,8 +193,9 @@ async def running_stack(root: Path, *, api_port: int = 8000, temporal_port: int 
                     for a, name in sample_people(sample_plan)]
                 tokens = {p.key: p.token for p in people}
                 # the pages' sign-in lists the sample people (this local stack only)
-                app = create_app(service, Authenticator(keys.identity.ring()), ready=ready,
-                                 clock_for=clock_for, people=people)
+                app = instrument_app(create_app(
+                    service, Authenticator(keys.identity.ring()), ready=ready,
+                    clock_for=clock_for, people=people))
                 async with AsyncExitStack() as servers:
                     await servers.enter_async_context(serving(app, "127.0.0.1", api_port))
                     codec_url = None

@@ -157,10 +157,12 @@ async def temporal_environment(
 
     Yields ``(client, env)``; ``env`` is None for an external server (no time skipping).
     """
+    global connected
     address = os.environ.get("TEMPORAL_ADDRESS")
     if address:
         yield await connect(address, tracing), None
         return
+    connected = True  # the SDK's threads run from here on (see ``connected``)
     if mode == "time-skipping":
         env = await WorkflowEnvironment.start_time_skipping(
             data_converter=data_converter(), interceptors=interceptors(tracing),

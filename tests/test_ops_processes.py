@@ -66,9 +66,12 @@ async def until_ready(url: str, proc: subprocess.Popen[bytes], err: IO[bytes],
     raise AssertionError(f"{url}/readyz not ready after {within} s")
 
 
-def stopped_cleanly(proc: subprocess.Popen[bytes]) -> int:
+def stopped_cleanly(proc: subprocess.Popen[bytes], err: IO[bytes]) -> bool:
     proc.send_signal(signal.SIGTERM)
-    return proc.wait(30)
+    code = proc.wait(30)
+    err.seek(0)
+    assert code == 0, f"exit {code}: {err.read()[-3000:].decode(errors='replace')}"
+    return True
 
 
 async def test_the_dispatcher_delivers_apart_from_workers(migrated_database: Database) -> None:
@@ -97,7 +100,7 @@ async def test_the_dispatcher_delivers_apart_from_workers(migrated_database: Dat
             assert 'drugfree_notifications_sent_total{channel="log"} 1.0' in text
             assert "drugfree_outbox_oldest_seconds 0.0" in text
             assert "temporal_" not in text  # no Temporal client in this process
-            assert stopped_cleanly(proc) == 0
+            assert stopped_cleanly(proc, err)
     finally:
         await admin.close()
 
@@ -129,4 +132,4 @@ async def test_the_worker_serves_metrics_and_readiness(migrated_database: Databa
         assert "temporal_num_pollers" in text  # the SDK's own, merged in
         assert "# TYPE drugfree_event_append_seconds histogram" in text
         assert "process_resident_memory_bytes" in text
-        assert stopped_cleanly(proc) == 0
+        assert stopped_cleanly(proc, err)

@@ -19,7 +19,7 @@ PRODUCT = ["domain", "catalog", "service", "workflows", "activities", "notify", 
            "runtime", "cli", "api", "web", "worker.py"]
 # written by `drugfree dev env` for the user's shell, not read by any process
 PRINTED_ONLY = {"DRUGFREE_DEV_DATABASE_URL", "DRUGFREE_REHEARSAL_SECONDS_PER_DAY",
-                "DRUGFREE_REHEARSAL_LEAD_SECONDS"}
+                "DRUGFREE_REHEARSAL_LEAD_SECONDS", "DRUGFREE_TOKEN_OPERATOR"}
 
 
 def _read_names() -> set[str]:
