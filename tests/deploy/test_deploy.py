@@ -81,7 +81,7 @@ def load_compose() -> dict[str, Any]:
 
 def k8s_documents(folder: Path = K8S) -> list[tuple[Path, dict[str, Any]]]:
     docs = []
-    for path in sorted(folder.glob("*.yaml")):
+    for path in sorted(folder.rglob("*.yaml")):
         docs += [(path, d) for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
     return docs
 
