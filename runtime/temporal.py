@@ -116,7 +116,8 @@ def runtime() -> Runtime:
     long-running process asked (``enable_sdk_metrics``). One per process, kept until it exits."""
     level = settings.load().core_log
     metrics = None if _sdk_metrics is None else PrometheusConfig(
-        bind_address=_sdk_metrics, counters_total_suffix=True, durations_as_seconds=True)
+        bind_address=_sdk_metrics, counters_total_suffix=True, unit_suffix=True,
+        durations_as_seconds=True)
     return Runtime(telemetry=TelemetryConfig(
         logging=LoggingConfig(filter=TelemetryFilter(core_level=level, other_level=level)),
         metrics=metrics))

@@ -27,6 +27,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from runtime import metrics
+
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"
@@ -52,22 +54,18 @@ DASHBOARD_METRICS = frozenset({
 })
 # The Temporal SDK's metrics the dashboard reads: sdk-core's names (temporalio 1.35's
 # crates/sdk-core/src/telemetry/metrics.rs, crates/common/src/telemetry/metrics.rs) with the
-# prefix temporal_, histograms in seconds with the unit suffix (PrometheusConfig
-# durations_as_seconds=True, unit_suffix=True) and counters without _total.
+# prefix temporal_, histograms in seconds with the unit suffix and counters with _total, as
+# runtime/temporal.py configures PrometheusConfig (tests/workflows/test_metrics.py scrapes them).
 TEMPORAL_SDK_METRICS = frozenset({
     "temporal_workflow_task_schedule_to_start_latency_seconds",
     "temporal_activity_schedule_to_start_latency_seconds",
     "temporal_workflow_task_execution_latency_seconds",
-    "temporal_activity_execution_failed",
-    "temporal_workflow_task_execution_failed",
+    "temporal_activity_execution_failed_total",
+    "temporal_workflow_task_execution_failed_total",
     "temporal_sticky_cache_size",
-    "temporal_sticky_cache_miss",
+    "temporal_sticky_cache_miss_total",
     "temporal_worker_task_slots_available",
 })
-# Environment names the deployment may set that the code does not read yet (issue 14, being
-# added beside this work), besides every DRUGFREE_* name found in the product's code.
-NEW_ENV_NAMES = frozenset({"DRUGFREE_METRICS_HOST", "DRUGFREE_METRICS_PORT",
-                           "DRUGFREE_SDK_METRICS_PORT", "DRUGFREE_INSECURE_PLAINTEXT"})
 APP_ROLE, OWNER = "drugfree_app", "drugfree"
 APP_SERVICES = ("worker", "api", "dispatcher", "codec-server")
 OPS_PORT = 9464
@@ -320,17 +318,11 @@ def test_no_insecure_switch_anywhere_in_deploy() -> None:
 
 
 def names_in_code() -> set[str]:
-    """Every DRUGFREE_* name the product's code spells, and the notifier's settings (read by
-    pydantic-settings with the prefix DRUGFREE_, field by field)."""
-    from notify.channels import NotifySettings
+    """Every variable the product reads: the settings model declares them all
+    (tests/test_settings.py checks the code against it)."""
+    from runtime.settings import Settings, env_name
 
-    names = {f"DRUGFREE_{field.upper()}" for field in NotifySettings.model_fields}
-    for entry in PRODUCT:
-        path = ROOT / entry
-        for source in [path] if path.is_file() else path.rglob("*.py"):
-            names |= set(re.findall(r"DRUGFREE_[A-Z0-9_]*[A-Z0-9]",
-                                    source.read_text(encoding="utf-8")))
-    return names
+    return {env_name(info) for info in Settings.model_fields.values()}
 
 
 def env_names_used(data: dict[str, Any], docs: list[tuple[Path, dict[str, Any]]],
@@ -349,7 +341,7 @@ def env_names_used(data: dict[str, Any], docs: list[tuple[Path, dict[str, Any]]]
 
 
 def test_every_drugfree_variable_set_is_read_by_the_code() -> None:
-    known = names_in_code() | NEW_ENV_NAMES
+    known = names_in_code()
     samples = [(DEPLOY / "worker.env.sample").read_text(encoding="utf-8")]
     used = env_names_used(load_compose(), k8s_documents(), samples)
     assert {"DRUGFREE_PAYLOAD_KEYS_FILE", "DRUGFREE_IDENTITY_KEYS", "DRUGFREE_RELAY_KEY",
@@ -396,19 +388,11 @@ def help_exit_code(command: tuple[str, ...]) -> int:
     return done.returncode
 
 
-def dispatcher_exists() -> bool:
-    from cli.main import app
-
-    return any(c.name == "dispatcher" for c in app.registered_commands)
-
-
 def test_the_image_commands_exist() -> None:
     commands = image_commands()
     assert {("python", "worker.py"), ("drugfree", "api"), ("drugfree", "codec-server"),
             ("drugfree", "db", "migrate"), ("drugfree", "dispatcher")} == commands
     for command in sorted(commands):
-        if command == ("drugfree", "dispatcher") and not dispatcher_exists():
-            continue  # being added beside this work (issue 14); checked once it exists
         assert help_exit_code(command) == 0, command
     assert help_exit_code(("drugfree", "db", "migrat")) != 0
 
@@ -469,6 +453,7 @@ def test_dashboard_panels_query_known_metrics() -> None:
     used = {re.sub(r"_(bucket|sum|count)$", "", n) for p in dashboard["panels"]
             for t in p["targets"] for n in METRIC.findall(t["expr"])}
     assert DASHBOARD_METRICS <= used  # every listed metric has a panel
+    assert DASHBOARD_METRICS <= metrics.NAMES  # and is one the product exposes
     broken = copy.deepcopy(dashboard)
     broken["panels"][0]["targets"][0]["expr"] = "sum(drugfree_case_count)"
     broken["panels"][1]["targets"][0]["expr"] = ""

@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from eventstore.store import EventStore
 from runtime import metrics
 from runtime.ops import ops_app, ping
+from tests.deploy.test_deploy import TEMPORAL_SDK_METRICS
 from tests.workflows.conftest import SDK_METRICS
 from tests.workflows.support import Case, eventually
 
@@ -90,8 +91,13 @@ async def test_metrics_follow_a_case(make_case: Any, store: EventStore) -> None:
     assert value(after, "drugfree_outbox_oldest_seconds") == 0
     assert all(v == 0 for (name, _), v in after.items() if name == "drugfree_outbox_backlog")
     # the SDK's own series, merged: this process's worker ran workflow tasks and activities
-    assert "temporal_workflow_task_execution_latency_bucket" in text
-    assert "temporal_activity_execution_latency_bucket" in text
+    assert "temporal_workflow_task_execution_latency_seconds_bucket" in text
+    assert "temporal_activity_execution_latency_seconds_bucket" in text
+    # the SDK series deploy/'s dashboard reads (its counters appear once they count)
+    shown = {name for (name, _) in after}
+    for name in TEMPORAL_SDK_METRICS:
+        if not name.endswith("_total"):
+            assert {name, f"{name}_bucket"} & shown, name
     assert "process_resident_memory_bytes" in text
     # nothing about a person or case in a label: types, channels and states only
     assert case.id not in text and "29431" not in text
