@@ -89,6 +89,7 @@ class StackInfo:
     checkpoint_vkey: str = ""  # the verifier key of the stack's checkpoints
     rehearsal: float | None = None  # seconds per plan day; None: the plans' real dates
     codec_url: str | None = None  # the codec server, for operators (role operator)
+    ops_url: str | None = None  # the operations port: /metrics, /livez, /readyz
 
 
 def sample_people(plan_id: str) -> list[tuple[Actor, str]]:
@@ -134,6 +135,7 @@ async def running_stack(root: Path, *, api_port: int = 8000, temporal_port: int 
     from eventstore.migrate import migrate
     from eventstore.store import EventStore
     from eventstore.urls import app_url
+    from runtime import metrics, ops, settings
     from runtime import temporal as rt
     from runtime.codec import EncryptionCodec, codec_from_env
     from runtime.codec_server import CODEC_ROLE, DEFAULT_UI_ORIGIN, create_codec_app
@@ -149,6 +151,11 @@ async def running_stack(root: Path, *, api_port: int = 8000, temporal_port: int 
 
     setup_tracing("drugfree-dev")  # the API and the worker in one process
     keys = StackKeys.load_or_create(root / "keys")
+    cfg = settings.load()
+    # the SDK's metrics on the operations port too, when this process has no runtime yet
+    sdk = ops.sdk_metrics_address(cfg) if not rt.runtime.cache_info().currsize else None
+    if sdk:
+        rt.enable_sdk_metrics(sdk)
     os.environ.setdefault("DRUGFREE_PAYLOAD_KEY", keys.payload_key)  # before any client
     # hourly signed checkpoints of the log, kept beside the stack's data (outside PostgreSQL)
     os.environ.setdefault("DRUGFREE_CHECKPOINT_KEY", str(root / "keys" / "checkpoint.pem"))
@@ -198,6 +205,11 @@ async def running_stack(root: Path, *, api_port: int = 8000, temporal_port: int 
                     clock_for=clock_for, people=people))
                 async with AsyncExitStack() as servers:
                     await servers.enter_async_context(serving(app, "127.0.0.1", api_port))
+                    ops_url = await servers.enter_async_context(ops.operations(
+                        cfg, {"temporal": client.service_client.check_health,
+                              "database": lambda: ops.ping(store.pool)},
+                        collect=lambda: metrics.refresh_gauges(store.pool),
+                        sdk=sdk is not None))
                     codec_url = None
                     if codec_port:
                         # an operator reads payloads through it (temporal --codec-endpoint)
@@ -218,7 +230,7 @@ async def running_stack(root: Path, *, api_port: int = 8000, temporal_port: int 
                                     temporal_address=address, ui_url=ui_url, tokens=tokens,
                                     database_url=db_url, rehearsal=rehearsal,
                                     checkpoint_vkey=verifier_of(signing_key()),
-                                    codec_url=codec_url)
+                                    codec_url=codec_url, ops_url=ops_url)
         finally:
             if env is not None:
                 await env.shutdown()
@@ -256,6 +268,8 @@ def describe(info: StackInfo, root: Path) -> list[str]:
     ]
     if info.ui_url:
         lines.append(f"  Temporal Web UI:     {info.ui_url}")
+    if info.ops_url:
+        lines.append(f"  Vận hành / operations: {info.ops_url}/metrics, /livez, /readyz")
     if info.codec_url:
         lines += [f"  Máy chủ giải mã / codec server: {info.codec_url}   (người vận hành / "
                   "operators; thẻ / token: operator)",

@@ -44,9 +44,12 @@ class Stack:
     """``drugfree dev --dir folder [extra...]`` on free ports, as a subprocess."""
 
     def __init__(self, folder: Path, *extra: str) -> None:
-        self.ports = [free_port() for _ in range(4)]
+        self.ports = [free_port() for _ in range(6)]
         env = {k: v for k, v in os.environ.items()
                if k not in ("DATABASE_URL", "TEMPORAL_ADDRESS", "DRUGFREE_PAYLOAD_KEY")}
+        # its operations port, with the SDK's series merged
+        env.update(DRUGFREE_METRICS_PORT=str(self.ports[4]),
+                   DRUGFREE_SDK_METRICS_PORT=str(self.ports[5]))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "cli.main", "dev", "--dir", str(folder),
              "--api-port", str(self.ports[0]), "--temporal-port", str(self.ports[1]),
@@ -136,6 +139,16 @@ def test_the_stack_serves_stops_cleanly_and_resumes(tmp_path: Path) -> None:
                 break
             time.sleep(0.2)
         assert [e["type"] for e in r.json()][:2] == ["case.opened", "metrics.recorded"]
+        # the operator's port: ready, and the case counted in its state
+        ops = f"http://127.0.0.1:{stack.ports[4]}"
+        assert f"{ops}/metrics" in text
+        assert HTTP.get(f"{ops}/readyz").json()["checked"] == ["database", "temporal"]
+        for _ in range(50):
+            scraped = HTTP.get(f"{ops}/metrics").text
+            if 'drugfree_cases{state="' in scraped:
+                break
+            time.sleep(0.2)
+        assert 'drugfree_cases{state="' in scraped and "temporal_request_total" in scraped
         # an operator reads the sealed payload through the stack's codec server; others don't
         codec = f"http://127.0.0.1:{stack.ports[3]}"
         assert codec in text and "--codec-auth" in text
