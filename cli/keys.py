@@ -37,7 +37,7 @@ def new_cmd(file: FileOption, key_id: IdOption = None, lang: LangOption = Lang.v
         ring = KeyRing.fresh(key_id)
         ring.save(file)
     except PayloadKeyError as exc:
-        fail(str(exc))
+        fail(exc.text(lang.value))
     typer.echo(say(lang, f"đã tạo {file}; khóa hiện hành: {ring.current}",
                    f"wrote {file}; current key: {ring.current}"))
 
@@ -49,7 +49,7 @@ def rotate_cmd(file: FileOption, key_id: IdOption = None, lang: LangOption = Lan
         ring = KeyRing.load(file).rotated(key_id)
         ring.save(file)
     except PayloadKeyError as exc:
-        fail(str(exc))
+        fail(exc.text(lang.value))
     typer.echo(say(lang, f"khóa hiện hành: {ring.current} ({len(ring.keys)} khóa); khởi động "
                          "lại worker, API và các tiến trình khác để dùng khóa mới",
                    f"current key: {ring.current} ({len(ring.keys)} keys); restart the worker, "
@@ -62,7 +62,7 @@ def list_cmd(file: FileOption, lang: LangOption = Lang.vi) -> None:
     try:
         ring = KeyRing.load(file)
     except PayloadKeyError as exc:
-        fail(str(exc))
+        fail(exc.text(lang.value))
     for key_id in sorted(ring.keys):
         mark = say(lang, " (hiện hành)", " (current)") if key_id == ring.current else ""
         typer.echo(f"{key_id}{mark}")

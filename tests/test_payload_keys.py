@@ -91,6 +91,8 @@ def test_drugfree_keys_new_rotate_list(tmp_path: Path, monkeypatch: pytest.Monke
     r = runner.invoke(app, ["keys", "rotate", "--file", str(file), "--id", "k-2"])
     assert r.exit_code == 0 and "k-2" in r.output
     r = runner.invoke(app, ["keys", "rotate", "--file", str(file), "--id", "k-2"])
+    assert r.exit_code != 0 and "đã có trong tệp khóa" in r.output  # Vietnamese by default
+    r = runner.invoke(app, ["keys", "rotate", "--file", str(file), "--id", "k-2", "--lang", "en"])
     assert r.exit_code != 0 and "already" in r.output
     r = runner.invoke(app, ["keys", "list", "--file", str(file), "--lang", "en"])
     assert r.output.splitlines() == ["k-1", "k-2 (current)"]
