@@ -119,17 +119,26 @@ def test_without_a_key_nothing_starts_naming_the_settings(monkeypatch: pytest.Mo
         data_converter()
 
 
-def test_plaintext_is_an_explicit_logged_opt_out(monkeypatch: pytest.MonkeyPatch,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+class _Recorder:
+    def __init__(self) -> None:
+        self.warnings: list[tuple[str, dict[str, object]]] = []
+
+    def warning(self, event: str, **fields: object) -> None:
+        self.warnings.append((event, fields))
+
+
+def test_plaintext_is_an_explicit_logged_opt_out(monkeypatch: pytest.MonkeyPatch) -> None:
     _no_keys(monkeypatch)
     monkeypatch.setenv(ENV_PLAINTEXT, "1")
+    # the process's logger stands in for the global configuration, which later tests share
+    recorder = _Recorder()
+    monkeypatch.setattr(logs, "log", recorder)
     _warn_plaintext.cache_clear()
-    logs.configure("INFO", stream=sys.stderr)
     converter = data_converter()
     assert converter.payload_codec is None
-    warning = [json.loads(line) for line in capsys.readouterr().err.splitlines()
-               if "payloads.plaintext" in line]
-    assert warning and warning[0]["level"] == "warning" and warning[0]["setting"] == ENV_PLAINTEXT
+    assert [(e, f["setting"]) for e, f in recorder.warnings] == [("payloads.plaintext",
+                                                                   ENV_PLAINTEXT)]
+    _warn_plaintext.cache_clear()
     # a key wins over the opt-out: set both, and payloads are sealed
     monkeypatch.setenv(ENV_KEY, "cd" * 32)
     assert isinstance(data_converter().payload_codec, EncryptionCodec)
