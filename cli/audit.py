@@ -30,7 +30,7 @@ from typing import IO, Annotated, Any, NoReturn
 import typer
 
 from cli.db import EXIT_BROKEN, DatabaseUrl, DataDir, _run
-from cli.errors import fail
+from cli.errors import fail, payload_key_failure
 from cli.lang import Lang, LangOption
 from domain.errors import DomainError
 from domain.plan import Plan
@@ -306,8 +306,8 @@ def crosscheck_cmd(
                 return (await crosscheck(client, store, stream)).as_dict()
         except (RPCError, RuntimeError) as exc:
             _rpc_failure(lang, exc)
-        except PayloadKeyError:
-            raise  # no key, or not the one that sealed them: said once, by cli.main
+        except PayloadKeyError as exc:  # no key, or not the one that sealed them
+            payload_key_failure(exc)
         except ValueError as exc:  # payloads this key cannot decode
             fail(str(exc))
 
@@ -381,8 +381,8 @@ def replay_code_cmd(
                                           every=every)
         except (RPCError, RuntimeError) as exc:
             _rpc_failure(lang, exc)
-        except PayloadKeyError:
-            raise  # said once, by cli.main
+        except PayloadKeyError as exc:
+            payload_key_failure(exc)
         except ValueError as exc:  # a plan or queue name that is not a plain id
             fail(str(exc))
         return report.as_dict()

@@ -18,7 +18,7 @@ import asyncpg
 import typer
 
 from cli.datadir import cluster_of
-from cli.errors import fail
+from cli.errors import fail, payload_key_failure
 from eventstore import EventStore, EventStoreError, Projector, migrate
 from eventstore.embedded import embedded_server
 from runtime.codec import PayloadKeyError
@@ -64,8 +64,8 @@ def _run(url: str | None, work: Callable[[str], Coroutine[Any, Any, T]],
         fail(str(err))
     except (asyncpg.PostgresError, asyncpg.InterfaceError) as err:
         fail(f"database: {err}")
-    except PayloadKeyError:
-        raise  # said once, in both languages, by cli.main
+    except PayloadKeyError as exc:
+        payload_key_failure(exc)
     except (OSError, ValueError) as err:  # unreachable server, malformed URL
         fail(f"cannot connect: {err}")
 

@@ -12,6 +12,7 @@ import typer
 from catalog import read_document
 from domain.documents import MAX_METRICS_BYTES, syntax_for
 from domain.errors import DomainError
+from runtime.codec import PayloadKeyError
 
 EXIT_BAD_INPUT = 2
 
@@ -21,6 +22,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def payload_key_failure(exc: PayloadKeyError) -> NoReturn:
+    """No payload key, or not the one that sealed what was read: one line, both languages."""
+    fail(f"{exc.text('vi')} / {exc.message} [payload_key]")
 
 
 def guarded(fn: F) -> F:

@@ -26,6 +26,7 @@ from cli import (
     plans,
     rounds,
 )
+from cli.errors import payload_key_failure
 from runtime.codec import PayloadKeyError
 
 app = typer.Typer(
@@ -85,9 +86,11 @@ def main() -> None:
     except typer.Abort:
         typer.echo("đã hủy / aborted", err=True)
         sys.exit(1)
-    except PayloadKeyError as exc:  # any command that talks to the workflow service
-        typer.echo(f"error: {exc.text('vi')} / {exc.message} [payload_key]", err=True)
-        finish(2)
+    except PayloadKeyError as exc:  # any other command that talks to the workflow service
+        try:
+            payload_key_failure(exc)
+        except typer.Exit:
+            finish(2)
     finish(code if isinstance(code, int) else 0)
 
 
