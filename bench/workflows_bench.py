@@ -69,7 +69,10 @@ PLAN_ID = "ninh-binh-2026"
 DEFAULT_SIZES = (104, 1000, 3321)
 TARGET_N = 3321
 TARGET_WALL_S = 600.0
-TARGET_ANCHOR_SHARE = 0.5
+TARGET_ANCHOR_SHARE = 0.9
+TARGET_HISTORY_SHARE = 0.5  # history events per full case against today's (committed) histories
+TARGET_CPU_S_PER_CASE = 0.35  # server + worker + PostgreSQL
+TARGET_WORKER_MB = 1024.0  # peak worker memory with 3,321 open cases
 # Activities one worker runs at once. The SDK default (100) deadlocks our worker under load:
 # ``append_events`` holds a connection of the store's pool (10) and, inside its transaction,
 # ``EventStore.version`` checks out a second one from the same pool; ten activities holding one
@@ -679,26 +682,16 @@ async def _count_events(db: str, prefix: str) -> dict[str, int]:
 
 
 async def _sample_histories(client: Any, pairs: list[tuple[str, str]], k: int) -> dict[str, Any]:
-    """A case's Temporal work (case + recognition child), averaged over ``k`` finished cases."""
-    from temporalio.api.enums.v1 import EventType
+    """A case's Temporal work (case + recognition child), averaged over ``k`` finished cases
+    (bench/history_stats.py: history events, workflow tasks, activities regular and local,
+    timers started, fired and cancelled, updates)."""
+    from bench.history_stats import of_proto
 
-    kinds = {
-        "activities": EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
-        "timers": EventType.EVENT_TYPE_TIMER_STARTED,
-        "timers_fired": EventType.EVENT_TYPE_TIMER_FIRED,
-        "workflow_tasks": EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
-        "updates": EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED,
-    }
     totals: Counter[str] = Counter()
     sample = random.Random(4).sample(pairs, min(k, len(pairs)))
     for case_wf, child_wf in sample:
         for wid in (case_wf, child_wf):
-            hist = await client.get_workflow_handle(wid).fetch_history()
-            totals["history_events"] += len(hist.events)
-            for e in hist.events:
-                for name, t in kinds.items():
-                    if e.event_type == t:
-                        totals[name] += 1
+            totals += of_proto(await client.get_workflow_handle(wid).fetch_history())
     m = max(len(sample), 1)
     return {"sampled": len(sample), **{k2: round(v / m, 2) for k2, v in sorted(totals.items())}}
 
@@ -764,7 +757,9 @@ async def dev_server_part(sizes: list[int], s: Settings, anchor: bool,
                   file=sys.stderr, flush=True)
             if anchor and ours["per_case"]["sampled"]:
                 pc = ours["per_case"]
-                acts, timers = round(pc["activities"]), round(pc["timers"])
+                # the same steps as ours, each a regular activity as every append was before
+                acts = round(pc.get("activities", 0) + pc.get("local_activities", 0))
+                timers = round(pc.get("timers", 0))
                 print(f"== {n} cases (anchor: {acts} activities, {timers} timers)",
                       file=sys.stderr, flush=True)
                 async with server_for_run() as (client, address, server):
@@ -801,12 +796,73 @@ def targets(report: dict[str, Any]) -> dict[str, Any]:
         t["cases_per_s_vs_anchor_3321"] = {"value": ratio, "target": TARGET_ANCHOR_SHARE,
                                            "met": None if ratio is None
                                            else ratio >= TARGET_ANCHOR_SHARE}
+    t.update(server_work_targets(report))
     for n, row in sizes.items():
         if n == str(TARGET_N) or row.get("ours_vs_anchor_cases_per_s") is None:
             continue
         ratio = row["ours_vs_anchor_cases_per_s"]
         t[f"cases_per_s_vs_anchor_{n}"] = {"value": ratio, "target": TARGET_ANCHOR_SHARE,
                                            "met": ratio >= TARGET_ANCHOR_SHARE}
+    return t
+
+
+def todays_work() -> dict[str, Any]:
+    """The server work per case before issue 15's changes, carried from run to run in
+    bench/results/workflows.json (the first rerun compares against it)."""
+    from bench.history_stats import baseline
+
+    try:
+        kept = json.loads(RESULTS.read_text(encoding="utf-8")).get("today")
+    except (OSError, ValueError):
+        kept = None
+    return kept or {"source": "the committed happy-path histories", "per_case": {},
+                    "committed_histories": baseline()}
+
+
+def server_work_targets(report: dict[str, Any]) -> dict[str, Any]:
+    """Issue 15's measures of server work: history events per case against the committed
+    baseline, CPU per case (server + worker + PostgreSQL), peak worker memory at 3,321."""
+    from bench.history_stats import baseline
+
+    base = baseline()
+    sizes = report["dev_server"]["sizes"]
+    t: dict[str, Any] = {}
+    largest = max((int(n) for n, r in sizes.items() if r["ours"]["per_case"].get("sampled")),
+                  default=None)
+    if largest is None:
+        t["history_events_per_case_vs_today"] = {
+            "value": None, "target": TARGET_HISTORY_SHARE, "met": None, "note": "no case sampled"}
+    else:
+        pc = sizes[str(largest)]["ours"]["per_case"]
+        # today's at the same size from the same driver when kept, else the committed path
+        today = report.get("today", {}).get("per_case", {}).get(str(largest))
+        ref, source = (today["history_events"], f"today's run at N = {largest}") if today \
+            else (base["history_events"], "the committed happy-path histories")
+        share = round(pc["history_events"] / ref, 3)
+        t["history_events_per_case_vs_today"] = {
+            "value": share, "target": TARGET_HISTORY_SHARE, "met": share <= TARGET_HISTORY_SHARE,
+            "note": f"{pc['history_events']} against {ref} ({source})"}
+    cpu = []
+    for n, row in sizes.items():
+        o = row["ours"]
+        if o["completed"]:
+            cpu.append((int(n), (o["worker_cpu_s"] + o["server_cpu_s"] + o["postgres_cpu_s"])
+                        / o["completed"]))
+    if cpu:
+        n, per_case = max(cpu)
+        t["cpu_s_per_case"] = {"value": round(per_case, 3), "target": TARGET_CPU_S_PER_CASE,
+                               "met": per_case <= TARGET_CPU_S_PER_CASE,
+                               "note": f"server + worker + PostgreSQL, N = {n}"}
+    row = sizes.get(str(TARGET_N))
+    mb = row["ours"]["worker_peak_rss_mb"] if row else None
+    inflight = report["dev_server"].get("settings", {}).get("inflight")
+    t["worker_peak_mb_3321"] = {
+        "value": mb, "target": TARGET_WORKER_MB,
+        "met": None if mb is None else mb < TARGET_WORKER_MB,
+        "note": "not run" if row is None else
+        f"peak over the run at N = {TARGET_N}, at most {inflight} cases open at once"}
+    t["recognition_list_1000_s"] = {"value": None, "target": 60.0, "met": None,
+                                    "note": "not measured yet (issue 15)"}
     return t
 
 
@@ -913,6 +969,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="drugfree-bench-demo-") as tmp:
             report["time_skipping"] = await time_skipping_year(args.max_activities, Path(tmp))
         print(f"   {report['time_skipping']}", file=sys.stderr, flush=True)
+    report["today"] = todays_work()
     if sizes:
         report["dev_server"] = await dev_server_part(sizes, s, anchor=not args.no_anchor,
                                                      one_server=args.one_server)
