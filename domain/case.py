@@ -24,6 +24,7 @@ Reasons are bilingual ("vi / en") and produced here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -408,6 +409,27 @@ def _pass(plan: Plan, state: CaseState, item: AgendaItem) -> tuple[CaseState, li
     new = state.model_copy(update={"missed": [*state.missed, d.id]})
     return new, [DeadlineMissed(deadline_id=d.id, due=d.due),
                  Escalated(deadline_id=d.id, to_role=d.escalate_to)]
+
+
+def first_effective(plan: Plan, state: CaseState, items: Sequence[AgendaItem]) -> int | None:
+    """The index of the first of ``items`` whose passing, after those before it in order,
+    records an event or changes the state (or is refused: that must happen at its instant
+    too); None when passing them all changes nothing. Pure: the workflow waits for that
+    point's instant only, and passes the points before it, which record nothing, with it.
+
+    A point that records nothing now records nothing later either, as long as the plan is
+    the same: a submission or a selection only ever takes points off (an outstanding
+    deadline stops being outstanding), never adds one."""
+    if state.closed:
+        return 0 if items else None
+    for i, item in enumerate(items):
+        try:
+            new, events = _pass(plan, state, item)
+        except DomainError:
+            return i
+        if events or new != state:
+            return i
+    return None
 
 
 def _chain_ended(state: CaseState, c: ChainEnded) -> tuple[CaseState, list[Event]]:

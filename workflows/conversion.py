@@ -12,6 +12,7 @@ interrupted (the chain stopped without a decision).
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -190,6 +191,9 @@ class CommuneConversionWorkflow:
         return self.s
 
     async def _timeline(self, inp: CaseInput) -> None:
+        if workflow.patched(names.AGENDA_MOMENTS):
+            await self._timeline_moments()
+            return
         if self.s.selected is None and not self.s.closed:
             await self._agenda(lambda: selection_agenda(self.plan, inp.clock))
             await self._wait(lambda: self.s.selected is not None or self.s.closed, self.cutoff)
@@ -203,6 +207,115 @@ class CommuneConversionWorkflow:
             if self._child is not None and self._child_result is None and not self.s.closed:
                 await workflow.wait_condition(lambda: self._child_result is not None)
             await self._settle()
+
+    async def _timeline_moments(self) -> None:
+        """``_timeline`` with one timer at a time: the same points passed at the same instants
+        in the same order, recording the same events, but a point that records nothing gets
+        no timer of its own, and the points of one instant are appended together."""
+        if self.s.selected is None and not self.s.closed:
+            await self._moments(selection=True)
+            await self._wait(lambda: self.s.selected is not None or self.s.closed, self.cutoff)
+            if self.s.selected is None and not self.s.closed:
+                await self._run(case.PlanEnded())
+        if self.s.selected and not self.s.closed:
+            await self._moments(selection=False)
+        if not self.s.closed:
+            await self._wait(lambda: self._child_result is not None or self.s.closed,
+                             self.cutoff)
+            if self._child is not None and self._child_result is None and not self.s.closed:
+                await workflow.wait_condition(lambda: self._child_result is not None)
+            await self._settle()
+
+    def _todo(self, selection: bool) -> tuple[list[AgendaItem], bool]:
+        """The points still to pass, in the order ``_agenda`` passes them: the selection
+        agenda's (during selection), then, once selected, the case agenda's, which the old
+        loop began only after the selection agenda's last instant. True if the case agenda's
+        are among them (its end may close the case)."""
+        clock = self.inp.clock
+        sel = [i for i in selection_agenda(self.plan, clock)
+               if i.key not in self.done_agenda] if selection else []
+        rest = [i for i in case_agenda(self.plan, clock)
+                if i.key not in self.done_agenda] if self.s.selected else []
+        return sel + rest, bool(rest)
+
+    def _next_moment(self, todo: list[AgendaItem], case_points: bool) -> datetime | None:
+        """The instant the loop over ``todo`` would reach the first point that records
+        something (each point is passed once the instants of every point before it came), or
+        the agenda's end when the chain has started (the case may close then); None if no
+        point records anything. Pure on the workflow's state, so a condition may ask it."""
+        k = case.first_effective(self.plan, self.s, todo)
+        if k is None and case_points and self._child is not None:
+            k = len(todo) - 1
+        return max(i.at for i in todo[:k + 1]) if k is not None else None
+
+    async def _moments(self, selection: bool) -> None:
+        """Pass the agenda as ``_agenda`` does, one timer at a time: sleep until the next
+        instant that records something, then pass every point reached by then, in order, and
+        append their events in one call. A submission, a selection, a started chain or an
+        amendment that changes which instant that is wakes the wait (the timer is replaced in
+        the same workflow task). Points skipped record nothing (``case.first_effective``) and
+        would record nothing when reached either: they are passed with the next instant that
+        matters, or at once at the end when nothing after them matters."""
+        while not self.s.closed:
+            seen = self._amended
+            todo, case_points = self._todo(selection)
+            if not todo:
+                return
+            target = self._next_moment(todo, case_points)
+            if target is None:  # nothing left records anything: done without a timer
+                await self._pass_moment(todo, closing=False)
+                return
+
+            def moved(target: datetime = target, seen: int = seen) -> bool:
+                return (self.s.closed or self._unhandled_failure() or self._amended != seen
+                        or self._next_moment(*self._todo(selection)) != target)
+
+            if await self._wait(moved, target):
+                if self.s.closed:
+                    return
+                if self._amended == seen and self._unhandled_failure():
+                    if workflow.patched(CHAIN_INTERRUPTED):  # a dead chain closes the case
+                        await self._settle()
+                        return
+                    self._failure_seen = True
+                continue  # what matters changed: the next instant again
+            reached = max(workflow.now(), target)
+            batch = list(itertools.takewhile(lambda i: i.at <= reached, todo))  # noqa: B023
+            await self._pass_moment(batch, closing=case_points and len(batch) == len(todo))
+            if not self.s.closed:
+                await self._maybe_continue_as_new()
+
+    async def _pass_moment(self, batch: list[AgendaItem], closing: bool) -> None:
+        """Pass ``batch`` (the points of one instant, in order) and append all their events in
+        one call; with ``closing`` (the agenda's last points) and the chain's outcome known,
+        the case closes in the same append, as ``_settle`` would right after."""
+        events: list[Event] = []
+        passed: list[str] = []
+        try:
+            for item in batch:
+                self.s, more = self._decide(case.Pass(item=item))
+                events += more
+                passed.append(item.key)
+        except DomainError as exc:  # what came before it is recorded, then the case halts
+            await self._emit(events)
+            self.done_agenda.extend(passed)
+            refuse_domain(exc)
+        was_closed = self.s.closed
+        if closing and not self.s.closed and (
+                self._child_result is not None
+                or (self._child is None and workflow.now() >= self.cutoff)):
+            command = self._settle_command()
+            if command is not None:
+                try:
+                    self.s, more = self._decide(command)
+                    events += more
+                except DomainError:  # not now: _timeline settles (or halts) as before
+                    pass
+        await self._emit(events)
+        self.done_agenda.extend(passed)
+        if self.s.closed and not was_closed and self.inp.campaign_id:
+            await workflow.get_external_workflow_handle(self.inp.campaign_id).signal(
+                names.CASE_CLOSED, args=[self.scope.commune_code, self.s.outcome])
 
     async def _agenda(self, items_of: Callable[[], list[AgendaItem]]) -> None:
         """Pass the agenda's points in order. The agenda is the plan's: an amendment changes
@@ -241,20 +354,22 @@ class CommuneConversionWorkflow:
 
     async def _settle(self) -> None:
         """Close the case from the chain's outcome, or at the plan's end without one."""
+        if (command := self._settle_command()) is not None:
+            await self._run(command)
+
+    def _settle_command(self) -> case.Command | None:
         if self.s.closed:
-            return
+            return None
         r = self._child_result
         if self._chain_failure is not None:
             if workflow.patched(CHAIN_INTERRUPTED):
-                command = case.ChainEnded(outcome="interrupted", cause=self._chain_failure)
-            else:  # recorded before the fix: a failed chain read as criteria not met
-                command = case.ChainEnded(outcome="not_recognised", reasons=(
-                    self.s.criteria_reasons or [case.CRITERIA_NOT_MET]))
-            await self._run(command)
-        elif r is not None and r.outcome in ("recognised", "not_recognised"):
-            await self._run(case.ChainEnded(outcome=r.outcome, reasons=r.reasons))
-        else:
-            await self._run(case.PlanEnded())
+                return case.ChainEnded(outcome="interrupted", cause=self._chain_failure)
+            # recorded before the fix: a failed chain read as criteria not met
+            return case.ChainEnded(outcome="not_recognised", reasons=(
+                self.s.criteria_reasons or [case.CRITERIA_NOT_MET]))
+        if r is not None and r.outcome in ("recognised", "not_recognised"):
+            return case.ChainEnded(outcome=r.outcome, reasons=r.reasons)
+        return case.PlanEnded()
 
     async def _maybe_continue_as_new(self) -> None:
         info = workflow.info()

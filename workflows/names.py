@@ -35,6 +35,9 @@ STATUS = "status"
 # Patches shared by the workflows (behaviour changes since the recorded histories)
 ADMISSION = "trust-admission"  # a start is admitted by the worker's trust before it writes
 AMENDMENTS = "plan-amendments"  # a case or chain moved onto an amended plan
+AGENDA_MOMENTS = "case-agenda-moments"  # a case's agenda: one timer (the next instant that
+# records something), every point of an instant passed in one append, the closing with them
+CHAIN_TIMER_KEPT = "chain-timer-kept"  # a chain's level timer outlives decisions that keep it
 
 
 def case_id(plan_id: str, commune_code: str) -> str:

@@ -102,9 +102,18 @@ class RecognitionWorkflow:
             seen = self._changes
             remaining = wake_at - workflow.now()
             if remaining > timedelta(0):
+                # A decision that leaves the next point where it was (a second signature at
+                # the same level) keeps the timer: no TIMER_CANCELED, no new TIMER_STARTED.
+                keep = workflow.patched(names.CHAIN_TIMER_KEPT)
+
+                def moved(item: tuple[str, datetime, int | None] | None = item,
+                          seen: int = seen, keep: bool = keep) -> bool:
+                    if self._changes == seen:
+                        return False
+                    return not keep or self.chain.status in ("recognised", "closed") \
+                        or self._next_item() != item
                 try:
-                    await workflow.wait_condition(lambda: self._changes != seen,  # noqa: B023
-                                                  timeout=remaining)
+                    await workflow.wait_condition(moved, timeout=remaining)
                     continue
                 except TimeoutError:
                     pass

@@ -339,3 +339,59 @@ def test_no_sequence_recognises_without_a_met_dossier_in_the_chain(
             assert events[-1].TYPE == "case.closed"
         s = new
     assert closings == (1 if s.closed else 0)
+
+
+# -- which agenda points matter (the workflow's one timer waits for the first of them) ------------
+
+
+def test_first_effective_skips_points_that_record_nothing() -> None:
+    items = case_agenda(PLAN, CLOCK)
+    keys = [i.key for i in items]
+    s = selected()
+    # nothing submitted yet: the first point, a reminder, records an event
+    assert case.first_effective(PLAN, s, items) == 0
+    s, _ = run(s, Submit(actor=COMMUNE, deadline_id="implementation_plan"))
+    # submitted: its reminders and its deadline record nothing; the phase start does
+    assert keys[case.first_effective(PLAN, s, items) or 0] == "phase_start:1"
+    rest = items[keys.index("remind:implementation_plan:1"):]
+    assert keys[keys.index("remind:implementation_plan:1") +
+                (case.first_effective(PLAN, s, rest) or 0)] == "remind:phase_1_report:7"
+    # every point the helper skips records nothing when passed, as the decider says
+    for i, item in enumerate(items[:case.first_effective(PLAN, s, items) or 0]):
+        assert run(s, Pass(item=item))[1] == [], (i, item.key)
+
+
+def test_first_effective_of_points_that_all_record_nothing_is_none() -> None:
+    s = selected()
+    for d in ("implementation_plan", "phase_1_report"):
+        s, _ = run(s, Submit(actor=COMMUNE, deadline_id=d,
+                             metrics=CLEAN if d == "phase_1_report" else None))
+    quiet = [i for i in case_agenda(PLAN, CLOCK) if i.deadline is not None
+             and i.deadline.id in ("implementation_plan", "phase_1_report")]
+    assert len(quiet) == 6 and case.first_effective(PLAN, s, quiet) is None
+    assert case.first_effective(PLAN, s, []) is None
+    # the selection agenda: every point matters until the commune is selected
+    assert case.first_effective(PLAN, opened(), selection_agenda(PLAN, CLOCK)) == 0
+    assert case.first_effective(PLAN, s, selection_agenda(PLAN, CLOCK)) is None
+
+
+def test_first_effective_agrees_with_the_decider_on_every_prefix() -> None:
+    """For states along a year, the index is the first point the decider records for."""
+    items = selection_agenda(PLAN, CLOCK) + case_agenda(PLAN, CLOCK)
+    states = [opened(), selected()]
+    s = selected()
+    for d in ("implementation_plan", "phase_1_report", "forum_q2", "dossier"):
+        s, _ = run(s, Submit(actor=COMMUNE, deadline_id=d,
+                             metrics=CLEAN if d in ("phase_1_report", "dossier") else None))
+        states.append(s)
+    for s in states:
+        for start in range(len(items)):
+            rest = items[start:]
+            expected = next((i for i, item in enumerate(rest)
+                             if run(s, Pass(item=item)) != (s, [])), None)
+            assert case.first_effective(PLAN, s, rest) == expected
+
+
+def test_first_effective_of_a_closed_case_stops_at_once() -> None:
+    closed = run(selected(), Withdraw(actor=DISTRICT, reason="x"))[0]
+    assert case.first_effective(PLAN, closed, case_agenda(PLAN, CLOCK)) == 0

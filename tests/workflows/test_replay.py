@@ -28,7 +28,12 @@ def test_histories_are_recorded() -> None:
     assert {"happy_path_case", "happy_path_recognition", "rejection_case",
             "withdrawal_case",  # recorded before amendments existed: they must still replay
             "amended_mid_chain_case", "amended_mid_chain_recognition",
-            "reporting_round"} <= names, names
+            "reporting_round",
+            # one timer at a time, one append per instant (names.AGENDA_MOMENTS,
+            # names.CHAIN_TIMER_KEPT): tests/workflows/test_agenda_moments.py
+            "moments_happy_path_case", "moments_happy_path_recognition",
+            "moments_rejection_case", "moments_rejection_recognition",
+            "moments_denied_case"} <= names, names
 
 
 @pytest.mark.asyncio(loop_scope="session")
