@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PACKAGES := domain catalog service workflows activities notify eventstore runtime cli api web worker.py
 LOCK := requirements.lock
 
-.PHONY: demo test lint typecheck unit browser lock bench-eventstore bench-workflows bench-api bench-audit clean
+.PHONY: demo test lint typecheck unit browser lock bench-eventstore bench-workflows bench-api bench-audit bench-edges clean
 
 # uv itself at the locked version, hash-checked, installed by the venv's own pip.
 $(UV): $(LOCK)
@@ -82,6 +82,12 @@ bench-workflows: $(STAMP)
 # over 3,321 open cases; writes bench/results/api.json (BENCH_ARGS=--quick: a 20 s smoke).
 bench-api: $(STAMP)
 	$(BIN)/python -m bench.api_bench $(BENCH_ARGS)
+
+# Issue 15's edges on the local stack: selection and recognition lists of 1,000 communes, case
+# start --from-csv with 3,321 rows, the inbox and dashboard over them; writes
+# bench/results/edges.json (BENCH_ARGS=--quick: the lists at 104 communes).
+bench-edges: $(STAMP)
+	$(BIN)/python -m bench.edges_bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
