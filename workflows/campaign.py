@@ -56,6 +56,23 @@ with workflow.unsafe.imports_passed_through():
     from workflows.replies import ReplyMemory
 
 FANOUT_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
+FAN_OUT_PART_BYTES = 512 * 1024  # well under the server's 2 MB per payload
+
+
+def fan_out_parts(commands: list[CaseCommand],
+                  limit: int = FAN_OUT_PART_BYTES) -> list[list[CaseCommand]]:
+    """``commands`` in order, cut into parts whose JSON stays under ``limit`` bytes (a command
+    larger than the limit alone goes in a part of its own)."""
+    parts: list[list[CaseCommand]] = []
+    size = 0
+    for cmd in commands:
+        n = len(cmd.model_dump_json())
+        if not parts or (size + n > limit and parts[-1]):
+            parts.append([])
+            size = 0
+        parts[-1].append(cmd)
+        size += n
+    return parts
 
 
 @workflow.defn
@@ -395,6 +412,16 @@ class ProvinceCampaignWorkflow:
             refuse_domain(exc)
 
     async def _fan_out(self, commands: list[CaseCommand]) -> FanoutResult:
+        if not workflow.patched(names.FAN_OUT_PARTS):  # before: one call, whatever its size
+            return await self._fan_out_part(commands)
+        # One call per part, one after another: a whole province's starts carry a plan each
+        # (~15 kB) and together passed the server's 2 MB payload limit, failing every attempt.
+        results: dict[str, str] = {}
+        for part in fan_out_parts(commands):
+            results.update((await self._fan_out_part(part)).results)
+        return FanoutResult(results=results)
+
+    async def _fan_out_part(self, commands: list[CaseCommand]) -> FanoutResult:
         return await workflow.execute_activity_method(
             CaseOps.fan_out, commands, start_to_close_timeout=timedelta(minutes=10),
             retry_policy=FANOUT_RETRY)

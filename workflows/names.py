@@ -34,6 +34,7 @@ DECIDE_ROUND = "decide_round"  # consolidate (tổng hợp) or approve (phê duy
 STATUS = "status"
 # Patches shared by the workflows (behaviour changes since the recorded histories)
 ADMISSION = "trust-admission"  # a start is admitted by the worker's trust before it writes
+FAN_OUT_PARTS = "fan-out-parts"  # a campaign delivers a large list in parts under 2 MB
 AMENDMENTS = "plan-amendments"  # a case or chain moved onto an amended plan
 AGENDA_MOMENTS = "case-agenda-moments"  # a case's agenda: one timer (the next instant that
 # records something), every point of an instant passed in one append, the closing with them
