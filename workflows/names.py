@@ -35,6 +35,7 @@ STATUS = "status"
 # Patches shared by the workflows (behaviour changes since the recorded histories)
 ADMISSION = "trust-admission"  # a start is admitted by the worker's trust before it writes
 AMENDMENTS = "plan-amendments"  # a case or chain moved onto an amended plan
+LOCAL_APPENDS = "local-appends"  # appends (and the admission) as local activities, if asked
 
 
 def case_id(plan_id: str, commune_code: str) -> str:
