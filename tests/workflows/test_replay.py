@@ -28,7 +28,9 @@ def test_histories_are_recorded() -> None:
     assert {"happy_path_case", "happy_path_recognition", "rejection_case",
             "withdrawal_case",  # recorded before amendments existed: they must still replay
             "amended_mid_chain_case", "amended_mid_chain_recognition",
-            "reporting_round"} <= names, names
+            "reporting_round",
+            "local_appends_case", "local_appends_recognition",  # issue 15: local activities
+            } <= names, names
 
 
 @pytest.mark.asyncio(loop_scope="session")
