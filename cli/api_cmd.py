@@ -59,7 +59,7 @@ def api_cmd(
         client = await connect(address, tracing=True)
         async with await EventStore.connect(db_url) as store:
             service = CaseService(client, cfg.task_queue or TASK_QUEUE, store,
-                                  signer=door.signer)
+                                  signer=door.signer, local_appends=cfg.local_appends)
 
             async def ready() -> None:
                 await client.service_client.check_health()

@@ -48,6 +48,11 @@ class Settings(BaseSettings):
                                    "default")
     task_queue: str = _env("DRUGFREE_TASK_QUEUE", "temporal", "Task queue of the workflows "
                            "and activities.", "drugfree", pattern=r"^[A-Za-z0-9._-]{1,100}$")
+    local_appends: bool = _env(
+        "DRUGFREE_LOCAL_APPENDS", "temporal", "API and `drugfree dev`: the workflows they start "
+        "append events (and ask for the admission) by local activities, fewer server round "
+        "trips; false: regular activities. Decided per workflow at its start (README, \"Local "
+        "appends\").", True)
     # -- database ------------------------------------------------------------------------------
     database_url: SecretStr | None = _env(
         "DATABASE_URL", "database", "The event store. Worker, API and dispatcher: the "

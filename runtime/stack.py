@@ -185,7 +185,8 @@ async def running_stack(root: Path, *, api_port: int = 8000, temporal_port: int 
             async with running_worker(client, db_url, task_queue=TASK_QUEUE, trust=trust), \
                     await EventStore.connect(db_url) as store:
                 await ensure_checkpoint_schedule(client, TASK_QUEUE)
-                service = CaseService(client, TASK_QUEUE, store, signer=keys.front_door)
+                service = CaseService(client, TASK_QUEUE, store, signer=keys.front_door,
+                                      local_appends=cfg.local_appends)
 
                 async def ready() -> None:
                     await client.service_client.check_health()

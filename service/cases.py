@@ -155,12 +155,16 @@ class CaseService:
 
     def __init__(self, client: Client, task_queue: str, store: EventStore | None = None, *,
                  signer: Signer | None = None,
-                 clock: Callable[[], Awaitable[datetime]] = wall_clock) -> None:
+                 clock: Callable[[], Awaitable[datetime]] = wall_clock,
+                 local_appends: bool = False) -> None:
         """``signer``: the front door's key for command proofs (None: an insecure deployment,
         whose workers check no identity); ``clock``: the workflow service's time (a test
-        server's skipped clock; the wall clock otherwise)."""
+        server's skipped clock; the wall clock otherwise); ``local_appends``: the workflows
+        this service starts append their events by local activities (``DRUGFREE_LOCAL_APPENDS``;
+        off for the time-skipping test server: README, "Local appends")."""
         self.client = client
         self.task_queue = task_queue
+        self.local_appends = local_appends
         self.store = store
         self.signer = signer
         self.clock = clock
@@ -214,7 +218,8 @@ class CaseService:
         wid = campaign_id or names.campaign_id(plan.id)
         inp = await self.signed(wid, CampaignInput(
             plan=plan, clock=clock or PlanClock(), commune_districts=territory(plan),
-            opened_by=opened_by, history_limit=history_limit), "opened_by", OPEN_REQUEST)
+            opened_by=opened_by, history_limit=history_limit,
+            local_appends=self.local_appends), "opened_by", OPEN_REQUEST)
         self._started[wid] = await guarded(self.client.start_workflow(
             ProvinceCampaignWorkflow.run, inp, id=wid, task_queue=self.task_queue), wid)
         return wid
@@ -291,7 +296,8 @@ class CaseService:
             opened_by=opened_by, baseline=baseline), datetime.now(UTC), clock)
         inp = await self.signed(ref.case_id, CaseInput(
             plan=plan, scope=scope, opened_by=opened_by, baseline=baseline,
-            clock=clock or PlanClock(), history_limit=history_limit), "opened_by", OPEN_REQUEST)
+            clock=clock or PlanClock(), history_limit=history_limit,
+            local_appends=self.local_appends), "opened_by", OPEN_REQUEST)
         self._started[ref.case_id] = await guarded(self.client.start_workflow(
             CommuneConversionWorkflow.run, inp, id=ref.case_id, task_queue=self.task_queue),
             ref.case_id)

@@ -57,7 +57,8 @@ class RoundService:
         rr.decide(plan, rnd, reporting_units(plan), rr.RoundState(), rr.Open(actor=actor),
                   await self.cases.clock(), clock)
         inp = await self.cases.signed(wid, RoundInput(
-            plan=plan, round=rnd, clock=clock or PlanClock(), opened_by=actor),
+            plan=plan, round=rnd, clock=clock or PlanClock(), opened_by=actor,
+            local_appends=self.cases.local_appends),
             "opened_by", OPEN_REQUEST)
         handle = await guarded(self.cases.client.start_workflow(
             ReportingRoundWorkflow.run, inp, id=wid, task_queue=self.cases.task_queue), wid)

@@ -177,7 +177,8 @@ class ProvinceCampaignWorkflow:
             scope = CaseScope(province_code=self.plan.province_code, district_code=district,
                               commune_code=code)
             case = CaseInput(plan=self.plan, scope=scope, opened_by=p.actor, baseline=baseline,
-                             clock=self.inp.clock, campaign_id=workflow.info().workflow_id)
+                             clock=self.inp.clock, campaign_id=workflow.info().workflow_id,
+                             local_appends=self.inp.local_appends)
             starts.append(CaseCommand(key=code, workflow_id=names.case_id(self.plan.id, code),
                                       update="", payload={}, start=case.model_dump(mode="json"),
                                       via=workflow.info().workflow_id))

@@ -96,7 +96,8 @@ class CommuneConversionWorkflow:
         self.s: case.CaseState = carry.case if carry else case.CaseState()
         self.done_agenda: list[str] = list(carry.done_agenda) if carry else []
         self.replies: ReplyMemory[Reply] = ReplyMemory(carry.replies if carry else None)
-        self.log = EventLog(self.id, "case", carry.event_seq if carry else 0)
+        self.log = EventLog(self.id, "case", carry.event_seq if carry else 0,
+                            local=inp.local_appends)
         if carry is not None and carry.plan is not None:  # amended before continuing as new
             self.plan = carry.plan
         if carry is not None and carry.scope is not None:
@@ -446,7 +447,8 @@ class CommuneConversionWorkflow:
             RecognitionWorkflow.run,
             RecognitionInput(case_id=self.id, plan=self.plan, scope=self.scope,
                              clock=self.inp.clock, submitted_by=submitted_by,
-                             cutoff=self.cutoff, campaign_id=self.inp.campaign_id),
+                             cutoff=self.cutoff, campaign_id=self.inp.campaign_id,
+                             local_appends=self.inp.local_appends),
             # the case's own address (its legacy commune after a reform), not its new codes
             id=names.recognition_id(self.inp.plan.id, self.inp.scope.commune_code),
         )

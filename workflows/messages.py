@@ -46,6 +46,23 @@ class _Msg(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class _Start(_Msg):
+    """The input of a workflow that appends events. ``local_appends``: append them (and ask
+    for the admission) as local activities (README, "Local appends"); chosen by whoever starts
+    the workflow and carried by its children, so a replay decides as the run did. Left out of
+    the message while false: a start without it is the same message (and command digest) as
+    before it existed."""
+
+    local_appends: bool = False
+
+    @model_serializer(mode="wrap")
+    def _without_default_appends(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if not self.local_appends:
+            data.pop("local_appends", None)
+        return data
+
+
 Proof = Annotated[str, Field(max_length=4096)]
 
 
@@ -66,7 +83,7 @@ class ListRequest(Request):
 # -- conversion case --------------------------------------------------------------------------
 
 
-class CaseInput(_Msg):
+class CaseInput(_Start):
     """Start of a conversion case (mở hồ sơ chuyển hóa) by district UBND."""
 
     plan: Plan
@@ -188,7 +205,7 @@ class CaseStatus(_Msg):
 # -- recognition chain ------------------------------------------------------------------------
 
 
-class RecognitionInput(_Msg):
+class RecognitionInput(_Start):
     case_id: str
     plan: Plan
     scope: CaseScope
@@ -241,7 +258,7 @@ class RecognitionStatus(_Msg):
 # -- province campaign ------------------------------------------------------------------------
 
 
-class CampaignInput(_Msg):
+class CampaignInput(_Start):
     plan: Plan
     clock: PlanClock = PlanClock()
     commune_districts: dict[str, str | None]  # the plan's communes -> district (None: 2-level)
@@ -317,7 +334,7 @@ MAX_INDICATORS = 200  # values in one unit's report
 MAX_SECTION = 20000  # characters of one narrative section
 
 
-class RoundInput(_Msg):
+class RoundInput(_Start):
     """Start of a reporting round (mở kỳ báo cáo) by the consolidating role."""
 
     plan: ReportingPlan

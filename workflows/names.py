@@ -39,6 +39,7 @@ AMENDMENTS = "plan-amendments"  # a case or chain moved onto an amended plan
 AGENDA_MOMENTS = "case-agenda-moments"  # a case's agenda: one timer (the next instant that
 # records something), every point of an instant passed in one append, the closing with them
 CHAIN_TIMER_KEPT = "chain-timer-kept"  # a chain's level timer outlives decisions that keep it
+LOCAL_APPENDS = "local-appends"  # appends (and the admission) as local activities, if asked
 
 
 def case_id(plan_id: str, commune_code: str) -> str:

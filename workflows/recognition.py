@@ -69,7 +69,8 @@ class RecognitionWorkflow:
         self.level_since: datetime | None = carry.level_since if carry else None
         self.replies: ReplyMemory[Reply] = ReplyMemory(carry.replies if carry else None)
         self.reminded: list[str] = list(carry.reminded) if carry else []
-        self.log = EventLog(inp.case_id, "recognition", carry.event_seq if carry else 0)
+        self.log = EventLog(inp.case_id, "recognition", carry.event_seq if carry else 0,
+                            local=inp.local_appends)
         # the plan and scope the chain runs on: its input's, or an amendment's (văn bản sửa đổi)
         self.plan: Plan = carry.plan if carry and carry.plan else inp.plan
         self.scope: CaseScope = carry.scope if carry and carry.scope else inp.scope

@@ -50,7 +50,7 @@ class ReportingRoundWorkflow:
         self.units = reporting_units(inp.plan)
         self.s = rr.RoundState()
         self.replies: ReplyMemory[Reply] = ReplyMemory(None)
-        self.log = EventLog(self.id, "round", 0)
+        self.log = EventLog(self.id, "round", 0, local=inp.local_appends)
         self._open_error: DomainError | None = None
         self._opening: list[Event] = []
         try:  # opened here, so an update with the first task meets an open round

@@ -33,7 +33,9 @@ def test_histories_are_recorded() -> None:
             # names.CHAIN_TIMER_KEPT): tests/workflows/test_agenda_moments.py
             "moments_happy_path_case", "moments_happy_path_recognition",
             "moments_rejection_case", "moments_rejection_recognition",
-            "moments_denied_case"} <= names, names
+            "moments_denied_case",
+            "local_appends_case", "local_appends_recognition",  # issue 15: local activities
+            } <= names, names
 
 
 @pytest.mark.asyncio(loop_scope="session")

@@ -13,7 +13,13 @@ import uuid
 from typing import Any
 
 import pytest
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    RetryState,
+    TimeoutError,
+    TimeoutType,
+)
 from temporalio.testing import ActivityEnvironment
 
 import eventstore.errors as store_errors
@@ -28,7 +34,7 @@ from eventstore.errors import (
 )
 from eventstore.store import EventStore
 from tests.conftest import Database
-from workflows.event_log import APPEND_RETRY
+from workflows.event_log import APPEND_RETRY, LOCAL_APPEND_RETRY, gave_up
 
 # Every bad-input failure the activity turns into a non-retryable ApplicationError.
 BAD_INPUT = [InvalidEventError, PayloadTooLargeError, UnsafeNumberError, DuplicateEventError]
@@ -101,3 +107,34 @@ async def test_a_reused_event_id_fails_with_a_type_the_policy_stops_on(
         assert info.value.non_retryable is True
         assert info.value.type in non_retryable(), info.value.type
         assert await store.version(stream) == 1
+
+
+# -- local appends (issue 15): the same failures stop the local attempts and the fallback --------
+
+def _failed_locally(cause: BaseException) -> ActivityError:
+    err = ActivityError("activity failed", scheduled_event_id=0, started_event_id=0,
+                        identity="", activity_type="append_events", activity_id="1",
+                        retry_state=RetryState.MAXIMUM_ATTEMPTS_REACHED)
+    err.__cause__ = cause
+    return err
+
+
+def test_the_local_policy_stops_on_the_same_failures() -> None:
+    assert LOCAL_APPEND_RETRY.non_retryable_error_types == APPEND_RETRY.non_retryable_error_types
+    assert LOCAL_APPEND_RETRY.maximum_attempts == 3
+
+
+@pytest.mark.parametrize("error", BAD_INPUT, ids=lambda c: c.__name__)
+def test_bad_events_are_not_handed_to_the_regular_activity(error: type[Exception]) -> None:
+    """A local append refused for bad events fails as it came (no regular retry)."""
+    cause = ApplicationError("bad", type=error.__name__, non_retryable=True)
+    assert gave_up(_failed_locally(cause)) is False
+
+
+@pytest.mark.parametrize("cause", [
+    ApplicationError("race", type="VersionRace"),
+    TimeoutError("start-to-close", type=TimeoutType.START_TO_CLOSE, last_heartbeat_details=[]),
+    ApplicationError("db down", type="ConnectionRefusedError"),
+], ids=["version race", "timeout", "database"])
+def test_other_failures_fall_back_to_the_regular_activity(cause: BaseException) -> None:
+    assert gave_up(_failed_locally(cause)) is True
