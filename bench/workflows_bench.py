@@ -420,7 +420,10 @@ async def run_ours(client: Any, db: str, n: int, s: Settings, work: Path,
     # command (the dev server's clock is the wall clock) and the worker trusts its key
     # (unless --no-tokens: no proofs, an insecure worker).
     signer = Signer.generate() if s.tokens else None
-    svc = CaseService(client, tq, signer=signer)
+    # as the API starts cases (DRUGFREE_LOCAL_APPENDS, default on): the dev server runs them
+    from runtime.settings import load
+
+    svc = CaseService(client, tq, signer=signer, local_appends=load().local_appends)
     actors: dict[tuple[str, str, str | None], Actor] = {}
 
     def actor(role: str, pc: str, commune: str | None = None) -> Actor:
