@@ -214,6 +214,12 @@ async def test_after_a_rejection_the_resubmission_follows_the_new_chain_merged_c
     assert (await records(store, returned, "case.opened"))[0].payload["commune_code"] == \
         "29320"
 
+    # the other case has shown what it had to: withdrawn now, so that awaiting the returned
+    # case's result below cannot let the server run the other to its plan's end first
+    await other.service.withdraw(other.ref, after(other, "province_ubnd"), "thử nghiệm",
+                                 request_id=rid())
+    assert (await other_handle.result()).outcome == "withdrawn"
+
     officer = after(returned, "commune_ubnd", "29317")  # the new commune's officer
     await returned.decide("resubmit", officer)
     [again] = await records(store, returned, "dossier.resubmitted")
@@ -226,9 +232,6 @@ async def test_after_a_rejection_the_resubmission_follows_the_new_chain_merged_c
                                       CLEAN if d.startswith("phase") else None,
                                       request_id=rid())
     assert (await handle.result()).outcome == "recognised"
-    await other.service.withdraw(other.ref, after(other, "province_ubnd"), "thử nghiệm",
-                                 request_id=rid())
-    assert (await other_handle.result()).outcome == "withdrawn"
     assert (await store.verify(returned.id)).ok and (await store.verify(other.id)).ok
 
 
