@@ -36,7 +36,6 @@ import contextlib
 import json
 import os
 import platform
-import socket
 import statistics
 import sys
 import tempfile
@@ -51,6 +50,7 @@ from typing import Any
 import httpx
 import psutil
 
+from bench.common import free_port, loads, target_lines
 from bench.inbox_bench import PROVINCE as INBOX_PROVINCE
 from bench.inbox_bench import case_events
 from bench.workflows_bench import _cpu, _postmaster, _temporal_server
@@ -62,13 +62,6 @@ TARGET_P99_MS = 200.0
 TARGET_ERRORS = 0
 TARGET_INBOX_P95_MS = 50.0
 SAMPLE_EVERY = 5  # every n-th decision is checked against the store after its answer
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def quantiles(xs: list[float]) -> dict[str, float | int] | None:
@@ -91,10 +84,6 @@ def _cpu_of(proc: psutil.Process) -> float:
         t = proc.cpu_times()
         return float(t.user + t.system)
     return 0.0
-
-
-def _loads() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 class Tokens:
@@ -343,11 +332,11 @@ async def decisions(http: httpx.AsyncClient, tokens: Tokens, desks: list[Desk],
                     "postgres": _cpu(pg, children=True), "machine": _busy_cpu()}
 
         cpu0 = cpu_now()
-        load_start = _loads()
+        load_start = loads()
         await asyncio.gather(*(desk(d) for d in desks))
         wall = time.perf_counter() - t0
         cpu1 = cpu_now()
-        load_end = _loads()
+        load_end = loads()
 
     measured = [s for s in samples if warmup <= s.at < stop_at]
     ok = [s.ms for s in measured if s.status == 200]
@@ -424,9 +413,7 @@ def table(report: dict[str, Any]) -> str:
         lines.append(f"| {label} | {q['count']} | {q['in_inbox']:,} | {q['p50']} | {q['p95']} "
                      f"| {q['max']} |")
     lines.append("")
-    for name, t in report["targets"].items():
-        lines.append(f"- {name}: {t['value']} (target {t['target']}) -> "
-                     f"{'met' if t['met'] else 'NOT met'}")
+    lines += target_lines(report["targets"])
     return "\n".join(lines)
 
 
@@ -438,7 +425,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     report: dict[str, Any] = {"environment": {
         "python": platform.python_version(), "cpus": os.cpu_count(),
         "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
-        "load_average_start": _loads(),
+        "load_average_start": loads(),
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "note": "other sessions share this machine; decisions.cpu_s.other is their use",
     }, "settings": {k: v for k, v in vars(args).items() if k != "out"}}
@@ -485,7 +472,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 report["decisions"] = await decisions(http, tokens, desks, info.database_url,
                                                       args.warmup, args.seconds)
     report["targets"] = targets(report)
-    report["environment"]["load_average_end"] = _loads()
+    report["environment"]["load_average_end"] = loads()
     return report
 
 

@@ -52,7 +52,6 @@ import asyncio
 import json
 import os
 import platform
-import socket
 import statistics
 import sys
 import tempfile
@@ -65,6 +64,8 @@ from typing import Any
 import httpx
 import psutil
 import yaml
+
+from bench.common import free_port, loads, target_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).parent / "results" / "edges.json"
@@ -84,13 +85,6 @@ POLL_S = 0.05
 # them exceed Temporal's 2 MB payload limit (PayloadsTooLarge, the update never answers), so
 # the benchmark proposes in parts, as districts' separate proposals would.
 PROPOSAL_CHUNK = 50
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def quantiles(xs: list[float]) -> dict[str, float | int] | None:
@@ -121,10 +115,6 @@ class Tokens:
             token = issue_token(self.signer, actor, datetime.now(UTC), timedelta(hours=4))
             self._made[person] = {"Authorization": f"Bearer {token}"}
         return self._made[person]
-
-
-def loads() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 def provinces_2025() -> list[tuple[str, list[str]]]:
@@ -562,10 +552,7 @@ def table(report: dict[str, Any]) -> str:
             row(f"{label} (p50 / p95 ms)", r["open_cases"],
                 f"{q.get('p50')} / {q.get('p95')}", r)
     lines.append("")
-    for name, t in report["targets"].items():
-        verdict = "not run" if t["met"] is None else ("met" if t["met"] else "NOT met")
-        lines.append(f"- {name}: {t['value']} (target {t['target']}) -> {verdict}"
-                     + (f" ({t['note']})" if t.get("note") else ""))
+    lines += target_lines(report["targets"])
     return "\n".join(lines)
 
 

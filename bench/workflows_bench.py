@@ -61,6 +61,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import psutil
 
+from bench.common import target_lines
 from runtime.signals import stop_on_signals
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -941,10 +942,7 @@ def table(report: dict[str, Any]) -> str:
                   "PostgreSQL / this driver / everything else on the machine (other sessions, "
                   "steal). CPU-bound cases/s = cores / our CPU s per case (an estimate with the "
                   "machine to ourselves).", ""]
-        for name, t in report["targets"].items():
-            met = {True: "met", False: "NOT met", None: "not measured"}[t["met"]]
-            lines.append(f"- {name}: {t['value']} (target {t['target']}) -> {met}"
-                         + (f" ({t['note']})" if t.get("note") else ""))
+        lines += target_lines(report["targets"])
     return "\n".join(lines)
 
 
