@@ -192,34 +192,25 @@ class CommuneConversionWorkflow:
         return self.s
 
     async def _timeline(self, inp: CaseInput) -> None:
-        if workflow.patched(names.AGENDA_MOMENTS):
-            await self._timeline_moments()
-            return
-        if self.s.selected is None and not self.s.closed:
-            await self._agenda(lambda: selection_agenda(self.plan, inp.clock))
-            await self._wait(lambda: self.s.selected is not None or self.s.closed, self.cutoff)
-            if self.s.selected is None and not self.s.closed:
-                await self._run(case.PlanEnded())
-        if self.s.selected and not self.s.closed:
-            await self._agenda(lambda: case_agenda(self.plan, inp.clock))
-        if not self.s.closed:
-            await self._wait(lambda: self._child_result is not None or self.s.closed,
-                             self.cutoff)
-            if self._child is not None and self._child_result is None and not self.s.closed:
-                await workflow.wait_condition(lambda: self._child_result is not None)
-            await self._settle()
+        moments = workflow.patched(names.AGENDA_MOMENTS)
 
-    async def _timeline_moments(self) -> None:
-        """``_timeline`` with one timer at a time: the same points passed at the same instants
-        in the same order, recording the same events, but a point that records nothing gets
-        no timer of its own, and the points of one instant are appended together."""
+        async def agenda(selection: bool) -> None:
+            """Pass the selection's or the case's agenda: one timer at a time (a point that
+            records nothing gets no timer, the points of one instant are appended together),
+            or, before that patch, one timer per point."""
+            if moments:
+                await self._moments(selection=selection)
+            else:
+                of = selection_agenda if selection else case_agenda
+                await self._agenda(lambda: of(self.plan, inp.clock))
+
         if self.s.selected is None and not self.s.closed:
-            await self._moments(selection=True)
+            await agenda(selection=True)
             await self._wait(lambda: self.s.selected is not None or self.s.closed, self.cutoff)
             if self.s.selected is None and not self.s.closed:
                 await self._run(case.PlanEnded())
         if self.s.selected and not self.s.closed:
-            await self._moments(selection=False)
+            await agenda(selection=False)
         if not self.s.closed:
             await self._wait(lambda: self._child_result is not None or self.s.closed,
                              self.cutoff)
