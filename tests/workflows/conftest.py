@@ -60,6 +60,21 @@ async def worker(temporal: Any, case_db: str) -> AsyncIterator[str]:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def dev_server() -> AsyncIterator[Any]:
+    """A dev server of the module's own, for what the time-skipping one cannot do (a chain
+    terminated by an operator, local activities)."""
+    async with temporal_environment("dev") as (client, _):
+        yield client
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def dev_worker(dev_server: Any, case_db: str) -> AsyncIterator[str]:
+    task_queue = f"tq-dev-{uuid.uuid4().hex[:8]}"
+    async with running_worker(dev_server, app_url(case_db), task_queue=task_queue, trust=TRUST):
+        yield task_queue
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def store(case_db: str) -> AsyncIterator[EventStore]:
     s = await EventStore.connect(app_url(case_db))
     yield s

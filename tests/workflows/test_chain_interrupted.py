@@ -17,13 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import re
-import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 
 from catalog import get_plan
@@ -32,11 +29,7 @@ from domain.clock import PlanClock
 from eventstore.errors import StreamNotFoundError
 from eventstore.records import NewEvent
 from eventstore.store import EventStore
-from eventstore.urls import app_url
-from runtime.temporal import temporal_environment
-from tests.workflows.conftest import TRUST
 from tests.workflows.support import CLEAN, Case
-from worker import running_worker
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -142,19 +135,6 @@ async def test_failed_chain_closes_interrupted_not_criteria_not_met(
 
 
 # -- the chain is terminated (a dev server of this module's own) ----------------------------------
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def dev_server() -> AsyncIterator[Client]:
-    async with temporal_environment("dev") as (client, _):
-        yield client
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def dev_worker(dev_server: Client, case_db: str) -> AsyncIterator[str]:
-    task_queue = f"tq-dev-{uuid.uuid4().hex[:8]}"
-    async with running_worker(dev_server, app_url(case_db), task_queue=task_queue, trust=TRUST):
-        yield task_queue
-
 
 async def test_terminated_chain_closes_interrupted_not_criteria_not_met(
         dev_server: Client, dev_worker: str, store: EventStore) -> None:

@@ -18,15 +18,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
@@ -36,12 +33,8 @@ from domain.admin_units import registry
 from domain.agenda import CASE_DEADLINE_KINDS
 from domain.clock import PlanClock
 from eventstore.store import EventStore
-from eventstore.urls import app_url
-from runtime.temporal import temporal_environment
 from service import CaseService
-from tests.workflows.conftest import TRUST
 from tests.workflows.support import CLEAN, SIGNER, Case, eventually
-from worker import running_worker
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -56,19 +49,6 @@ RESULT_TIMEOUT = 180.0
 BASELINE_EVENTS = 402
 LOCAL_ACTIVITY_MARKER = "core_local_activity"
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def dev_server() -> AsyncIterator[Client]:
-    async with temporal_environment("dev") as (client, _):
-        yield client
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def dev_worker(dev_server: Client, case_db: str) -> AsyncIterator[str]:
-    task_queue = f"tq-local-{uuid.uuid4().hex[:8]}"
-    async with running_worker(dev_server, app_url(case_db), task_queue=task_queue, trust=TRUST):
-        yield task_queue
 
 
 async def full_case(client: Client, task_queue: str, store: EventStore, commune: str,
