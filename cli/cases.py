@@ -9,7 +9,6 @@ jurisdiction: status, list, history (times in Viet Nam's time, dd/mm/yyyy HH:MM)
 from __future__ import annotations
 
 import json
-import mimetypes
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -289,15 +288,8 @@ def submit_cmd(
                             "metrics": _metrics(metrics) if metrics is not None else None}
     if kind is not None:
         body["kind"] = kind.value
-    uploaded = []
     with Api(api, token) as http:
-        for path, content in files:
-            media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-            stored = http.upload(case_path(case, "attachments"), content, path.name, media_type)
-            uploaded.append({**stored, "path": str(path)})
-            if not as_json:
-                typer.echo(say(lang, f"đã tải lên {path.name}: sha256 {stored['sha256']}",
-                               f"uploaded {path.name}: sha256 {stored['sha256']}"))
+        uploaded = http.attach(case_path(case, "attachments"), files, lang, quiet=as_json)
         if uploaded:
             body["attachments"] = [{"name": u["name"], "sha256": u["sha256"]} for u in uploaded]
         reply = http.post(case_path(case, "submissions"), body)

@@ -12,10 +12,12 @@ is retried a few times with the same key, so the server applies it at most once.
 from __future__ import annotations
 
 import functools
+import mimetypes
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
@@ -137,6 +139,20 @@ class Api:
         bytes twice changes nothing, so a retry needs no key of its own."""
         return self._send("POST", path, params={"name": name}, content=content,
                           headers={"Content-Type": media_type})
+
+    def attach(self, path: str, files: list[tuple[Path, bytes]], lang: Lang | str,
+               quiet: bool = False) -> list[dict[str, Any]]:
+        """Upload each file to ``path`` (the attachments of a case or a unit's report), saying
+        each one's SHA-256 unless ``quiet``; the stored files, each with its local path."""
+        uploaded = []
+        for file, content in files:
+            media_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+            stored = self.upload(path, content, file.name, media_type)
+            uploaded.append({**stored, "path": str(file)})
+            if not quiet:
+                typer.echo(say(lang, f"đã tải lên {file.name}: sha256 {stored['sha256']}",
+                               f"uploaded {file.name}: sha256 {stored['sha256']}"))
+        return uploaded
 
     def fetch(self, path: str) -> bytes:
         """GET a file's bytes (a document the server made); a refusal as ``get``'s."""

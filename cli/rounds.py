@@ -10,7 +10,6 @@ programme's indicators over the years.
 
 from __future__ import annotations
 
-import mimetypes
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -158,16 +157,9 @@ def submit_cmd(plan: PlanOption, round_id: RoundOption, unit: UnitOption,
     files = read_attachments(attach or [])  # all read and checked before anything is sent
     body: dict[str, Any] = {"unit": unit, "values": data["values"],
                             "sections": data.get("sections") or {}}
-    uploaded = []
     with Api(api, token) as http:
-        for path, content in files:
-            media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-            stored = http.upload(round_path(plan, round_id, "attachments"), content, path.name,
-                                 media_type)
-            uploaded.append({**stored, "path": str(path)})
-            if not as_json:
-                typer.echo(say(lang, f"đã tải lên {path.name}: sha256 {stored['sha256']}",
-                               f"uploaded {path.name}: sha256 {stored['sha256']}"))
+        uploaded = http.attach(round_path(plan, round_id, "attachments"), files, lang,
+                               quiet=as_json)
         if uploaded:
             body["attachments"] = [{"name": u["name"], "sha256": u["sha256"]} for u in uploaded]
         reply = http.post(round_path(plan, round_id, "reports"), body)
