@@ -100,6 +100,16 @@ class Progress:
             self.stream.flush()
 
 
+async def play(steps: list[Step]) -> None:
+    """Run a demo's steps in order, one progress line each."""
+    progress = Progress(len(steps))
+    try:
+        for step in steps:
+            progress.step(await step())
+    finally:
+        progress.close()
+
+
 @dataclass
 class Reform:
     """An amendment of the catalogue that the plan's year crosses, and what it did."""
@@ -525,13 +535,7 @@ async def run_year(client: Client, env: WorkflowEnvironment, scenario: Scenario,
     clock = PlanClock(shift_years=rehearsal_shift(plan, plan.local_date(now)))
     year = Year(CaseService(client, task_queue, store, signer=signer,
                             clock=env.get_current_time), env, scenario, clock, store)
-    steps = year.steps()
-    progress = Progress(len(steps))
-    try:
-        for step in steps:
-            progress.step(await step())
-    finally:
-        progress.close()
+    await play(year.steps())
     return year.outcome()
 
 

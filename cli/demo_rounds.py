@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, TypeVar
 import typer
 
 from cli.datadir import DemoDir
-from cli.demo import IN_FLIGHT, Progress, _day, _settle, demo_stack, gated, skip_to_day
+from cli.demo import IN_FLIGHT, Step, _day, _settle, demo_stack, gated, play, skip_to_day
 from cli.demo_rounds_data import RoundPlay, RoundsScenario
 from cli.errors import fail
 from domain.clock import PlanClock, rehearsal_shift
@@ -51,7 +51,6 @@ if TYPE_CHECKING:
     from service.rounds import RoundService
 
 T = TypeVar("T")
-Step = Callable[[], Awaitable[str]]
 
 NAME_WIDTH = 56  # an indicator's name in the tables
 
@@ -282,13 +281,7 @@ async def _demo(scenario: RoundsScenario, kept: DemoDir | None) -> Outcome:
         service = RoundService(CaseService(stack.client, stack.task_queue, store,
                                            signer=stack.signer, clock=env.get_current_time))
         rounds = Rounds(service, env, scenario, clock, store)
-        steps = rounds.steps()
-        progress = Progress(len(steps))
-        try:
-            for step in steps:
-                progress.step(await step())
-        finally:
-            progress.close()
+        await play(rounds.steps())
         outcome = Outcome(rounds.played, None)
         if len(plan.rounds) > 1:
             outcome.programme = await service.programme(plan)
