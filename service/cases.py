@@ -132,6 +132,20 @@ MAX_NAME = 255
 _TOKEN = r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,62}"
 _MEDIA_TYPE = re.compile(f"^{_TOKEN}/{_TOKEN}$")
 # The workflows refuse these by code only (their messages are English): the Vietnamese here.
+async def attached(store: EventStore, stream: str, named: list[tuple[str, str]],
+                   what_vi: str) -> list[Attachment]:
+    """The files named (name, SHA-256), each checked to be uploaded to ``stream`` (a case, a
+    round: ``what_vi`` in the refusal), with its size; ``attachment.unknown`` otherwise."""
+    known = await files.sizes(store, stream, sorted({sha for _, sha in named}))
+    out = []
+    for name, sha in named:
+        if sha not in known:
+            raise ServiceError("attachment.unknown", f"no file {sha} was uploaded to {stream}",
+                               f"chưa tải lên tệp {sha} cho {what_vi} {stream}")
+        out.append(Attachment(name=clean_name(name), sha256=sha, size=known[sha]))
+    return out
+
+
 def clean_name(name: str) -> str:
     """A file name as recorded: its last path part, without control characters, trimmed,
     at most 255 characters (refused when nothing is left)."""
@@ -338,16 +352,7 @@ class CaseService:
         """The files named, each checked to be uploaded to this case, with its size."""
         if not named:
             return []
-        known = await files.sizes(self._require_store(), ref.case_id,
-                                  sorted({sha for _, sha in named}))
-        out = []
-        for name, sha in named:
-            if sha not in known:
-                raise ServiceError("attachment.unknown",
-                                   f"no file {sha} was uploaded to {ref.case_id}",
-                                   f"chưa tải lên tệp {sha} cho hồ sơ {ref.case_id}")
-            out.append(Attachment(name=clean_name(name), sha256=sha, size=known[sha]))
-        return out
+        return await attached(self._require_store(), ref.case_id, named, "hồ sơ")
 
     async def upload(self, ref: CaseRef, actor: Actor, content: bytes, name: str,
                      media_type: str | None = None) -> files.StoredFile:

@@ -24,7 +24,7 @@ from eventstore import attachments as files
 from eventstore.errors import StreamNotFoundError
 from eventstore.records import RecordedEvent
 from eventstore.store import EventStore
-from service.cases import CaseService, clean_media_type, clean_name, new_request_id
+from service.cases import CaseService, attached, clean_media_type, clean_name, new_request_id
 from service.errors import ServiceError, guarded, refuses_bad_input
 from workflows import names
 from workflows.messages import (
@@ -85,15 +85,7 @@ class RoundService:
         """The files named, each checked to be uploaded to this round, with its size."""
         if not named:
             return []
-        known = await files.sizes(self._store(), wid, sorted({sha for _, sha in named}))
-        out = []
-        for name, sha in named:
-            if sha not in known:
-                raise ServiceError("attachment.unknown",
-                                   f"no file {sha} was uploaded to {wid}",
-                                   f"chưa tải lên tệp {sha} cho kỳ báo cáo {wid}")
-            out.append(Attachment(name=clean_name(name), sha256=sha, size=known[sha]))
-        return out
+        return await attached(self._store(), wid, named, "kỳ báo cáo")
 
     async def upload(self, plan_id: str, round_id: str, actor: Actor, content: bytes,
                      name: str, media_type: str | None = None) -> files.StoredFile:
