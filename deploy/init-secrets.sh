@@ -2,7 +2,7 @@
 # Creates every key and password the compose stack (deploy/compose.yaml) reads, in
 # deploy/secrets/ (or the directory given), and deploy/.env beside it. Never overwrites: a
 # file that exists is kept (the key commands refuse to overwrite keys anyway).
-#   usage: deploy/init-secrets.sh [SECRETS_DIR]        (drugfree and openssl on PATH)
+#   usage: deploy/init-secrets.sh [SECRETS_DIR]        (drugfree and its python3 on PATH)
 # Run as root to also hand each file to the user of the container that reads it (the app's
 # 10001, PostgreSQL's 999, Grafana's 472); otherwise it prints the chown commands to run.
 set -eu
@@ -12,7 +12,7 @@ envfile=$(dirname "$dir")/.env
 umask 077
 mkdir -p "$dir"
 
-rand() { openssl rand -hex 24; }
+rand() { python3 -c 'import secrets; print(secrets.token_hex(24))'; }
 keep() { test -e "$dir/$1"; }
 
 # The payload encryption keys (AES-256-GCM, named; `drugfree keys rotate` adds one).
