@@ -286,8 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"worker.py: lỗi / error: {err.text('vi')} / {err.message}", file=sys.stderr)
         return 2
     except SettingsError as err:
-        print(f"worker.py: lỗi / error: cấu hình không hợp lệ / invalid settings: {err}",
-              file=sys.stderr)
+        print(f"worker.py: lỗi / error: {err}", file=sys.stderr)
         return 2
     except OSError as err:  # the operations port is taken, and the like
         print(f"worker.py: lỗi / error: không khởi động được / cannot start: "

@@ -33,7 +33,7 @@ def api_cmd(
     try:
         cfg = load()
     except SettingsError as exc:
-        fail(f"cấu hình không hợp lệ / invalid settings: {exc}")
+        fail(str(exc))
     try:
         door = FrontDoorConfig.from_env()
         codec_from_env()  # encryption is the default: no key, no API (PayloadKeyError)

@@ -24,9 +24,13 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     raise typer.Exit(code)
 
 
+def payload_key_text(exc: PayloadKeyError) -> str:
+    """No payload key, or not the one that sealed what was read: both languages, one line."""
+    return f"{exc.text('vi')} / {exc.message} [payload_key]"
+
+
 def payload_key_failure(exc: PayloadKeyError) -> NoReturn:
-    """No payload key, or not the one that sealed what was read: one line, both languages."""
-    fail(f"{exc.text('vi')} / {exc.message} [payload_key]")
+    fail(payload_key_text(exc))
 
 
 def guarded(fn: F) -> F:

@@ -26,7 +26,7 @@ from cli import (
     plans,
     rounds,
 )
-from cli.errors import payload_key_failure
+from cli.errors import EXIT_BAD_INPUT, payload_key_text
 from runtime.codec import PayloadKeyError
 
 app = typer.Typer(
@@ -87,10 +87,8 @@ def main() -> None:
         typer.echo("đã hủy / aborted", err=True)
         sys.exit(1)
     except PayloadKeyError as exc:  # any other command that talks to the workflow service
-        try:
-            payload_key_failure(exc)
-        except typer.Exit:
-            finish(2)
+        typer.echo(f"error: {payload_key_text(exc)}", err=True)
+        finish(EXIT_BAD_INPUT)
     finish(code if isinstance(code, int) else 0)
 
 

@@ -27,7 +27,7 @@ def dispatcher_cmd() -> None:
     try:
         cfg = load()
     except SettingsError as exc:
-        fail(f"cấu hình không hợp lệ / invalid settings: {exc}")
+        fail(str(exc))
     if cfg.database_url is None:
         fail("cần DATABASE_URL (vai trò drugfree_app) / DATABASE_URL is required "
              "(the drugfree_app role)")
@@ -78,6 +78,6 @@ def settings_cmd(
     try:
         cfg = load()
     except SettingsError as exc:
-        fail(f"cấu hình không hợp lệ / invalid settings: {exc}")
+        fail(str(exc))
     for name, value in effective(cfg):
         typer.echo(f"{name}={value}")

@@ -206,7 +206,9 @@ def load() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        raise SettingsError(describe(exc)) from None  # names the variables, not the values
+        # names the variables, not the values
+        raise SettingsError(f"cấu hình không hợp lệ / invalid settings: {describe(exc)}"
+                            ) from None
 
 
 def env_name(info: FieldInfo) -> str:
