@@ -79,5 +79,9 @@ def settings_cmd(
         cfg = load()
     except SettingsError as exc:
         fail(str(exc))
-    for name, value in effective(cfg):
+    shown = effective(cfg)
+    if not shown:
+        typer.echo("(không đặt biến nào: mọi thiết lập theo mặc định / nothing set: every "
+                   "setting at its default; `drugfree settings --markdown` lists them)")
+    for name, value in shown:
         typer.echo(f"{name}={value}")
