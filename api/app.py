@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 from fastapi import Body, FastAPI, Query, Request
 from fastapi.encoders import jsonable_encoder
@@ -144,6 +144,46 @@ class _TooLarge(Exception):
     pass
 
 
+class NoNul:
+    """Refuse a request whose path or query holds a NUL character, naming where, before any
+    route: PostgreSQL text cannot hold one, so a parameter carrying it would otherwise reach
+    a query and fail there as a server error (found by tests/workflows/test_api_schema.py)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        where = _nul_in(scope) if scope["type"] == "http" else None
+        if where is None or scope.get("path") in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        if str(scope.get("path", "")).startswith("/ui/"):  # a person at a page: a page
+            answer: Response = HTMLResponse(
+                "<!doctype html><html lang=vi><title>400</title><h1>Địa chỉ không hợp lệ</h1>"
+                "<p>Địa chỉ có ký tự NUL.</p><p lang=en>The address holds a NUL character.</p>"
+                "<p><a href=/ui/inbox>Hộp công việc</a></p></html>", status_code=400)
+        else:
+            answer = JSONResponse(errors.body(
+                "input.invalid", f"{where}: holds a NUL character",
+                f"dữ liệu không hợp lệ: {where} có ký tự NUL"), status_code=422)
+        await answer(scope, receive, send)
+
+
+def _nul_in(scope: Scope) -> str | None:
+    """Where a NUL character is in the request's address (``path``, ``query.<name>``)."""
+    if "\x00" in str(scope.get("path", "")):
+        return "path"
+    query = bytes(scope.get("query_string") or b"")
+    if b"\x00" not in query and b"%00" not in query:
+        return None
+    for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+        if "\x00" in name:
+            return "query"
+        if "\x00" in value:
+            return f"query.{name[:40]}"
+    return None
+
+
 async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int,
                      upload: bool = False) -> None:
     if str(scope.get("path", "")).startswith("/ui/"):  # a person at a page: a page
@@ -204,6 +244,7 @@ def create_app(service: CaseService, authenticator: Authenticator,
     app.add_exception_handler(RequestValidationError, refuse_input)
     app.add_middleware(BodyLimit, limit=max_body, upload_limit=max_attachment
                        if max_attachment is not None else attachment_limit())
+    app.add_middleware(NoNul)
 
     app.state.authenticator = authenticator
     plans = PlanBook(None if service.store is None else PlanVersions(service.store.pool))

@@ -216,3 +216,25 @@ async def test_bad_bodies_are_refused_naming_the_field(
     r = await http.post("/cases", headers=district, json={
         "plan_id": PLAN, "commune_code": "99999", "baseline": BASELINE})
     assert r.status_code == 404
+
+
+async def test_a_nul_character_in_the_address_is_bad_input_not_a_server_error(
+        api: tuple[httpx.AsyncClient, Case], store: Any) -> None:
+    """PostgreSQL text holds no NUL: a parameter carrying one is named and refused before any
+    route (schemathesis found GET /cases?plan=...%00 answered 500)."""
+    http, case = api
+    police = bearer(case.actor("province_police"))
+    before = await store.pool.fetchval("SELECT count(*) FROM events")
+    r = await http.get("/cases?plan=tra%00vinh&state=open", headers=police)
+    assert r.status_code == 422 and code_of(r) == "input.invalid"
+    assert r.json()["message_en"] == "query.plan: holds a NUL character"
+    assert "ký tự NUL" in r.json()["message_vi"]
+    r = await http.get("/cases/conversion:tra-vinh-2025:29%0036/history", headers=police)
+    assert r.status_code == 422 and r.json()["message_en"] == "path: holds a NUL character"
+    r = await http.post("/cases?x=%00", headers=police, json={})
+    assert r.status_code == 422 and code_of(r) == "input.invalid"
+    page = await http.get("/ui/cases?plan=%00")
+    assert page.status_code == 400 and "ký tự NUL" in page.text and "Traceback" not in page.text
+    r = await http.get("/cases?plan=tra-vinh-2025", headers=police)  # the same, without it
+    assert r.status_code == 200
+    assert await store.pool.fetchval("SELECT count(*) FROM events") == before
