@@ -163,10 +163,37 @@ class NoNul:
                 "<p>Địa chỉ có ký tự NUL.</p><p lang=en>The address holds a NUL character.</p>"
                 "<p><a href=/ui/inbox>Hộp công việc</a></p></html>", status_code=400)
         else:
-            answer = JSONResponse(errors.body(
+            answer = await _refused_stranger(Request(scope)) or JSONResponse(errors.body(
                 "input.invalid", f"{where}: holds a NUL character",
                 f"dữ liệu không hợp lệ: {where} có ký tự NUL"), status_code=422)
         await answer(scope, receive, send)
+
+
+NO_NUL = "^[^\\u0000]*$"  # JSON Schema pattern: text without a NUL character
+
+
+def say_text_has_no_nul(app: FastAPI) -> None:
+    """Write ``NoNul``'s rule into /openapi.json: every text parameter (path, query, header)
+    without a pattern of its own carries ``NO_NUL``, so a client reading the schema knows."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    for parameter in operation.get("parameters", []):
+                        _no_nul(parameter.get("schema", {}))
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _no_nul(schema: dict[str, Any]) -> None:
+    for option in schema.get("anyOf", []):
+        _no_nul(option)
+    if schema.get("type") == "string" and not {"pattern", "enum", "const", "format"} & set(schema):
+        schema["pattern"] = NO_NUL
 
 
 def _nul_in(scope: Scope) -> str | None:
@@ -203,17 +230,26 @@ async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int,
     await JSONResponse(body, status_code=413)(scope, receive, send)
 
 
+async def _refused_stranger(request: Request) -> JSONResponse | None:
+    """The 401 a caller without a valid token gets instead of learning what its input lacks
+    (``None`` for a signed-in caller or an open path)."""
+    if request.url.path in OPEN_PATHS:
+        return None
+    try:
+        await principal(request, await bearer(request))
+    except DomainError as refused:
+        return errors.refusal(refused)
+    return None
+
+
 async def refuse_input(request: Request, exc: Exception) -> JSONResponse:
     """Bad input (an undecodable body: 400 from FastAPI, a body or parameter out of its schema)
     is named only to a caller with a valid token: FastAPI reads a body before it runs the
     routes' dependencies, so without this a stranger would learn what a body lacks."""
     bad_input = isinstance(exc, RequestValidationError) or (
         isinstance(exc, HTTPException) and exc.status_code == 400)
-    if bad_input and request.url.path not in OPEN_PATHS:
-        try:
-            await principal(request, await bearer(request))
-        except DomainError as refused:
-            return errors.refusal(refused)
+    if bad_input and (refused := await _refused_stranger(request)) is not None:
+        return refused
     if isinstance(exc, RequestValidationError):
         return await errors.on_validation_error(request, exc)
     return await errors.on_http_error(request, exc)
@@ -518,7 +554,7 @@ def create_app(service: CaseService, authenticator: Authenticator,
     @app.get("/audit/cases/{case_id}/replay", tags=["kiểm toán / audit"], responses=READS)
     async def audit_replay(case_id: CaseIdPath, who: Who,
                            at: Annotated[str | None, Query(
-                               pattern=r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}.{0,30}$",
+                               pattern=r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}[^\x00]{0,30}$",
                                description="ISO 8601 instant; without a zone, Viet Nam's "
                                            "time", examples=["2025-06-30T17:00:00+07:00"])]
                            = None) -> dict[str, Any]:
@@ -626,6 +662,7 @@ def create_app(service: CaseService, authenticator: Authenticator,
                      plan_ids=catalog.reporting_plan_ids,
                      clock_for=lambda p: clock_for(p),  # type: ignore[arg-type]
                      request_id=door.request_id, reads=reads)
+    say_text_has_no_nul(app)
     return app
 
 

@@ -49,7 +49,7 @@ EXAMPLE_METRICS: dict[str, Any] = {
 
 # A case's id as the paths take it: ``conversion:<plan>:<commune code>`` (its recognition
 # chain's id, ``recognition:...``, names the same case).
-CASE_ID_PATTERN = r"^(conversion|recognition):[^:]+:[0-9]+$"
+CASE_ID_PATTERN = r"^(conversion|recognition):[^:\x00]+:[0-9]+$"
 CaseIdPath = Annotated[str, Path(pattern=CASE_ID_PATTERN, max_length=MAX_ID + 32,
                                  examples=[EXAMPLE_CASE],
                                  description="conversion:<plan>:<commune code>")]

@@ -237,4 +237,13 @@ async def test_a_nul_character_in_the_address_is_bad_input_not_a_server_error(
     assert page.status_code == 400 and "ký tự NUL" in page.text and "Traceback" not in page.text
     r = await http.get("/cases?plan=tra-vinh-2025", headers=police)  # the same, without it
     assert r.status_code == 200
+    # A stranger learns only that a token is needed, as for any other bad input.
+    r = await http.get("/cases?plan=tra%00vinh")
+    assert r.status_code == 401 and "NUL" not in r.text
     assert await store.pool.fetchval("SELECT count(*) FROM events") == before
+    # The schema says so: a text parameter carries the pattern (schemathesis then generates
+    # NUL only as invalid input).
+    spec = (await http.get("/openapi.json")).json()
+    listing = {p["name"]: p["schema"] for p in spec["paths"]["/cases"]["get"]["parameters"]}
+    assert any(option.get("pattern") == "^[^\\u0000]*$"
+               for option in listing["plan"].get("anyOf", [listing["plan"]]))
