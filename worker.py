@@ -33,6 +33,7 @@ from activities.fanout import CaseOps
 from activities.persist import EventActivities
 from eventstore.plan_versions import PlanVersions
 from eventstore.projector import Projector
+from runtime import settings as runtime_settings
 from runtime import trust as trusts
 from runtime.signals import stop_on_signals
 from runtime.trust import Trust
@@ -47,14 +48,21 @@ WORKFLOWS: list[type] = [CommuneConversionWorkflow, RecognitionWorkflow, Provinc
                          CheckpointWorkflow, ReportingRoundWorkflow]
 
 
-def workflow_runner() -> SandboxedWorkflowRunner:
+def workflow_runner(strict: bool | None = None) -> SandboxedWorkflowRunner:
     """The sandbox, with the libraries our pure code uses passed through: native extensions
     (cryptography's Rust core) must be loaded once per process, and pydantic and the domain
-    are deterministic and costly to re-import for every workflow run."""
+    are deterministic and costly to re-import for every workflow run. The workflow code
+    itself (``workflows``, no module state) is shared too unless ``strict``
+    (``DRUGFREE_STRICT_SANDBOX``, set by the tests): re-imported per run it cost 0.11 MB per
+    open case (bench/workflows_bench.py's open cases), and only then do the sandbox's
+    restrictions see the workflow modules' own calls."""
+    if strict is None:
+        strict = runtime_settings.load().strict_sandbox
+    shared = () if strict else ("workflows",)
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(
             "cryptography", "pydantic", "pydantic_core", "domain", "catalog", "yaml", "jwt",
-            "rfc8785", "activities.contracts", "runtime.trust"))
+            "rfc8785", "activities.contracts", "runtime.trust", *shared))
 
 
 def build_worker(client: Client, persist: EventActivities, trust: Trust,

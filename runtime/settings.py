@@ -164,6 +164,11 @@ class Settings(BaseSettings):
     workflow_cache: int | None = _env(
         "DRUGFREE_WORKFLOW_CACHE", "worker", "Workflows kept in a worker's memory; 0: sticky "
         "execution off. Unset: the SDK's default (1,000).", ge=0, le=100_000)
+    strict_sandbox: bool = _env(
+        "DRUGFREE_STRICT_SANDBOX", "worker", "Every workflow run imports the workflow code "
+        "afresh inside Temporal's sandbox, so its restrictions (no clock, no randomness) "
+        "apply to that code too; slower and about 0.1 MB more per open case. The test suite "
+        "sets it.", False)
     worker_dispatch: bool = _env(
         "DRUGFREE_WORKER_DISPATCH", "worker", "The worker also delivers notifications and "
         "updates the read model; false when `drugfree dispatcher` runs apart.", True)

@@ -26,6 +26,9 @@ os.environ.setdefault("DRUGFREE_PAYLOAD_KEY", bytes(range(100, 132)).hex())
 # The worker and API processes tests start serve no operations port unless a test asks for
 # one (several run at once; the default port is for production).
 os.environ.setdefault("DRUGFREE_METRICS_PORT", "0")
+# Workflow code is re-imported inside the sandbox for every run, so its restrictions (no
+# clock, no randomness) catch a call in workflows/ itself; production shares the modules.
+os.environ.setdefault("DRUGFREE_STRICT_SANDBOX", "1")
 
 
 @dataclass(frozen=True)

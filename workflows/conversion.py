@@ -27,6 +27,7 @@ from temporalio.exceptions import TimeoutError as WorkflowTimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from catalog import resolve
+    from catalog.shared import shared
     from domain import case
     from domain.agenda import (
         CASE_DEADLINE_KINDS,
@@ -86,7 +87,7 @@ class CommuneConversionWorkflow:
         # only: those resolve against the catalogue the worker loaded at start (no file read).
         self._open_error: DomainError | None = None
         try:
-            self.plan = resolve(inp.plan)
+            self.plan = shared(resolve(inp.plan))  # an old input's resolved: one copy too
         except DomainError as exc:  # sets the catalogue lacks: run fails with the code, not
             self.plan, self._open_error = inp.plan, exc  # every workflow task, forever
         self.scope = inp.scope

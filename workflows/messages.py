@@ -9,8 +9,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
+from catalog.shared import shared
 from domain.amendment import Amendment
 from domain.amendment_effect import SignatureKept
 from domain.approval import ChainState, LevelStanding
@@ -38,6 +46,9 @@ MAX_UNITS = 5000  # unit conversions with one amendment (a province has a few hu
 Text = Annotated[str, Field(max_length=MAX_TEXT)]
 Id = Annotated[str, Field(min_length=1, max_length=MAX_ID)]
 CommuneCode = Annotated[str, Field(min_length=1, max_length=MAX_CODE)]
+# A start's plan as decoded: the worker's one copy of it (catalog.shared), since the SDK keeps
+# every cached run's decoded input, and 3,321 copies of one plan weighed 80 kB each.
+SharedPlan = Annotated[Plan, AfterValidator(shared)]
 MetricsMap = Annotated[dict[Annotated[str, Field(max_length=MAX_ID)], Any],
                        Field(max_length=MAX_METRIC_KEYS)]
 
@@ -86,7 +97,7 @@ class ListRequest(Request):
 class CaseInput(_Start):
     """Start of a conversion case (mở hồ sơ chuyển hóa) by district UBND."""
 
-    plan: Plan
+    plan: SharedPlan
     scope: CaseScope
     opened_by: Actor
     baseline: MetricsMap
@@ -207,7 +218,7 @@ class CaseStatus(_Msg):
 
 class RecognitionInput(_Start):
     case_id: str
-    plan: Plan
+    plan: SharedPlan
     scope: CaseScope
     clock: PlanClock
     submitted_by: Actor
