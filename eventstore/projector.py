@@ -67,11 +67,14 @@ class _Model:
 
 class Projector:
     def __init__(self, store: EventStore, *, batch: int = 1000,
-                 plans: PlanLookup | None = None) -> None:
+                 plans: PlanLookup | None = None, settle: float = 0.05) -> None:
         """``plans``: the plan of an id, for roles and due dates (the catalogue's default;
-        an id it does not know is looked up among the published versions, newest first)."""
+        an id it does not know is looked up among the published versions, newest first);
+        ``settle``: how long a wake waits for the appends right behind it, so a busy worker
+        folds many appends per transaction instead of one each."""
         self.store = store
         self.batch = batch
+        self.settle = settle
         self._files = plans or catalog_plans()
         self._published: dict[str, Plan] = {}
         self._wake = asyncio.Event()
@@ -144,6 +147,8 @@ class Projector:
                 finally:
                     for w in waits:
                         w.cancel()
+                if self._wake.is_set() and not stop.is_set():
+                    await asyncio.sleep(self.settle)
 
     async def rebuild(self) -> int:
         """Recompute every row from the events and replace the table; return the row count."""

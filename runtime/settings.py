@@ -164,11 +164,12 @@ class Settings(BaseSettings):
     workflow_cache: int | None = _env(
         "DRUGFREE_WORKFLOW_CACHE", "worker", "Workflows kept in a worker's memory; 0: sticky "
         "execution off. Unset: the SDK's default (1,000).", ge=0, le=100_000)
-    strict_sandbox: bool = _env(
-        "DRUGFREE_STRICT_SANDBOX", "worker", "Every workflow run imports the workflow code "
-        "afresh inside Temporal's sandbox, so its restrictions (no clock, no randomness) "
-        "apply to that code too; slower and about 0.1 MB more per open case. The test suite "
-        "sets it.", False)
+    workflow_sandbox: Literal["strict", "off"] = _env(
+        "DRUGFREE_WORKFLOW_SANDBOX", "worker", "`strict`: workflow code runs in Temporal's "
+        "sandbox, re-imported for every run, so a clock read or random number in it fails "
+        "the task (the test suite runs so). `off`: without it, about a fifth less worker CPU "
+        "per case; determinism is guarded by the suite, the recorded histories and "
+        "`drugfree audit replay-code` before a deploy.", "off")
     worker_dispatch: bool = _env(
         "DRUGFREE_WORKER_DISPATCH", "worker", "The worker also delivers notifications and "
         "updates the read model; false when `drugfree dispatcher` runs apart.", True)

@@ -394,14 +394,15 @@ async def replay_code(
     progress: Callable[[int, int], Awaitable[None] | None] | None = None, every: int = 50,
 ) -> ReplayReport:
     """Replay each execution's history against the workflow code (by default the worker's own
-    workflows, sandbox and data converter) and collect every non-deterministic one."""
+    workflows and data converter, in the strict sandbox: a clock read or random number added
+    to workflow code fails here, before the deploy) and collect every non-deterministic one."""
     import catalog
     from worker import WORKFLOWS, workflow_runner
 
     catalog.warm()  # as a worker does: an old input's plan resolves without reading a file
     replayer = Replayer(workflows=list(workflows if workflows is not None else WORKFLOWS),
                         data_converter=client.data_converter,
-                        workflow_runner=runner if runner is not None else workflow_runner())
+                        workflow_runner=runner if runner is not None else workflow_runner("strict"))
     report = ReplayReport()
     for n, (workflow_id, run_id) in enumerate(executions, start=1):
         got = await _history(client, workflow_id, run_id)

@@ -28,7 +28,7 @@ os.environ.setdefault("DRUGFREE_PAYLOAD_KEY", bytes(range(100, 132)).hex())
 os.environ.setdefault("DRUGFREE_METRICS_PORT", "0")
 # Workflow code is re-imported inside the sandbox for every run, so its restrictions (no
 # clock, no randomness) catch a call in workflows/ itself; production shares the modules.
-os.environ.setdefault("DRUGFREE_STRICT_SANDBOX", "1")
+os.environ.setdefault("DRUGFREE_WORKFLOW_SANDBOX", "strict")
 
 
 @dataclass(frozen=True)
