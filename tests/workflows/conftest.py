@@ -102,7 +102,10 @@ def make_case(temporal: Any, worker: str) -> Callable[..., Case]:
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def record_history(temporal: Any) -> Any:
-    """Save a finished workflow's history into tests/histories/ when asked to record."""
+    """Save a finished workflow's history into tests/histories/ when asked to record, unless
+    a file of that name is there: each file is evidence that an older path of the code still
+    replays (recorded before a ``workflow.patched`` change), so recording never overwrites
+    one. Delete a file to record it afresh."""
     import json
     import os
     from pathlib import Path
@@ -113,7 +116,10 @@ async def record_history(temporal: Any) -> Any:
     async def record(workflow_id: str, name: str) -> None:
         if os.environ.get("DRUGFREE_RECORD_HISTORIES") != "1":
             return
+        path = folder / f"{name}.json"
+        if path.exists():
+            return
         history = await client.get_workflow_handle(workflow_id).fetch_history()
-        (folder / f"{name}.json").write_text(json.dumps(history.to_json_dict(), indent=1))
+        path.write_text(json.dumps(history.to_json_dict(), indent=1))
 
     return record

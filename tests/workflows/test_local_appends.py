@@ -145,8 +145,10 @@ async def test_a_full_case_with_local_appends_halves_the_history(
 
 
 async def record(client: Client, workflow_id: str, name: str) -> None:
-    """As the ``record_history`` fixture, from this module's own server."""
-    if os.environ.get("DRUGFREE_RECORD_HISTORIES") != "1":
+    """As the ``record_history`` fixture (never over an existing file), from this module's own
+    server."""
+    path = HISTORIES / f"{name}.json"
+    if os.environ.get("DRUGFREE_RECORD_HISTORIES") != "1" or path.exists():
         return
     history = await client.get_workflow_handle(workflow_id).fetch_history()
-    (HISTORIES / f"{name}.json").write_text(json.dumps(history.to_json_dict(), indent=1))
+    path.write_text(json.dumps(history.to_json_dict(), indent=1))

@@ -1,7 +1,9 @@
 """Recorded histories of representative cases replay against today's workflow code.
 
 A change to workflow code that would break running cases (non-determinism) fails here. To
-record afresh after an intended, patched change: DRUGFREE_RECORD_HISTORIES=1 make test.
+record a new scenario (or one whose file was deleted on purpose) after an intended, patched
+change: DRUGFREE_RECORD_HISTORIES=1 make test. Recording never overwrites a file: each one is
+an older path of the code that must keep replaying.
 """
 
 from __future__ import annotations
