@@ -78,6 +78,10 @@ TARGET_WORKER_MB = 1024.0  # peak worker memory with 3,321 open cases
 # (Until 2026-11 an append checked out a second pooled connection inside its transaction and
 # deadlocked at that default; ``EventStore.version_in`` reads the head on the same connection.)
 MAX_ACTIVITIES = 0
+# Worker processes per run: one Python worker's event loop is one thread, so one process
+# uses one core at most; at N = 1,000 a single worker ran at 87-100 % of a core while the dev
+# server had CPU to spare (top, run of 2026-12-01). deploy/ runs two as well.
+WORKERS = 2
 
 
 # -- processes and their CPU ---------------------------------------------------------------------
@@ -149,13 +153,13 @@ def _postmaster(url: str) -> psutil.Process | None:
 class Meters:
     """CPU of each party over one run, and what everything else on the machine used."""
 
-    worker: psutil.Process
+    workers: list[psutil.Process]
     server: psutil.Process | None
     pg: psutil.Process | None
     start: dict[str, float] = field(default_factory=dict)
 
     def read(self) -> dict[str, float]:
-        return {"worker": _cpu(self.worker), "server": _cpu(self.server),
+        return {"worker": sum(_cpu(w) for w in self.workers), "server": _cpu(self.server),
                 "postgres": _cpu(self.pg, children=True), "driver": _self_cpu(),
                 "machine": _busy_cpu(), "t": time.perf_counter()}
 
@@ -167,6 +171,36 @@ class Meters:
         d = {k: end[k] - self.start[k] for k in end}
         d["other"] = d["machine"] - d["worker"] - d["server"] - d["postgres"] - d["driver"]
         return d
+
+
+class WorkerProcesses:
+    """``count`` workers of one task queue, each in its own process (a Python worker's event
+    loop is one thread: one process uses one core at most, as a deployment scales workers
+    out); the first also delivers notifications and updates the read model, the others run
+    with ``DRUGFREE_WORKER_DISPATCH=false`` (as deploy/ runs them beside a dispatcher)."""
+
+    def __init__(self, count: int, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.members = [WorkerProcess(args, env if i == 0 else
+                                      {**env, "DRUGFREE_WORKER_DISPATCH": "false"},
+                                      log.with_name(f"{log.name}.{i}"))
+                        for i in range(max(count, 1))]
+        self._stack = contextlib.AsyncExitStack()
+
+    async def __aenter__(self) -> WorkerProcesses:
+        await self._stack.__aenter__()
+        for member in self.members:
+            await self._stack.enter_async_context(member)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._stack.__aexit__(*exc)
+
+    def processes(self) -> list[psutil.Process]:
+        return [psutil.Process(m.pid) for m in self.members]
+
+    def peak_rss_mb(self) -> float:
+        """The largest peak of one worker process (each holds its share of the cases)."""
+        return max(_peak_rss_mb(m.pid) for m in self.members)
 
 
 class WorkerProcess:
@@ -220,9 +254,11 @@ async def _worker_main(task_queue: str, log_file: Any, max_activities: int) -> N
     client = await connect(os.environ["TEMPORAL_ADDRESS"])
     options: dict[str, Any] = ({"max_concurrent_activities": max_activities}
                                if max_activities > 0 else {})
-    if (cache := load().workflow_cache) is not None:  # as worker.py's main honours it
-        options["max_cached_workflows"] = cache
+    cfg = load()  # as worker.py's main honours them: the cache, and who dispatches
+    if cfg.workflow_cache is not None:
+        options["max_cached_workflows"] = cfg.workflow_cache
     async with running_worker(client, os.environ["DATABASE_URL"], task_queue=task_queue,
+                              dispatch=cfg.worker_dispatch, project=cfg.worker_dispatch,
                               **options):
         print("ready", flush=True)
         await stop.wait()
@@ -313,6 +349,7 @@ class Settings:
     tokens: bool  # every command carries a command proof, verified by the worker (False:
     # no proofs, an insecure worker: DRUGFREE_INSECURE_NO_IDENTITY=1)
     open_cases: int = 0  # cases held open at once to weigh the worker's memory (0: not run)
+    workers: int = 1  # worker processes per run, ours and the anchor's alike
 
 
 class Progress:
@@ -582,11 +619,11 @@ async def run_ours(client: Any, db: str, n: int, s: Settings, work: Path,
     # The product's worker connects as the application role (db is migrated already), trusts
     # the driver's key (or nothing: insecure) and reads this run's catalogue.
     worker_env = _ours_worker_env(address, db, catalog_dir, signer, work / f"{tq}-keys")
-    async with WorkerProcess(["-m", "bench.workflows_bench", "--worker", "--task-queue", tq,
-                              "--worker-log", str(work / f"{tq}.log"),
-                              "--max-activities", str(s.max_activities)], worker_env,
-                             work / f"{tq}.stderr") as wp:
-        meters = Meters(psutil.Process(wp.pid), server, pg)
+    async with WorkerProcesses(s.workers, [
+            "-m", "bench.workflows_bench", "--worker", "--task-queue", tq,
+            "--worker-log", str(work / f"{tq}.log"), "--max-activities", str(s.max_activities)],
+            worker_env, work / f"{tq}.stderr") as wp:
+        meters = Meters(wp.processes(), server, pg)
         load_start = os.getloadavg()
         meters.begin()
         with Progress(f"ours {n}", n) as prog:
@@ -594,7 +631,7 @@ async def run_ours(client: Any, db: str, n: int, s: Settings, work: Path,
             done, pending = await asyncio.wait(tasks, timeout=s.timeout_s)
             cpu = meters.delta()
             wall = cpu["t"]
-            peak = _peak_rss_mb(wp.pid)
+            peak = wp.peak_rss_mb()
             for t in pending:
                 t.cancel()
         load_end = os.getloadavg()
@@ -704,10 +741,10 @@ async def run_anchor(client: Any, db: str, n: int, s: Settings, activities: int,
                 prog.failed += 1
 
     worker_env = {**os.environ, "TEMPORAL_ADDRESS": address, "DATABASE_URL": db}
-    async with WorkerProcess(["-m", "bench.anchor", "--task-queue", tq,
-                              "--max-activities", str(s.max_activities)], worker_env,
-                             work / f"{tq}.stderr") as wp:
-        meters = Meters(psutil.Process(wp.pid), server, pg)
+    async with WorkerProcesses(s.workers, ["-m", "bench.anchor", "--task-queue", tq,
+                                           "--max-activities", str(s.max_activities)],
+                               worker_env, work / f"{tq}.stderr") as wp:
+        meters = Meters(wp.processes(), server, pg)
         load_start = os.getloadavg()
         meters.begin()
         with Progress(f"anchor {n}", n) as prog:
@@ -715,7 +752,7 @@ async def run_anchor(client: Any, db: str, n: int, s: Settings, activities: int,
             done, pending = await asyncio.wait(tasks, timeout=s.timeout_s)
             cpu = meters.delta()
             wall = cpu["t"]
-            peak = _peak_rss_mb(wp.pid)
+            peak = wp.peak_rss_mb()
             for t in pending:
                 t.cancel()
         load_end = os.getloadavg()
@@ -1018,7 +1055,8 @@ def table(report: dict[str, Any]) -> str:
             f"Dev server ({'one for all runs' if st.get('one_server') else 'a fresh one per run'}"
             f") + PostgreSQL, plan `{PLAN_ID}` at {st['seconds_per_day']} s per plan "
             f"day (a case lives ~{_span_s_safe(st):.0f} s), at most {st['inflight']} cases in "
-            f"flight, {st['drivers']} driven at once, {st['max_activities'] or 'SDK default'} "
+            f"flight, {st['drivers']} driven at once, {st.get('workers', 1)} worker process(es) "
+            f"per run, {st['max_activities'] or 'SDK default'} "
             f"activities per worker at once; {env['cpus']} CPUs, load "
             f"{env['load_average_start'][0]} at start.", "",
             "| run | N | done | wall s | cases/s | events | events/s | worker CPU s/case "
@@ -1078,6 +1116,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                  drivers=args.drivers, margin_s=args.margin, timeout_s=args.timeout_min * 60,
                  samples=args.samples, max_activities=args.max_activities,
                  tokens=not args.no_tokens,
+                 workers=args.workers,
                  open_cases=args.open_cases if args.open_cases is not None
                  else 0 if args.quick else TARGET_N)
     report: dict[str, Any] = {"environment": {
@@ -1132,6 +1171,8 @@ def cli() -> None:
     parser.add_argument("--open-cases", type=int, default=None,
                         help=f"cases held open at once to weigh the worker's memory (default "
                         f"{TARGET_N}; 0 with --quick)")
+    parser.add_argument("--workers", type=int, default=WORKERS,
+                        help="worker processes per run, ours and the anchor's alike")
     parser.add_argument("--no-anchor", action="store_true")
     parser.add_argument("--one-server", action="store_true",
                         help="one dev server for every run (default: a fresh one per run)")
