@@ -82,6 +82,11 @@ MAX_ACTIVITIES = 0
 # uses one core at most; at N = 1,000 a single worker ran at 87-100 % of a core while the dev
 # server had CPU to spare (top, run of 2026-12-01). deploy/ runs two as well.
 WORKERS = 2
+# Cases in flight at most. A case lives ~89 s at 0.25 s per plan day (plus its drive), so the
+# cap bounds throughput at INFLIGHT / ~96 s: 300 (the default until 2026-12-01) held every
+# run to ~3.1 cases/s whatever the CPU could do (3,321 cases: >= 1,070 s). 1,000 leaves the
+# machine as the bound; the drivers (32 at a time) pace the starts.
+INFLIGHT = 1000
 
 
 # -- processes and their CPU ---------------------------------------------------------------------
@@ -1156,7 +1161,7 @@ def cli() -> None:
     parser.add_argument("--quick", action="store_true", help="104 communes only")
     parser.add_argument("--seconds-per-day", type=float, default=0.25,
                         help="wall seconds per plan day (0.25: a plan year in ~91 s)")
-    parser.add_argument("--inflight", type=int, default=300,
+    parser.add_argument("--inflight", type=int, default=INFLIGHT,
                         help="cases started and not finished at most")
     parser.add_argument("--drivers", type=int, default=32,
                         help="cases whose updates are sent at the same time")
