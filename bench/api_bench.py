@@ -34,8 +34,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -50,7 +48,7 @@ from typing import Any
 import httpx
 import psutil
 
-from bench.common import free_port, loads, target_lines
+from bench.common import environment, free_port, loads, target_lines
 from bench.inbox_bench import PROVINCE as INBOX_PROVINCE
 from bench.inbox_bench import case_events
 from bench.workflows_bench import _cpu, _postmaster, _temporal_server
@@ -422,13 +420,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     from runtime.stack import running_stack
 
     logs.configure("WARNING")
-    report: dict[str, Any] = {"environment": {
-        "python": platform.python_version(), "cpus": os.cpu_count(),
-        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
-        "load_average_start": loads(),
-        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "note": "other sessions share this machine; decisions.cpu_s.other is their use",
-    }, "settings": {k: v for k, v in vars(args).items() if k != "out"}}
+    report: dict[str, Any] = {"environment": environment(
+        "other sessions share this machine; decisions.cpu_s.other is their use"),
+        "settings": {k: v for k, v in vars(args).items() if k != "out"}}
     import catalog
     from domain.admin_units import registry
 

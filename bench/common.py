@@ -1,12 +1,16 @@
-"""What the benchmarks share: a free local port, the load average, and the lines of a report's
-``targets`` as the README shows them."""
+"""What the benchmarks share: a free local port, the load average, a report's environment, and
+the lines of its ``targets`` as the README shows them."""
 
 from __future__ import annotations
 
 import os
+import platform
 import socket
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
+
+import psutil
 
 VERDICTS = {True: "met", False: "NOT met", None: "not measured"}
 
@@ -21,6 +25,16 @@ def free_port() -> int:
 def loads() -> list[float]:
     """The 1, 5 and 15 minute load averages, rounded."""
     return [round(x, 2) for x in os.getloadavg()]
+
+
+def environment(note: str, **more: Any) -> dict[str, Any]:
+    """A report's ``environment``: Python, cores, memory, the load and time at the start,
+    ``more`` (versions, ...), and ``note`` on what else shares the machine."""
+    return {"python": platform.python_version(), "cpus": os.cpu_count(),
+            "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+            "load_average_start": loads(),
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"), **more,
+            "note": note}
 
 
 def target_lines(targets: Mapping[str, Mapping[str, Any]]) -> list[str]:

@@ -51,7 +51,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -62,10 +61,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 import yaml
 
-from bench.common import free_port, loads, target_lines
+from bench.common import environment, free_port, loads, target_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).parent / "results" / "edges.json"
@@ -564,12 +562,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     from runtime.stack import running_stack
 
     logs.configure("WARNING")
-    report: dict[str, Any] = {"environment": {
-        "python": platform.python_version(), "cpus": os.cpu_count(),
-        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
-        "load_average_start": loads(),
-        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "note": "other sessions share this machine (see each measure's load)"},
+    report: dict[str, Any] = {"environment": environment(
+        "other sessions share this machine (see each measure's load)"),
         "settings": {k: v for k, v in vars(args).items() if k != "out"}, "measures": {}}
     m = report["measures"]
     with tempfile.TemporaryDirectory(prefix="drugfree-bench-edges-") as tmp:

@@ -41,7 +41,6 @@ import functools
 import json
 import logging
 import os
-import platform
 import random
 import resource
 import signal
@@ -61,7 +60,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import psutil
 
-from bench.common import target_lines
+from bench.common import environment, target_lines
 from runtime.signals import stop_on_signals
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -1148,13 +1147,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                  workers=args.workers,
                  open_cases=args.open_cases if args.open_cases is not None
                  else 0 if args.quick else TARGET_N)
-    report: dict[str, Any] = {"environment": {
-        "python": platform.python_version(), "cpus": os.cpu_count(),
-        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
-        "load_average_start": [round(x, 2) for x in os.getloadavg()],
-        "started_at": datetime.now(UTC).isoformat(timespec="seconds"), **_versions(),
-        "note": "other sessions share this machine; the 'other' CPU column is their use",
-    }}
+    report: dict[str, Any] = {"environment": environment(
+        "other sessions share this machine; the 'other' CPU column is their use",
+        **_versions())}
     if not args.skip_demo:
         print("== time-skipping: the demo's Trà Vinh year", file=sys.stderr, flush=True)
         with tempfile.TemporaryDirectory(prefix="drugfree-bench-demo-") as tmp:
