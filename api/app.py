@@ -158,10 +158,8 @@ class NoNul:
             await self.app(scope, receive, send)
             return
         if str(scope.get("path", "")).startswith("/ui/"):  # a person at a page: a page
-            answer: Response = HTMLResponse(
-                "<!doctype html><html lang=vi><title>400</title><h1>Địa chỉ không hợp lệ</h1>"
-                "<p>Địa chỉ có ký tự NUL.</p><p lang=en>The address holds a NUL character.</p>"
-                "<p><a href=/ui/inbox>Hộp công việc</a></p></html>", status_code=400)
+            answer: Response = _bare_page(400, "Địa chỉ không hợp lệ", "Địa chỉ có ký tự NUL.",
+                                          "The address holds a NUL character.")
         else:
             answer = await _refused_stranger(Request(scope)) or JSONResponse(errors.body(
                 "input.invalid", f"{where}: holds a NUL character",
@@ -211,15 +209,21 @@ def _nul_in(scope: Scope) -> str | None:
     return None
 
 
+def _bare_page(status: int, heading: str, vi: str, en: str) -> HTMLResponse:
+    """The page a person gets when a request is refused before any route (no session, no
+    template): the reason in Vietnamese and English, and the way back to the inbox."""
+    return HTMLResponse(
+        f"<!doctype html><html lang=vi><title>{status}</title><h1>{heading}</h1><p>{vi}</p>"
+        f"<p lang=en>{en}</p><p><a href=/ui/inbox>Hộp công việc</a></p></html>",
+        status_code=status)
+
+
 async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int,
                      upload: bool = False) -> None:
     if str(scope.get("path", "")).startswith("/ui/"):  # a person at a page: a page
-        page = HTMLResponse(
-            f"<!doctype html><html lang=vi><title>413</title><h1>Nội dung quá lớn</h1>"
-            f"<p>Biểu mẫu gửi vượt quá {limit} byte; hãy gửi ít tệp hơn hoặc tệp nhỏ hơn.</p>"
-            f"<p lang=en>The form exceeds {limit} bytes.</p><p><a href=/ui/inbox>Hộp công "
-            "việc</a></p></html>", status_code=413)
-        await page(scope, receive, send)
+        await _bare_page(413, "Nội dung quá lớn", f"Biểu mẫu gửi vượt quá {limit} byte; hãy "
+                         "gửi ít tệp hơn hoặc tệp nhỏ hơn.",
+                         f"The form exceeds {limit} bytes.")(scope, receive, send)
         return
     if upload:
         body = errors.body("attachment.too_large", f"the file exceeds {limit} bytes",
