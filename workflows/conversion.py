@@ -158,10 +158,14 @@ class CommuneConversionWorkflow:
         if self.s.recognition_running and not before.recognition_running:
             assert isinstance(command, case.Submit)
             await self._start_recognition(command.actor)
-        if self.s.closed and not before.closed and self.inp.campaign_id:
+        await self._closed_since(before.closed)
+        return events
+
+    async def _closed_since(self, was_closed: bool) -> None:
+        """Tell the campaign (if the case belongs to one) that the case has just closed."""
+        if self.s.closed and not was_closed and self.inp.campaign_id:
             await workflow.get_external_workflow_handle(self.inp.campaign_id).signal(
                 names.CASE_CLOSED, args=[self.scope.commune_code, self.s.outcome])
-        return events
 
     async def _emit(self, events: list[Event]) -> None:
         await self.log.emit(events, notices_for(self.plan, self.scope, self.id, events))
@@ -306,9 +310,7 @@ class CommuneConversionWorkflow:
                     pass
         await self._emit(events)
         self.done_agenda.extend(passed)
-        if self.s.closed and not was_closed and self.inp.campaign_id:
-            await workflow.get_external_workflow_handle(self.inp.campaign_id).signal(
-                names.CASE_CLOSED, args=[self.scope.commune_code, self.s.outcome])
+        await self._closed_since(was_closed)
 
     async def _agenda(self, items_of: Callable[[], list[AgendaItem]]) -> None:
         """Pass the agenda's points in order. The agenda is the plan's: an amendment changes
