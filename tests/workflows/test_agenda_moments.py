@@ -138,7 +138,8 @@ def counts(name: str) -> Counter[str]:
 
 
 @pytest.mark.skipif(os.environ.get("DRUGFREE_RECORD_HISTORIES") == "1",
-                    reason="recording: a history deleted to be recorded afresh is written by this run")
+                    reason="recording: a history deleted to be recorded afresh is "
+                    "written by this run")
 @pytest.mark.parametrize("old,new", [
     ("happy_path_case", "moments_happy_path_case"),
     ("happy_path_recognition", "moments_happy_path_recognition"),
