@@ -114,7 +114,9 @@ async def running_worker(client: Client, app_database_url: str, task_queue: str 
         stop = asyncio.Event()
         background = []
         if dispatch:
-            dispatcher = Dispatcher(persist.pool, channels_from_settings(settings))
+            dispatcher = Dispatcher(persist.pool, channels_from_settings(settings),
+                                    lang=settings.notify_lang,
+                                    max_delay=settings.notify_max_delay)
             background.append(asyncio.create_task(dispatcher.run(stop)))
         if project:
             projector = Projector(persist.store)

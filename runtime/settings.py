@@ -124,6 +124,10 @@ class Settings(BaseSettings):
         "(required with a URL).")
     notify_lang: Literal["vi", "en"] = _env("DRUGFREE_NOTIFY_LANG", "notifications",
                                             "Language of notifications.", "vi")
+    notify_max_delay: float = _env(
+        "DRUGFREE_NOTIFY_MAX_DELAY", "notifications", "Longest wait (seconds) between two "
+        "attempts of a notice whose channel is down (the backoff doubles up to it).", 3600.0,
+        ge=1.0, le=86400.0)
     # -- audit -------------------------------------------------------------------------------
     checkpoint_key: str | None = _env(
         "DRUGFREE_CHECKPOINT_KEY", "audit", "PEM file (Ed25519) signing the log's hourly "
