@@ -86,6 +86,7 @@ ChainKind = Literal["approve", "reject", "delegate", "resubmit"]
 # its hash goes into each command proof (claim ``tok``), linking the record to the sign-in.
 SIGNED_IN: ContextVar[str | None] = ContextVar("signed_in", default=None)
 M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R", bound=BaseModel)
 
 
 async def wall_clock() -> datetime:
@@ -198,6 +199,17 @@ class CaseService:
         return self.client.get_workflow_handle_for(ProvinceCampaignWorkflow.run, campaign_id)
 
     # -- proofs -----------------------------------------------------------------------------
+    async def command(self, handle: WorkflowHandle[Any, Any], update: str, message: M,
+                      answer: type[R]) -> R:
+        """Send ``message`` (signed for the handle's workflow) as ``update``: its reply, or a
+        ``ServiceError``. A retry of the request whose answer ended the run (the last
+        signature, a withdrawal) gets that answer again, read from the ended run."""
+        sent = await self.signed(handle.id, message)
+        request_id = getattr(sent, "request_id", None)
+        return await guarded(handle.execute_update(update, sent, result_type=answer),
+                             handle.id, self.client,
+                             retry_of=(request_id, answer) if request_id else None)
+
     async def signed(self, target: str, message: M, actor_field: str = "actor",
                       request_id: str | None = None) -> M:
         """``message`` as sent: the actor without any token of theirs, and a proof signed for
@@ -243,32 +255,32 @@ class CaseService:
                       communes: Mapping[str, dict[str, Any]],
                       request_id: str | None = None) -> ListReply:
         """Đề xuất: propose communes with their baseline metrics; starts their cases."""
-        return await guarded(self._campaign(campaign_id).execute_update(
-            names.PROPOSE, await self.signed(campaign_id, Proposal(
+        return await self.command(
+            self._campaign(campaign_id), names.PROPOSE, Proposal(
                 request_id=request_id or new_request_id("propose"), actor=actor,
-                communes=dict(communes))),
-            result_type=ListReply), campaign_id, self.client)
+                communes=dict(communes)),
+            ListReply)
 
     @refuses_bad_input
     async def approve_selection(self, campaign_id: str, actor: Actor, selected: list[str],
                                 reason: str = "", request_id: str | None = None) -> ListReply:
         """Phê duyệt danh sách địa bàn chuyển hóa: one decision answers every proposed case."""
-        return await guarded(self._campaign(campaign_id).execute_update(
-            names.APPROVE_SELECTION, await self.signed(campaign_id, SelectionList(
+        return await self.command(
+            self._campaign(campaign_id), names.APPROVE_SELECTION, SelectionList(
                 request_id=request_id or new_request_id("selection"), actor=actor,
-                selected=selected, reason=reason)),
-            result_type=ListReply), campaign_id, self.client)
+                selected=selected, reason=reason),
+            ListReply)
 
     @refuses_bad_input
     async def approve_recognition(self, campaign_id: str, actor: Actor, communes: list[str],
                                   reason: str = "",
                                   request_id: str | None = None) -> ListReply:
         """Phê duyệt danh sách công nhận: the last level signed for many communes at once."""
-        return await guarded(self._campaign(campaign_id).execute_update(
-            names.APPROVE_RECOGNITION, await self.signed(campaign_id, RecognitionList(
+        return await self.command(
+            self._campaign(campaign_id), names.APPROVE_RECOGNITION, RecognitionList(
                 request_id=request_id or new_request_id("recognition-list"), actor=actor,
-                communes=communes, reason=reason)),
-            result_type=ListReply), campaign_id, self.client)
+                communes=communes, reason=reason),
+            ListReply)
 
     async def campaign_status(self, campaign_id: str) -> CampaignStatus:
         return await guarded(self._campaign(campaign_id).query(ProvinceCampaignWorkflow.status),
@@ -321,11 +333,11 @@ class CaseService:
     async def select(self, ref: CaseRef, actor: Actor, selected: bool = True, reason: str = "",
                      request_id: str | None = None) -> Reply:
         """Lựa chọn: the provincial police selects one commune (or not, with a reason)."""
-        return await guarded(self._case(ref).execute_update(
-            names.DECIDE_SELECTION, await self.signed(ref.case_id, SelectionDecision(
+        return await self.command(
+            self._case(ref), names.DECIDE_SELECTION, SelectionDecision(
                 request_id=request_id or new_request_id("select"), actor=actor,
-                selected=selected, reason=reason)),
-            result_type=Reply), ref.case_id, self.client)
+                selected=selected, reason=reason),
+            Reply)
 
     @refuses_bad_input
     async def submit(self, ref: CaseRef, actor: Actor, deadline_id: str | None,
@@ -341,12 +353,12 @@ class CaseService:
                                "cần nêu mã hạn nộp hoặc loại báo cáo")
         attached = await self._attached(ref, attachments or [])
         # the workflow's refusals (submission.*) bring their Vietnamese wording (domain.case)
-        return await guarded(self._case(ref).execute_update(
-            names.SUBMIT_REPORT, await self.signed(ref.case_id, ReportSubmission(
+        return await self.command(
+            self._case(ref), names.SUBMIT_REPORT, ReportSubmission(
                 request_id=request_id or new_request_id(f"submit-{deadline_id or kind}"),
                 actor=actor, deadline_id=deadline_id, kind=kind, metrics=metrics,
-                summary=summary, attachments=attached)),
-            result_type=Reply), ref.case_id, self.client)
+                summary=summary, attachments=attached),
+            Reply)
 
     async def _attached(self, ref: CaseRef, named: list[tuple[str, str]]) -> list[Attachment]:
         """The files named, each checked to be uploaded to this case, with its size."""
@@ -377,11 +389,11 @@ class CaseService:
     async def withdraw(self, ref: CaseRef, actor: Actor, reason: str,
                        request_id: str | None = None) -> Reply:
         """Rút hồ sơ: the district (the province after 2025) withdraws the case."""
-        return await guarded(self._case(ref).execute_update(
-            names.WITHDRAW, await self.signed(ref.case_id, Withdrawal(
+        return await self.command(
+            self._case(ref), names.WITHDRAW, Withdrawal(
                 request_id=request_id or new_request_id("withdraw"), actor=actor,
-                reason=reason)),
-            result_type=Reply), ref.case_id, self.client)
+                reason=reason),
+            Reply)
 
     @refuses_bad_input
     async def amend(self, ref: CaseRef, actor: Actor, amendment: Amendment,
@@ -391,11 +403,11 @@ class CaseService:
         already_scheduled). The amendment is kept first: every ``case.amended`` names a text
         the readers can load (``eventstore.amendments``)."""
         await self._keep(amendment, actor)
-        return await guarded(self._case(ref).execute_update(
-            names.AMEND, await self.signed(ref.case_id, AmendmentOrder(
+        return await self.command(
+            self._case(ref), names.AMEND, AmendmentOrder(
                 request_id=request_id or new_request_id("amend"), actor=actor,
-                amendment=amendment, units=units)),
-            result_type=Reply), ref.case_id, self.client)
+                amendment=amendment, units=units),
+            Reply)
 
     @refuses_bad_input
     async def amend_campaign(self, campaign_id: str, actor: Actor, amendment: Amendment,
@@ -404,11 +416,10 @@ class CaseService:
         """The campaign follows the amendment (its list decisions and target); its word:
         applied, scheduled, already_applied or already_scheduled."""
         await self._keep(amendment, actor)
-        reply = await guarded(self._campaign(campaign_id).execute_update(
-            names.AMEND, await self.signed(campaign_id, AmendmentOrder(
+        reply = await self.command(self._campaign(campaign_id), names.AMEND, AmendmentOrder(
                 request_id=request_id or new_request_id("amend"), actor=actor,
-                amendment=amendment, units=units)),
-            result_type=ListReply), campaign_id, self.client)
+                amendment=amendment, units=units),
+            ListReply)
         return str(reply.results.get("", ""))
 
     async def _keep(self, amendment: Amendment, actor: Actor) -> None:
@@ -431,11 +442,11 @@ class CaseService:
                                    f"{ref.case_id}: no level is waiting for a decision",
                                    f"{ref.case_id}: không có cấp nào đang chờ quyết định")
             level = chain.pending_level
-        return await guarded(self._chain(ref).execute_update(
-            names.DECIDE, await self.signed(ref.recognition_id, ChainDecision(
+        return await self.command(
+            self._chain(ref), names.DECIDE, ChainDecision(
                 request_id=request_id or new_request_id(kind), actor=actor, kind=kind,
-                level=level, reason=reason, to=to)),
-            result_type=Reply), ref.recognition_id, self.client)
+                level=level, reason=reason, to=to),
+            Reply)
 
     async def approve(self, ref: CaseRef, actor: Actor, level: str | None = None,
                       reason: str = "", request_id: str | None = None) -> Reply:

@@ -77,15 +77,20 @@ def _vi_of(cause: ApplicationError) -> str | None:
         return None
 
 
-async def guarded(call: Awaitable[T], target: str = "",
-                  client: Client | None = None) -> T:
+async def guarded(call: Awaitable[T], target: str = "", client: Client | None = None,
+                  retry_of: tuple[str, type[T]] | None = None) -> T:
     """Await ``call``, turning Temporal failures into ``ServiceError``. With ``client``, a
-    "not found" answer is told apart: a workflow that ended takes no update (``case.closed``)."""
+    "not found" answer is told apart: a workflow that ended takes no update (``case.closed``),
+    unless ``retry_of`` (request id, reply type) names a request the ended run answered: a
+    client whose connection dropped after its command ended the run gets the same answer."""
     try:
         return await call
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND and client is not None and target:
             if await _has_ended(client, target):
+                if retry_of is not None and \
+                        (known := await remembered(client, target, *retry_of)) is not None:
+                    return known
                 raise ServiceError("case.closed",
                                    f"{target} has ended; nothing more is accepted",
                                    f"{target} đã kết thúc; không nhận thêm gì") from None
@@ -93,6 +98,20 @@ async def guarded(call: Awaitable[T], target: str = "",
     except (WorkflowUpdateFailedError, WorkflowFailureError, WorkflowAlreadyStartedError,
             WorkflowQueryFailedError) as exc:
         raise translate(exc, target) from None
+
+
+async def remembered(client: Client, workflow_id: str, request_id: str,
+                     answer: type[T]) -> T | None:
+    """The reply the workflow's last run remembers for ``request_id`` (a query: an ended
+    run answers it from its history), or None when it has none or cannot say."""
+    from workflows import names
+
+    try:
+        known: T | None = await client.get_workflow_handle(workflow_id).query(
+            names.REPLY, request_id, result_type=answer)
+    except (RPCError, WorkflowQueryFailedError):
+        return None  # e.g. a run of code from before the query existed
+    return known
 
 
 async def _has_ended(client: Client, workflow_id: str) -> bool:

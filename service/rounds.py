@@ -75,11 +75,11 @@ class RoundService:
         event records each with its size."""
         wid = names.round_id(plan_id, round_id)
         attached = await self._attached(wid, attachments or [])
-        return await guarded(self._round(plan_id, round_id).execute_update(
-            names.SUBMIT_UNIT_REPORT, await self.cases.signed(wid, UnitReport(
+        return await self.cases.command(
+            self._round(plan_id, round_id), names.SUBMIT_UNIT_REPORT, UnitReport(
                 request_id=request_id or new_request_id("report"), actor=actor, unit=unit,
-                values=values, sections=sections or {}, attachments=attached)),
-            result_type=Reply), wid, self.cases.client)
+                values=values, sections=sections or {}, attachments=attached),
+            Reply)
 
     async def _attached(self, wid: str, named: list[tuple[str, str]]) -> list[Attachment]:
         """The files named, each checked to be uploaded to this round, with its size."""
@@ -124,12 +124,11 @@ class RoundService:
     async def send_back(self, plan_id: str, round_id: str, actor: Actor, unit: str,
                         reason: str, request_id: str | None = None) -> Reply:
         """Trả lại: the consolidating role sends a unit's report back, with its reason."""
-        wid = names.round_id(plan_id, round_id)
-        return await guarded(self._round(plan_id, round_id).execute_update(
-            names.SEND_BACK, await self.cases.signed(wid, ReportReturn(
+        return await self.cases.command(
+            self._round(plan_id, round_id), names.SEND_BACK, ReportReturn(
                 request_id=request_id or new_request_id("send-back"), actor=actor, unit=unit,
-                reason=reason)),
-            result_type=Reply), wid, self.cases.client)
+                reason=reason),
+            Reply)
 
     @refuses_bad_input
     async def decide(self, plan_id: str, round_id: str, actor: Actor, kind: str,
@@ -138,12 +137,11 @@ class RoundService:
         if kind not in ("consolidate", "approve"):
             raise ServiceError("round.bad_decision", f"{kind!r}: consolidate or approve",
                                f"{kind!r}: chỉ tổng hợp (consolidate) hoặc phê duyệt (approve)")
-        wid = names.round_id(plan_id, round_id)
-        return await guarded(self._round(plan_id, round_id).execute_update(
-            names.DECIDE_ROUND, await self.cases.signed(wid, RoundDecision(
+        return await self.cases.command(
+            self._round(plan_id, round_id), names.DECIDE_ROUND, RoundDecision(
                 request_id=request_id or new_request_id(kind), actor=actor,
-                kind="consolidate" if kind == "consolidate" else "approve", reason=reason)),
-            result_type=Reply), wid, self.cases.client)
+                kind="consolidate" if kind == "consolidate" else "approve", reason=reason),
+            Reply)
 
     async def current(self, plan_id: str, round_id: str) -> RoundStatus | None:
         """The round's status when it is this deployment's: recorded in its event store, or

@@ -377,6 +377,12 @@ class ProvinceCampaignWorkflow:
         require_amender(order.actor, self.plan, new)
         return new
 
+    @workflow.query(name=names.REPLY)
+    def reply(self, request_id: str) -> ListReply | None:
+        """The reply remembered for ``request_id`` (None if unknown): a retry of the request
+        that ended this run reads it here, since an ended run takes no update."""
+        return self.replies.get(request_id)
+
     @workflow.query(name=names.STATUS)
     def status(self) -> CampaignStatus:
         recognised = sorted(c for c, o in self.closed.items() if o == "recognised")

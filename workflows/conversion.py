@@ -586,6 +586,12 @@ class CommuneConversionWorkflow:
         self._chain_acks.add(amendment_id)
 
     # -- queries ----------------------------------------------------------------------------
+    @workflow.query(name=names.REPLY)
+    def reply(self, request_id: str) -> Reply | None:
+        """The reply remembered for ``request_id`` (None if unknown): a retry of the request
+        that ended this run reads it here, since an ended run takes no update."""
+        return self.replies.get(request_id)
+
     @workflow.query(name=names.STATUS)
     def status(self) -> CaseStatus:
         now = workflow.now()

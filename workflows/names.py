@@ -32,6 +32,8 @@ SEND_BACK = "send_back"
 DECIDE_ROUND = "decide_round"  # consolidate (tổng hợp) or approve (phê duyệt)
 # Every workflow answers this query
 STATUS = "status"
+# ... and this one: the reply a request got, for its retry after the run ended
+REPLY = "reply"
 # Patches shared by the workflows (behaviour changes since the recorded histories)
 ADMISSION = "trust-admission"  # a start is admitted by the worker's trust before it writes
 FAN_OUT_PARTS = "fan-out-parts"  # a campaign delivers a large list in parts under 2 MB

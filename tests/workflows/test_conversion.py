@@ -123,8 +123,13 @@ async def test_withdrawal_during_recognition(make_case, store, record_history) -
     await to_dossier(case)
     await case.approve_level("district_appraisal")
     await refused(case.withdraw("x", actor=case.actor("commune_ubnd")), "case.wrong_role")
-    await case.withdraw("sáp nhập đơn vị hành chính / administrative merger")
+    withdrawer = case.actor("district_ubnd")
+    reason = "sáp nhập đơn vị hành chính / administrative merger"
+    reply = await case.service.withdraw(case.ref, withdrawer, reason, request_id="withdraw-1")
     result = await handle.result()
+    # retried after the run ended (its answer was lost): the same answer, nothing twice
+    assert await case.service.withdraw(case.ref, withdrawer, reason,
+                                       request_id="withdraw-1") == reply
     assert result.outcome == "withdrawn" and result.reasons == [
         "sáp nhập đơn vị hành chính / administrative merger"]
     await refused_after_close(case.submit("phase_3_report"))
@@ -188,9 +193,18 @@ async def test_every_refusal_records_nothing(make_case, store) -> None:  # type:
     assert await decisions() == 1
     for role in ("district_labour", "district_health"):
         await case.decide("approve", case.actor(role), lv[0].id)
-    for level in lv[1:]:
+    for level in lv[1:-1]:
         await case.approve_level(level.id)
+    *others, last_role = lv[-1].roles
+    for role in others:
+        await case.decide("approve", case.actor(role), lv[-1].id)
+    last = await case.decide("approve", case.actor(last_role), lv[-1].id,
+                             request_id="last-signature")
     assert (await handle.result()).outcome == "recognised"
+    # the connection dropped before the last signer heard back; the retry (same request)
+    # reaches an ended chain, which still answers what it answered
+    assert await case.decide("approve", case.actor(last_role), lv[-1].id,
+                             request_id="last-signature") == last
     await refused_after_close(case.decide("approve", case.actor("province_ubnd"), lv[-1].id))
     await refused_after_close(case.withdraw("late"))
     assert (await store.verify(case.id)).ok
