@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PACKAGES := domain catalog service workflows activities notify eventstore runtime cli api web worker.py
 LOCK := requirements.lock
 
-.PHONY: demo test lint typecheck unit browser lock bench-eventstore bench-workflows bench-api bench-audit bench-edges clean
+.PHONY: demo test test-faults lint typecheck unit browser lock bench-eventstore bench-workflows bench-api bench-audit bench-edges clean
 
 # uv itself at the locked version, hash-checked, installed by the venv's own pip.
 $(UV): $(LOCK)
@@ -66,6 +66,16 @@ unit: $(STAMP) $(WEB_STAMP) $(DEPLOY_STAMP) browser
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
+
+# Issue 16's fault suite: a province's year on the local stack (every part a process of its
+# own) under seeded kills, pauses, a full disk and channels down, once per seed of
+# DRUGFREE_FAULT_SEEDS (3 by default; tables in bench/results/faults.json); then the 50
+# concurrent appenders and the fuzz of every API body and CLI input file, with more examples.
+# Needs root (PostgreSQL's data on a tmpfs the suite fills).
+test-faults: $(STAMP)
+	$(BIN)/pytest -q -s -m faults_full tests/faults/test_faults.py
+	DRUGFREE_FUZZ_EXAMPLES=400 $(BIN)/pytest -q tests/eventstore/test_concurrency.py \
+	    tests/faults/test_cli_inputs_fuzz.py tests/workflows/test_api_schema.py
 
 bench-eventstore: $(STAMP)
 	$(BIN)/python -m bench.eventstore_bench

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -44,7 +45,7 @@ from workflows import names
 
 PLAN = schemas.EXAMPLE_PLAN  # the examples' plan: Trà Vinh, district 851
 COMMUNE = schemas.EXAMPLE_COMMUNE  # 29527, used by no other test
-MAX_EXAMPLES = 12
+MAX_EXAMPLES = int(os.environ.get("DRUGFREE_FUZZ_EXAMPLES", "12"))
 ISSUER = Signer.from_seed(bytes(range(96, 128)))  # the sign-on that issues people's tokens
 
 # The people whose tokens the requests carry, in turn: each role that acts on the example
