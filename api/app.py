@@ -280,6 +280,8 @@ def create_app(service: CaseService, authenticator: Authenticator,
                     "Drug-free communes: conversion cases, approvals, audit.",
     )
     app.add_exception_handler(DomainError, errors.on_domain_error)
+    for unavailable in errors.DATABASE_UNAVAILABLE:
+        app.add_exception_handler(unavailable, errors.on_database_unavailable)
     app.add_exception_handler(HTTPException, refuse_input)
     app.add_exception_handler(RequestValidationError, refuse_input)
     app.add_middleware(BodyLimit, limit=max_body, upload_limit=max_attachment

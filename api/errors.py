@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
+import structlog
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -14,6 +16,8 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 
 from domain.errors import DomainError
+
+log = structlog.get_logger("drugfree.api")
 
 
 class ErrorBody(BaseModel):
@@ -103,6 +107,28 @@ async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
         headers["Allow"] = ", ".join(_methods_of(request))
     return JSONResponse(body(code, str(exc.detail), vi.get(exc.status_code)),
                         status_code=exc.status_code, headers=headers or None)
+
+
+# The database is down, restarting, out of room or of connections: nothing was recorded, and
+# the same request (its Idempotency-Key) may be sent again once it is back.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+    asyncpg.InsufficientResourcesError, asyncpg.OperatorInterventionError, ConnectionError)
+
+
+async def on_database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    """503 naming the database, never a 500: a disk full said as such (SQLSTATE 53100)."""
+    sqlstate = getattr(exc, "sqlstate", None)
+    log.warning("api.database_unavailable", error=type(exc).__name__, sqlstate=sqlstate)
+    if sqlstate == "53100":
+        answer = body("service.disk_full", "database: the disk is full; nothing was recorded, "
+                      "try again later",
+                      "cơ sở dữ liệu hết dung lượng đĩa; chưa ghi nhận gì, thử lại sau")
+    else:
+        answer = body("service.database_unavailable", "database: unavailable for the moment; "
+                      "nothing was recorded, try again later",
+                      "cơ sở dữ liệu tạm thời không trả lời; chưa ghi nhận gì, thử lại sau")
+    return JSONResponse(answer, status_code=503, headers={"Retry-After": "5"})
 
 
 def _methods_of(request: Request) -> list[str]:

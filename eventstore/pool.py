@@ -58,8 +58,13 @@ class Pool:
     async def _get(self) -> asyncpg.Connection:
         if self._closed:
             raise asyncpg.InterfaceError("the pool is closed")
-        if self._idle:
-            return self._idle.pop()
+        while self._idle:
+            conn = self._idle.pop()
+            if not conn.is_closed():
+                return conn
+            # the server went away while it was idle (a restart): open another in its place
+            conn.terminate()
+            self._free_slot()
         if self._size >= self._max_size:
             waiter = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)

@@ -20,6 +20,8 @@ from api.app import create_app
 from domain.identity import Signer
 from domain.merkle import verify_inclusion
 from domain.roles import Actor
+from eventstore.store import EventStore
+from eventstore.urls import app_url
 from service import CaseService
 from service import export as exports
 from service.access import Authenticator
@@ -155,3 +157,22 @@ async def rewrite_case_end(admin: asyncpg.Connection, stream: str) -> None:
 
 
 
+
+
+async def test_a_database_gone_is_a_503_that_names_it(api: tuple[httpx.AsyncClient, Case],
+                                                      case_db: str) -> None:
+    """The API's store loses its database (here: its pool closed under it): reads and
+    recorded reads answer 503 naming the database, in both languages, never a 500."""
+    _, case = api
+    gone = await EventStore.connect(app_url(case_db), max_size=1)
+    service = CaseService(case.client, case.tq, gone, signer=SIGNER,
+                          clock=case.env.get_current_time)
+    app = create_app(service, Authenticator(ISSUER.ring()))
+    await gone.close()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://api") as http:
+        for path in (f"/cases/{case.id}/history", "/plans"):
+            r = await http.get(path, headers=bearer(case.actor("auditor")))
+            assert r.status_code == 503, (path, r.status_code, r.text)
+            assert code_of(r) == "service.database_unavailable"
+            assert "cơ sở dữ liệu" in r.json()["message_vi"] and r.headers["Retry-After"]
