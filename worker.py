@@ -116,7 +116,8 @@ async def running_worker(client: Client, app_database_url: str, task_queue: str 
         if dispatch:
             dispatcher = Dispatcher(persist.pool, channels_from_settings(settings),
                                     lang=settings.notify_lang,
-                                    max_delay=settings.notify_max_delay)
+                                    max_delay=settings.notify_max_delay,
+                                    lease=settings.notify_lease)
             background.append(asyncio.create_task(dispatcher.run(stop)))
         if project:
             projector = Projector(persist.store)

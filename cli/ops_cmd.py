@@ -48,7 +48,8 @@ def dispatcher_cmd() -> None:
         async with await EventStore.connect(url) as store:
             await require_app_role(store)
             dispatcher = Dispatcher(store.pool, channels_from_settings(cfg),
-                                    lang=cfg.notify_lang, max_delay=cfg.notify_max_delay)
+                                    lang=cfg.notify_lang, max_delay=cfg.notify_max_delay,
+                                    lease=cfg.notify_lease)
             projector = Projector(store)
             async with ops.operations(cfg, {"database": lambda: ops.ping(store.pool)},
                                       collect=lambda: metrics.refresh_gauges(store.pool)):

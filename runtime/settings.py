@@ -128,6 +128,10 @@ class Settings(BaseSettings):
         "DRUGFREE_NOTIFY_MAX_DELAY", "notifications", "Longest wait (seconds) between two "
         "attempts of a notice whose channel is down (the backoff doubles up to it).", 3600.0,
         ge=1.0, le=86400.0)
+    notify_lease: float = _env(
+        "DRUGFREE_NOTIFY_LEASE", "notifications", "Seconds a dispatcher holds the notices it "
+        "claimed: after a dispatcher dies, its unsent notices go to another after this long "
+        "(more than one send's 30 s).", 300.0, gt=30.0, le=86400.0)
     # -- audit -------------------------------------------------------------------------------
     checkpoint_key: str | None = _env(
         "DRUGFREE_CHECKPOINT_KEY", "audit", "PEM file (Ed25519) signing the log's hourly "

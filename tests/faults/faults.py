@@ -14,14 +14,18 @@ import asyncio
 import errno
 import random
 import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import asyncpg
 import httpx
 
 from tests.faults.stack import Stack
 
 PARTS = ("worker", "api", "dispatcher", "temporal", "postgres")
+MAX_HOLD = 90.0
 
 
 @dataclass
@@ -62,7 +66,9 @@ def schedule(seed: int, rounds: int, window: tuple[float, float]) -> list[Fault]
     return faults
 
 
-async def inject(stack: Stack, fault: Fault) -> None:
+async def inject(stack: Stack, fault: Fault, auditor: str) -> None:
+    """Strike, hold, end the fault; then wait until every part is ready again. ``auditor``:
+    a token of the province's auditor (whose reads are recorded)."""
     sup = stack.supervisor
     fault.started = time.monotonic()
     if fault.kind == "kill":
@@ -70,13 +76,13 @@ async def inject(stack: Stack, fault: Fault) -> None:
     elif fault.kind == "pause":
         await sup.pause_and_resume(fault.target, fault.hold)
     elif fault.kind == "disk_full":
-        await _disk_full(stack, fault)
+        await _disk_full(stack, fault, auditor)
     elif fault.kind == "channel_down":
         receiver = stack.mail if fault.target == "email" else stack.webhook
         refused = receiver.refused
         receiver.up = False
-        try:
-            await asyncio.sleep(fault.hold)
+        try:  # down at least its while, and until it has turned notices away
+            await _hold(fault, lambda: receiver.refused - refused >= 2)
         finally:
             receiver.up = True
         fault.seen.append(f"{receiver.refused - refused} notices refused")
@@ -85,22 +91,74 @@ async def inject(stack: Stack, fault: Fault) -> None:
     fault.recovered_in = time.monotonic() - ended
 
 
-async def _disk_full(stack: Stack, fault: Fault) -> None:
+async def _hold(fault: Fault, bit: Callable[[], bool], poll: Callable[[], Awaitable[None]]
+                | None = None) -> None:
+    """Keep the fault for its planned while and until ``bit()`` says it met the system
+    (a quiet moment of the year may pass a fault by), at most ``MAX_HOLD`` seconds."""
+    began = time.monotonic()
+    while True:
+        held = time.monotonic() - began
+        if held >= fault.hold and bit() or held >= MAX_HOLD:
+            fault.hold = held
+            return
+        if poll is not None:
+            await poll()
+        await asyncio.sleep(0.5)
+
+
+async def _disk_full(stack: Stack, fault: Fault, auditor: str) -> None:
+    """The tmpfs filled; meanwhile an auditor reads a case's history now and then (each read
+    is recorded: a write that needs room), and the worker's and API's readiness are read."""
     filler = stack.mount / "filler"
     await asyncio.to_thread(_fill, filler)
-    try:
-        began = time.monotonic()
-        async with httpx.AsyncClient(timeout=3) as http:
-            while time.monotonic() - began < fault.hold:
+    answers: Counter[str] = Counter()
+    async with httpx.AsyncClient(timeout=10) as http:
+        async def poll() -> None:
+            for url in (f"{stack.ops['worker']}/readyz", f"{stack.direct_api_url}/readyz"):
                 try:
-                    r = await http.get(f"{stack.ops['worker']}/readyz")
+                    r = await http.get(url)
                     if r.status_code != 200 and r.text not in fault.seen:
                         fault.seen.append(r.text)
                 except httpx.HTTPError:
                     pass
-                await asyncio.sleep(0.5)
+            case = await _any_case(stack)
+            if case is None:
+                return
+            try:
+                r = await http.get(f"{stack.direct_api_url}/cases/{case}/history",
+                                   headers={"Authorization": f"Bearer {auditor}"})
+                answers[f"history {r.status_code} {_code(r)}"] += 1
+            except httpx.HTTPError as exc:
+                answers[f"history {type(exc).__name__}"] += 1
+
+        try:
+            # met: a readiness said so, or a write of the auditor's read failed
+            await _hold(fault, lambda: any("disk" in s for s in fault.seen) or any(
+                not k.startswith("history 200") for k in answers), poll)
+        finally:
+            filler.unlink()
+    fault.seen.append(f"auditor's reads: {dict(answers)}")
+
+
+async def _any_case(stack: Stack) -> str | None:
+    try:
+        conn = await asyncpg.connect(stack.owner_url, timeout=3)
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return None
+    try:
+        found: str | None = await conn.fetchval(
+            "SELECT stream FROM streams WHERE stream LIKE 'conversion:%' LIMIT 1")
+        return found
     finally:
-        filler.unlink()
+        await conn.close()
+
+
+def _code(r: httpx.Response) -> str:
+    try:
+        body = r.json()
+    except ValueError:
+        return ""
+    return str(body.get("code", "")) if isinstance(body, dict) else ""
 
 
 def _fill(path: Path) -> None:

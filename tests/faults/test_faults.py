@@ -20,6 +20,7 @@ import pytest
 
 import catalog
 from activities.admission import territory
+from domain.roles import Actor
 from runtime.stack import REHEARSAL_LEAD
 from tests.faults.checks import Findings, check
 from tests.faults.driver import Driver
@@ -38,6 +39,8 @@ async def a_year(seed: int, communes: int, seconds_per_day: float, rounds: int,
     codes = rng.sample(sorted(territory(plan)), communes)
     async with fault_stack(seconds_per_day, drop_share, seed) as stack:
         driver = Driver(stack, plan, codes, seed)
+        auditor = stack.token(Actor(person_id="fault-auditor", role="auditor",
+                                    province_code=plan.province_code))
         began = time.monotonic()
         year = REHEARSAL_LEAD.total_seconds() + 347 * seconds_per_day
         faults = schedule(seed, rounds, (12.0, 0.8 * year))
@@ -45,11 +48,13 @@ async def a_year(seed: int, communes: int, seconds_per_day: float, rounds: int,
         async def strike() -> None:
             for fault in faults:
                 await asyncio.sleep(max(0.0, began + fault.at - time.monotonic()))
-                await inject(stack, fault)
+                await inject(stack, fault, auditor)
 
         try:
             await asyncio.gather(driver.run(), strike())
             await _until_closed(stack, len(codes), began + year + 120)
+            # a killed dispatcher's claimed notices wait out their lease (stack.NOTICE_LEASE)
+            await _until_delivered(stack, time.monotonic() + 90)
             await stack.supervisor.all_ready(within=60)  # nobody touched anything
             findings = await check(stack, driver, faults)
         except BaseException:
@@ -80,6 +85,18 @@ async def _until_closed(stack: Stack, cases: int, until: float) -> None:
         if time.monotonic() > until:
             return  # the checks say which did not close
         await asyncio.sleep(2)
+
+
+async def _until_delivered(stack: Stack, until: float) -> None:
+    """Wait for the outbox to drain: the closings' notices are written with the closings."""
+    while time.monotonic() < until:
+        conn = await asyncpg.connect(stack.owner_url, timeout=5)
+        try:
+            if not await conn.fetchval("SELECT count(*) FROM outbox WHERE delivered_at IS NULL"):
+                return
+        finally:
+            await conn.close()
+        await asyncio.sleep(1)
 
 
 def _dump_logs(stack: Stack) -> None:
