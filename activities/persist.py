@@ -5,7 +5,9 @@ deterministic event ids. The activity appends at the stream's current end and re
 version race; a retry of a batch that already committed is recognised by its event ids and
 changes nothing, and the outbox rows are keyed by the batch's first event id, so notifications
 are never duplicated either. Bad input (oversize payload, unsafe number, an id reused with other
-content) is non-retryable; database trouble is retried by Temporal.
+content) is non-retryable; database trouble is retried by Temporal. A full disk (SQLSTATE
+53100) is one such retry, said once in the logs and in readiness (eventstore/disk.py) until a
+commit succeeds again.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from activities.contracts import (
     Table,
     TableRequest,
 )
+from eventstore import disk
 from eventstore.errors import (
     ConcurrencyError,
     DuplicateEventError,
@@ -101,14 +104,17 @@ class EventActivities:
         started = time.perf_counter()
         for _ in range(VERSION_RACE_RETRIES):
             try:
-                async with self.pool.acquire() as conn, conn.transaction():
-                    # the head is read on the transaction's own connection: a second checkout
-                    # here would wait for a free connection while holding one (deadlock)
-                    version = await self.store.version_in(conn, req.stream)
-                    recorded = await self.store.append_in(conn, req.stream, version, events)
-                    if req.notices:
-                        await enqueue(conn, req.notices, key=req.events[0].event_id,
-                                      channels=self.channels)
+                # a full disk is said once (eventstore.disk) and left to Temporal's retries
+                with disk.watched():
+                    async with self.pool.acquire() as conn, conn.transaction():
+                        # the head is read on this transaction's connection: a second checkout
+                        # would wait for a free connection while holding one (deadlock)
+                        version = await self.store.version_in(conn, req.stream)
+                        recorded = await self.store.append_in(conn, req.stream, version, events)
+                        if req.notices:
+                            await enqueue(conn, req.notices, key=req.events[0].event_id,
+                                          channels=self.channels)
+                disk.cleared()
                 metrics.appended((e.type for e in events), time.perf_counter() - started)
                 for wake in self.on_append:
                     wake()

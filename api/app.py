@@ -64,6 +64,7 @@ from domain.documents import validation_problems
 from domain.errors import DomainError
 from domain.plan import Plan
 from domain.replay import replay
+from eventstore import disk
 from eventstore.plan_versions import PlanVersions
 from runtime.limits import attachment_limit
 from service import CaseRef, CaseService, ServiceError
@@ -268,7 +269,8 @@ def create_app(service: CaseService, authenticator: Authenticator,
                people: Sequence[DemoPerson] = (), secure_cookies: bool = False,
                max_attachment: int | None = None) -> FastAPI:
     """The API over ``service``, with the web pages under ``/ui``; ``ready`` raises when a
-    dependency is down (``/readyz``); ``clock_for``: the calendar a plan's new cases and
+    dependency is down (``/readyz``, which also answers 503 while the database's disk is full:
+    eventstore/disk.py); ``clock_for``: the calendar a plan's new cases and
     campaigns run on (the plan's own dates; a rehearsal clock only where the workers accept
     one, as in tests); ``people``: the demo people the pages' sign-in offers (dev stack);
     ``secure_cookies``: the pages' cookies over HTTPS only; ``max_attachment``: an uploaded
@@ -314,13 +316,24 @@ def create_app(service: CaseService, authenticator: Authenticator,
     @app.get("/readyz", tags=["vận hành / operations"], response_model=Health,
              responses=documented(413, 503))
     async def readyz() -> JSONResponse:
-        if ready is not None:
-            try:
+        """Sẵn sàng: 200 ``{"status": "ready"}``; 503 ``service.disk_full`` while the
+        database's disk is full (eventstore/disk.py: this process's writes fail, reads still
+        answer), ``service.unavailable`` when a dependency does not answer."""
+        try:
+            disk.check()
+            if ready is not None:
                 await ready()
-            except Exception as exc:  # noqa: BLE001 - any failure means not ready
-                return JSONResponse(errors.body("service.unavailable",
-                                                f"not ready: {type(exc).__name__}",
-                                                "chưa sẵn sàng"), status_code=503)
+        except disk.DiskFull:
+            return JSONResponse(errors.body(
+                "service.disk_full",
+                "not ready: database: disk full; writes pause and resume by themselves when "
+                "space is freed",
+                "chưa sẵn sàng: cơ sở dữ liệu hết dung lượng đĩa; tạm dừng ghi, tự tiếp tục "
+                "khi có chỗ"), status_code=503)
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            return JSONResponse(errors.body("service.unavailable",
+                                            f"not ready: {type(exc).__name__}",
+                                            "chưa sẵn sàng"), status_code=503)
         return JSONResponse({"status": "ready"})
 
     # -- plans ------------------------------------------------------------------------------

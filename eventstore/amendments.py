@@ -17,6 +17,7 @@ import rfc8785
 
 from domain.amendment import Amendment
 from domain.errors import InputError
+from eventstore import disk
 from eventstore.pool import Pool
 
 _INSERT = """INSERT INTO amendments (amendment_id, content_hash, document, applied_by)
@@ -38,8 +39,12 @@ class Amendments:
         """Store ``amendment`` (once); its content hash. Refused if the id names other text."""
         body = document(amendment)
         digest = hashlib.sha256(body).hexdigest()
-        await self.pool.execute(_INSERT, amendment.id, digest, body.decode(),
-                                json.dumps(applied_by) if applied_by is not None else None)
+        with disk.watched():
+            status = await self.pool.execute(
+                _INSERT, amendment.id, digest, body.decode(),
+                json.dumps(applied_by) if applied_by is not None else None)
+        if status == "INSERT 0 1":  # a row was written (not one kept before)
+            disk.cleared()
         stored = await self.pool.fetchval(_HASH, amendment.id)
         if stored != digest:
             raise InputError(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from eventstore import disk
 from eventstore.store import EventStore
 
 _ADD_BLOB = """INSERT INTO attachment_blobs (sha256, size, content) VALUES ($1, $2, $3)
@@ -38,9 +39,11 @@ async def add(store: EventStore, stream: str, content: bytes, name: str, media_t
     """Store ``content`` (once per hash) and list it under ``stream``; the same bytes again
     keep the first upload's name and type."""
     sha256 = hashlib.sha256(content).hexdigest()
-    async with store.pool.acquire() as conn, conn.transaction():
-        await conn.execute(_ADD_BLOB, sha256, len(content), content)
-        await conn.execute(_ADD_LINK, stream, sha256, name, media_type, uploaded_by)
+    with disk.watched():
+        async with store.pool.acquire() as conn, conn.transaction():
+            await conn.execute(_ADD_BLOB, sha256, len(content), content)
+            await conn.execute(_ADD_LINK, stream, sha256, name, media_type, uploaded_by)
+    disk.cleared()
     return StoredFile(sha256, len(content), name, media_type)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from eventstore import disk
 from eventstore.pool import Pool
 
 Source = Literal["catalogue", "published"]
@@ -64,15 +65,17 @@ class PlanVersions:
                   published_by: dict[str, Any] | None = None) -> tuple[PlanVersion, bool]:
         """Store ``document`` as the plan's next version; ``(version, True)``. The same content
         stored before: ``(that version, False)``, nothing written."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(_LOCK, _lock_key(plan_id))
-            row = await conn.fetchrow(_BY_HASH, plan_id, content_hash)
-            if row is not None:
-                return _version(row), False
-            row = await conn.fetchrow(
-                _INSERT, plan_id, content_hash, document.decode(), source,
-                None if published_by is None else json.dumps(published_by))
-            return _version(row), True
+        with disk.watched():
+            async with self.pool.acquire() as conn, conn.transaction():
+                await conn.execute(_LOCK, _lock_key(plan_id))
+                row = await conn.fetchrow(_BY_HASH, plan_id, content_hash)
+                if row is not None:
+                    return _version(row), False
+                row = await conn.fetchrow(
+                    _INSERT, plan_id, content_hash, document.decode(), source,
+                    None if published_by is None else json.dumps(published_by))
+        disk.cleared()
+        return _version(row), True
 
     async def latest(self, plan_id: str) -> PlanVersion | None:
         row = await self.pool.fetchrow(_LATEST, plan_id)

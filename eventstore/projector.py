@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from domain.plan import Plan
+from eventstore import disk
 from eventstore.pending import (
     PENDING_COLUMNS,
     PendingDecision,
@@ -101,21 +102,23 @@ class Projector:
 
     async def run_once(self) -> int:
         """Apply the next batch of events after the checkpoint; return how many."""
-        async with self.store.pool.acquire() as conn, conn.transaction():
-            # Lock and reads first: the transaction has no id yet, so its snapshot does not
-            # hold back read_all's horizon.
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
-            after = await conn.fetchval(_CHECKPOINT, NAME) or 0
-            events = await self.store.read_all(after, self.batch, conn=conn)
-            if not events:
-                return 0
-            streams = list({e.stream for e in events})
-            model = await _load_model(conn, streams)
-            await self._learn_plans(conn, model, events)
-            changed = self._fold(model, events)
-            await _save(conn, model, changed)
-            await conn.execute(_SAVE_CHECKPOINT, NAME, events[-1].position)
-            return len(events)
+        with disk.watched():  # a full disk is said once, in eventstore.disk
+            async with self.store.pool.acquire() as conn, conn.transaction():
+                # Lock and reads first: the transaction has no id yet, so its snapshot does
+                # not hold back read_all's horizon.
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
+                after = await conn.fetchval(_CHECKPOINT, NAME) or 0
+                events = await self.store.read_all(after, self.batch, conn=conn)
+                if not events:
+                    return 0  # nothing written: no word on the disk either way
+                streams = list({e.stream for e in events})
+                model = await _load_model(conn, streams)
+                await self._learn_plans(conn, model, events)
+                changed = self._fold(model, events)
+                await _save(conn, model, changed)
+                await conn.execute(_SAVE_CHECKPOINT, NAME, events[-1].position)
+        disk.cleared()  # its rows and checkpoint committed
+        return len(events)
 
     async def catch_up(self) -> int:
         """Run until no event is left after the checkpoint; return how many were applied."""

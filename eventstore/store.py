@@ -10,6 +10,9 @@ Global order: an event's position is ``transaction id * 65536 + index``. ``read_
 only positions below ``pg_snapshot_xmin * 65536``: every transaction under xmin has ended,
 so no event can commit later below what a reader has seen (the sequence-gap problem), and
 writers never wait on each other for ordering.
+
+A full disk (SQLSTATE 53100) fails an append like any database error; ``append`` also tells
+``eventstore.disk``, which says so once in the logs and in readiness until a write commits.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any, TypeAlias
 
 import asyncpg
 
+from eventstore import disk
 from eventstore.canonical import canonical_payload, check_name, json_string
 from eventstore.errors import (
     ConcurrencyError,
@@ -145,21 +149,24 @@ class EventStore:
         """Append ``events`` after ``expected_version`` (0: the stream must not exist), all
         or nothing. A retry of a stored batch returns the stored events unchanged."""
         query, args, payloads = _prepare(stream, expected_version, events)
-        async with self.pool.acquire() as conn:
-            try:
-                rows = await conn.fetch(query, *args)
-            except asyncpg.PostgresError as err:
-                if not _is_conflict(err):
-                    raise
-                return await self._resolve_conflict(conn, stream, expected_version, events,
-                                                    payloads)
+        with disk.watched():
+            async with self.pool.acquire() as conn:
+                try:
+                    rows = await conn.fetch(query, *args)
+                except asyncpg.PostgresError as err:
+                    if not _is_conflict(err):
+                        raise
+                    return await self._resolve_conflict(conn, stream, expected_version, events,
+                                                        payloads)
+        disk.cleared()  # committed (no transaction of the caller's: append_in's callers clear)
         return _appended(stream, expected_version, events, rows)
 
     async def append_in(
         self, conn: Connection, stream: str, expected_version: int, events: Sequence[NewEvent]
     ) -> list[RecordedEvent]:
         """``append`` inside the caller's open transaction (it must be its first write);
-        the events commit or roll back with it."""
+        the events commit or roll back with it (the caller, which sees the commit, tells
+        ``eventstore.disk`` of a full disk or of a write that succeeded)."""
         query, args, payloads = _prepare(stream, expected_version, events)
         try:
             async with conn.transaction():  # a savepoint: a conflict leaves the caller usable

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 import asyncpg
 import structlog
 
+from eventstore import disk
 from notify.channels import Channel, Message
 from notify.templates import render
 from runtime import metrics
@@ -104,15 +105,18 @@ class Dispatcher:
                     pass
 
     async def _round(self) -> tuple[int, int]:
-        started = time.monotonic()  # before the claim, so the local clock never lags the lease
-        rows = await self.pool.fetch(_CLAIM, list(self.channels), self.batch, self.lease)
-        by_channel: dict[str, list[asyncpg.Record]] = defaultdict(list)
-        for row in rows:
-            by_channel[row["channel"]].append(row)
-        # One task per channel: a channel that fails or hangs never delays another's rows.
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(self._deliver(name, batch, started))
-                     for name, batch in by_channel.items()]
+        # Its writes update outbox rows in place, which a full disk can still take (a page's
+        # own free space): a disk-full failure is noted, a success proves nothing (not cleared).
+        with disk.watched():
+            started = time.monotonic()  # before the claim: the local clock never lags the lease
+            rows = await self.pool.fetch(_CLAIM, list(self.channels), self.batch, self.lease)
+            by_channel: dict[str, list[asyncpg.Record]] = defaultdict(list)
+            for row in rows:
+                by_channel[row["channel"]].append(row)
+            # One task per channel: a channel that fails or hangs never delays another's rows.
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(self._deliver(name, batch, started))
+                         for name, batch in by_channel.items()]
         return len(rows), sum(t.result() for t in tasks)
 
     async def _deliver(self, name: str, rows: list[asyncpg.Record], started: float) -> int:

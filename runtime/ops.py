@@ -5,8 +5,13 @@ API's public one.
 ``/metrics`` is the product's registry (runtime/metrics.py, gauges refreshed from PostgreSQL
 on each scrape) followed by the Temporal SDK's own series, which the SDK core serves on a
 loopback port (``DRUGFREE_SDK_METRICS_PORT``): one scrape target per process. ``/livez`` says
-the process's event loop answers; ``/readyz`` that its dependencies do (503 naming which one
-failed, by kind only).
+the process's event loop answers; ``/readyz`` that its dependencies do: 200
+``{"status": "ok", "checked": [...]}``, or 503 ``{"status": "unavailable", "failed": [...]}``
+naming which one failed, by kind only. A failure whose cause we know adds ``reasons`` (the
+dependency's reason code) and ``message`` (both languages): while the database's disk is full
+(eventstore/disk.py), ``"failed": ["database"], "reasons": {"database": "disk_full"},
+"message": "cơ sở dữ liệu hết dung lượng đĩa / database: disk full"``, although ``SELECT 1``
+still answers.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from eventstore import disk
 from runtime import metrics
 from runtime.logs import log
 from runtime.settings import Settings
@@ -61,7 +67,9 @@ def ops_app(ready: dict[str, Check] | None = None, collect: Check | None = None,
         return JSONResponse({"status": "ok"})
 
     async def readyz(_: Request) -> JSONResponse:
-        failed = []
+        failed: list[str] = []
+        reasons: dict[str, str] = {}
+        messages: list[str] = []
         for name, check in checks.items():
             try:
                 async with asyncio.timeout(TIMEOUT):
@@ -69,8 +77,14 @@ def ops_app(ready: dict[str, Check] | None = None, collect: Check | None = None,
             except Exception as exc:  # noqa: BLE001 - any failure means not ready
                 failed.append(name)
                 log.warning("ops.not_ready", dependency=name, error=type(exc).__name__)
+                if isinstance(exc, disk.DiskFull):  # our own text: a driver's could quote data
+                    reasons[name] = exc.reason
+                    messages.append(str(exc))
         if failed:
-            return JSONResponse({"status": "unavailable", "failed": failed}, status_code=503)
+            answer: dict[str, object] = {"status": "unavailable", "failed": failed}
+            if reasons:
+                answer |= {"reasons": reasons, "message": "; ".join(messages)}
+            return JSONResponse(answer, status_code=503)
         return JSONResponse({"status": "ok", "checked": sorted(checks)})
 
     return Starlette(routes=[Route("/metrics", scrape), Route("/livez", livez),
@@ -103,5 +117,7 @@ async def operations(cfg: Settings, ready: dict[str, Check], collect: Check | No
 
 
 async def ping(pool: asyncpg.Pool) -> None:
-    """The database answers (a readiness check)."""
+    """The database answers and takes this process's writes (a readiness check): a full disk
+    (``eventstore.disk.DiskFull``) first, as ``SELECT 1`` still answers then."""
+    disk.check()
     await pool.fetchval("SELECT 1")

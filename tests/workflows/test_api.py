@@ -9,14 +9,17 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import httpx
 import jwt
 import pytest
 import pytest_asyncio
+import structlog.testing
 
 from api.app import create_app
 from domain.identity import Signer, issue_token, token_hash
 from domain.roles import Actor
+from eventstore import disk
 from service import CaseService
 from service.access import Authenticator
 from tests.workflows.support import BASELINE, CLEAN, SIGNER, Case
@@ -54,6 +57,23 @@ def code_of(response: httpx.Response) -> str:
     body = response.json()
     assert set(body) == {"code", "message_vi", "message_en"}, body
     return str(body["code"])
+
+
+async def test_readiness_says_the_database_disk_is_full(
+        api: tuple[httpx.AsyncClient, Case]) -> None:
+    """While this process's writes meet a full disk (eventstore/disk.py), /readyz answers 503
+    with its own code although the database still answers reads; then ready again."""
+    http, _ = api
+    with structlog.testing.capture_logs():  # the state's two lines (checked in tests/eventstore)
+        try:
+            disk.noted(asyncpg.DiskFullError("could not extend file: No space left on device"))
+            full = await http.get("/readyz")
+        finally:
+            disk.cleared()
+    assert full.status_code == 503 and code_of(full) == "service.disk_full"
+    assert full.json()["message_vi"].startswith("chưa sẵn sàng: cơ sở dữ liệu hết dung lượng")
+    assert "database: disk full" in full.json()["message_en"]
+    assert (await http.get("/readyz")).status_code == 200
 
 
 async def test_a_case_from_start_to_recognition_through_http(
