@@ -20,7 +20,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import AppendRequest, EventEnvelope, Notice
@@ -53,10 +53,10 @@ def local_enabled(asked: bool) -> bool:
     return asked and workflow.patched(names.LOCAL_APPENDS)
 
 
-def gave_up(exc: ActivityError) -> bool:
+def gave_up(exc: FailureError) -> bool:
     """A local activity that failed for a reason a regular activity may overcome (attempts
     used up, a timeout, a worker in trouble); not a failure no retry can fix."""
-    cause = exc.cause
+    cause = exc.cause if isinstance(exc, ActivityError) else exc
     return not (isinstance(cause, ApplicationError)
                 and (cause.non_retryable or cause.type in NON_RETRYABLE))
 
@@ -72,7 +72,14 @@ async def local_then_regular(activity: Any, arg: Any, *, local_timeout: timedelt
     except ActivityError as exc:
         if not gave_up(exc):
             raise
-        workflow.logger.warning("local activity failed: retried as a regular activity")
+    except FailureError as exc:
+        # The SDK hands a local activity's own failure over as the failure itself (an
+        # ApplicationError), not inside an ActivityError: before this patch it escaped the
+        # fallback, and a full disk failed the command being recorded (the fault suite).
+        if isinstance(exc, CancelledError) or not gave_up(exc) or \
+                not workflow.patched(names.LOCAL_FALLBACK):
+            raise
+    workflow.logger.warning("local activity failed: retried as a regular activity")
     return await workflow.execute_activity_method(
         activity, arg, start_to_close_timeout=regular_timeout, retry_policy=retry)
 

@@ -42,6 +42,8 @@ AGENDA_MOMENTS = "case-agenda-moments"  # a case's agenda: one timer (the next i
 # records something), every point of an instant passed in one append, the closing with them
 CHAIN_TIMER_KEPT = "chain-timer-kept"  # a chain's level timer outlives decisions that keep it
 LOCAL_APPENDS = "local-appends"  # appends (and the admission) as local activities, if asked
+LOCAL_FALLBACK = "local-failure-falls-back"  # a local activity's own failure (an
+# ApplicationError, not an ActivityError) goes on as the regular activity too
 
 
 def case_id(plan_id: str, commune_code: str) -> str:

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
@@ -42,6 +43,7 @@ PLAN = "tra-vinh-2025"
 # Communes no other workflow test uses (case ids are unique on a Temporal server).
 LOCAL_COMMUNE = "29353"
 REGULAR_COMMUNE = "29356"
+FALLBACK_COMMUNE = "29371"
 SECONDS_PER_DAY = 0.1  # the plan's year in about 40 s
 RESULT_TIMEOUT = 180.0
 # History events of one full case (case + chain) with regular activities, from the committed
@@ -152,3 +154,49 @@ async def record(client: Client, workflow_id: str, name: str) -> None:
         return
     history = await client.get_workflow_handle(workflow_id).fetch_history()
     path.write_text(json.dumps(history.to_json_dict(), indent=1))
+
+
+async def test_a_local_append_that_keeps_failing_goes_on_as_the_regular_activity(
+        dev_server: Client, dev_worker: str, store: EventStore, case_db: str) -> None:
+    """The database refuses the appends for a while (here: the append functions' EXECUTE
+    revoked, as a full disk refuses them): the local attempts fail, the append goes on as the
+    regular activity with its patient retries, and once the database takes it again the
+    submission is accepted and recorded once. Before the fix the SDK's ApplicationError
+    escaped the fallback and the submission failed (the fault suite's full disk)."""
+    plan = get_plan(PLAN)
+    c = registry(plan.structure).commune(FALLBACK_COMMUNE)
+    case = Case(dev_server, None, PLAN, c.code, c.district_code,  # type: ignore[arg-type]
+                c.province_code, dev_worker, today=plan.local_date(datetime.now(UTC)))
+    case.service = CaseService(dev_server, dev_worker, store, signer=SIGNER, local_appends=True)
+    case.clock = PlanClock(seconds_per_day=30.0, origin=datetime.now(UTC))  # no day passes
+    handle = await case.start()
+
+    async def opened() -> bool:
+        """the case's opening events are stored"""
+        return await store.version(case.id) > 0
+
+    await eventually(opened, within=30)
+    await case.select()
+    before = await store.version(case.id)
+    admin = await asyncpg.connect(case_db)
+    functions = [r["f"] for r in await admin.fetch(
+        "SELECT oid::regprocedure::text AS f FROM pg_proc "
+        "WHERE proname IN ('eventstore_append', 'eventstore_append_one')")]
+    try:
+        for f in functions:
+            await admin.execute(f"REVOKE EXECUTE ON FUNCTION {f} FROM PUBLIC, drugfree_app")
+        submitting = asyncio.create_task(case.submit("implementation_plan"))
+        await asyncio.sleep(3)  # three local attempts (0.2 s and 0.4 s apart), then regular
+        assert not submitting.done(), submitting
+    finally:
+        for f in functions:
+            await admin.execute(f"GRANT EXECUTE ON FUNCTION {f} TO PUBLIC")
+        await admin.close()
+    reply = await asyncio.wait_for(submitting, 60)
+    assert reply.accepted and reply.late is False
+    events = await store.read(case.id)
+    assert [e.type for e in events[before:]].count("report.submitted") == 1
+    assert activities(await history(dev_server, case.id))["append_events"] >= 1
+    await case.withdraw("kết thúc thử nghiệm")
+    assert (await asyncio.wait_for(handle.result(), RESULT_TIMEOUT)).outcome == "withdrawn"
+    await gapless_and_verified(store, case.id)

@@ -138,3 +138,11 @@ def test_bad_events_are_not_handed_to_the_regular_activity(error: type[Exception
 ], ids=["version race", "timeout", "database"])
 def test_other_failures_fall_back_to_the_regular_activity(cause: BaseException) -> None:
     assert gave_up(_failed_locally(cause)) is True
+
+
+def test_a_local_failure_handed_over_bare_is_judged_alike() -> None:
+    """The SDK hands a local activity's own failure over as the ApplicationError itself (no
+    ActivityError around it): the same judgement applies to it."""
+    assert gave_up(ApplicationError("disk full", type="DiskFullError")) is True
+    assert gave_up(ApplicationError("bad", type="InvalidEventError", non_retryable=True)) \
+        is False
