@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 
 from domain.errors import DomainError
+from eventstore import disk
 
 log = structlog.get_logger("drugfree.api")
 
@@ -120,7 +121,7 @@ async def on_database_unavailable(_: Request, exc: Exception) -> JSONResponse:
     """503 naming the database, never a 500: a disk full said as such (SQLSTATE 53100)."""
     sqlstate = getattr(exc, "sqlstate", None)
     log.warning("api.database_unavailable", error=type(exc).__name__, sqlstate=sqlstate)
-    if sqlstate == "53100":
+    if disk.noted(exc):  # readiness says so too, until a write commits
         answer = body("service.disk_full", "database: the disk is full; nothing was recorded, "
                       "try again later",
                       "cơ sở dữ liệu hết dung lượng đĩa; chưa ghi nhận gì, thử lại sau")
