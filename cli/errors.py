@@ -21,7 +21,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
+    """The refusal: one line (a line break inside a message, from a key or value the user
+    wrote, becomes a space), ``error: `` first, on stderr."""
+    typer.echo(f"error: {' '.join(message.splitlines())}", err=True)
     raise typer.Exit(code)
 
 

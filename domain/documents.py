@@ -154,15 +154,22 @@ def validation_problems(exc: ValidationError) -> list[tuple[str, str]]:
     """
     found: list[tuple[str, str]] = []
     for err in exc.errors():
-        loc = ".".join(str(part) for part in err["loc"])
+        loc = ".".join(_shown_key(part) for part in err["loc"])
         listed = (err.get("ctx") or {}).get("problems")
         if isinstance(listed, list):
             for problem in listed:
-                field, _, message = str(problem).partition(": ")
+                field, _, message = _one_line(str(problem)).partition(": ")
                 found.append((f"{loc}.{field}" if loc else field, message))
             continue
-        found.append((loc, err["msg"].removeprefix("Value error, ")))
+        found.append((loc, _one_line(err["msg"].removeprefix("Value error, "))))
     return found
+
+
+def _shown_key(part: str | int) -> str:
+    """A field's part as a message shows it: a key that is empty or holds a line break or
+    another control character is quoted (``'\\r'``), so the message stays one line."""
+    text = str(part)
+    return text if text and text.isprintable() else repr(text)
 
 
 # --- JSON ----------------------------------------------------------------------------------

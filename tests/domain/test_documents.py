@@ -215,6 +215,20 @@ def test_yaml_values_python_cannot_hold_are_named(data: bytes, what: str) -> Non
     assert what in err.message and "dòng 1" in (err.message_vi or "")
 
 
+def test_validation_problems_quote_a_key_that_would_break_the_line() -> None:
+    from pydantic import BaseModel, ConfigDict, ValidationError
+
+    from domain.documents import validation_problems
+
+    class Model(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+    with pytest.raises(ValidationError) as info:
+        Model.model_validate({"\r": 1, "": 2, "xã": 3, "a\nb": 4})
+    assert [field for field, _ in validation_problems(info.value)] == [
+        "'\\r'", "''", "xã", "'a\\nb'"]
+
+
 def test_yaml_keeps_dates_and_unicode() -> None:
     data = "due: 2025-03-30\ntitle: Giai đoạn 1\n".encode()
     assert parse_document(data, syntax="yaml") == {"due": date(2025, 3, 30),
