@@ -422,7 +422,7 @@ def _verify_file(path: Path, key: str | None, as_json: bool, lang: Lang) -> None
     try:
         report = exports.verify_file(path, key)
     except exports.Unreadable as exc:
-        fail(str(exc))
+        fail(exc.text(lang))
     broken = report.broken
     if as_json:
         typer.echo(json.dumps({
