@@ -40,7 +40,7 @@ from eventstore.plan_versions import PlanVersions
 from eventstore.records import VerifyReport
 from runtime.codec import PayloadKeyError
 from service import export as exports
-from service.audit import Audit, signing_key, verifier_of
+from service.audit import Audit, open_checkpoint, signing_key, verifier_of
 from web import labels
 from web.i18n import Lang as PageLang
 
@@ -76,6 +76,17 @@ def _read_note(path: Path, lang: Lang) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         fail(_say(lang, f"{path}: không phải văn bản UTF-8", f"{path}: not UTF-8 text"))
+
+
+def _kept_checkpoint(path: Path, key: str | None, lang: Lang) -> str:
+    """A kept checkpoint's note, its signature checked before the store is read: a file that is
+    not one (or no verifier key) is bad input, one line and exit 2, never a rewritten log."""
+    note = _read_note(path, lang)
+    try:
+        open_checkpoint(note, key)
+    except DomainError as exc:
+        _domain(lang, exc)
+    return note
 
 
 def _domain(lang: Lang, exc: DomainError) -> NoReturn:
@@ -148,7 +159,7 @@ def verify_cmd(
                       "--file checks an export alone; drop STREAM and --checkpoint"))
         _verify_file(file, key, as_json, lang)
         return
-    note = _read_note(checkpoint, lang) if checkpoint is not None else None
+    note = _kept_checkpoint(checkpoint, key, lang) if checkpoint is not None else None
 
     async def work(url: str) -> dict[str, Any]:
         async with await EventStore.connect(url, max_size=2) as store:
@@ -225,7 +236,7 @@ def prove_cmd(
     data_dir: DataDir = None, lang: LangOption = Lang.vi,
 ) -> None:
     """Chứng minh một sự kiện nằm trong mốc kiểm toán / an inclusion proof of one event."""
-    note = _read_note(checkpoint, lang)
+    note = _kept_checkpoint(checkpoint, key, lang)
 
     async def work(url: str) -> dict[str, Any]:
         async with await EventStore.connect(url, max_size=2) as store:
@@ -411,7 +422,7 @@ def _verify_file(path: Path, key: str | None, as_json: bool, lang: Lang) -> None
     try:
         report = exports.verify_file(path, key)
     except exports.Unreadable as exc:
-        fail(str(exc))
+        fail(exc.text(lang))
     broken = report.broken
     if as_json:
         typer.echo(json.dumps({

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -11,7 +12,7 @@ import typer
 
 from catalog import read_document
 from domain.documents import MAX_METRICS_BYTES, syntax_for
-from domain.errors import DomainError
+from domain.errors import DomainError, InputError
 from runtime.codec import PayloadKeyError
 
 EXIT_BAD_INPUT = 2
@@ -20,7 +21,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
+    """The refusal: one line (a line break inside a message, from a key or value the user
+    wrote, becomes a space), ``error: `` first, on stderr."""
+    typer.echo(f"error: {' '.join(message.splitlines())}", err=True)
     raise typer.Exit(code)
 
 
@@ -49,5 +52,27 @@ def guarded(fn: F) -> F:
 
 def read_metrics(path: Path) -> Any:
     """Read a metrics document the user named (JSON, or YAML by its suffix), strictly: a
-    missing, oversized, badly encoded or malformed file is bad input (``domain.documents``)."""
-    return read_document(path, max_bytes=MAX_METRICS_BYTES, syntax=syntax_for(path.name, "json"))
+    missing, oversized, badly encoded or malformed file is bad input (``domain.documents``).
+    Its contract is JSON's: a YAML date (``2025-01-01`` unquoted) is refused, naming its field,
+    rather than failing when the document is sent to the API."""
+    data = read_document(path, max_bytes=MAX_METRICS_BYTES, syntax=syntax_for(path.name, "json"))
+    _refuse_dates(data, path)
+    return data
+
+
+def _refuse_dates(data: Any, path: Path) -> None:
+    todo: list[tuple[str, Any]] = [("", data)]
+    while todo:
+        where, item = todo.pop()
+        if isinstance(item, dict):
+            todo.extend((f"{where}.{k}" if where else str(k), v) for k, v in item.items())
+        elif isinstance(item, list):
+            todo.extend((f"{where}.{i}" if where else str(i), v) for i, v in enumerate(item))
+        elif isinstance(item, date):  # (a datetime is a date)
+            field = " ".join(where.split()) or "-"
+            raise InputError(
+                "document.date",
+                f"{path}: {field}: a date is not a value here; put it in quotes "
+                "(\"2025-01-01\") if it is text",
+                f"{path}: {field}: không dùng giá trị ngày tháng ở đây; đặt trong dấu nháy "
+                "(\"2025-01-01\") nếu là chữ")

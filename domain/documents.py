@@ -11,7 +11,9 @@ a message in Vietnamese (``message_vi``) and English (``message``), never a trac
                            with a BOM (Windows Notepad's "Unicode"); names the byte offset.
                            NUL bytes and lone surrogates (``"\\ud800"``) are refused too.
 ``document.empty``         nothing but white space or comments
-``document.syntax``        not JSON / YAML; names the line and column
+``document.syntax``        not JSON / YAML; names the line and column (also a YAML value
+                           that cannot be held: a day that does not exist, ``2025-02-30``;
+                           an integer of more than 4,300 digits; ``!!int abc``)
 ``document.duplicate_key`` a key twice in one object (JSON's parsers and PyYAML would silently
                            keep the last one); names the key, line and column
 ``document.too_deep``      nesting deeper than ``max_depth`` (a parser's recursion never shows)
@@ -152,15 +154,22 @@ def validation_problems(exc: ValidationError) -> list[tuple[str, str]]:
     """
     found: list[tuple[str, str]] = []
     for err in exc.errors():
-        loc = ".".join(str(part) for part in err["loc"])
+        loc = ".".join(_shown_key(part) for part in err["loc"])
         listed = (err.get("ctx") or {}).get("problems")
         if isinstance(listed, list):
             for problem in listed:
-                field, _, message = str(problem).partition(": ")
+                field, _, message = _one_line(str(problem)).partition(": ")
                 found.append((f"{loc}.{field}" if loc else field, message))
             continue
-        found.append((loc, err["msg"].removeprefix("Value error, ")))
+        found.append((loc, _one_line(err["msg"].removeprefix("Value error, "))))
     return found
+
+
+def _shown_key(part: str | int) -> str:
+    """A field's part as a message shows it: a key that is empty or holds a line break or
+    another control character is quoted (``'\\r'``), so the message stays one line."""
+    text = str(part)
+    return text if text and text.isprintable() else repr(text)
 
 
 # --- JSON ----------------------------------------------------------------------------------
@@ -352,7 +361,15 @@ class _StrictLoader(yaml.SafeLoader):
             if nested:
                 self._depth -= 1
 
+    def construct_object(self, node: Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except _UNREADABLE:  # PyYAML's own constructors: 2025-02-30, !!int abc, 5000 digits
+            raise _unreadable(self.name, node) from None
+
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
+        if not isinstance(node, MappingNode):  # ``!!map x``: PyYAML's refusal, with its mark
+            return super().construct_mapping(node, deep=deep)
         seen: set[str] = set()
         for key_node, _ in node.value:
             line, column = key_node.start_mark.line + 1, key_node.start_mark.column + 1
@@ -379,6 +396,31 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+# What PyYAML's constructors and scanner raise, beyond its own errors, for a value they cannot
+# convert: a date that does not exist, an integer of more than 4,300 digits, ``!!int abc``,
+# ``!!bool maybe``, ``!!timestamp soon``, an escape beyond U+10FFFF (``"\\U00110000"``).
+_UNREADABLE = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError)
+_KINDS = {  # what a tag's value should have been: English, Vietnamese
+    "tag:yaml.org,2002:timestamp": ("a date or time that exists (YYYY-MM-DD)",
+                                    "ngày hoặc giờ có thật (YYYY-MM-DD)"),
+    "tag:yaml.org,2002:int": ("an integer of at most 4,300 digits",
+                              "số nguyên không quá 4.300 chữ số"),
+    "tag:yaml.org,2002:float": ("a number", "số"),
+    "tag:yaml.org,2002:bool": ("true or false", "true hoặc false"),
+}
+
+
+def _unreadable(name: str, node: Node) -> InputError:
+    line, column = node.start_mark.line + 1, node.start_mark.column + 1
+    en, vi = _KINDS.get(node.tag, (f"a {node.tag} value", f"giá trị kiểu {node.tag}"))
+    return _error(
+        "document.syntax",
+        name,
+        f"invalid YAML at line {line} column {column}: the value cannot be read as {en}",
+        f"YAML không hợp lệ tại dòng {line}, cột {column}: giá trị không đọc được thành {vi}",
+    )
+
+
 def _construct_finite_float(loader: _StrictLoader, node: ScalarNode) -> float:
     value: float = loader.construct_yaml_float(node)
     if not math.isfinite(value):
@@ -386,7 +428,18 @@ def _construct_finite_float(loader: _StrictLoader, node: ScalarNode) -> float:
     return value
 
 
+def _construct_printable_int(loader: _StrictLoader, node: ScalarNode) -> int:
+    value: int = loader.construct_yaml_int(node)
+    if value.bit_length() > 14_000:  # 0x and 0b integers escape Python's 4,300-digit limit,
+        try:  # until they are printed (a message, JSON): refused as a decimal one would be
+            str(value)
+        except ValueError:
+            raise _unreadable(loader.name, node) from None
+    return value
+
+
 _StrictLoader.add_constructor("tag:yaml.org,2002:float", _construct_finite_float)
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _construct_printable_int)
 # Plain data only: no bytes, sets or ordered pairs (they are not JSON and no model reads them).
 for _tag in ("binary", "set", "omap", "pairs"):
     _StrictLoader.yaml_constructors.pop(f"tag:yaml.org,2002:{_tag}", None)
@@ -417,6 +470,17 @@ def _parse_yaml(text: str, name: str, max_depth: int) -> Any:
             name,
             f"invalid YAML at line {line} column {column}: {problem}",
             f"YAML không hợp lệ tại dòng {line}, cột {column}: {problem}",
+        ) from None
+    except _UNREADABLE:  # the scanner: an escape beyond the last code point (\U00110000)
+        mark = loader.get_mark()
+        line, column = mark.line + 1, mark.column + 1
+        raise _error(
+            "document.syntax",
+            name,
+            f"invalid YAML at line {line} column {column}: an escape or value that cannot be "
+            "read (\\U escapes go up to \\U0010FFFF)",
+            f"YAML không hợp lệ tại dòng {line}, cột {column}: chuỗi thoát hoặc giá trị không "
+            "đọc được (\\U chỉ tới \\U0010FFFF)",
         ) from None
     except yaml.YAMLError as exc:  # not raised by PyYAML after the reader; kept as a net
         raise _error(

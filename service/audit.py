@@ -179,11 +179,16 @@ class Audit:
 
     @staticmethod
     def _open(note: str, vkey: str | None) -> notes.Checkpoint:
-        """The kept checkpoint, once its signature verifies (its refusal's code otherwise)."""
-        try:
-            name, public = verifier(vkey)
-            return notes.verify(note, public, origin=origin(), key_name=name)
-        except ServiceError:
-            raise
-        except DomainError as exc:
-            raise ServiceError(exc.code, exc.message, exc.message_vi) from None
+        return open_checkpoint(note, vkey)
+
+
+def open_checkpoint(note: str, vkey: str | None = None) -> notes.Checkpoint:
+    """A kept checkpoint, once its signature verifies (its refusal's code otherwise: not a
+    note, a forged or foreign one, no verifier key); no database needed."""
+    try:
+        name, public = verifier(vkey)
+        return notes.verify(note, public, origin=origin(), key_name=name)
+    except ServiceError:
+        raise
+    except DomainError as exc:
+        raise ServiceError(exc.code, exc.message, exc.message_vi) from None

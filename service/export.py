@@ -185,7 +185,15 @@ def _csv_line(cells: list[str]) -> str:
 
 
 class Unreadable(Exception):
-    """The file cannot be read as an export at all (exit 2)."""
+    """The file cannot be read as an export at all (exit 2): what is wrong, in English and in
+    Vietnamese."""
+
+    def __init__(self, message: str, message_vi: str) -> None:
+        super().__init__(message)
+        self.message, self.message_vi = message, message_vi
+
+    def text(self, lang: str) -> str:
+        return self.message_vi if lang == "vi" else self.message
 
 
 @dataclass(frozen=True)
@@ -212,18 +220,22 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None]]:
     try:
         handle = path.open("r", encoding="utf-8", newline="")
     except OSError as exc:
-        raise Unreadable(f"cannot read {path}: {exc.strerror}") from None
+        raise Unreadable(f"cannot read {path}: {exc.strerror}",
+                         f"không đọc được {path}: {exc.strerror}") from None
     with handle:
         try:
             first = handle.readline()
         except UnicodeDecodeError:
-            raise Unreadable(f"{path}: not UTF-8 text") from None
+            raise Unreadable(f"{path}: not UTF-8 text",
+                             f"{path}: không phải văn bản UTF-8") from None
         if first.startswith("{"):
             yield from _jsonl_records(first, handle)
         elif first.rstrip("\r\n") == ",".join(COLUMNS):
             yield from _csv_records(handle)
         else:
-            raise Unreadable(f"{path}: not an export (neither JSON Lines nor its CSV)")
+            raise Unreadable(f"{path}: not an export (neither JSON Lines nor its CSV)",
+                             f"{path}: không phải tệp xuất (không phải JSON Lines hay CSV của "
+                             "nó)")
 
 
 def _jsonl_records(first: str, handle: io.TextIOBase) -> Iterator[tuple[int, dict[str, Any]
@@ -279,7 +291,8 @@ def _checkpoint(path: Path, vkey: str | None) -> tuple[int, notes.Checkpoint | B
     for item in _records(path):
         last, count = item, count + 1
     if last is None or count < 2:
-        raise Unreadable(f"{path}: empty, or no events and no checkpoint")
+        raise Unreadable(f"{path}: empty, or no events and no checkpoint",
+                         f"{path}: trống, hoặc không có sự kiện và mốc kiểm toán")
     number, record = last
     if record is None or record.get("kind") != "checkpoint" or \
             not isinstance(record.get("checkpoint"), str):
@@ -289,7 +302,7 @@ def _checkpoint(path: Path, vkey: str | None) -> tuple[int, notes.Checkpoint | B
     try:
         name, public = verifier(vkey)
     except DomainError as exc:
-        raise Unreadable(exc.text("en")) from None
+        raise Unreadable(exc.text("en"), exc.text("vi")) from None
     try:
         # the verifier key names the log it checks (its name is the log's origin)
         return number, notes.verify(record["checkpoint"], public, origin=name, key_name=name)

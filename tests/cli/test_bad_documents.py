@@ -71,3 +71,21 @@ def test_a_metrics_file_over_1_mib(tmp_path: Path) -> None:
     data = json.dumps(CLASSIFY_INPUT).encode() + b" " * (1 << 20)
     line = refused(run("classify", metrics_file(tmp_path, data), "--lang", "en"))
     assert "larger than the limit of 1,048,576 bytes" in line
+
+
+@pytest.mark.parametrize("command", [
+    ["case", "start", "--plan", "tra-vinh-2025", "--commune", "29512", "--metrics"],
+    ["case", "submit", "conversion:tra-vinh-2025:29512", "--kind", "phase_report", "--metrics"],
+    ["round", "submit", "--plan", "son-la-action-month-2023", "--round", "action-month-2023",
+     "--unit", "health", "--file"],
+])
+def test_a_yaml_date_is_refused_before_anything_is_sent(tmp_path: Path,
+                                                        command: list[str]) -> None:
+    """A YAML file's unquoted date is not JSON: it used to fail with a traceback when the
+    document was sent to the API."""
+    path = tmp_path / "so-lieu.yaml"
+    path.write_text("values:\n  propaganda_sessions: 3\npopulation: 2025-06-30\n",
+                    encoding="utf-8")
+    # (an address where nothing listens: the refusal comes first)
+    line = refused(run(*command, str(path), "--api", "http://127.0.0.1:9", "--token", "t"))
+    assert "population: không dùng giá trị ngày tháng" in line and "[document.date]" in line

@@ -191,6 +191,44 @@ def test_yaml_features_plain_data_does_not_need(data: bytes, code: str) -> None:
     assert err.code == code and "line" in err.message
 
 
+@pytest.mark.parametrize(("data", "what"), [
+    (b"due: 2025-02-30\n", "date or time that exists"),
+    (b"due: 2025-13-45\n", "date or time that exists"),
+    (b"at: 2025-01-01T25:00:00\n", "date or time that exists"),
+    (b"at: 2025-01-01 00:00:00 -24\n", "date or time that exists"),
+    (b"due: !!timestamp soon\n", "date or time that exists"),
+    (b"n: " + b"9" * 5000 + b"\n", "integer of at most 4,300 digits"),
+    (b"n: 0x" + b"f" * 4000 + b"\n", "integer of at most 4,300 digits"),
+    (b"n: !!int abc\n", "integer"),
+    (b"n: !!int ''\n", "integer"),
+    (b"x: !!float abc\n", "a number"),
+    (b"ok: !!bool maybe\n", "true or false"),
+    (b"m: !!map x\n", "expected a mapping node"),
+    (b'e: "\\U00110000"\n', "U0010FFFF"),
+    (b'e: "\\UFFFFFFFF"\n', "U0010FFFF"),
+])
+def test_yaml_values_python_cannot_hold_are_named(data: bytes, what: str) -> None:
+    """PyYAML raises plain Python errors for these (ValueError, KeyError...): each is a
+    syntax error naming its line, in both languages, never a traceback."""
+    err = refused(data, "yaml")
+    assert err.code == "document.syntax" and "line 1 column" in err.message
+    assert what in err.message and "dòng 1" in (err.message_vi or "")
+
+
+def test_validation_problems_quote_a_key_that_would_break_the_line() -> None:
+    from pydantic import BaseModel, ConfigDict, ValidationError
+
+    from domain.documents import validation_problems
+
+    class Model(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+    with pytest.raises(ValidationError) as info:
+        Model.model_validate({"\r": 1, "": 2, "xã": 3, "a\nb": 4})
+    assert [field for field, _ in validation_problems(info.value)] == [
+        "'\\r'", "''", "xã", "'a\\nb'"]
+
+
 def test_yaml_keeps_dates_and_unicode() -> None:
     data = "due: 2025-03-30\ntitle: Giai đoạn 1\n".encode()
     assert parse_document(data, syntax="yaml") == {"due": date(2025, 3, 30),

@@ -243,6 +243,9 @@ async def test_a_tampered_export_names_its_line(fresh_database: Database, keys: 
         (tmp_path / name).write_bytes(data)
         r = await drugfree("audit", "verify", "--file", str(tmp_path / name))
         assert r.exit_code == 2 and "Traceback" not in r.output, (name, r.output)
+    assert "không phải tệp xuất" in r.output  # Vietnamese first, as every refusal
+    r = await drugfree("audit", "verify", "--file", str(tmp_path / name), "--lang", "en")
+    assert "not an export" in r.output
     r = await drugfree("audit", "verify", "--file", str(tmp_path / "absent.jsonl"))
     assert r.exit_code == 2
 

@@ -154,6 +154,12 @@ async def test_the_audit_commands(fresh_database: Database, tmp_path: Path,
     garbage.write_bytes(b"\xff\xfe not a note")
     r = await drugfree("audit", "verify", "--checkpoint", str(garbage))
     assert r.exit_code == 2 and "Traceback" not in r.output
+    # a file that is not a checkpoint is bad input (exit 2), not a rewritten history (exit 1)
+    garbage.write_text(kept.read_text(encoding="utf-8").split("\n", 1)[1], encoding="utf-8")
+    for command in (["verify"], ["prove", "conversion:c:1", "--event", "1"]):
+        r = await drugfree("audit", *command, "--checkpoint", str(garbage))
+        assert r.exit_code == 2, r.output
+        assert r.output.startswith("error: ") and "[checkpoint.malformed]" in r.output
 
 
 async def test_the_checkpoint_activity_keeps_notes_outside_the_database(
