@@ -74,7 +74,7 @@ test: lint typecheck unit
 # Needs root (PostgreSQL's data on a tmpfs the suite fills).
 test-faults: $(STAMP)
 	$(BIN)/pytest -q -s -m faults_full tests/faults/test_faults.py
-	DRUGFREE_FUZZ_EXAMPLES=400 $(BIN)/pytest -q tests/eventstore/test_concurrency.py \
+	DRUGFREE_FUZZ_EXAMPLES=100 $(BIN)/pytest -q tests/eventstore/test_concurrency.py \
 	    tests/faults/test_cli_inputs_fuzz.py tests/workflows/test_api_schema.py
 
 bench-eventstore: $(STAMP)

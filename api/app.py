@@ -316,20 +316,22 @@ def create_app(service: CaseService, authenticator: Authenticator,
     @app.get("/readyz", tags=["vận hành / operations"], response_model=Health,
              responses=documented(413, 503))
     async def readyz() -> JSONResponse:
-        """Sẵn sàng: 200 ``{"status": "ready"}``; 503 ``service.disk_full`` while the
-        database's disk is full (eventstore/disk.py: this process's writes fail, reads still
-        answer), ``service.unavailable`` when a dependency does not answer."""
+        """Sẵn sàng: 200 ``{"status": "ready"}``; 503 ``service.unavailable`` when a
+        dependency does not answer. While the database's disk is full (eventstore/disk.py:
+        this process's writes failed) it stays 200, ``{"status": "degraded", "database":
+        "disk_full", ...}``: the API still serves every read and refuses writes with 503
+        ``service.disk_full``, so a load balancer must not take it out of service."""
         try:
-            disk.check()
             if ready is not None:
                 await ready()
+            disk.check()
         except disk.DiskFull:
-            return JSONResponse(errors.body(
-                "service.disk_full",
-                "not ready: database: disk full; writes pause and resume by themselves when "
-                "space is freed",
-                "chưa sẵn sàng: cơ sở dữ liệu hết dung lượng đĩa; tạm dừng ghi, tự tiếp tục "
-                "khi có chỗ"), status_code=503)
+            return JSONResponse({
+                "status": "degraded", "database": "disk_full",
+                "message_vi": "cơ sở dữ liệu hết dung lượng đĩa: vẫn đọc được, tạm dừng ghi, "
+                              "tự tiếp tục khi có chỗ",
+                "message_en": "database: disk full; reads are served, writes pause and resume "
+                              "by themselves when space is freed"})
         except Exception as exc:  # noqa: BLE001 - any failure means not ready
             return JSONResponse(errors.body("service.unavailable",
                                             f"not ready: {type(exc).__name__}",

@@ -283,4 +283,10 @@ class InclusionAnswer(BaseModel):
 
 
 class Health(BaseModel):
+    """``ok`` / ``ready``; ``degraded`` while the database's disk is full (``database``:
+    ``disk_full``, and the message in both languages): reads are served, writes refused."""
+
     status: str
+    database: str | None = None
+    message_vi: str | None = None
+    message_en: str | None = None
