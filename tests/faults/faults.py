@@ -117,7 +117,8 @@ async def _disk_full(stack: Stack, fault: Fault, auditor: str) -> None:
             for url in (f"{stack.ops['worker']}/readyz", f"{stack.direct_api_url}/readyz"):
                 try:
                     r = await http.get(url)
-                    if r.status_code != 200 and r.text not in fault.seen:
+                    said = r.status_code != 200 or "degraded" in r.text
+                    if said and r.text not in fault.seen:
                         fault.seen.append(r.text)
                 except httpx.HTTPError:
                     pass
