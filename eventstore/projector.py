@@ -31,6 +31,7 @@ from eventstore.pending import (
 from eventstore.projection import COLUMNS, CaseStatus, apply
 from eventstore.records import RecordedEvent
 from eventstore.store import Connection, EventStore
+from eventstore.streak import FailureStreak
 
 log = structlog.get_logger("drugfree.projector")
 
@@ -131,16 +132,16 @@ class Projector:
         """Follow the log until ``stop`` is set: at once while batches come back full or
         ``wake`` was called, else every ``poll_interval`` seconds. Database trouble is logged
         and retried, never fatal (a dead follower would silently freeze the inbox)."""
+        trouble = FailureStreak(log, "projection_failed")
         while not stop.is_set():
             self._wake.clear()
             applied = 0
             try:
                 applied = await self.run_once()
             except Exception as err:
-                # the type and SQLSTATE only: a driver's message can quote the row it was
-                # writing (asyncpg's DataError quotes the argument: a reason, metrics)
-                log.warning("projection_failed", error=type(err).__name__,
-                            sqlstate=getattr(err, "sqlstate", None))
+                trouble.failed(err)  # the first of a streak is said, its end too
+            else:
+                trouble.succeeded()
             if applied < self.batch:
                 waits = [asyncio.ensure_future(stop.wait()),
                          asyncio.ensure_future(self._wake.wait())]

@@ -24,6 +24,7 @@ import asyncpg
 import structlog
 
 from eventstore import disk
+from eventstore.streak import FailureStreak
 from notify.channels import Channel, Message
 from notify.templates import render
 from runtime import metrics
@@ -91,13 +92,15 @@ class Dispatcher:
     async def run(self, stop: asyncio.Event, interval: float = 1.0) -> None:
         """Dispatch until ``stop`` is set: at once while batches come back full, else every
         ``interval`` seconds. Database trouble is logged and retried, never fatal."""
+        trouble = FailureStreak(log, "dispatch_failed")  # said once per streak, and its end
         while not stop.is_set():
             claimed = 0
             try:
                 claimed, _ = await self._round()
             except Exception as err:  # a dead background task would silently stop delivery
-                # the type only: a driver's or relay's text can quote an address or a value
-                log.warning("dispatch_failed", error=type(err).__name__)
+                trouble.failed(err)
+            else:
+                trouble.succeeded()
             if claimed < self.batch:
                 try:
                     await asyncio.wait_for(stop.wait(), interval)
