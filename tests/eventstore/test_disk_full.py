@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import io
 import json
 import logging
@@ -33,6 +32,7 @@ from eventstore import app_url, disk, migrate
 from eventstore.embedded import database
 from runtime import logs
 from runtime.ops import ops_app, ping
+from tests.faults.faults import fill
 
 TMPFS_SIZE = "160m"
 HOTSPOTS = 271828  # a payload value no log line may show
@@ -187,20 +187,6 @@ def small_disk() -> Iterator[Path]:
     finally:
         subprocess.run(["umount", "-l", str(mount)], capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
-
-
-def fill(path: Path) -> None:
-    """Write until the filesystem has not a byte left."""
-    with path.open("wb", buffering=0) as f:
-        for size in (1 << 20, 1 << 12, 1):
-            block = b"\0" * size
-            while True:
-                try:
-                    f.write(block)
-                except OSError as exc:
-                    if exc.errno != errno.ENOSPC:
-                        raise
-                    break
 
 
 def append_request(stream: str) -> AppendRequest:

@@ -119,7 +119,7 @@ class Driver:
                 if r.status_code < 500:
                     cmd.status = r.status_code
                     if r.status_code >= 400:
-                        cmd.code = _code(r)
+                        cmd.code = code_of(r)
                     return cmd
                 cmd.unavailable[r.status_code] += 1
                 if r.status_code == 500:  # never an answer while the parts come back
@@ -267,7 +267,7 @@ class Driver:
         await self.http.aclose()
 
 
-def _code(r: httpx.Response) -> str:
+def code_of(r: httpx.Response) -> str:
     try:
         body = r.json()
     except ValueError:

@@ -22,6 +22,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from tests.faults.driver import code_of
 from tests.faults.stack import Stack
 
 PARTS = ("worker", "api", "dispatcher", "temporal", "postgres")
@@ -110,7 +111,7 @@ async def _disk_full(stack: Stack, fault: Fault, auditor: str) -> None:
     """The tmpfs filled; meanwhile an auditor reads a case's history now and then (each read
     is recorded: a write that needs room), and the worker's and API's readiness are read."""
     filler = stack.mount / "filler"
-    await asyncio.to_thread(_fill, filler)
+    await asyncio.to_thread(fill, filler)
     answers: Counter[str] = Counter()
     async with httpx.AsyncClient(timeout=10) as http:
         async def poll() -> None:
@@ -128,7 +129,7 @@ async def _disk_full(stack: Stack, fault: Fault, auditor: str) -> None:
             try:
                 r = await http.get(f"{stack.direct_api_url}/cases/{case}/history",
                                    headers={"Authorization": f"Bearer {auditor}"})
-                answers[f"history {r.status_code} {_code(r)}"] += 1
+                answers[f"history {r.status_code} {code_of(r)}"] += 1
             except httpx.HTTPError as exc:
                 answers[f"history {type(exc).__name__}"] += 1
 
@@ -154,15 +155,7 @@ async def _any_case(stack: Stack) -> str | None:
         await conn.close()
 
 
-def _code(r: httpx.Response) -> str:
-    try:
-        body = r.json()
-    except ValueError:
-        return ""
-    return str(body.get("code", "")) if isinstance(body, dict) else ""
-
-
-def _fill(path: Path) -> None:
+def fill(path: Path) -> None:
     """Write until the filesystem has not a byte left."""
     with path.open("wb", buffering=0) as f:
         for size in (1 << 20, 1 << 12, 1):
