@@ -60,6 +60,8 @@ class Findings:
     server_errors: list[str] = field(default_factory=list)
     unplanned_exits: dict[str, list[str]] = field(default_factory=dict)
     outcomes: Counter[str] = field(default_factory=Counter)
+    courses: Counter[str] = field(default_factory=Counter)  # "course -> outcome"
+    refused: Counter[str] = field(default_factory=Counter)  # the people's own, by code
 
     def problems(self) -> list[str]:
         named = {"wrong outcome": self.wrong_outcome, "broken streams": self.broken_streams,
@@ -79,6 +81,9 @@ class Findings:
         rows = [
             ("seed", seed), ("faults injected", self.faults), ("cases", self.cases),
             ("outcomes", ", ".join(f"{k} {v}" for k, v in sorted(self.outcomes.items()))),
+            ("course -> outcome", ", ".join(f"{k}: {v}" for k, v in sorted(
+                self.courses.items()))),
+            ("the people's commands refused", dict(self.refused) or 0),
             ("events", self.events), ("commands (accepted)", f"{self.commands} "
                                                             f"({self.accepted})"),
             ("POSTs retried with their key", self.retries),
@@ -144,6 +149,7 @@ async def check(stack: Stack, driver: Driver, faults: list[Fault]) -> Findings:
         if closed:
             f.closed += 1
             f.outcomes[closed[-1]["outcome"]] += 1
+            f.courses[f"{c.course} -> {closed[-1]['outcome']}"] += 1
             if closed[-1]["outcome"] != expected_outcome(c):
                 f.wrong_outcome.append(f"{c.case}: {closed[-1]['outcome']}, the decisions "
                                        f"imply {expected_outcome(c)} ({c.course})")
@@ -159,6 +165,7 @@ async def check(stack: Stack, driver: Driver, faults: list[Fault]) -> Findings:
                     f.refused_probes += 1
                 continue
             if not cmd.accepted:
+                f.refused[f"{cmd.op} {cmd.code or cmd.status}"] += 1
                 continue
             f.accepted += 1
             matches = [p for t, p in payloads if _is_event_of(cmd, t, p)]

@@ -138,7 +138,8 @@ async def test_a_year_of_faults(seed: int) -> None:
     kept = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     kept[str(seed)] = {
         "faults": [f.name for f in faults], "cases": findings.cases, "events": findings.events,
-        "outcomes": dict(findings.outcomes), "commands": findings.commands,
+        "outcomes": dict(findings.outcomes), "courses": dict(findings.courses),
+        "refused_commands": dict(findings.refused), "commands": findings.commands,
         "accepted": findings.accepted, "retried": findings.retries,
         "dropped": findings.dropped, "lost": len(findings.lost),
         "duplicated": len(findings.duplicated),
