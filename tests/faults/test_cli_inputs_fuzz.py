@@ -602,6 +602,21 @@ def nothing_sent(r: Ran, api: StandIn) -> None:
         f"{api.requests!r}"[:500])
 
 
+def refused_as_judged(r: Ran, doc: Any, api: StandIn) -> bool:
+    """The verdict every writing command shares: a valid file goes through (exit 0), one the
+    strict reader must refuse is refused (exit 2); a refusal is one line and reaches no
+    server. True when it was refused (the caller has nothing more to check)."""
+    if doc.pristine:
+        assert r.code == 0
+    if doc.refuse:
+        assert r.code == 2
+    if r.code != 2:
+        return False
+    refusal_line(r)
+    nothing_sent(r, api)
+    return True
+
+
 def folder() -> tempfile.TemporaryDirectory[str]:
     return tempfile.TemporaryDirectory(prefix="fuzz-")
 
@@ -652,13 +667,7 @@ def test_metrics_sent_to_the_api_only_when_read(api: StandIn, command: str, doc:
                  "phase_1_report"])
         r = drugfree(*talking(api, *args, "--metrics", str(path),
                               *(["--json"] if as_json else [])))
-    if doc.pristine:
-        assert r.code == 0
-    if doc.refuse:
-        assert r.code == 2
-    if r.code == 2:
-        refusal_line(r)
-        nothing_sent(r, api)
+    if refused_as_judged(r, doc, api):
         return
     ((method, where, body),) = api.requests
     assert method == "POST"
@@ -679,13 +688,7 @@ def test_round_report_files(api: StandIn, doc: Doc, as_json: bool) -> None:
         r = drugfree(*talking(api, "round", "submit", "--plan", "son-la-action-month-2023",
                               "--round", "action-month-2023", "--unit", "health", "--file",
                               str(path), *(["--json"] if as_json else [])))
-    if doc.pristine:
-        assert r.code == 0
-    if doc.refuse:
-        assert r.code == 2
-    if r.code == 2:
-        refusal_line(r)
-        nothing_sent(r, api)
+    if refused_as_judged(r, doc, api):
         return
     ((method, where, body),) = api.requests
     read = sent_document(doc)
@@ -863,13 +866,7 @@ def test_amendment_files_applied_through_the_api(api: StandIn, doc: Doc) -> None
     with folder() as d:
         path = doc.write(Path(d), "amendment")
         r = drugfree(*talking(api, "plans", "amend", str(path)))
-    if doc.pristine:
-        assert r.code == 0
-    if doc.refuse:
-        assert r.code == 2
-    if r.code == 2:
-        refusal_line(r)
-        nothing_sent(r, api)
+    if refused_as_judged(r, doc, api):
         return
     assert api.requests and all(
         m == "POST" and re.fullmatch(r"/plans/[^/]+/amendments", w) for m, w, _ in api.requests)
@@ -1041,13 +1038,7 @@ def test_csv_of_communes_for_campaign_propose(api: StandIn, sheet: Sheet) -> Non
         path.write_bytes(sheet.data)
         r = drugfree(*talking(api, "campaign", "propose", "--plan", "tra-vinh-2025",
                               "--communes-csv", str(path)))
-    if sheet.pristine:
-        assert r.code == 0
-    if sheet.refuse:
-        assert r.code == 2
-    if r.code == 2:
-        refusal_line(r)
-        nothing_sent(r, api)
+    if refused_as_judged(r, sheet, api):
         return
     ((_, where, body),) = api.requests
     assert where == "/campaigns/tra-vinh-2025/proposals" and body["communes"]
