@@ -1,5 +1,5 @@
-"""Workflow tests: one time-skipping Temporal server per session, a fresh database and a
-worker per test module, against the real event store."""
+"""Workflow tests: a time-skipping Temporal server, a fresh database and a worker per test
+module, against the real event store."""
 
 from __future__ import annotations
 
@@ -39,8 +39,13 @@ SDK_METRICS = f"127.0.0.1:{_free_port()}"
 enable_sdk_metrics(SDK_METRICS)
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def temporal() -> AsyncIterator[Any]:
+    """The module's own time-skipping server (it starts in about 0.1 s). One server shared by
+    the session let one module's leftovers stop every later module's clock: a workflow task
+    scheduled and never completed (its worker gone, or its run terminated while the task was
+    pending) holds time skipping, even once the run has ended, and every skip after it fails
+    at the server's 30 s deadline (CI, 2026-12-01: the five browser tests at the end)."""
     async with temporal_environment("time-skipping") as (client, env):
         assert env is not None, "workflow tests need the time-skipping server"
         yield client, env
@@ -100,7 +105,7 @@ def make_case(temporal: Any, worker: str) -> Callable[..., Case]:
     return make
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def record_history(temporal: Any) -> Any:
     """Save a finished workflow's history into tests/histories/ when asked to record, unless
     a file of that name is there: each file is evidence that an older path of the code still

@@ -2,11 +2,11 @@
 and example requests, sent with the token of a person of one of several roles and again with
 no token, answers without a server error and as the schema documents (status codes, bodies).
 
-The requests go in-process to the app over the real workflows on the session's time-skipping
+The requests go in-process to the app over the real workflows on the module's time-skipping
 server. Bounded: ``MAX_EXAMPLES`` generated requests per operation and phase (examples,
 coverage, fuzzing), about 40 s in all on 2 shared cores. Whatever the generated requests
 start (a case, the plan's campaign, the cases a proposal starts) is terminated when the module
-ends: a workflow left running would hold the shared server's clock for the modules after it.
+ends: a workflow left running would hold the server's clock.
 """
 
 from __future__ import annotations

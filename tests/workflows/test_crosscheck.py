@@ -1,7 +1,7 @@
-"""``drugfree audit crosscheck`` and ``audit replay-code`` on the session's time-skipping server.
+"""``drugfree audit crosscheck`` and ``audit replay-code`` on the module's time-skipping server.
 
 Communes 29509 and 29462 (tra-vinh-2025) are this module's alone; every workflow started here
-is ended here (withdrawn), since the session's one server is shared with later modules.
+is ended here (withdrawn), so that nothing holds the server's clock.
 """
 
 from __future__ import annotations

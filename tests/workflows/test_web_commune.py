@@ -180,6 +180,6 @@ async def test_commune_submits_reports_and_resubmits(site: Site, store: Any,
 
     await eventually(resubmitted)
 
-    # the case ends: nothing is left running on the shared server
+    # the case ends: nothing is left running to hold the server's clock
     await case.withdraw("kết thúc thử nghiệm")
     await (await case.service.handle_for_result(case.id)).result()
