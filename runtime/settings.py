@@ -46,6 +46,25 @@ class Settings(BaseSettings):
         "process starts a throwaway dev server (trials, the demo).")
     temporal_namespace: str = _env("TEMPORAL_NAMESPACE", "temporal", "Temporal namespace.",
                                    "default")
+    # the Temporal CLI's own variables, so one environment serves both (Temporal Cloud: mTLS
+    # with a client certificate, or an API key)
+    temporal_tls: bool = _env(
+        "TEMPORAL_TLS", "temporal", "Connect to Temporal over TLS. On by itself when a client "
+        "certificate or an API key is set.", False)
+    temporal_tls_ca: str | None = _env(
+        "TEMPORAL_TLS_CA", "temporal", "PEM file of the certificate authority the server's "
+        "certificate must chain to. Unset: the system's roots.")
+    temporal_tls_cert: str | None = _env(
+        "TEMPORAL_TLS_CERT", "temporal", "PEM file of the client certificate (mutual TLS, as "
+        "Temporal Cloud's certificate authentication), with `TEMPORAL_TLS_KEY`.")
+    temporal_tls_key: str | None = _env(
+        "TEMPORAL_TLS_KEY", "temporal", "PEM file of the client certificate's private key.")
+    temporal_tls_server_name: str | None = _env(
+        "TEMPORAL_TLS_SERVER_NAME", "temporal", "The name the server's certificate must carry, "
+        "when it is not the address's host.")
+    temporal_api_key: SecretStr | None = _env(
+        "TEMPORAL_API_KEY", "temporal", "API key (Temporal Cloud), sent as a bearer token, over "
+        "TLS only.")
     task_queue: str = _env("DRUGFREE_TASK_QUEUE", "temporal", "Task queue of the workflows "
                            "and activities.", "drugfree", pattern=r"^[A-Za-z0-9._-]{1,100}$")
     local_appends: bool = _env(
@@ -208,6 +227,9 @@ class Settings(BaseSettings):
             raise ValueError("DRUGFREE_WEBHOOK_URL needs DRUGFREE_WEBHOOK_SECRET")
         if self.metrics_port and self.metrics_port == self.sdk_metrics_port:
             raise ValueError("DRUGFREE_METRICS_PORT and DRUGFREE_SDK_METRICS_PORT must differ")
+        from runtime.temporal_tls import check_files
+
+        check_files(self)  # a client certificate that cannot be used stops the start here
         return self
 
 

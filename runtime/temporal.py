@@ -44,6 +44,7 @@ from temporalio.testing import WorkflowEnvironment
 from domain.validation import describe
 from runtime import settings
 from runtime.codec import ENV_PLAINTEXT, codec_from_env
+from runtime.temporal_tls import client_tls
 
 
 class _ValueFreeJSON(PydanticJSONPlainPayloadConverter):
@@ -143,11 +144,16 @@ connected = False
 
 
 async def connect(address: str, tracing: bool = False) -> Client:
+    """A client of the workflow service at ``address``, over TLS and with an API key when the
+    settings ask for them (``runtime.temporal_tls``)."""
     global connected
+    cfg = settings.load()
     connected = True
-    return await Client.connect(address, namespace=settings.load().temporal_namespace,
+    api_key = cfg.temporal_api_key.get_secret_value() if cfg.temporal_api_key else None
+    return await Client.connect(address, namespace=cfg.temporal_namespace,
                                 data_converter=data_converter(),
-                                interceptors=interceptors(tracing), runtime=runtime())
+                                interceptors=interceptors(tracing), runtime=runtime(),
+                                tls=client_tls(cfg), api_key=api_key)
 
 
 @asynccontextmanager
