@@ -250,6 +250,7 @@ async def serve(task_queue: str = TASK_QUEUE, log_level: str = "INFO") -> None:
     from runtime.codec import codec_from_env
     from runtime.telemetry import setup_tracing
     from runtime.temporal import enable_sdk_metrics, temporal_environment
+    from runtime.versioning import deployment_config
 
     cfg = settings.load()  # every setting checked first: a bad value names its variable
     logs.configure(log_level)
@@ -268,6 +269,8 @@ async def serve(task_queue: str = TASK_QUEUE, log_level: str = "INFO") -> None:
         # 0 turns sticky execution off: the time-skipping test server never times out a dead
         # worker's sticky queue, so crash tests run without it.
         options["max_cached_workflows"] = cfg.workflow_cache
+    if (versioned := deployment_config(cfg)) is not None:
+        options["deployment_config"] = versioned
     if sdk := ops.sdk_metrics_address(cfg):
         enable_sdk_metrics(sdk)
     async with worker_database() as url:
@@ -282,7 +285,8 @@ async def serve(task_queue: str = TASK_QUEUE, log_level: str = "INFO") -> None:
                                collect=lambda: metrics.refresh_gauges(store.pool),
                                sdk=sdk is not None):
             logs.log.info("worker.started", task_queue=task_queue,
-                          dispatch=cfg.worker_dispatch)
+                          dispatch=cfg.worker_dispatch, deployment=cfg.deployment_name
+                          if versioned else None, build_id=cfg.build_id)
             await stop.wait()
             logs.log.info("worker.stopping")
 

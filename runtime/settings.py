@@ -200,6 +200,15 @@ class Settings(BaseSettings):
     worker_dispatch: bool = _env(
         "DRUGFREE_WORKER_DISPATCH", "worker", "The worker also delivers notifications and "
         "updates the read model; false when `drugfree dispatcher` runs apart.", True)
+    build_id: str | None = _env(
+        "DRUGFREE_BUILD_ID", "worker", "The worker's build (its image tag). Set: the worker "
+        "joins the Worker Deployment `DRUGFREE_DEPLOYMENT_NAME` as this version and takes "
+        "tasks once an operator makes the version current or ramping (deploy/README, \"Deploying "
+        "workflow changes safely\"). Unset: an unversioned worker (local stacks, tests).",
+        pattern=r"^[A-Za-z0-9._+-]{1,100}$")
+    deployment_name: str = _env(
+        "DRUGFREE_DEPLOYMENT_NAME", "worker", "The Worker Deployment the versioned workers "
+        "join.", "drugfree", pattern=r"^[A-Za-z0-9_-]{1,100}$")
     # -- explicit opt-outs (never in production) ---------------------------------------------
     insecure_no_identity: bool = _env(
         "DRUGFREE_INSECURE_NO_IDENTITY", "opt-outs", "Run without verifying identity "
