@@ -591,6 +591,26 @@ def _iso(value: object) -> str:
     raise TypeError(type(value).__name__)
 
 
+def _plan_version_line(r: CaseAt, lang: Lang) -> str:
+    """The plan version (content hash) the case runs on, the one it opened under, and whether
+    its amendments follow from it."""
+    head = _say(lang, "Phiên bản kế hoạch", "Plan version") + ": "
+    if r.plan_hash is None:
+        return head + _say(lang, "không được ghi khi mở hồ sơ", "not recorded at the opening")
+    line = head + r.plan_hash[:16]
+    if r.plan_at_opening and r.plan_at_opening != r.plan_hash:
+        line += _say(lang, f" (mở hồ sơ theo {r.plan_at_opening[:16]})",
+                     f" (opened under {r.plan_at_opening[:16]})")
+    if r.plan_versions_follow is False:
+        line += _say(lang, " · CẢNH BÁO: có văn bản sửa đổi không xuất phát từ phiên bản hồ sơ "
+                           "đang áp dụng", " · WARNING: an amendment did not start from the "
+                           "version the case was on")
+    elif r.plan_versions_follow is None:
+        line += _say(lang, " (phiên bản khi mở hồ sơ không được ghi)",
+                     " (the opening's version was not recorded)")
+    return line
+
+
 def _replay_lines(case: str, r: CaseAt, lang: Lang) -> list[str]:
     code: PageLang = "vi" if lang == "vi" else "en"
     when = _local(r.at) if r.at is not None else _say(lang, "hiện tại", "now")
@@ -606,6 +626,7 @@ def _replay_lines(case: str, r: CaseAt, lang: Lang) -> list[str]:
                  (f" · {_say(lang, 'giai đoạn', 'phase')} {r.phase}" if r.phase else ""))
     if r.reasons:
         lines.append(_say(lang, "Lý do", "Reasons") + ": " + "; ".join(r.reasons))
+    lines.append(_plan_version_line(r, lang))
     lines.append(_say(lang, "Phân loại", "Classification") + ": " +
                  labels.state(r.classification, code) +
                  (f" ({'; '.join(r.classification_reasons)})" if r.classification_reasons

@@ -106,6 +106,9 @@ class Open(_Command):
     kind: Literal["open"] = "open"
     opened_by: Actor
     baseline: dict[str, Any]
+    # the plan version's content hash, recorded in ``case.opened``; the caller computes it once
+    # (a campaign dry-runs the opening of a thousand communes against one plan)
+    plan_hash: str | None = None
 
 
 class Select(_Command):
@@ -282,7 +285,8 @@ def _open(plan: Plan, scope: CaseScope, state: CaseState,
     return new, [
         CaseOpened(plan_id=plan.id, commune_code=scope.commune_code,
                    district_code=scope.district_code, province_code=scope.province_code,
-                   opened_by=c.opened_by.person_id, opened_by_role=c.opened_by.role),
+                   opened_by=c.opened_by.person_id, opened_by_role=c.opened_by.role,
+                   plan_hash=c.plan_hash),
         MetricsRecorded(purpose="baseline", metrics=metrics.model_dump(exclude_none=True),
                         classification=result.classification,
                         classification_reasons=result.reasons),

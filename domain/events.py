@@ -40,15 +40,22 @@ class Event(BaseModel):
 
 
 class CaseOpened(Event):
-    """Mở hồ sơ chuyển hóa: district UBND starts a commune's conversion case."""
+    """Mở hồ sơ chuyển hóa: district UBND starts a commune's conversion case.
+
+    v2: ``plan_hash``, the content hash of the plan version the case opened under (the
+    published version's, ``domain.plan.plan_hash``), so an auditor knows the rules a case began
+    with and can follow them through its ``case.amended`` events (``plan_before`` ->
+    ``plan_after``). None: unknown (v1, or a case opened before the workflow recorded it)."""
 
     TYPE = "case.opened"
+    SCHEMA_VERSION = 2
     plan_id: str
     commune_code: str
     district_code: str | None
     province_code: str
     opened_by: str
     opened_by_role: str
+    plan_hash: str | None = None
 
 
 class MetricsRecorded(Event):
@@ -498,6 +505,8 @@ UPCASTERS: dict[tuple[str, int], Upcaster] = {
     # v1 never said which level became pending: unknown, not guessed from today's plan
     ("dossier.submitted", 1): lambda p: {**p, "first_level": None},
     ("dossier.resubmitted", 1): lambda p: {**p, "first_level": None},
+    # v1 never said which plan version the case opened under: unknown
+    ("case.opened", 1): lambda p: {**p, "plan_hash": None},
 }
 
 

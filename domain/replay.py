@@ -147,6 +147,8 @@ class AmendmentRow:
     commune_after: str | None = None  # 2025 codes, when it switched the structure
     commune_name_after: str | None = None
     province_after: str | None = None
+    plan_before: str | None = None  # the plan versions' content hashes it moved between
+    plan_after: str | None = None
 
 
 @dataclass
@@ -157,6 +159,13 @@ class CaseAt:
     version: int = 0  # the last event folded (0: nothing recorded yet at ``at``)
     total: int = 0  # events given, including those after ``at``
     plan_id: str | None = None
+    # the plan version's content hash the case opened under (None: not recorded, before
+    # case.opened v2), and the one it runs on after its amendments
+    plan_at_opening: str | None = None
+    plan_hash: str | None = None
+    # every amendment took the case from the version it was on (its plan_before is the hash
+    # before it); None when the opening's version is unknown, False names a break
+    plan_versions_follow: bool | None = None
     commune_code: str | None = None
     district_code: str | None = None
     province_code: str | None = None
@@ -232,6 +241,8 @@ def _apply(plan: Plan, out: CaseAt, submitted: dict[str, bool], e: ReplayedEvent
     if t == "case.opened":
         out.status = "opened"
         out.plan_id = _text(p.get("plan_id")) or None
+        out.plan_at_opening = out.plan_hash = _text(p.get("plan_hash")) or None
+        out.plan_versions_follow = True if out.plan_hash else None
         out.commune_code = _text(p.get("commune_code")) or None
         out.district_code = _text(p.get("district_code")) or None
         out.province_code = _text(p.get("province_code")) or None
@@ -308,8 +319,12 @@ def _amended(out: CaseAt, p: dict[str, Any], when: datetime) -> None:
         _text(pending.get("level_before")) or None, _text(pending.get("level_after")) or None,
         bool(pending.get("transferred")), _text(codes.get("commune_after")) or None,
         _text(codes.get("commune_name_after")) or None,
-        _text(codes.get("province_after")) or None)
+        _text(codes.get("province_after")) or None,
+        _text(p.get("plan_before")) or None, _text(p.get("plan_after")) or None)
     out.amendments.append(row)
+    if out.plan_versions_follow is not None and row.plan_before != out.plan_hash:
+        out.plan_versions_follow = False
+    out.plan_hash = row.plan_after
     if isinstance(p.get("chain_after"), list):
         out.chain_after = [dict(lv) for lv in p["chain_after"] if isinstance(lv, dict)]
     for d in p.get("deadlines") or []:

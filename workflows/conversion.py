@@ -121,8 +121,11 @@ class CommuneConversionWorkflow:
         self._opening: list[Event] = []
         if carry is None and self._open_error is None:
             try:
+                plan_at_opening = (self._plan_hash() if workflow.patched(names.PLAN_AT_OPENING)
+                                   else None)
                 self.s, self._opening = self._decide(
-                    case.Open(opened_by=inp.opened_by, baseline=inp.baseline))
+                    case.Open(opened_by=inp.opened_by, baseline=inp.baseline,
+                              plan_hash=plan_at_opening))
             except DomainError as exc:  # bad baseline: the run fails with the domain's code
                 self._open_error = exc
 
@@ -611,7 +614,8 @@ class CommuneConversionWorkflow:
         )
 
     def _plan_hash(self) -> str:
-        # Queries only (never replayed): which published version the case runs on.
+        # Which published version the case runs on: the opening records it, queries show it
+        # (a pure function of the plan, so replays compute the same).
         if self._hash is None:
             self._hash = plan_hash(self.plan)
         return self._hash

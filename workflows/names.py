@@ -44,6 +44,7 @@ CHAIN_TIMER_KEPT = "chain-timer-kept"  # a chain's level timer outlives decision
 LOCAL_APPENDS = "local-appends"  # appends (and the admission) as local activities, if asked
 LOCAL_FALLBACK = "local-failure-falls-back"  # a local activity's own failure (an
 # ApplicationError, not an ActivityError) goes on as the regular activity too
+PLAN_AT_OPENING = "plan-hash-at-opening"  # case.opened names the plan version's hash
 
 
 def case_id(plan_id: str, commune_code: str) -> str:

@@ -94,6 +94,9 @@ def test_open_records_the_baseline_and_its_class() -> None:
     s, events = run(CaseState(), Open(opened_by=DISTRICT, baseline=BASELINE))
     assert types(events) == ["case.opened", "metrics.recorded"]
     assert s.opened and s.status == "opened" and s.classification == "type_iii"
+    assert events[0].plan_hash is None  # type: ignore[attr-defined]
+    _, events = run(CaseState(), Open(opened_by=DISTRICT, baseline=BASELINE, plan_hash="ab" * 32))
+    assert events[0].plan_hash == "ab" * 32  # type: ignore[attr-defined]
 
 
 def test_selection_then_a_year_of_reports_then_recognition() -> None:

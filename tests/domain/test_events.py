@@ -22,7 +22,7 @@ from domain.events import EVENT_TYPES, Event, parse_event, upcast
 
 # type name -> (class name, schema version). Never edit an existing line.
 PINNED: dict[str, tuple[str, int]] = {
-    "case.opened": ("CaseOpened", 1),
+    "case.opened": ("CaseOpened", 2),
     "metrics.recorded": ("MetricsRecorded", 1),
     "selection.approved": ("SelectionApproved", 1),
     "selection.rejected": ("SelectionRejected", 1),
@@ -270,6 +270,18 @@ def test_dossier_v1_is_upcast_with_an_unknown_first_level(type_name: str) -> Non
     assert stored == v1, "the stored payload must not be rewritten"
     with pytest.raises(ValidationError):  # the upcaster is what makes v1 readable
         EVENT_TYPES[type_name].model_validate(v1)
+
+
+def test_case_opened_v1_is_upcast_with_an_unknown_plan_version() -> None:
+    # v1 did not name the plan version the case opened under: unknown, never today's
+    v1 = {"plan_id": "tra-vinh-2025", "commune_code": "29416", "district_code": "851",
+          "province_code": "84", "opened_by": "p-d-1", "opened_by_role": "district_ubnd"}
+    stored = dict(v1)
+    assert upcast("case.opened", 1, stored) == (2, {**v1, "plan_hash": None})
+    event = parse_event("case.opened", 1, stored)
+    assert isinstance(event, ev.CaseOpened) and event.plan_hash is None
+    assert stored == v1, "the stored payload must not be rewritten"
+    assert parse_event("case.opened", 2, {**v1, "plan_hash": "ab" * 32}).plan_hash == "ab" * 32  # type: ignore[attr-defined]
 
 
 def test_missing_upcaster_is_a_domain_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,6 +25,7 @@ from domain.approval import ChainState
 from domain.case import CaseState
 from domain.clock import PlanClock
 from domain.events import Event, upcast
+from domain.plan import plan_hash
 from domain.replay import CaseAt, replay
 from domain.roles import Actor, CaseScope
 from tests.workflows.support import BASELINE, CLEAN
@@ -96,7 +97,8 @@ def full_year() -> Year:
     round 1, then recognised in round 2; the phase 3 report missed; closed recognised at the
     plan's end."""
     y = Year()
-    y.case(case.Open(opened_by=person("district_ubnd"), baseline=BASELINE), day(date(2025, 3, 1)))
+    y.case(case.Open(opened_by=person("district_ubnd"), baseline=BASELINE,
+                     plan_hash=plan_hash(PLAN)), day(date(2025, 3, 1)))
     y.case(case.Select(actor=person("province_police"), selected=True), day(date(2025, 3, 20)))
     commune = person("commune_ubnd")
 
@@ -314,3 +316,27 @@ def test_a_real_run_rejected_four_times_then_recognised() -> None:
     before = replay(PLAN, events, rejected.recorded_at - timedelta(microseconds=1))
     assert before.pending_level == "province_appraisal" and before.chain == "pending"
     assert [lv.state for lv in before.levels][:2] == ["approved", "approved"]
+
+
+def _versions(opening: str | None, *moves: tuple[str, str]) -> CaseAt:
+    at = day(date(2025, 2, 1))
+    opened = {"plan_id": PLAN.id, "commune_code": "29269", "district_code": "844",
+              "province_code": "84", "opened_by": "p-d", "opened_by_role": "district_ubnd",
+              **({"plan_hash": opening} if opening else {})}
+    events = [Recorded(1, "case.opened", opened, at)] + [
+        Recorded(2 + i, "case.amended", {"amendment": f"a{i}", "plan_before": before,
+                                         "plan_after": after}, at + TICK * (i + 1))
+        for i, (before, after) in enumerate(moves)]
+    return replay(PLAN, events)
+
+
+def test_the_plan_versions_a_case_ran_on_follow_from_its_opening() -> None:
+    r = _versions("h0", ("h0", "h1"), ("h1", "h2"))
+    assert (r.plan_at_opening, r.plan_hash, r.plan_versions_follow) == ("h0", "h2", True)
+    assert [(a.plan_before, a.plan_after) for a in r.amendments] == [("h0", "h1"), ("h1", "h2")]
+    # an amendment that did not start from the version the case was on is a break
+    assert _versions("h0", ("h0", "h1"), ("h9", "h2")).plan_versions_follow is False
+    assert _versions("h0", ("h5", "h1")).plan_versions_follow is False
+    # an opening that did not record its version (case.opened v1): unknown, not assumed
+    old = _versions(None, ("h0", "h1"))
+    assert (old.plan_at_opening, old.plan_hash, old.plan_versions_follow) == (None, "h1", None)

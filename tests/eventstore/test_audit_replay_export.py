@@ -14,8 +14,11 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
+from catalog import get_plan
 from cli.main import app as cli
+from domain.events import EVENT_TYPES
 from domain.identity import Signer
+from domain.plan import plan_hash
 from eventstore import EventStore, NewEvent
 from eventstore.canonical import event_hash
 from service.audit import verifier_of
@@ -36,7 +39,8 @@ async def drugfree(*args: str) -> Result:  # the command runs its own event loop
 
 
 def new(i: int, stream: str, type_: str, payload: dict[str, object]) -> NewEvent:
-    return NewEvent(f"{stream}/{i}", type_, 2 if type_ == "report.submitted" else 1, payload)
+    known = EVENT_TYPES.get(type_)
+    return NewEvent(f"{stream}/{i}", type_, known.SCHEMA_VERSION if known else 1, payload)
 
 
 @pytest.fixture
@@ -66,6 +70,8 @@ async def test_replay_now_and_at_an_instant(fresh_database: Database, keys: str)
     now = json.loads(r.output)
     assert (now["outcome"], now["version"], now["round"]) == ("recognised", len(events), 2)
     assert now["missed"] == ["phase_1_report", "forum_q2", "phase_3_report"]
+    version = plan_hash(get_plan("tra-vinh-2025"))
+    assert (now["plan_at_opening"], now["plan_hash"]) == (version, version)
 
     r = await drugfree("audit", "replay", CASE, "--at", cut.isoformat(), "--json")
     assert r.exit_code == 0, r.output
@@ -83,6 +89,7 @@ async def test_replay_now_and_at_an_instant(fresh_database: Database, keys: str)
     assert r.exit_code == 0, r.output
     assert "(giờ Việt Nam)" in r.output and "Diễn biến:" in r.output
     assert "trả lại tại district_review" in r.output and "[đúng hạn]" in r.output
+    assert f"Phiên bản kế hoạch: {version[:16]}\n" in r.output
     assert f"{cut.astimezone(VN):%d/%m/%Y %H:%M}" in r.output
     r = await drugfree("audit", "replay", CASE, "--lang", "en")
     assert "Timeline:" in r.output and "[late]" in r.output and "[missed]" in r.output

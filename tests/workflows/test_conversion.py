@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from domain.plan import plan_hash
 from service import ServiceError
 from tests.workflows.support import CLEAN, Case
 from workflows.conversion import CommuneConversionWorkflow
@@ -59,6 +60,10 @@ async def test_happy_path_tra_vinh(make_case, store, record_history) -> None:  #
     assert {(e.payload["level"], e.payload["role"]) for e in signed} == {
         (lv.id, r) for lv in case.plan.approval_chain for r in lv.roles}
     assert (await store.verify(case.id)).ok
+    # the opening names the plan version the case ran on, as its status query does
+    [opened] = [e for e in await store.read(case.id) if e.type == "case.opened"]
+    assert opened.schema_version == 2
+    assert opened.payload["plan_hash"] == plan_hash(case.plan) == status.plan_hash
     await record_history(case.id, "happy_path_case")
     await record_history(case.rid, "happy_path_recognition")
 
