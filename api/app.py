@@ -63,7 +63,6 @@ from domain.clock import PlanClock
 from domain.documents import validation_problems
 from domain.errors import DomainError
 from domain.plan import Plan
-from domain.replay import replay
 from eventstore import disk
 from eventstore.plan_versions import PlanVersions
 from runtime.limits import attachment_limit
@@ -82,6 +81,7 @@ from service.cases import clean_name
 from service.crosscheck import crosscheck
 from service.frontdoor import FrontDoor
 from service.plans import PlanBook, PublishedPlan
+from service.replay import replay_on_its_plan
 from service.rounds import RoundService
 from web.app import DemoPerson, create_ui
 from web.session import Sessions
@@ -593,8 +593,11 @@ def create_app(service: CaseService, authenticator: Authenticator,
                 instant = instant.replace(tzinfo=VN_TIME)
         ref, plan = await allowed(who, "read", case_id)
         await reads.record(who.actor, "api", "replay", ref.case_id)
-        state = replay(plan, await service.history(ref), instant)
-        return {"case": ref.case_id, **jsonable_encoder(dataclasses.asdict(state))}
+        # on the plan version the case ran on when stored (service.replay); named_by says which
+        done = await replay_on_its_plan(plans.versions, plan, await service.history(ref),
+                                        instant)
+        return {"case": ref.case_id, **jsonable_encoder(dataclasses.asdict(done.case)),
+                "named_by": done.named_by}
 
     @app.get("/audit/cases/{case_id}/crosscheck", tags=["kiểm toán / audit"],
              responses=READS)

@@ -34,13 +34,14 @@ from cli.errors import fail, payload_key_failure
 from cli.lang import Lang, LangOption
 from domain.errors import DomainError
 from domain.plan import Plan
-from domain.replay import CaseAt, replay
+from domain.replay import CaseAt
 from eventstore import EventStore, StreamNotFoundError
 from eventstore.plan_versions import PlanVersions
 from eventstore.records import VerifyReport
 from runtime.codec import PayloadKeyError
 from service import export as exports
 from service.audit import Audit, open_checkpoint, signing_key, verifier_of
+from service.replay import Replayed, replay_on_its_plan
 from web import labels
 from web.i18n import Lang as PageLang
 
@@ -532,7 +533,8 @@ def _instant(text: str, lang: Lang) -> datetime:
 
 async def _plan_of(store: EventStore, plan_id: str) -> Plan:
     """The plan's newest stored version, or the catalogue's (names, titles and deadlines; the
-    chain's levels come from the events)."""
+    chain's levels come from the events): what names a replay when the version the case ran
+    on is not stored (``service.replay``)."""
     import catalog
 
     versions = PlanVersions(store.pool)
@@ -562,7 +564,7 @@ def replay_cmd(
         fail(_say(lang, f"{case!r} không phải mã hồ sơ (conversion:KẾ-HOẠCH:MÃ-XÃ)",
                   f"{case!r} is not a case id (conversion:PLAN:COMMUNE)"))
 
-    async def work(url: str) -> CaseAt | str:
+    async def work(url: str) -> Replayed | str:
         async with await EventStore.connect(url, max_size=2) as store:
             try:
                 events = await store.read(case)
@@ -570,18 +572,20 @@ def replay_cmd(
                 return _say(lang, f"không có hồ sơ {case}", f"no such case: {case}")
             try:
                 plan = await _plan_of(store, plan_id)
+                return await replay_on_its_plan(PlanVersions(store.pool), plan, events,
+                                                instant)
             except DomainError as exc:
                 return f"{exc.text(lang)} [{exc.code}]"
-            return replay(plan, events, instant)
 
     result = _run(database_url, work, data_dir)
     if isinstance(result, str):
         fail(result)
     if as_json:
-        typer.echo(json.dumps({"case": case, **dataclasses.asdict(result)}, default=_iso,
+        typer.echo(json.dumps({"case": case, **dataclasses.asdict(result.case),
+                               "named_by": result.named_by}, default=_iso,
                               ensure_ascii=False))
         return
-    for line in _replay_lines(case, result, lang):
+    for line in _replay_lines(case, result.case, lang, result.named_by):
         typer.echo(line)
 
 
@@ -591,12 +595,16 @@ def _iso(value: object) -> str:
     raise TypeError(type(value).__name__)
 
 
-def _plan_version_line(r: CaseAt, lang: Lang) -> str:
-    """The plan version (content hash) the case runs on, the one it opened under, and whether
-    its amendments follow from it."""
+def _plan_version_line(r: CaseAt, lang: Lang, named_by: str) -> str:
+    """The plan version (content hash) the case runs on, the one it opened under, whether its
+    amendments follow from it, and the version whose names the replay shows when another."""
     head = _say(lang, "Phiên bản kế hoạch", "Plan version") + ": "
+    named = "" if named_by == r.plan_hash else _say(
+        lang, f" · tên gọi theo phiên bản {named_by[:16]}", f" · named as in version "
+        f"{named_by[:16]}")
     if r.plan_hash is None:
-        return head + _say(lang, "không được ghi khi mở hồ sơ", "not recorded at the opening")
+        return head + _say(lang, "không được ghi khi mở hồ sơ",
+                           "not recorded at the opening") + named
     line = head + r.plan_hash[:16]
     if r.plan_at_opening and r.plan_at_opening != r.plan_hash:
         line += _say(lang, f" (mở hồ sơ theo {r.plan_at_opening[:16]})",
@@ -608,10 +616,10 @@ def _plan_version_line(r: CaseAt, lang: Lang) -> str:
     elif r.plan_versions_follow is None:
         line += _say(lang, " (phiên bản khi mở hồ sơ không được ghi)",
                      " (the opening's version was not recorded)")
-    return line
+    return line + named
 
 
-def _replay_lines(case: str, r: CaseAt, lang: Lang) -> list[str]:
+def _replay_lines(case: str, r: CaseAt, lang: Lang, named_by: str) -> list[str]:
     code: PageLang = "vi" if lang == "vi" else "en"
     when = _local(r.at) if r.at is not None else _say(lang, "hiện tại", "now")
     lines = [_say(lang, f"Hồ sơ {case} tại {when} (giờ Việt Nam): {r.version}/{r.total} "
@@ -626,7 +634,7 @@ def _replay_lines(case: str, r: CaseAt, lang: Lang) -> list[str]:
                  (f" · {_say(lang, 'giai đoạn', 'phase')} {r.phase}" if r.phase else ""))
     if r.reasons:
         lines.append(_say(lang, "Lý do", "Reasons") + ": " + "; ".join(r.reasons))
-    lines.append(_plan_version_line(r, lang))
+    lines.append(_plan_version_line(r, lang, named_by))
     lines.append(_say(lang, "Phân loại", "Classification") + ": " +
                  labels.state(r.classification, code) +
                  (f" ({'; '.join(r.classification_reasons)})" if r.classification_reasons

@@ -18,9 +18,10 @@ from catalog import get_plan
 from cli.main import app as cli
 from domain.events import EVENT_TYPES
 from domain.identity import Signer
-from domain.plan import plan_hash
+from domain.plan import plan_document, plan_hash
 from eventstore import EventStore, NewEvent
 from eventstore.canonical import event_hash
+from eventstore.plan_versions import PlanVersions
 from service.audit import verifier_of
 from tests.conftest import Database
 from tests.domain.test_replay import YEAR
@@ -100,6 +101,39 @@ async def test_replay_now_and_at_an_instant(fresh_database: Database, keys: str)
     r = await drugfree("audit", "replay", "conversion:tra-vinh-2025:29999")
     assert r.exit_code == 2 and "conversion:tra-vinh-2025:29999" in r.output
     assert "Traceback" not in r.output
+
+
+async def test_replay_is_named_by_the_version_the_case_opened_under(
+        fresh_database: Database, keys: str) -> None:
+    """A newer version of the plan (another title) is stored; the case opened under the
+    catalogue's version, which the store holds, so its replay keeps that version's names."""
+    plan = get_plan("tra-vinh-2025")
+    opened_under = plan_hash(plan)
+    newer = plan.model_copy(update={"title_vi": plan.title_vi + " (sửa đổi)"})
+    async with await EventStore.connect(fresh_database.app_url) as store:
+        versions = PlanVersions(store.pool)
+        for p in (plan, newer):
+            await versions.add(p.id, plan_hash(p), plan_document(p), "published")
+        assert (await versions.latest(plan.id)).content_hash == plan_hash(newer)  # type: ignore[union-attr]
+        await store.append(CASE, 0, [new(i, CASE, e.type, e.payload)
+                                     for i, e in enumerate(YEAR.events[:5])])
+
+    r = await drugfree("audit", "replay", CASE, "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["named_by"] == opened_under
+    r = await drugfree("audit", "replay", CASE)
+    assert f"Phiên bản kế hoạch: {opened_under[:16]}\n" in r.output
+
+    # an opening that did not record its version is named by the newest version, and says so
+    async with await EventStore.connect(fresh_database.app_url) as store:
+        unrecorded = {k: v for k, v in YEAR.events[0].payload.items() if k != "plan_hash"}
+        await store.append(OTHER, 0, [NewEvent(f"{OTHER}/0", "case.opened", 1, unrecorded)])
+    r = await drugfree("audit", "replay", OTHER, "--json")
+    assert json.loads(r.output)["named_by"] == plan_hash(newer)
+    assert json.loads(r.output)["plan_at_opening"] is None
+    r = await drugfree("audit", "replay", OTHER)
+    assert ("Phiên bản kế hoạch: không được ghi khi mở hồ sơ · tên gọi theo phiên bản "
+            f"{plan_hash(newer)[:16]}") in r.output
 
 
 async def _two_cases(fresh_database: Database) -> None:

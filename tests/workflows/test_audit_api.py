@@ -19,6 +19,7 @@ import pytest_asyncio
 from api.app import create_app
 from domain.identity import Signer
 from domain.merkle import verify_inclusion
+from domain.plan import plan_hash
 from domain.roles import Actor
 from eventstore.store import EventStore
 from eventstore.urls import app_url
@@ -102,6 +103,10 @@ async def test_auditors_verify_prove_and_are_recorded(
     # the case replayed (now, and before it was selected), crosschecked, exported
     r = await http.get(f"/audit/cases/{case.id}/replay", headers=bearer(auditor))
     assert r.status_code == 200 and r.json()["outcome"] == "withdrawn", r.text
+    # the version the case opened under names it, and is the version it ran on to the end
+    ran_on = plan_hash(case.plan)
+    assert (r.json()["plan_at_opening"], r.json()["plan_hash"], r.json()["named_by"]) == \
+        (ran_on, ran_on, ran_on)
     selected_at = next(e.recorded_at for e in await store.read(case.id)
                        if e.type == "selection.approved")
     before = (selected_at - timedelta(microseconds=1)).isoformat()
