@@ -428,7 +428,7 @@ def _verify_file(path: Path, key: str | None, as_json: bool, lang: Lang) -> None
     if as_json:
         typer.echo(json.dumps({
             "events": report.events, "streams": report.streams, "tree_size": report.size,
-            "broken": None if broken is None else {"line": broken.line,
+            "complete": report.complete, "broken": None if broken is None else {"line": broken.line,
                                                    "problem": broken.text(lang)}},
             ensure_ascii=False))
     if broken is not None:
@@ -444,6 +444,13 @@ def _verify_file(path: Path, key: str | None, as_json: bool, lang: Lang) -> None
                         f"ok: {report.events} events in {report.streams} streams; every hash, "
                         f"link and inclusion proof in the checkpoint ({report.size} events, "
                         "signature verified) checks"))
+        typer.echo(_say(lang, "đầy đủ: mỗi luồng kết thúc đúng nơi chữ ký của tệp xuất ghi",
+                        "complete: every stream ends where the export's signature says")
+                   if report.complete else
+                   _say(lang, "lưu ý: tệp xuất định dạng cũ, không có chữ ký chốt điểm cuối các "
+                              "luồng: không chứng minh được tệp còn đủ ở cuối mỗi luồng",
+                        "note: an older export without signed stream ends: that nothing was "
+                        "cut from a stream's end cannot be proven"))
 
 
 # -- export ------------------------------------------------------------------------------------

@@ -9,8 +9,10 @@ The file (JSON Lines, or CSV with the same fields) holds, in order:
    that were hashed, as UTF-8 text: the envelope of ``eventstore.canonical`` with the
    payload inside), ``hash`` and ``prev_hash`` (hex), and its inclusion proof in the
    checkpoint's tree: ``leaf_index`` and ``proof`` (hex hashes, nearest sibling first);
-3. one ``checkpoint`` record: the signed note (C2SP) the export was cut against, and the
-   number of events and streams.
+3. one ``checkpoint`` record: the signed note (C2SP) the export was cut against, the
+   number of events and streams, and (format 2) the ``heads``: each stream's last version and
+   hash in the file, signed with the checkpoint's key together with the header and the note
+   (``heads_signature``, Ed25519 over ``heads_message``).
 
 An offline verifier (``verify_file``, ``drugfree audit verify --file``) needs only the file
 and the verifier key: per event it recomputes SHA-256(0x00 || canonical), checks that the
@@ -24,13 +26,16 @@ A whole-plan export carries one inclusion proof per event, as a case's does: eac
 provable alone (log2 of the log's size hashes per event); the subtrees the proofs share are
 hashed once (the whole tree at most once).
 
-What the checkpoint cannot prove is completeness at a stream's end: an export cut short after
-a stream's last line still chains and proves. The checkpoint record's counts catch a careless
-cut, not a forger; a closed case ends with ``case.closed``.
+The checkpoint alone cannot prove completeness at a stream's end: an export cut short after a
+stream's last line still chains and proves. The signed heads do: a stream cut short, or left
+out, no longer ends where the signature says, and they cannot be re-signed without the key.
+A format 1 file (no heads) still verifies, its completeness reported as unsigned.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import csv
 import io
 import json
@@ -39,6 +44,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
+
+import rfc8785
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from domain import checkpoint as notes
 from domain.errors import DomainError
@@ -50,7 +59,9 @@ from eventstore.store import EventStore
 from service.audit import Audit, verifier
 from service.errors import ServiceError
 
-FORMAT = "drugfree-audit-export/1"
+FORMAT = "drugfree-audit-export/2"
+UNSIGNED_HEADS = "drugfree-audit-export/1"  # older files: every check but completeness
+_HEADS_CONTEXT = b"drugfree export heads v1\n"  # what the signature is of, never a checkpoint
 Format = Literal["jsonl", "csv"]
 COLUMNS = ("kind", "stream", "version", "position", "type", "schema_version", "recorded_at",
            "hash", "prev_hash", "leaf_index", "proof", "canonical", "data")
@@ -114,9 +125,11 @@ async def export(store: EventStore, streams: list[str], signer: Signer, now: dat
     taken now (events recorded after it are left out), the checkpoint."""
     note = await Audit(store).checkpoint(signer, now)
     cp = notes.parse(note)
-    yield {"kind": "export", "format": FORMAT, **scope, "origin": cp.origin,
-           "exported_at": now.isoformat()}
+    header = {"kind": "export", "format": FORMAT, **scope, "origin": cp.origin,
+              "exported_at": now.isoformat()}
+    yield header
     events = stream_count = 0
+    heads: dict[str, list[Any]] = {}  # stream -> [last version, its hash], in file order
     async with store.pool.acquire() as conn, \
             conn.transaction(isolation="repeatable_read", readonly=True):
         wanted = {int(r["position"]) for r in await conn.fetch(_POSITIONS, streams)}
@@ -146,13 +159,25 @@ async def export(store: EventStore, streams: list[str], signer: Signer, now: dat
             if row["stream"] != last:
                 last, stream_count = row["stream"], stream_count + 1
             events += 1
+            heads[row["stream"]] = [row["version"], bytes(row["hash"]).hex()]
             yield {"kind": "event", "stream": row["stream"], "version": row["version"],
                    "position": row["position"], "type": row["type"],
                    "schema_version": row["schema_version"], "recorded_at": row["recorded_at"],
                    "canonical": bytes(row["canonical"]).decode(),
                    "hash": bytes(row["hash"]).hex(), "prev_hash": bytes(row["prev_hash"]).hex(),
                    "leaf_index": leaf_index, "proof": [h.hex() for h in paths.proof(leaf_index)]}
-    yield {"kind": "checkpoint", "events": events, "streams": stream_count, "checkpoint": note}
+    listed = [[name, *head] for name, head in heads.items()]
+    signature = signer.key.sign(heads_message(header, note, listed))
+    yield {"kind": "checkpoint", "events": events, "streams": stream_count, "checkpoint": note,
+           "heads": listed, "heads_signature": base64.b64encode(signature).decode()}
+
+
+def heads_message(header: dict[str, Any], note: str, heads: list[list[Any]]) -> bytes:
+    """What the heads' signature covers: the export's header, its checkpoint note and every
+    stream's [name, last version, hash], as canonical JSON (RFC 8785) after a context line
+    that no checkpoint note begins with."""
+    return _HEADS_CONTEXT + rfc8785.dumps({"header": header, "checkpoint": note,
+                                           "heads": heads})
 
 
 def jsonl(record: dict[str, Any]) -> str:
@@ -212,6 +237,8 @@ class FileReport:
     streams: int
     size: int  # the checkpoint's tree size
     broken: Broken | None = None
+    # every stream ends where the signed heads say (False: a format 1 file, unsigned)
+    complete: bool = False
 
 
 def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None]]:
@@ -284,7 +311,17 @@ def _from_cells(cells: list[str]) -> dict[str, Any] | None:
         return None
 
 
-def _checkpoint(path: Path, vkey: str | None) -> tuple[int, notes.Checkpoint | Broken]:
+@dataclass(frozen=True)
+class _End:
+    """The file's last record, the checkpoint, its note's signature verified."""
+
+    line: int
+    checkpoint: notes.Checkpoint
+    record: dict[str, Any]
+    public: Ed25519PublicKey
+
+
+def _checkpoint(path: Path, vkey: str | None) -> _End | Broken:
     """The checkpoint record (the file's last), its signature verified; or what is wrong."""
     last: tuple[int, dict[str, Any] | None] | None = None
     count = 0
@@ -296,38 +333,41 @@ def _checkpoint(path: Path, vkey: str | None) -> tuple[int, notes.Checkpoint | B
     number, record = last
     if record is None or record.get("kind") != "checkpoint" or \
             not isinstance(record.get("checkpoint"), str):
-        return number, Broken(number, "the file does not end with its checkpoint: it was cut "
-                                      "short or altered",
-                              "tệp không kết thúc bằng mốc kiểm toán: đã bị cắt bớt hoặc sửa")
+        return Broken(number, "the file does not end with its checkpoint: it was cut "
+                              "short or altered",
+                      "tệp không kết thúc bằng mốc kiểm toán: đã bị cắt bớt hoặc sửa")
     try:
         name, public = verifier(vkey)
     except DomainError as exc:
         raise Unreadable(exc.text("en"), exc.text("vi")) from None
     try:
         # the verifier key names the log it checks (its name is the log's origin)
-        return number, notes.verify(record["checkpoint"], public, origin=name, key_name=name)
+        cp = notes.verify(record["checkpoint"], public, origin=name, key_name=name)
     except DomainError as exc:
-        return number, Broken(number, f"checkpoint: {exc.message}",
-                              f"mốc kiểm toán: {exc.message_vi or exc.message}")
+        return Broken(number, f"checkpoint: {exc.message}",
+                      f"mốc kiểm toán: {exc.message_vi or exc.message}")
+    return _End(number, cp, record, public)
 
 
 def verify_file(path: Path, vkey: str | None = None) -> FileReport:
     """Check an export offline (see the module's notes); ``Unreadable`` when it is not one."""
-    cp_line, cp = _checkpoint(path, vkey)
-    if isinstance(cp, Broken):
-        return FileReport(0, 0, 0, cp)
+    end = _checkpoint(path, vkey)
+    if isinstance(end, Broken):
+        return FileReport(0, 0, 0, end)
+    cp_line, cp = end.line, end.checkpoint
     events = 0
     streams: set[str] = set()
     stream, version, prev = "", 0, ZERO_HASH
-    header = True
+    header: dict[str, Any] | None = None
+    heads: dict[str, list[Any]] = {}
     for number, record in _records(path):
-        if header:
-            header = False
+        if header is None:
             if record is None or record.get("kind") != "export" or \
-                    record.get("format") != FORMAT:
+                    record.get("format") not in (FORMAT, UNSIGNED_HEADS):
                 return FileReport(events, len(streams), cp.size, Broken(
                     number, f"the first record is not the header of a {FORMAT} export",
                     f"bản ghi đầu không phải phần đầu của tệp xuất {FORMAT}"))
+            header = record
             continue
         if number == cp_line:
             assert record is not None
@@ -339,7 +379,12 @@ def verify_file(path: Path, vkey: str | None = None) -> FileReport:
                     f"dòng mốc kiểm toán ghi {record.get('events')} sự kiện trong "
                     f"{record.get('streams')} luồng; tệp có {events} sự kiện trong "
                     f"{len(streams)} luồng: đã bị xóa hoặc thêm dòng"))
-            break
+            if header.get("format") == UNSIGNED_HEADS:
+                return FileReport(events, len(streams), cp.size)
+            problem = _check_heads(end, header, heads)
+            return FileReport(events, len(streams), cp.size,
+                              None if problem is None else Broken(number, *problem),
+                              complete=problem is None)
         problem = _check_event(record, cp, stream, version, prev, streams)
         if problem is not None:
             return FileReport(events, len(streams), cp.size, Broken(number, *problem))
@@ -348,8 +393,43 @@ def verify_file(path: Path, vkey: str | None = None) -> FileReport:
             streams.add(record["stream"])
         stream, version = record["stream"], record["version"]
         prev = bytes.fromhex(record["hash"])
+        heads[stream] = [version, record["hash"]]
         events += 1
     return FileReport(events, len(streams), cp.size)
+
+
+def _check_heads(end: _End, header: dict[str, Any],
+                 seen: dict[str, list[Any]]) -> tuple[str, str] | None:
+    """What is wrong with the signed heads against the streams the file holds (None: each
+    stream ends where the signature says, and no stream is missing)."""
+    signed, signature = end.record.get("heads"), end.record.get("heads_signature")
+    if not isinstance(signed, list) or not isinstance(signature, str) or not all(
+            isinstance(h, list) and len(h) == 3 and isinstance(h[0], str)
+            and type(h[1]) is int and isinstance(h[2], str) for h in signed):
+        return ("the checkpoint line has no signed heads: it was altered",
+                "dòng mốc kiểm toán thiếu phần chốt luồng đã ký: dòng đã bị sửa")
+    try:
+        end.public.verify(base64.b64decode(signature, validate=True),
+                          heads_message(header, end.record["checkpoint"], signed))
+    except (InvalidSignature, binascii.Error, ValueError):
+        return ("the signature of the streams' ends does not verify: the file was altered",
+                "chữ ký chốt điểm cuối các luồng không hợp lệ: tệp đã bị sửa")
+    ends = {name: [version, digest] for name, version, digest in signed}
+    for name, (version, _) in ends.items():
+        if name not in seen:
+            return (f"{name} is in the signed export but not in the file: its lines were "
+                    "removed", f"{name} có trong tệp xuất đã ký nhưng không có trong tệp: các "
+                    "dòng của nó đã bị xóa")
+        if seen[name] != ends[name]:
+            return (f"{name} ends at version {seen[name][0]} in the file; the export ended it at "
+                    f"version {version}: its last events were removed",
+                    f"{name} kết thúc ở sự kiện số {seen[name][0]} trong tệp; tệp xuất đã ký kết "
+                    f"thúc ở số {version}: các sự kiện cuối đã bị xóa")
+    extra = sorted(set(seen) - set(ends))
+    if extra:
+        return (f"{extra[0]} is in the file but not in the signed export: lines were added",
+                f"{extra[0]} có trong tệp nhưng không có trong tệp xuất đã ký: đã bị thêm dòng")
+    return None
 
 
 _FIELDS: dict[str, type] = {"stream": str, "version": int, "position": int, "type": str,

@@ -254,6 +254,41 @@ async def test_a_tampered_export_names_its_line(fresh_database: Database, keys: 
     # a stream's last line deleted: the chain cannot tell, the counts can
     out = await _broken(variant("cut.jsonl", [*lines[:end], *lines[end + 1:]]))
     assert f"line {last - 1}:" in out and "lines were removed" in out
+    # ... and with the counts mended to match, as a forger would: the signed heads still tell
+    mended = json.loads(lines[-1])
+    mended["events"] -= 1
+    cut = variant("mended.jsonl", [*lines[:end], *lines[end + 1:-1], json.dumps(mended) + "\n"])
+    out = await _broken(cut)
+    assert f"line {last - 1}:" in out and "its last events were removed" in out
+    assert f"{record['stream']} ends at version {tail['version'] - 1} in the file" in out
+    # ... and the heads edited to the cut too: their signature fails
+    mended["heads"] = [[n, v - 1 if n == record["stream"] else v, h if n != record["stream"]
+                        else json.loads(lines[end - 1])["hash"]] for n, v, h in mended["heads"]]
+    out = await _broken(variant("resigned.jsonl", [*lines[:end], *lines[end + 1:-1],
+                                                   json.dumps(mended) + "\n"]))
+    assert "signature of the streams' ends does not verify" in out
+    # a whole stream left out, the counts mended: named
+    first_stream = [i for i, line in enumerate(lines[1:-1], start=1)
+                    if json.loads(line)["stream"] == record["stream"]]
+    dropped = json.loads(lines[-1])
+    dropped["events"] -= len(first_stream)
+    dropped["streams"] -= 1
+    out = await _broken(variant("dropped.jsonl", [lines[0], *lines[first_stream[-1] + 1:-1],
+                                                  json.dumps(dropped) + "\n"]))
+    assert f"{record['stream']} is in the signed export but not in the file" in out
+    # an export of the older format (no signed heads) verifies, and says what it cannot prove
+    old = json.loads(lines[0])
+    old["format"] = "drugfree-audit-export/1"
+    unsigned = json.loads(lines[-1])
+    del unsigned["heads"], unsigned["heads_signature"]
+    older = variant("older.jsonl", [json.dumps(old) + "\n", *lines[1:-1],
+                                    json.dumps(unsigned) + "\n"])
+    r = await drugfree("audit", "verify", "--file", str(older), "--lang", "en")
+    assert r.exit_code == 0 and "cannot be proven" in r.output, r.output
+    r = await drugfree("audit", "verify", "--file", str(good), "--json")
+    assert json.loads(r.output)["complete"] is True
+    r = await drugfree("audit", "verify", "--file", str(good))
+    assert "đầy đủ: mỗi luồng kết thúc đúng nơi chữ ký của tệp xuất ghi" in r.output
     # the checkpoint edited
     cp = json.loads(lines[-1])
     note = cp["checkpoint"].split("\n")
