@@ -114,3 +114,30 @@ def verify_cmd(
 def _broken(description: str) -> NoReturn:
     typer.echo(f"broken: {description}", err=True)
     raise typer.Exit(EXIT_BROKEN)
+
+
+@app.command("prune-uploads")
+def prune_uploads_cmd(
+    older_than_days: Annotated[int, typer.Option(
+        "--older-than-days", min=1, max=3650,
+        help="Grace period: only uploads older than this many days (a submission may still "
+             "be on its way with a newer one).")] = 7,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Count what would be removed; remove nothing.")] = False,
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Xóa tệp tải lên không được nộp / remove uploaded files no submission names (a form
+    abandoned, a submission refused), as the owner; events are never touched."""
+    from datetime import UTC, datetime, timedelta
+
+    from eventstore.attachments import prune
+
+    before = datetime.now(UTC) - timedelta(days=older_than_days)
+    done = _run(database_url, lambda url: prune(url, before, dry_run), data_dir)
+    mib = done.bytes / 1_048_576
+    verb = ("sẽ xóa", "would remove") if dry_run else ("đã xóa", "removed")
+    typer.echo(f"{verb[0]} {done.links} tệp tải lên không được nộp (quá {older_than_days} "
+               f"ngày), {done.files} tệp lưu trữ, {mib:.1f} MiB / {verb[1]} {done.links} "
+               f"uploads no submission names (older than {older_than_days} days), "
+               f"{done.files} stored files, {mib:.1f} MiB")

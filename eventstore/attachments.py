@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
 
 from eventstore import disk
 from eventstore.store import EventStore
@@ -60,3 +63,55 @@ async def read(store: EventStore, stream: str, sha256: str) -> StoredFile | None
         return None
     return StoredFile(sha256, int(row["size"]), str(row["name"]), str(row["media_type"]),
                       bytes(row["content"]))
+
+
+# -- pruning what no submission kept ------------------------------------------------------------
+
+# Files uploaded to a stream that no event of that stream names: a form abandoned, a submission
+# refused. They hold personal data nobody recorded a use for (Decree 13/2023/NĐ-CP: kept no
+# longer than needed), so the owner removes them after a grace period that covers a submission
+# still in flight. Events are never touched.
+_ORPHANS = """SELECT l.stream, l.sha256 FROM case_attachments l
+               WHERE l.uploaded_at < $1
+                 AND NOT EXISTS (
+                     SELECT 1 FROM events e
+                      WHERE e.stream = l.stream AND e.payload ? 'attachments'
+                        AND e.payload->'attachments' @>
+                            jsonb_build_array(jsonb_build_object('sha256', l.sha256)))
+               FOR UPDATE OF l"""
+_DROP_LINK = "DELETE FROM case_attachments WHERE stream = $1 AND sha256 = $2"
+_DROP_BLOBS = """DELETE FROM attachment_blobs b
+                  WHERE b.sha256 = ANY($1::text[])
+                    AND NOT EXISTS (SELECT 1 FROM case_attachments l WHERE l.sha256 = b.sha256)
+              RETURNING b.size"""
+
+
+@dataclass(frozen=True)
+class Pruned:
+    links: int  # uploads to a stream that no event of it names
+    files: int  # stored files no stream lists any more
+    bytes: int
+
+
+async def prune(owner_url: str, uploaded_before: datetime, dry_run: bool = False) -> Pruned:
+    """Remove the uploads made before ``uploaded_before`` that no event of their stream names,
+    and the stored files left without an upload; as the database owner (the application role
+    never deletes). ``dry_run``: count only, in a transaction rolled back."""
+    conn = await asyncpg.connect(owner_url)
+    try:
+        tr = conn.transaction()
+        await tr.start()
+        try:
+            orphans = await conn.fetch(_ORPHANS, uploaded_before)
+            await conn.executemany(_DROP_LINK, [(r["stream"], r["sha256"]) for r in orphans])
+            freed = await conn.fetch(_DROP_BLOBS, sorted({r["sha256"] for r in orphans}))
+        except BaseException:
+            await tr.rollback()
+            raise
+        if dry_run:
+            await tr.rollback()
+        else:
+            await tr.commit()
+        return Pruned(len(orphans), len(freed), sum(int(r["size"]) for r in freed))
+    finally:
+        await conn.close()
