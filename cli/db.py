@@ -54,20 +54,22 @@ def _run(url: str | None, work: Callable[[str], Coroutine[Any, Any, T]],
             with embedded_server(cluster) as embedded:
                 return _run(embedded, work)
         except (subprocess.SubprocessError, OSError) as err:
-            fail(f"cannot start PostgreSQL on {cluster}: {err}")
+            fail(f"không khởi động được PostgreSQL trên {cluster} / cannot start PostgreSQL on "
+                 f"{cluster}: {err}")
     if not url:
-        fail("DATABASE_URL is not set (or pass --database-url, or --data-dir DIR for a demo's "
-             "directory)")
+        fail("chưa đặt DATABASE_URL (hoặc dùng --database-url, hoặc --data-dir DIR cho thư mục "
+             "của một bản demo) / DATABASE_URL is not set (or pass --database-url, or "
+             "--data-dir DIR for a demo's directory)")
     try:
         return asyncio.run(work(url))
     except EventStoreError as err:
         fail(str(err))
     except (asyncpg.PostgresError, asyncpg.InterfaceError) as err:
-        fail(f"database: {err}")
+        fail(f"cơ sở dữ liệu / database: {err}")
     except PayloadKeyError as exc:
         payload_key_failure(exc)
     except (OSError, ValueError) as err:  # unreachable server, malformed URL
-        fail(f"cannot connect: {err}")
+        fail(f"không kết nối được / cannot connect: {err}")
 
 
 @app.command("migrate")

@@ -85,8 +85,9 @@ async def test_errors_are_one_line_with_exit_2(fresh_database: Database,
                                                tmp_path: Any) -> None:
     cases = [
         (("verify", "conversion:none:1"), fresh_database.admin_url, "does not exist"),
+        (("migrate",), None, "chưa đặt DATABASE_URL"),
         (("migrate",), None, "DATABASE_URL is not set"),
-        (("verify",), f"postgresql://nobody@/x?host={tmp_path}", "cannot connect"),
+        (("verify",), f"postgresql://nobody@/x?host={tmp_path}", "không kết nối được"),
         (("verify",), "postgresql://nobody@/x?host=/nonexistent/dir", "cannot connect"),
         # --data-dir names a directory without a demo's PostgreSQL data: refused, nothing runs
         (("verify", "--data-dir", str(tmp_path)), None, "no PostgreSQL data here"),
